@@ -1,0 +1,1 @@
+"""Dedupe: blocking, comparisons, unsupervised scoring, clustering, golden records, review queue."""

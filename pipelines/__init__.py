@@ -1,0 +1,1 @@
+"""Prefect flows and the `sachsong` CLI. The only room that imports Prefect."""

@@ -1,0 +1,230 @@
+"""The `sachsong` command line. Its commands, arguments and output columns are a contract (DESIGN.md).
+
+Each command is a thin shell over one room's public function; heavy imports happen inside the handlers so
+`sachsong --help` stays fast and one room's import problem never breaks another command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+DEFAULT_PROVINCE = "44"  # the new Quảng Trị (merged from Quảng Bình and Quảng Trị)
+
+
+def _as_of(value: str | None) -> date:
+    return date.fromisoformat(value) if value else date.today()
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from sachsong.sources.demo import write_demo
+
+    summary = write_demo(Path(args.dir), province=args.province, persons=args.persons, seed=args.seed)
+    _say(summary.describe())
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from sachsong.sources.ingest import ingest_directory
+    from sachsong.tableio import write_table
+
+    result = ingest_directory(Path(args.dir), registry=Path(args.registry) if args.registry else None)
+    write_table(result.table, args.output)
+    if args.rejects:
+        write_table(result.rejects, args.rejects)
+    _say(result.describe())
+    for line in result.file_errors():
+        print(line, file=sys.stderr)
+    return 0 if result.balanced() else 1
+
+
+def cmd_address(args: argparse.Namespace) -> int:
+    from sachsong.standardize.address import resolve_addresses
+    from sachsong.tableio import read_table, write_table
+
+    frame = read_table(args.input)
+    if args.column not in frame.columns:
+        print(f"{args.input}: no column '{args.column}' (columns: {', '.join(frame.columns)})", file=sys.stderr)
+        return 2
+    hint = args.hint_column if args.hint_column in frame.columns else None
+    resolved = resolve_addresses(frame, column=args.column, hint_column=hint)
+    write_table(resolved, args.output)
+    counts = resolved.group_by("address_status").len().sort("address_status")
+    summary = ", ".join(f"{row['address_status']}: {row['len']}" for row in counts.iter_rows(named=True))
+    _say(f"{resolved.height} addresses resolved ({summary}) → {args.output}")
+    return 0
+
+
+def cmd_reference_diff(args: argparse.Namespace) -> int:
+    from sachsong.standardize.reference import load_reference
+    from sachsong.tableio import write_table
+
+    diff = load_reference().disagreements
+    if args.output:
+        write_table(diff, args.output)
+        _say(f"{diff.height} disagreements between vietnamadminunits and vietnam-provinces → {args.output}")
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=args.limit, tbl_width_chars=160, fmt_str_lengths=40):
+            print(diff)
+        _say(f"{diff.height} disagreements (authoritative: vietnam-provinces; the other code kept as alias)")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from sachsong.rules.engine import check_raw_table
+    from sachsong.tableio import read_table, write_table
+
+    raw = read_table(args.input)
+    result = check_raw_table(raw, as_of=_as_of(args.as_of))
+    write_table(result.findings, args.output)
+    if args.quarantine:
+        write_table(result.quarantine, args.quarantine)
+    _say(result.describe())
+    return 0
+
+
+def cmd_rules_list(args: argparse.Namespace) -> int:
+    from sachsong.rules.engine import load_pack
+
+    pack = load_pack(args.pack)
+    for rule in pack.rules:
+        _say(f"{rule.id:<32} {rule.criterion:<10} {rule.severity:<8} {rule.message_en}")
+    _say(f"{len(pack.rules)} rules in pack '{pack.name}'")
+    return 0
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from sachsong.rules.engine import load_pack, run_rule_examples
+
+    outcomes = run_rule_examples(load_pack(args.pack))
+    failed = [o for o in outcomes if not o.passed]
+    for outcome in outcomes:
+        _say(outcome.describe())
+    _say(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def cmd_dedupe(args: argparse.Namespace) -> int:
+    from sachsong.matching.dedupe import dedupe_raw_table
+    from sachsong.tableio import read_table, write_table
+
+    raw = read_table(args.input)
+    decisions = read_table(args.decisions) if args.decisions else None
+    result = dedupe_raw_table(raw, decisions=decisions)
+    write_table(result.clusters, args.output)
+    if args.review:
+        result.write_review(Path(args.review))
+    if args.golden:
+        write_table(result.golden, args.golden)
+    _say(result.describe())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sachsong.reports.site import build_report
+
+    index = build_report(Path(args.store), Path(args.output))
+    _say(f"scorecard written: {index}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sachsong.pipelines.run import run_nightly_cli
+
+    return run_nightly_cli(
+        province=args.province,
+        sources=Path(args.sources) if args.sources else None,
+        store=Path(args.store) if args.store else None,
+        as_of=_as_of(args.as_of) if args.as_of else None,
+        dask_address=args.dask,
+        persons=args.persons,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sachsong", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the whole nightly flow (the embedded demo when given no sources)")
+    run.add_argument("--province", default=DEFAULT_PROVINCE, help="new province code (default: 44, Quảng Trị)")
+    run.add_argument("--sources", help="directory of raw exports (default: generate the demo province)")
+    run.add_argument("--store", help="store directory (default: ./var/store)")
+    run.add_argument("--as-of", help="the run's reference date, YYYY-MM-DD (default: today)")
+    run.add_argument("--dask", help="Dask scheduler address, or 'local' for a LocalCluster")
+    run.add_argument("--persons", type=int, default=5000, help="demo size when generating (default: 5000)")
+    run.set_defaults(handler=cmd_run)
+
+    ingest = sub.add_parser("ingest", help="raw exports → canonical raw table")
+    ingest.add_argument("dir")
+    ingest.add_argument("--output", required=True)
+    ingest.add_argument("--rejects", help="where rejected files/rows go, with file, row and reason")
+    ingest.add_argument("--registry", help="source registry YAML (default: sources/<province>.yaml if present)")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    address = sub.add_parser("address", help="resolve old or new addresses to new ward/province codes")
+    address.add_argument("input")
+    address.add_argument("--column", default="address")
+    address.add_argument("--hint-column", default="commune_code")
+    address.add_argument("--output", required=True)
+    address.set_defaults(handler=cmd_address)
+
+    reference = sub.add_parser("reference", help="reference data tools")
+    reference_sub = reference.add_subparsers(dest="reference_command", required=True)
+    diff = reference_sub.add_parser("diff", help="where vietnamadminunits and vietnam-provinces disagree")
+    diff.add_argument("--output")
+    diff.add_argument("--limit", type=int, default=200)
+    diff.set_defaults(handler=cmd_reference_diff)
+
+    check = sub.add_parser("check", help="standardize and run the rule pack; one row per finding")
+    check.add_argument("input")
+    check.add_argument("--output", required=True)
+    check.add_argument("--quarantine", help="also write the quarantined rows with their reasons")
+    check.add_argument("--as-of", help="the run's reference date, YYYY-MM-DD (default: today)")
+    check.set_defaults(handler=cmd_check)
+
+    rules = sub.add_parser("rules", help="rule pack tools")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    rules_list = rules_sub.add_parser("list", help="show every rule")
+    rules_list.add_argument("--pack", default="residents")
+    rules_list.set_defaults(handler=cmd_rules_list)
+    rules_test = rules_sub.add_parser("test", help="run the examples each rule carries")
+    rules_test.add_argument("--pack", default="residents")
+    rules_test.set_defaults(handler=cmd_rules_test)
+
+    dedupe = sub.add_parser("dedupe", help="find the same citizen across sources; one row per record")
+    dedupe.add_argument("input")
+    dedupe.add_argument("--output", required=True)
+    dedupe.add_argument("--review", help="write the steward review queue (.xlsx or .csv)")
+    dedupe.add_argument("--golden", help="write the golden records")
+    dedupe.add_argument("--decisions", help="steward decisions read back as must-link / cannot-link")
+    dedupe.set_defaults(handler=cmd_dedupe)
+
+    report = sub.add_parser("report", help="the scorecard site, Excel and JSON from the store")
+    report.add_argument("--store", default="var/store")
+    report.add_argument("--output", required=True)
+    report.set_defaults(handler=cmd_report)
+
+    demo = sub.add_parser("demo-data", help="write a demo province's raw exports and their ground truth")
+    demo.add_argument("dir")
+    demo.add_argument("--province", default=DEFAULT_PROVINCE)
+    demo.add_argument("--persons", type=int, default=5000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(handler=cmd_demo_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

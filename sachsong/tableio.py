@@ -1,0 +1,42 @@
+"""Read and write tables by file extension (.parquet or .csv), the CLI's INPUT/FILE convention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+SUPPORTED_SUFFIXES = (".parquet", ".csv")
+
+
+class TableFormatError(ValueError):
+    """The path's extension is not one the CLI reads or writes."""
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise TableFormatError(f"{path}: expected a .parquet or .csv file, got '{path.suffix or 'no extension'}'")
+    return suffix
+
+
+def read_table(path: str | Path) -> pl.DataFrame:
+    """Read a Parquet or CSV table; CSV is read with every column as a string (values as received)."""
+    path = Path(path)
+    if _suffix(path) == ".parquet":
+        return pl.read_parquet(path)
+    return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+
+
+def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
+    """Write a table to Parquet or CSV (nested columns are joined with '|' for CSV)."""
+    path = Path(path)
+    suffix = _suffix(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        frame.write_parquet(path)
+    else:
+        nested = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+        flat = frame.with_columns(pl.col(c).list.join("|") for c in nested) if nested else frame
+        flat.write_csv(path)
+    return path

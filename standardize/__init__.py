@@ -1,0 +1,1 @@
+"""Pure, vectorized normalizers over polars columns: text, names, dates, sex, IDs, phones, addresses."""

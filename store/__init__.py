@@ -1,0 +1,1 @@
+"""The shared clean store: atomic, versioned snapshots in DuckDB with Parquet exports."""
