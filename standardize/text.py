@@ -1,0 +1,159 @@
+"""Vietnamese text normalization as polars expressions.
+
+Display form (what stewards read): NFC, look-alike characters repaired, single spaces, Vietnamese title case and
+ONE tone-placement convention. We use the *new* ("kiểu mới") convention: in the open vowel clusters oa, oe, uy
+(no final consonant) the tone mark sits on the second vowel — "hoà", "khoẻ", "thuỷ", "Thuý", "Uỷ". Syllables
+with a final consonant ("hoàn", "huỳnh", "khuyến", "toán") are the same in both conventions and never touched.
+
+Key form (what matching compares): folded ASCII lower case, Đ/đ/Ð/ð → d, no diacritics, punctuation dropped,
+i/y spelling variants unified ("Lý"/"Lí" → "li", "Sỹ"/"Sĩ" → "si", "Quý"/"Quí" → "qui").
+
+Every function takes and returns a `pl.Expr`, so callers can run it over a column or over `unique()` values.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+
+import polars as pl
+from unidecode import unidecode
+
+# Characters that look like Vietnamese letters or spaces but are not: Icelandic eth for Đ, typographic quotes,
+# zero-width joiners and the BOM that spreadsheet exports leave behind.
+_LOOKALIKES: dict[str, str] = {
+    "Ð": "Đ",  # U+00D0 LATIN CAPITAL LETTER ETH
+    "ð": "đ",  # U+00F0 LATIN SMALL LETTER ETH
+    "\u2019": "'",
+    "\u2018": "'",
+    "\u02bc": "'",
+    "`": "'",
+    "\u200b": "",
+    "\u200c": "",
+    "\u200d": "",
+    "\u2060": "",
+    "\ufeff": "",
+}
+
+_TONE_MARKS: tuple[str, ...] = ("\u0300", "\u0301", "\u0309", "\u0303", "\u0323")  # huyền sắc hỏi ngã nặng
+# Open vowel clusters whose tone moves between the old ("hòa") and new ("hoà") convention.
+_MOVABLE_CLUSTERS: tuple[tuple[str, str], ...] = (("o", "a"), ("o", "e"), ("u", "y"))
+# Marks the end of every word so a plain multi-pattern replace can require "no final consonant".
+_WORD_END = "\x1f"
+
+
+def _toned(letter: str, mark: str) -> str:
+    return unicodedata.normalize("NFC", letter + mark)
+
+
+def _tone_moves() -> dict[str, str]:
+    """Old→new rewrites of a syllable-final cluster, in every letter case: "òa␟" → "oà␟", "ÙY␟" → "UỲ␟"."""
+    moves: dict[str, str] = {}
+    for first, second in _MOVABLE_CLUSTERS:
+        for mark in _TONE_MARKS:
+            for upper_first in (False, True):
+                for upper_second in (False, True):
+                    f = first.upper() if upper_first else first
+                    s = second.upper() if upper_second else second
+                    moves[_toned(f, mark) + s + _WORD_END] = f + _toned(s, mark) + _WORD_END
+    return moves
+
+
+TONE_MOVES: dict[str, str] = _tone_moves()
+
+
+def null_if_blank(expr: pl.Expr) -> pl.Expr:
+    """Null for empty or whitespace-only strings."""
+    return pl.when(expr.str.strip_chars().str.len_chars() > 0).then(expr).otherwise(None)
+
+
+def nfc(expr: pl.Expr) -> pl.Expr:
+    """Unicode NFC (composed) form: decomposed input from macOS or some keyboards compares equal afterwards."""
+    return expr.str.normalize("NFC")
+
+
+def repair_lookalikes(expr: pl.Expr) -> pl.Expr:
+    """Replace characters that merely look right (eth for Đ, curly quotes, zero-width marks)."""
+    return expr.str.replace_many(_LOOKALIKES)
+
+
+def collapse_whitespace(expr: pl.Expr) -> pl.Expr:
+    """Any run of Unicode whitespace (tabs, no-break spaces, newlines) becomes one space; ends are trimmed."""
+    return expr.str.replace_all(r"\s+", " ").str.strip_chars(" ")
+
+
+def clean_text(expr: pl.Expr) -> pl.Expr:
+    """NFC, look-alikes repaired, whitespace collapsed; blank → null."""
+    return null_if_blank(collapse_whitespace(repair_lookalikes(nfc(expr))))
+
+
+def title_case(expr: pl.Expr) -> pl.Expr:
+    """Each syllable capitalised, the rest lower case: "NGUYỄN VĂN A" → "Nguyễn Văn A", "đỗ" → "Đỗ".
+
+    Polars' title case is Unicode-aware (precomposed capitals, Đ) once the text is NFC; an apostrophe starts a
+    new word, which gives the Ê Đê form "H'Hen".
+    """
+    return expr.str.to_titlecase()
+
+
+def place_tone_marks(expr: pl.Expr) -> pl.Expr:
+    """Rewrite old-style tone placement to the new one, per syllable: "Hòa" → "Hoà", "Thủy" → "Thuỷ".
+
+    Only a cluster at the very end of a word moves, so "hoàn", "huỳnh", "ngoài" are untouched. Input must be NFC.
+    """
+    marked = expr.str.replace_all(r"\b{end}", _WORD_END)
+    return marked.str.replace_many(TONE_MOVES).str.replace_all(_WORD_END, "", literal=True)
+
+
+def _unidecode_batch(series: pl.Series) -> pl.Series:
+    """Transliterate the non-ASCII leftovers (after diacritics are stripped) over distinct values only."""
+    needs = series.str.contains(r"[^\x00-\x7f]").fill_null(False)
+    if not needs.any():
+        return series
+    distinct = series.filter(needs).unique()
+    mapping = dict(zip(distinct.to_list(), [unidecode(v) for v in distinct.to_list()], strict=True))
+    return series.replace(mapping)
+
+
+def fold_ascii(expr: pl.Expr) -> pl.Expr:
+    """Folded ASCII lower case: diacritics off, Đ/đ/Ð/ð → d, punctuation → space, single spaces; blank → null.
+
+    Apostrophes are dropped rather than spaced ("H'Hen" → "hhen") so both spellings of Ê Đê names agree.
+    Characters outside Vietnamese (rare) go through unidecode over distinct values only.
+    """
+    stripped = (
+        expr.str.normalize("NFD")
+        .str.replace_all(r"\p{M}", "")
+        .str.replace_many({"đ": "d", "Đ": "D", "ð": "d", "Ð": "D"})
+        .str.to_lowercase()
+    )
+    ascii_only = stripped.map_batches(_unidecode_batch, return_dtype=pl.String, is_elementwise=True)
+    words = ascii_only.str.to_lowercase().str.replace_all(r"['`]", "").str.replace_all(r"[^a-z0-9]+", " ")
+    return null_if_blank(words.str.strip_chars(" "))
+
+
+def unify_i_y(folded: pl.Expr) -> pl.Expr:
+    """On folded text, a syllable-final y that is the whole vowel becomes i ("ly"→"li", "sy"→"si", "quy"→"qui").
+
+    "y" after another vowel is a different sound and stays ("tay" ≠ "tai", "thuy" ≠ "thui"); "qu" counts as a
+    consonant, so "quy"/"qui" unify. A bare "y" (the name "Y") stays.
+    """
+    return folded.str.replace_all(r"\b([bcdghklmnprstvx]+|qu)y\b", "${1}i")
+
+
+def text_key(expr: pl.Expr) -> pl.Expr:
+    """The matching key of Vietnamese text: folded ASCII with i/y unified. Idempotent."""
+    return unify_i_y(fold_ascii(expr))
+
+
+def over_unique(
+    frame: pl.DataFrame, column: str, outputs: Callable[[pl.Expr], dict[str, pl.Expr]]
+) -> pl.DataFrame:
+    """Compute expensive derived columns once per distinct value of `column` and join them back.
+
+    `outputs(pl.col(column))` returns {name: expression}; the result is `frame` with those columns added, rows in
+    their original order. Nulls are a value like any other (null in → whatever the expressions give for null).
+    """
+    distinct = frame.select(pl.col(column).unique())
+    derived = distinct.with_columns(**outputs(pl.col(column)))
+    return frame.join(derived, on=column, how="left", nulls_equal=True, maintain_order="left")
