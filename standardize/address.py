@@ -1,0 +1,746 @@
+"""Resolve free-text Vietnamese addresses (old 3-tier or new 2-tier) to the new (post-2025) ward and province.
+
+How it works, all vectorized:
+1. Deduplicate the address column: a province has far fewer distinct addresses than records.
+2. Fold each distinct address (NFC, lower case, no accents, đ→d), expand abbreviations ("TT." → "thi tran"),
+   split it into comma segments and tokens, and form every run of up to a few adjacent tokens as a spaceless
+   key ("Xã Quảng Phú" → "xaquangphu", "quangphu"), the form of vietnamadminunits' keyword lists.
+3. Join those keys to a lexicon of every province, district and ward keyword (old and new): each hit is a
+   *match* with its position in the address.
+4. Score readings of the address: an old ward followed by its old district (and province), a new ward followed
+   by its new province, an old ward followed by its province only. The best reading wins; equal best readings
+   that lead to different new wards make the address ambiguous.
+5. Addresses with no reading get typo-tolerant matches (rapidfuzz `process.cdist`, per province or district
+   scope, over distinct spans only), then are scored again.
+6. Old wards split between several new ones stay ambiguous (all candidates listed, `ward_code` null) unless the
+   text or the `commune_code` hint names one of the candidates.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz, process
+from sachsong.standardize.reference import (
+    EXTRA_PROVINCE_KEYWORDS,
+    UNIT_TYPE_KEYS,
+    Reference,
+    fold_expr,
+    key_expr,
+    load_reference,
+)
+
+OUTPUT_COLUMNS: tuple[str, ...] = ("ward_code", "province_code", "address_status", "ward_candidates")
+
+# Levels of the lexicon.
+PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW = (
+    "province_old",
+    "province_new",
+    "district",
+    "ward_old",
+    "ward_new",
+)
+
+# Abbreviations of unit types, applied to folded text (word-bounded, so "tp" inside "tphcm" is untouched).
+ABBREVIATIONS: tuple[tuple[str, str], ...] = (
+    (r"\bt\.?p\b\.?", " thanh pho "),
+    (r"\btx\b\.?", " thi xa "),
+    (r"\btt\b\.?", " thi tran "),
+    (r"\bdk\b\.?", " dac khu "),
+    (r"\bx\b\.?", " xa "),
+    (r"\bh\b\.?", " huyen "),
+    (r"\bq\b\.?", " quan "),
+    (r"\b[pf]\b\.?", " phuong "),
+    (r"\bt\b\.?", " tinh "),
+)
+
+# Scores of the readings (higher wins): an old ward with its district is the strongest evidence; a new ward
+# with its new province beats an old ward with only a province, because a 2-tier address names no district.
+SCORE_DISTRICT = 8
+SCORE_PROVINCE = 4
+SCORE_NEW_WITH_PROVINCE = 6
+SCORE_NEW_WITH_OLD_PROVINCE = 3
+SCORE_TYPED = 1
+
+FUZZY_CUTOFF = 84.0
+FUZZY_MIN_KEY_LENGTH = 4
+FUZZY_WINDOW_TOKENS = 6
+
+
+class AddressInputError(ValueError):
+    """The frame lacks the address (or hint) column, naming what is there."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Lexicon: every keyword of every unit, with its level and unit id.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _typed(key: pl.Expr) -> pl.Expr:
+    return key.str.contains(
+        "^(" + "|".join(UNIT_TYPE_KEYS) + "|p|f|q|ward|district)[0-9]"
+    ) | key.str.contains("^(" + "|".join(UNIT_TYPE_KEYS) + ")")
+
+
+def _keywords(
+    frame: pl.DataFrame, level: str, unit: str, keyword_lists: str, names: list[str]
+) -> pl.DataFrame:
+    listed = frame.select(unit=pl.col(unit), key=pl.col(keyword_lists)).explode("key")
+    named = [frame.select(unit=pl.col(unit), key=key_expr(pl.col(name))) for name in names]
+    return (
+        pl.concat([listed, *named])
+        .drop_nulls()
+        .filter(pl.col("key") != "")
+        .unique()
+        .with_columns(level=pl.lit(level), typed=_typed(pl.col("key")))
+    )
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> tuple[pl.DataFrame, int]:
+    ref = load_reference()
+    legacy = ref.legacy_wards
+    old_provinces = legacy.unique("legacy_province_code")
+    new_provinces = ref.provinces
+    districts = legacy.unique("legacy_district_code")
+    # The five island districts had no wards: the district itself is their "ward" (their key ends in "_").
+    wardless = legacy.filter(pl.col("legacy_ward_code").is_null()).with_columns(
+        ward_keywords=pl.col("district_keywords"), legacy_ward_name=pl.col("legacy_district_name")
+    )
+    wards = pl.concat([legacy.filter(pl.col("legacy_ward_code").is_not_null()), wardless])
+    lexicon = pl.concat(
+        [
+            _keywords(
+                old_provinces,
+                PROVINCE_OLD,
+                "legacy_province_code",
+                "province_keywords",
+                ["legacy_province_name"],
+            ),
+            _keywords(new_provinces, PROVINCE_NEW, "province_code", "province_keywords", ["province_name"]),
+            _keywords(
+                districts.filter(pl.col("legacy_ward_code").is_not_null()),
+                DISTRICT,
+                "legacy_district_code",
+                "district_keywords",
+                ["legacy_district_name"],
+            ),
+            _keywords(wards, WARD_OLD, "legacy_key", "ward_keywords", ["legacy_ward_name"]),
+            _keywords(ref.new_wards, WARD_NEW, "ward_code", "ward_keywords", ["ward_name"]),
+        ]
+    ).select("key", "level", "unit", "typed")
+    # Everyday province names the package lacks ("tphcm", "saigon"), added beside the keyword they extend.
+    extras = pl.DataFrame(
+        [(known, extra) for known, more in EXTRA_PROVINCE_KEYWORDS.items() for extra in more],
+        schema={"key": pl.String, "extra": pl.String},
+        orient="row",
+    )
+    added = (
+        lexicon.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW]))
+        .join(extras, on="key")
+        .select(key="extra", level="level", unit="unit", typed="typed")
+    )
+    lexicon = pl.concat([lexicon, added]).unique()
+    names = pl.concat(
+        [
+            legacy.select(n="legacy_ward_name"),
+            legacy.select(n="legacy_district_name"),
+            ref.new_wards.select(n="ward_name"),
+        ]
+    )
+    longest = names.select(fold_expr(pl.col("n")).str.extract_all("[a-z0-9]+").list.len().max()).item()
+    return lexicon, int(longest)
+
+
+@lru_cache(maxsize=1)
+def _unit_tables() -> dict[str, pl.DataFrame]:
+    ref = load_reference()
+    legacy = ref.legacy_wards.select(
+        unit="legacy_key",
+        district="legacy_district_code",
+        old_province="legacy_province_code",
+        new_province="new_province_code",
+    )
+    mapping = ref.legacy_to_new.group_by("legacy_key").agg(
+        new_codes=pl.col("ward_code").sort(), is_split=pl.col("is_split").any()
+    )
+    new = ref.new_wards.select(unit="ward_code", new_province="province_code")
+    old_province_to_new = ref.legacy_wards.unique("legacy_province_code").select(
+        unit="legacy_province_code", new_province="new_province_code"
+    )
+    return {
+        "legacy": legacy.join(mapping.rename({"legacy_key": "unit"}), on="unit", how="left"),
+        "new": new,
+        "old_province_to_new": old_province_to_new,
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Tokenising and span keys.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _normalise(text: pl.Expr) -> pl.Expr:
+    folded = fold_expr(text)
+    for pattern, replacement in ABBREVIATIONS:
+        folded = folded.str.replace_all(pattern, replacement)
+    return folded
+
+
+def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
+    """One row per token: addr_id, segment uid, position in the address, token."""
+    segments = (
+        distinct.select("addr_id", segment=_normalise(pl.col("text")).str.split(","))
+        .explode("segment")
+        .with_columns(tokens=pl.col("segment").str.extract_all("[a-z0-9]+"))
+        .drop("segment")
+        .with_row_index("seg_uid")
+        .explode("tokens")
+        .drop_nulls("tokens")
+        .rename({"tokens": "tok"})
+    )
+    return segments.with_columns(pos=pl.int_range(pl.len(), dtype=pl.Int32).over("addr_id"))
+
+
+def _spans(tokens: pl.DataFrame, max_tokens: int) -> pl.DataFrame:
+    """Every run of 1..max_tokens adjacent tokens inside one comma segment, as a spaceless key."""
+    parts = []
+    shifted = [pl.col("tok")]
+    for k in range(1, max_tokens):
+        same_segment = pl.col("seg_uid").shift(-k) == pl.col("seg_uid")
+        shifted.append(pl.when(same_segment).then(pl.col("tok").shift(-k)))
+    wide = tokens.with_columns([expr.alias(f"t{k}") for k, expr in enumerate(shifted)])
+    for length in range(1, max_tokens + 1):
+        parts.append(
+            wide.select(
+                "addr_id",
+                start=pl.col("pos"),
+                end=pl.col("pos") + (length - 1),
+                key=pl.concat_str([pl.col(f"t{k}") for k in range(length)]),
+            ).drop_nulls("key")
+        )
+    return pl.concat(parts)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Readings and their scores.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _readings(matches: pl.DataFrame) -> pl.DataFrame:
+    """Score every old-ward and new-ward reading of each address; one row per (addr_id, reading)."""
+    units = _unit_tables()
+    by_level = {
+        level: matches.filter(pl.col("level") == level)
+        for level in (PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW)
+    }
+    districts = by_level[DISTRICT].select(
+        "addr_id", district="unit", d_start="start", d_end="end", d_fuzzy="fuzzy"
+    )
+    old_provinces = by_level[PROVINCE_OLD].select(
+        "addr_id", old_province="unit", p_start="start", p_fuzzy="fuzzy"
+    )
+    new_provinces = pl.concat(
+        [
+            by_level[PROVINCE_NEW].select(
+                "addr_id", new_province="unit", np_start="start", np_fuzzy="fuzzy", np_old=pl.lit(False)
+            ),
+            by_level[PROVINCE_OLD]
+            .join(units["old_province_to_new"], on="unit")
+            .select("addr_id", "new_province", np_start="start", np_fuzzy="fuzzy", np_old=pl.lit(True)),
+        ]
+    )
+
+    old = by_level[WARD_OLD].rename({"start": "w_start", "end": "w_end"}).join(units["legacy"], on="unit")
+    old = (
+        old.join(districts, on=["addr_id", "district"], how="left")
+        .with_columns(has_district=(pl.col("d_start") > pl.col("w_end")).fill_null(False))
+        .with_columns(d_fuzzy=pl.col("d_fuzzy") & pl.col("has_district"))
+        .group_by(
+            "addr_id",
+            "unit",
+            "w_start",
+            "w_end",
+            "typed",
+            "fuzzy",
+            "old_province",
+            "new_province",
+            "new_codes",
+            "is_split",
+        )
+        .agg(pl.col("has_district").any(), pl.col("d_fuzzy").any())
+    )
+    old = (
+        old.join(old_provinces, on=["addr_id", "old_province"], how="left")
+        .with_columns(has_province=(pl.col("p_start") > pl.col("w_end")).fill_null(False))
+        .with_columns(p_fuzzy=pl.col("p_fuzzy") & pl.col("has_province"))
+        .join(
+            new_provinces.filter(~pl.col("np_old")).drop("np_old"), on=["addr_id", "new_province"], how="left"
+        )
+        .with_columns(
+            has_province=pl.col("has_province") | (pl.col("np_start") > pl.col("w_end")).fill_null(False)
+        )
+        .group_by(
+            "addr_id",
+            "unit",
+            "w_start",
+            "w_end",
+            "typed",
+            "fuzzy",
+            "new_province",
+            "new_codes",
+            "is_split",
+            "has_district",
+            "d_fuzzy",
+        )
+        .agg(
+            pl.col("has_province").any(),
+            (pl.col("p_fuzzy").fill_null(False) | pl.col("np_fuzzy").fill_null(False)).any().alias("p_fuzzy"),
+        )
+        .filter(pl.col("has_district") | pl.col("has_province"))
+        .with_columns(
+            score=pl.col("has_district").cast(pl.Int32) * SCORE_DISTRICT
+            + pl.col("has_province").cast(pl.Int32) * SCORE_PROVINCE
+            + pl.col("typed").cast(pl.Int32) * SCORE_TYPED,
+            any_fuzzy=pl.col("fuzzy") | pl.col("d_fuzzy").fill_null(False) | pl.col("p_fuzzy"),
+            kind=pl.lit("old"),
+        )
+    )
+
+    new = by_level[WARD_NEW].rename({"start": "w_start", "end": "w_end"}).join(units["new"], on="unit")
+    # A name the text itself calls a district ("Huyện Quảng Trạch") is not a new ward of the same name.
+    typed_districts = (
+        by_level[DISTRICT].filter(pl.col("typed")).select("addr_id", t_start="start", t_end="end")
+    )
+    called_district = (
+        new.join(typed_districts, on="addr_id")
+        .filter((pl.col("t_start") <= pl.col("w_start")) & (pl.col("t_end") >= pl.col("w_end")))
+        .select("addr_id", "unit", "w_start")
+        .unique()
+    )
+    new = new.join(called_district, on=["addr_id", "unit", "w_start"], how="anti")
+    new = (
+        new.join(new_provinces, on=["addr_id", "new_province"], how="inner")
+        .filter(pl.col("np_start") > pl.col("w_end"))
+        .with_columns(
+            score=pl.when(pl.col("np_old"))
+            .then(SCORE_NEW_WITH_OLD_PROVINCE)
+            .otherwise(SCORE_NEW_WITH_PROVINCE)
+            + pl.col("typed").cast(pl.Int32) * SCORE_TYPED,
+            any_fuzzy=pl.col("fuzzy") | pl.col("np_fuzzy"),
+        )
+        .sort("score", descending=True)
+        .unique(["addr_id", "unit", "w_start", "w_end"], keep="first")
+        .select(
+            "addr_id",
+            "unit",
+            "w_start",
+            "w_end",
+            "new_province",
+            "score",
+            "any_fuzzy",
+            new_codes=pl.concat_list(pl.col("unit")),
+            is_split=pl.lit(False),
+            kind=pl.lit("new"),
+        )
+    )
+    columns = [
+        "addr_id",
+        "kind",
+        "unit",
+        "w_start",
+        "w_end",
+        "new_province",
+        "new_codes",
+        "is_split",
+        "score",
+        "any_fuzzy",
+    ]
+    return pl.concat([old.select(columns), new.select(columns)])
+
+
+def _decide(readings: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+    """Pick the best reading(s) per address and turn them into ward_code / candidates / status."""
+    best = readings.filter(pl.col("score") == pl.col("score").max().over("addr_id"))
+    # Among equally scored readings the rightmost ward wins (a street named like a ward comes first).
+    best = best.filter(pl.col("w_end") == pl.col("w_end").max().over("addr_id"))
+    # Prefer exact over fuzzy evidence for the same reading.
+    best = best.sort("any_fuzzy").unique(["addr_id", "kind", "unit"], keep="first")
+
+    # Several distinct old wards (or readings) that agree on one new ward are fine; otherwise ambiguous.
+    decided = best.group_by("addr_id").agg(
+        candidates=pl.col("new_codes").list.explode(keep_nulls=False, empty_as_null=False).unique().sort(),
+        units=pl.col("unit").n_unique(),
+        split_unit=pl.when(pl.col("is_split")).then(pl.col("unit")).first(),
+        w_start=pl.col("w_start").min(),
+        new_province=pl.col("new_province").unique(),
+        any_fuzzy=pl.col("any_fuzzy").all(),
+    )
+    # A split old ward is settled when the text elsewhere (before the ward) names exactly one candidate.
+    naming = (
+        matches.filter(pl.col("level") == WARD_NEW)
+        .join(
+            decided.filter(pl.col("candidates").list.len() > 1).select("addr_id", "w_start", "candidates"),
+            on="addr_id",
+        )
+        .filter((pl.col("end") < pl.col("w_start")) & pl.col("candidates").list.contains(pl.col("unit")))
+        .group_by("addr_id")
+        .agg(settled=pl.col("unit").unique())
+        .filter(pl.col("settled").list.len() == 1)
+        .select("addr_id", settled=pl.col("settled").list.first())
+    )
+    decided = decided.join(naming, on="addr_id", how="left").with_columns(
+        ward_code=pl.when(pl.col("candidates").list.len() == 1)
+        .then(pl.col("candidates").list.first())
+        .otherwise(pl.col("settled"))
+    )
+    return decided.select(
+        "addr_id",
+        "ward_code",
+        province_code=pl.when(pl.col("new_province").list.len() == 1).then(
+            pl.col("new_province").list.first()
+        ),
+        address_status=pl.when(pl.col("ward_code").is_null())
+        .then(pl.lit("ambiguous"))
+        .when(pl.col("any_fuzzy"))
+        .then(pl.lit("fuzzy"))
+        .otherwise(pl.lit("exact")),
+        ward_candidates=pl.when(pl.col("ward_code").is_null())
+        .then(pl.col("candidates"))
+        .otherwise(pl.concat_list(pl.col("ward_code"))),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Typo tolerance for the leftovers.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _fuzzy_matches(
+    spans: pl.DataFrame, scopes: pl.DataFrame, choices: pl.DataFrame, level: str
+) -> pl.DataFrame:
+    """Fuzzy-match spans to keywords of `level`, each address only against the keywords of its scope.
+
+    spans: addr_id, start, end, key. scopes: addr_id, scope, before (spans must end before this position).
+    choices: scope, key, unit, typed. Scores only distinct span keys per scope (rapidfuzz `cdist`, C, threaded).
+    """
+    empty = pl.DataFrame(
+        schema={
+            "addr_id": pl.UInt32,
+            "start": pl.Int32,
+            "end": pl.Int32,
+            "level": pl.String,
+            "unit": pl.String,
+            "typed": pl.Boolean,
+            "fuzzy": pl.Boolean,
+            "score": pl.Float64,
+        }
+    )
+    if scopes.is_empty():
+        return empty
+    candidates = (
+        spans.join(scopes, on="addr_id")
+        .filter(
+            (pl.col("end") < pl.col("before"))
+            & (pl.col("start") >= pl.col("before") - FUZZY_WINDOW_TOKENS)
+            & (pl.col("key").str.len_chars() >= FUZZY_MIN_KEY_LENGTH)
+        )
+        .select("addr_id", "start", "end", "key", "scope")
+    )
+    if candidates.is_empty():
+        return empty
+    choices = choices.filter(pl.col("key").str.len_chars() >= FUZZY_MIN_KEY_LENGTH)
+    found = []
+    query_keys = candidates.select("scope", "key").unique()
+    # One cdist per scope (a province or a district): a loop over a small domain, not over records.
+    for (scope,), queries in query_keys.partition_by("scope", as_dict=True, maintain_order=False).items():
+        scope_choices = choices.filter(pl.col("scope") == scope)
+        if scope_choices.is_empty():
+            continue
+        query_list = queries["key"].to_list()
+        choice_list = scope_choices["key"].to_list()
+        scores = process.cdist(
+            query_list, choice_list, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, dtype=np.uint8, workers=-1
+        )
+        rows, cols = np.nonzero(scores)
+        if rows.size == 0:
+            continue
+        found.append(
+            pl.DataFrame(
+                {
+                    "scope": [scope] * rows.size,
+                    "key": [query_list[i] for i in rows],
+                    "choice": [choice_list[j] for j in cols],
+                    "score": scores[rows, cols].astype(np.float64),
+                }
+            )
+        )
+    if not found:
+        return empty
+    hits = pl.concat(found).join(
+        choices.select("scope", choice="key", unit="unit", typed="typed"), on=["scope", "choice"]
+    )
+    matched = candidates.join(hits, on=["scope", "key"])
+    # Per address keep the best-scoring unit only when no other unit scores as well.
+    best = matched.filter(pl.col("score") == pl.col("score").max().over("addr_id"))
+    best = best.filter(pl.col("unit").n_unique().over("addr_id") == 1)
+    return best.select(
+        "addr_id",
+        pl.col("start").cast(pl.Int32),
+        pl.col("end").cast(pl.Int32),
+        level=pl.lit(level),
+        unit="unit",
+        typed="typed",
+        fuzzy=pl.lit(True),
+        score="score",
+    )
+
+
+def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Series) -> pl.DataFrame:
+    """Typo-tolerant matches for addresses that have no reading: province, then district, then ward."""
+    lexicon, _ = _lexicon()
+    units = _unit_tables()
+    legacy = load_reference().legacy_wards
+    spans = spans.filter(pl.col("addr_id").is_in(leftover_ids.implode()))
+    current = matches.filter(pl.col("addr_id").is_in(leftover_ids.implode()))
+    added = []
+    last_position = spans.group_by("addr_id").agg(before=pl.col("end").max() + 1)
+
+    # Province: only for addresses with none, against all provinces (old and new).
+    no_province = last_position.join(
+        current.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW])).select("addr_id").unique(),
+        on="addr_id",
+        how="anti",
+    ).with_columns(scope=pl.lit("all"))
+    for level in (PROVINCE_OLD, PROVINCE_NEW):
+        choices = lexicon.filter(pl.col("level") == level).with_columns(scope=pl.lit("all"))
+        added.append(_fuzzy_matches(spans, no_province, choices, level))
+    current = pl.concat([current, *[a.drop("score") for a in added]], how="vertical_relaxed")
+
+    # District: addresses with an old province (or a new one, via its old provinces) and no district.
+    province_scope = pl.concat(
+        [
+            current.filter(pl.col("level") == PROVINCE_OLD).select("addr_id", scope="unit", before="start"),
+            current.filter(pl.col("level") == PROVINCE_NEW)
+            .join(units["old_province_to_new"].rename({"unit": "old", "new_province": "unit"}), on="unit")
+            .select("addr_id", scope="old", before="start"),
+        ]
+    )
+    district_scope = province_scope.join(
+        current.filter(pl.col("level") == DISTRICT).select("addr_id").unique(), on="addr_id", how="anti"
+    )
+    district_choices = lexicon.filter(pl.col("level") == DISTRICT).join(
+        legacy.select(unit="legacy_district_code", scope="legacy_province_code").unique(), on="unit"
+    )
+    district_added = _fuzzy_matches(spans, district_scope, district_choices, DISTRICT)
+    added.append(district_added)
+    current = pl.concat([current, district_added.drop("score")], how="vertical_relaxed")
+
+    # Old ward within each matched district; new ward within each matched new province.
+    ward_scope = current.filter(pl.col("level") == DISTRICT).select("addr_id", scope="unit", before="start")
+    ward_choices = lexicon.filter(pl.col("level") == WARD_OLD).join(
+        units["legacy"].select("unit", scope="district"), on="unit"
+    )
+    added.append(_fuzzy_matches(spans, ward_scope, ward_choices, WARD_OLD))
+    new_scope = pl.concat(
+        [
+            current.filter(pl.col("level") == PROVINCE_NEW).select("addr_id", scope="unit", before="start"),
+            current.filter(pl.col("level") == PROVINCE_OLD)
+            .join(units["old_province_to_new"], on="unit")
+            .select("addr_id", scope="new_province", before="start"),
+        ]
+    )
+    new_choices = lexicon.filter(pl.col("level") == WARD_NEW).join(
+        units["new"].select("unit", scope="new_province"), on="unit"
+    )
+    added.append(_fuzzy_matches(spans, new_scope, new_choices, WARD_NEW))
+    return pl.concat([a.drop("score") for a in added], how="vertical_relaxed")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Public API.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _province_only(matches: pl.DataFrame) -> pl.DataFrame:
+    """The new province named by the rightmost province mention, when it names exactly one."""
+    units = _unit_tables()
+    provinces = pl.concat(
+        [
+            matches.filter(pl.col("level") == PROVINCE_NEW).select("addr_id", "end", province_code="unit"),
+            matches.filter(pl.col("level") == PROVINCE_OLD)
+            .join(units["old_province_to_new"], on="unit")
+            .select("addr_id", "end", province_code="new_province"),
+        ]
+    )
+    rightmost = provinces.filter(pl.col("end") == pl.col("end").max().over("addr_id"))
+    return (
+        rightmost.group_by("addr_id")
+        .agg(pl.col("province_code").unique())
+        .filter(pl.col("province_code").list.len() == 1)
+        .select("addr_id", province_code=pl.col("province_code").list.first())
+    )
+
+
+def resolve_texts(texts: pl.Series) -> pl.DataFrame:
+    """Resolve distinct address strings; one row per input string (same order) with the four output columns."""
+    lexicon, max_tokens = _lexicon()
+    distinct = pl.DataFrame({"text": texts.cast(pl.String)}).with_row_index("addr_id")
+    spans = _spans(_tokens(distinct.drop_nulls("text")), max_tokens)
+    matches = (
+        spans.join(lexicon, on="key")
+        .with_columns(fuzzy=pl.lit(False))
+        .select(
+            "addr_id",
+            pl.col("start").cast(pl.Int32),
+            pl.col("end").cast(pl.Int32),
+            "level",
+            "unit",
+            "typed",
+            "fuzzy",
+        )
+    )
+    decided = _decide(_readings(matches), matches)
+    leftover = distinct.join(decided.select("addr_id"), on="addr_id", how="anti").drop_nulls("text")[
+        "addr_id"
+    ]
+    if leftover.len():
+        fuzzy = _fuzzy_pass(spans, matches, leftover)
+        if fuzzy.height:
+            leftover_matches = pl.concat(
+                [matches.filter(pl.col("addr_id").is_in(leftover.implode())), fuzzy], how="vertical_relaxed"
+            )
+            decided = pl.concat([decided, _decide(_readings(leftover_matches), leftover_matches)])
+            matches = pl.concat([matches, fuzzy], how="vertical_relaxed")
+    provinces = _province_only(matches)
+    out = distinct.join(decided, on="addr_id", how="left", maintain_order="left").join(
+        provinces.rename({"province_code": "named_province"}), on="addr_id", how="left", maintain_order="left"
+    )
+    return out.select(
+        "text",
+        "ward_code",
+        province_code=pl.coalesce("province_code", "named_province"),
+        address_status=pl.col("address_status").fill_null("unmatched"),
+        ward_candidates=pl.col("ward_candidates").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+    )
+
+
+def _hint_candidates(hints: pl.Series, reference: Reference) -> pl.DataFrame:
+    """New ward codes a commune_code hint may mean: a new code itself, or where a legacy code went."""
+    frame = (
+        pl.DataFrame({"hint": hints.cast(pl.String)})
+        .with_columns(code=pl.col("hint").str.replace_all(r"\D", ""))
+        .with_columns(
+            code=pl.when(pl.col("code").str.len_chars().is_between(1, 5)).then(pl.col("code").str.zfill(5))
+        )
+    )
+    as_new = frame.join(reference.new_wards.select(code="ward_code", ward="ward_code"), on="code")
+    as_legacy = frame.join(
+        reference.legacy_to_new.select(code="legacy_ward_code", ward="ward_code").drop_nulls("code"),
+        on="code",
+    )
+    return (
+        pl.concat([as_new.select("hint", "ward"), as_legacy.select("hint", "ward")])
+        .group_by("hint")
+        .agg(hint_codes=pl.col("ward").unique().sort())
+    )
+
+
+def _apply_hints(resolved: pl.DataFrame, reference: Reference) -> pl.DataFrame:
+    """Combine the text's answer with the hint's candidates; a disagreement is flagged, never papered over."""
+    hints = _hint_candidates(resolved["hint"].drop_nulls().unique(), reference)
+    ward_province = reference.new_wards.select("ward_code", "province_code")
+    frame = resolved.join(hints, on="hint", how="left", maintain_order="left").with_columns(
+        pl.col("hint_codes").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
+    has_hint = pl.col("hint_codes").list.len() > 0
+    text_codes = pl.col("ward_candidates")
+    # Hint codes in the province the text names (when it names one).
+    agreeing = pl.col("hint_codes").list.set_intersection(text_codes)
+    status = pl.col("address_status")
+    combined = frame.with_columns(
+        new_candidates=pl.when(~has_hint)
+        .then(text_codes)
+        .when(status.is_in(["exact", "fuzzy"]) & (agreeing.list.len() == 1))
+        .then(text_codes)
+        .when(status.is_in(["exact", "fuzzy"]))
+        .then(text_codes.list.concat(pl.col("hint_codes")).list.unique().list.sort())
+        .when(status == "ambiguous")
+        .then(pl.when(agreeing.list.len() > 0).then(agreeing).otherwise(text_codes))
+        .otherwise(pl.col("hint_codes"))
+    )
+    # When the text names only a province, drop hint codes outside it.
+    combined = combined.with_row_index("_row")
+    in_province = (
+        combined.filter((pl.col("address_status") == "unmatched") & pl.col("province_code").is_not_null())
+        .select("_row", "province_code", "new_candidates")
+        .explode("new_candidates")
+        .join(
+            ward_province.rename({"ward_code": "new_candidates", "province_code": "ward_province"}),
+            on="new_candidates",
+            how="left",
+        )
+        .filter(pl.col("ward_province") == pl.col("province_code"))
+        .group_by("_row")
+        .agg(kept=pl.col("new_candidates"))
+    )
+    combined = combined.join(in_province, on="_row", how="left", maintain_order="left").with_columns(
+        new_candidates=pl.when(
+            (pl.col("address_status") == "unmatched") & pl.col("province_code").is_not_null()
+        )
+        .then(pl.col("kept").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        .otherwise(pl.col("new_candidates"))
+    )
+    single = pl.col("new_candidates").list.len() == 1
+    combined = combined.with_columns(
+        address_status=pl.when(pl.col("new_candidates").list.len() == 0)
+        .then(pl.lit("unmatched"))
+        .when(~single)
+        .then(pl.lit("ambiguous"))
+        .when(status == "fuzzy")
+        .then(pl.lit("fuzzy"))
+        .otherwise(pl.lit("exact")),
+        ward_code=pl.when(single).then(pl.col("new_candidates").list.first()),
+        ward_candidates=pl.col("new_candidates"),
+    )
+    combined = combined.join(
+        ward_province.rename({"province_code": "_ward_province"}),
+        on="ward_code",
+        how="left",
+        maintain_order="left",
+    ).with_columns(
+        province_code=pl.coalesce("_ward_province", "province_code"),
+    )
+    return combined.select("text", "hint", *OUTPUT_COLUMNS)
+
+
+def resolve_addresses(
+    frame: pl.DataFrame, column: str = "address", hint_column: str | None = None
+) -> pl.DataFrame:
+    """Add `ward_code`, `province_code`, `address_status`, `ward_candidates` to `frame`.
+
+    `address_status`: exact | fuzzy | ambiguous | unmatched. When ambiguous, `ward_code` is null and
+    `ward_candidates` lists the possible new ward codes (`province_code` is still set when known). `hint_column`
+    (e.g. `commune_code`) may hold a legacy 5-digit ward code or a new ward code; it settles ambiguity and is
+    checked against the text: when they disagree the row becomes ambiguous with both answers as candidates.
+    Each distinct address (and hint) is resolved once, then joined back; every input row keeps its place.
+    """
+    if column not in frame.columns:
+        raise AddressInputError(f"no column '{column}' to resolve (columns: {', '.join(frame.columns)})")
+    if hint_column is not None and hint_column not in frame.columns:
+        raise AddressInputError(f"no hint column '{hint_column}' (columns: {', '.join(frame.columns)})")
+    reference = load_reference()
+    base = frame.drop([c for c in OUTPUT_COLUMNS if c in frame.columns])
+    texts = base.select(text=pl.col(column).cast(pl.String))
+    texts = texts.with_columns(
+        hint=pl.col(hint_column).cast(pl.String) if hint_column else pl.lit(None, pl.String)
+    )
+    pairs = texts.unique(maintain_order=False)
+    by_text = resolve_texts(pairs["text"].unique())
+    resolved = pairs.join(by_text, on="text", how="left", nulls_equal=True)
+    if hint_column is not None and resolved["hint"].is_not_null().any():
+        resolved = _apply_hints(resolved, reference)
+    keyed = texts.join(resolved, on=["text", "hint"], how="left", nulls_equal=True, maintain_order="left")
+    return base.with_columns(keyed.select(OUTPUT_COLUMNS))
