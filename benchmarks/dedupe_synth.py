@@ -1,0 +1,408 @@
+"""Synthetic standardized residents for the dedupe benchmark and tests: realistic Vietnamese names, households,
+twins, and 1-3 noisy records per person. Everything is generated (no real citizen's data).
+
+`make_residents(persons, seed)` returns a standardized table (raw columns + `schema.STANDARD_COLUMNS` subset the
+matcher reads) with the truth column `person_id`. Generation is vectorized with numpy/polars; only the typo step
+loops in Python, over the few records it touches.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+import polars as pl
+from unidecode import unidecode
+
+# Family-name shares from Vietnamese surname studies (Nguyễn ≈ 38%, Trần 11%, Lê 9.5%, Phạm 7%, ...); the tail
+# shares the remainder with Zipf-like weights.
+FAMILY_HEAD = {
+    "Nguyễn": 38.0,
+    "Trần": 11.0,
+    "Lê": 9.5,
+    "Phạm": 7.0,
+    "Hoàng": 4.0,
+    "Huỳnh": 2.0,
+    "Phan": 4.5,
+    "Vũ": 3.0,
+    "Võ": 2.0,
+    "Đặng": 2.1,
+    "Bùi": 2.0,
+    "Đỗ": 1.4,
+    "Hồ": 1.3,
+    "Ngô": 1.3,
+    "Dương": 1.0,
+    "Lý": 0.5,
+}
+FAMILY_TAIL = (
+    "Đinh Trương Lâm Mai Đào Cao Lương Tạ Hà Tô Quách Kiều La Châu Thái Triệu Khúc Lại Chu Đoàn Lưu Tăng "
+    "Vương Phùng Từ Nông Giang Mạc Hứa Âu Tống Diệp Ông Thân Kim Lục Hầu Viên Khổng Nghiêm Tôn Bạch"
+).split()
+MIDDLE_MALE = {"Văn": 35, "Đức": 8, "Minh": 8, "Quang": 6, "Hữu": 6, "Thanh": 5, "Xuân": 4, "Công": 4, "Ngọc": 3}
+MIDDLE_MALE |= {"Anh": 3, "Tuấn": 2, "Duy": 3, "Đình": 4, "Trọng": 2, "Gia": 2, "Hoàng": 2, "Nhật": 2, "Bá": 2}
+MIDDLE_MALE |= {"Thế": 2, "Tiến": 2}
+MIDDLE_FEMALE = {"Thị": 45, "Ngọc": 8, "Thu": 6, "Thanh": 5, "Minh": 3, "Hồng": 4, "Phương": 3, "Mai": 3}
+MIDDLE_FEMALE |= {"Kim": 4, "Bảo": 3, "Thùy": 3, "Diệu": 2, "Hoài": 2, "Khánh": 2, "Lan": 2, "Mỹ": 3}
+GIVEN_MALE = (
+    "Hùng Dũng Tuấn Minh Nam Hải Long Sơn Thắng Cường Hưng Huy Hoàng Phúc Quân Đức Khánh Trung Thành Tùng "
+    "Bình An Anh Bảo Đạt Hiếu Kiên Lâm Lộc Lợi Mạnh Nghĩa Phong Quang Quý Tài Tâm Thái Thịnh Toàn Trí Tú "
+    "Việt Vinh Vũ Khoa Khang Duy Hậu Hiển Hòa Hợp Kỳ Luân Nhân Sang Thuận Tiến Trọng Định Chiến Công Hiệp "
+    "Phát Tân Thiện Tín Vương Dương Giang Hảo Hào Khải Lực Ngọc Nhật Quyết Sỹ Tường Tâm Thông Uy Văn Xuân"
+).split()
+GIVEN_FEMALE = (
+    "Hà Hương Lan Linh Mai Ngọc Nhung Oanh Phương Quỳnh Thảo Trang Trinh Tuyết Uyên Vân Yến Anh Châu Diệp "
+    "Dung Giang Hằng Hạnh Hiền Hoa Hòa Huệ Hồng Huyền Khánh Liên Loan My Nga Ngân Nhi Nhàn Phượng Thanh Thơ "
+    "Thu Thủy Thúy Tâm Trâm Vy Xuân Thư Ly Lý Hậu Hiên Hiếu Hoài Kiều Lệ Lụa Mơ Nguyệt Nhàn Như Quyên Sen "
+    "Thắm Thêu Thoa Thoa Tiên Trà Tú Vi"
+).split()
+
+WARD_COUNT = 80  # a province's new communes (the real ones have 60-170)
+PROVINCE_CODE = "44"
+
+Y_AFTER_CONSONANT = r"\b([bcdghklmnpqrstvx]+)y\b"
+
+
+def fold_name(name: str) -> str:
+    """The synth's own fold (mirrors the standardizer's contract): ASCII lower case, Đ→d, i/y unified."""
+    import re
+
+    folded = unidecode(unicodedata.normalize("NFC", name)).lower()
+    folded = re.sub(Y_AFTER_CONSONANT, r"\1i", folded)
+    return " ".join(folded.split())
+
+
+def fold_expr(column: str) -> pl.Expr:
+    """Vectorized version of `fold_name` for the unique names of a column (applied via a join in callers)."""
+    return pl.col(column).map_elements(fold_name, return_dtype=pl.String)
+
+
+def _weights(values: dict[str, float] | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(values, dict):
+        names = np.array(list(values.keys()), dtype=object)
+        w = np.array(list(values.values()), dtype=float)
+    else:
+        names = np.array(values, dtype=object)
+        w = 1.0 / np.arange(1, len(values) + 1) ** 0.9  # Zipf-ish popularity of given names
+    return names, w / w.sum()
+
+
+def _family_distribution() -> tuple[np.ndarray, np.ndarray]:
+    head = dict(FAMILY_HEAD)
+    remainder = 100.0 - sum(head.values())
+    tail_w = 1.0 / np.arange(1, len(FAMILY_TAIL) + 1)
+    tail_w = tail_w / tail_w.sum() * remainder
+    return _weights(head | dict(zip(FAMILY_TAIL, tail_w, strict=True)))
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Per-record noise rates (each extra record of a person draws them independently)."""
+
+    name_typo: float = 0.06
+    no_diacritics: float = 0.06
+    drop_middle: float = 0.05
+    tone_change: float = 0.03
+    dob_swap: float = 0.04
+    dob_year_only: float = 0.07
+    dob_digit: float = 0.03
+    dob_missing: float = 0.03
+    id_missing: float = 0.15
+    id_typo: float = 0.01
+    phone_changed: float = 0.12
+    phone_missing: float = 0.15
+    ward_moved: float = 0.04
+    ward_missing: float = 0.03
+    sex_missing: float = 0.05
+    sex_wrong: float = 0.003
+
+
+def _persons(n: int, rng: np.random.Generator) -> pl.DataFrame:
+    """Households of 1-6 sharing family name (head and children), ward, address and often a phone; twins."""
+    sizes = rng.choice([1, 2, 3, 4, 5, 6], size=n, p=[0.15, 0.2, 0.25, 0.25, 0.1, 0.05])
+    sizes = sizes[np.cumsum(sizes) <= n]
+    n = int(sizes.sum())
+    household = np.repeat(np.arange(len(sizes)), sizes)
+    position = np.arange(n) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # 0 head, 1 spouse, 2+ children
+    fam_names, fam_p = _family_distribution()
+    head_family = rng.choice(len(fam_names), size=len(sizes), p=fam_p)
+    spouse_family = rng.choice(len(fam_names), size=n, p=fam_p)
+    family = np.where(position == 1, spouse_family, head_family[household])
+    is_female = np.where(position == 0, rng.random(n) < 0.2, np.where(position == 1, True, rng.random(n) < 0.5))
+    # The head is female in 20% of households; then the spouse is male.
+    head_female = is_female[np.cumsum(sizes) - sizes]
+    is_female = np.where(position == 1, ~head_female[household], is_female)
+
+    mm, mm_p = _weights(MIDDLE_MALE)
+    mf, mf_p = _weights(MIDDLE_FEMALE)
+    gm, gm_p = _weights(GIVEN_MALE)
+    gf, gf_p = _weights(GIVEN_FEMALE)
+    middle = np.where(is_female, mf[rng.choice(len(mf), n, p=mf_p)], mm[rng.choice(len(mm), n, p=mm_p)])
+    second_middle = mf[rng.choice(len(mf), n, p=mf_p)]
+    double = is_female & (middle == "Thị") & (rng.random(n) < 0.12) & (second_middle != "Thị")
+    middle = np.where(double, np.char.add(np.char.add(middle.astype(str), " "), second_middle.astype(str)), middle)
+    given = np.where(is_female, gf[rng.choice(len(gf), n, p=gf_p)], gm[rng.choice(len(gm), n, p=gm_p)])
+
+    head_birth = rng.integers(date(1945, 1, 1).toordinal(), date(1998, 12, 31).toordinal(), size=len(sizes))
+    offset = np.where(
+        position == 0,
+        0,
+        np.where(position == 1, rng.integers(-2000, 3000, n), rng.integers(19 * 365, 36 * 365, n)),
+    )
+    birth = head_birth[household] + offset
+    # Twins: in some households with 2+ children the second child shares the first child's birth date.
+    first_child = np.cumsum(sizes) - sizes + 2
+    twin = (position == 3) & (rng.random(n) < 0.08)
+    birth = np.where(twin, birth[np.minimum(first_child[household], n - 1)], birth)
+    birth = np.minimum(birth, date(2025, 6, 30).toordinal())
+    twin_of = np.where(twin, np.minimum(first_child[household], n - 1), -1)
+    # Twins never get the same given name; re-draw until different (vectorized: shift in the name list).
+    twin_given_same = twin & (given == given[np.maximum(twin_of, 0)])
+    given = np.where(twin_given_same, np.where(is_female, gf[(np.arange(n) % 7) + 1], gm[(np.arange(n) % 7) + 1]), given)
+
+    ward_idx = rng.integers(0, WARD_COUNT, size=len(sizes))[household]
+    house_no = rng.integers(1, 400, size=len(sizes))[household]
+    hamlet = rng.integers(1, 12, size=len(sizes))[household]
+    household_phone = rng.integers(300_000_000, 999_999_999, size=len(sizes))[household]
+    own_phone = rng.integers(300_000_000, 999_999_999, size=n)
+    phone_kind = rng.random(n)
+    phone = np.where(phone_kind < 0.45, household_phone, own_phone).astype(np.int64)
+    has_phone = phone_kind < 0.88
+
+    birth_dates = np.array([date.fromordinal(int(o)) for o in birth[:1]])  # dtype probe, cheap
+    del birth_dates
+    frame = pl.DataFrame(
+        {
+            "person_id": np.arange(n, dtype=np.int64),
+            "household_id": household.astype(np.int64),
+            "family_name": fam_names[family].astype(str),
+            "middle_name": middle.astype(str),
+            "given_name": given.astype(str),
+            "is_female": is_female,
+            "birth_ordinal": birth.astype(np.int64),
+            "ward_idx": ward_idx.astype(np.int64),
+            "house_no": house_no.astype(np.int64),
+            "hamlet": hamlet.astype(np.int64),
+            "phone_num": phone,
+            "has_phone": has_phone,
+        }
+    )
+    # Days since 0001-01-01 (ordinal 1) → polars Date (days since 1970-01-01).
+    epoch = date(1970, 1, 1).toordinal()
+    frame = frame.with_columns((pl.col("birth_ordinal") - epoch).cast(pl.Int32).cast(pl.Date).alias("birth_date"))
+    born = pl.col("birth_date").dt.year()
+    century_sex = pl.when(born < 2000).then(pl.when(pl.col("is_female")).then(1).otherwise(0))
+    century_sex = century_sex.otherwise(pl.when(pl.col("is_female")).then(3).otherwise(2))
+    frame = frame.with_columns(
+        cccd_true=pl.format(
+            "{}{}{}{}",
+            pl.lit(rng.choice(["044", "045", "001", "079", "038"], size=n, p=[0.4, 0.35, 0.1, 0.1, 0.05])),
+            century_sex.cast(pl.String),
+            (born % 100).cast(pl.String).str.zfill(2),
+            pl.Series(rng.integers(0, 1_000_000, n)).cast(pl.String).str.zfill(6),
+        ),
+        has_cccd=pl.Series(rng.random(n) < 0.92),
+        cmnd_true=pl.Series(rng.integers(100_000_000, 399_999_999, n)).cast(pl.String),
+        has_cmnd=(born < 2005) & pl.Series(rng.random(n) < 0.7),
+    )
+    return frame
+
+
+def _typo(text: str, rng: np.random.Generator) -> str:
+    """One keyboard-style error inside one syllable: substitute, delete, duplicate or transpose a letter."""
+    syllables = text.split(" ")
+    i = int(rng.integers(0, len(syllables)))
+    s = syllables[i]
+    if len(s) < 2:
+        return text
+    j = int(rng.integers(0, len(s)))
+    kind = int(rng.integers(0, 4))
+    letters = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
+    if kind == 0:
+        s = s[:j] + letters[int(rng.integers(0, len(letters)))] + s[j + 1 :]
+    elif kind == 1 and len(s) > 2:
+        s = s[:j] + s[j + 1 :]
+    elif kind == 2:
+        s = s[:j] + s[j] + s[j:]
+    elif j < len(s) - 1:
+        s = s[:j] + s[j + 1] + s[j] + s[j + 2 :]
+    syllables[i] = s if i == 0 else s.lower()
+    return " ".join(syllables)
+
+
+TONE_SWAPS = {"à": "á", "á": "ả", "ả": "à", "ù": "ú", "ú": "ù", "ì": "í", "í": "ì", "ơ": "ô", "ư": "u", "ò": "ó"}
+
+
+def _tone_change(text: str) -> str:
+    for src, dst in TONE_SWAPS.items():
+        if src in text:
+            return text.replace(src, dst, 1)
+    return text
+
+
+def _strip_diacritics(text: str) -> str:
+    return unidecode(text)
+
+
+def make_residents(persons: int = 10_000, seed: int = 7, noise: Noise | None = None) -> pl.DataFrame:
+    """A standardized residents table for `persons` people (≈1.65 records each) with truth `person_id`."""
+    noise = noise or Noise()
+    rng = np.random.default_rng(seed)
+    people = _persons(persons, rng)
+    n_people = people.height
+    copies = rng.choice([1, 2, 3], size=n_people, p=[0.5, 0.35, 0.15])
+    rec = people.select(pl.all().gather(np.repeat(np.arange(n_people), copies)))
+    n = rec.height
+    r = lambda: pl.Series(rng.random(n))  # noqa: E731 - a fresh uniform column per noise draw
+
+    full = pl.concat_str(["family_name", "middle_name", "given_name"], separator=" ")
+    drop_middle = r() < noise.drop_middle
+    rec = rec.with_columns(
+        name_display=pl.when(drop_middle)
+        .then(pl.concat_str(["family_name", "given_name"], separator=" "))
+        .otherwise(full),
+        drop_middle=drop_middle,
+    )
+    # Typos, tone changes and ASCII-only records: the only Python loop, over the touched rows alone.
+    names = rec["name_display"].to_list()
+    typo_rows = np.flatnonzero(rng.random(n) < noise.name_typo)
+    for i in typo_rows:
+        names[i] = _typo(names[i], rng)
+    for i in np.flatnonzero(rng.random(n) < noise.tone_change):
+        names[i] = _tone_change(names[i])
+    for i in np.flatnonzero(rng.random(n) < noise.no_diacritics):
+        names[i] = _strip_diacritics(names[i])
+    rec = rec.with_columns(pl.Series("name_norm", names))
+
+    # Date of birth noise.
+    bd = pl.col("birth_date")
+    swap_ok = (bd.dt.day() <= 12) & (bd.dt.day() != bd.dt.month())
+    swapped = pl.date(bd.dt.year(), bd.dt.day(), bd.dt.month())
+    # A one-digit slip in the day (mostly a single digit; the month's last days step back one day instead).
+    last = bd.dt.day() % 10
+    digit_typo = pl.when((last >= 1) & (last <= 4) & (bd.dt.day() < 28)).then(bd + pl.duration(days=1))
+    digit_typo = digit_typo.otherwise(bd - pl.duration(days=1))
+    u_swap, u_year, u_digit, u_missing = r(), r(), r(), r()
+    rec = rec.with_columns(
+        dob=pl.when(u_missing < noise.dob_missing)
+        .then(None)
+        .when((u_swap < noise.dob_swap) & swap_ok)
+        .then(swapped)
+        .when(u_digit < noise.dob_digit)
+        .then(digit_typo)
+        .when(u_year < noise.dob_year_only)
+        .then(pl.date(bd.dt.year(), 1, 1))
+        .otherwise(bd),
+        dob_precision=pl.when(u_missing < noise.dob_missing)
+        .then(None)
+        .when((u_swap < noise.dob_swap) & swap_ok)
+        .then(pl.lit("day"))
+        .when(u_digit < noise.dob_digit)
+        .then(pl.lit("day"))
+        .when(u_year < noise.dob_year_only)
+        .then(pl.lit("year"))
+        .otherwise(pl.lit("day")),
+    )
+
+    # Identity numbers: old systems hold the CMND, new ones the CCCD, some hold nothing.
+    id_draw = r()
+    cccd_typo = pl.format(
+        "{}{}{}",
+        pl.col("cccd_true").str.slice(0, 11),
+        ((pl.col("cccd_true").str.slice(11, 1).cast(pl.Int32) + 1) % 10).cast(pl.String),
+        pl.lit(""),
+    )
+    show_cccd = pl.col("has_cccd") & (id_draw < pl.when(pl.col("has_cmnd")).then(0.6).otherwise(0.85))
+    show_cmnd = ~show_cccd & pl.col("has_cmnd") & (id_draw < 1.0 - noise.id_missing)
+    rec = rec.with_columns(
+        cccd=pl.when(show_cccd)
+        .then(pl.when(r() < noise.id_typo).then(cccd_typo).otherwise(pl.col("cccd_true")))
+        .otherwise(None),
+        cmnd=pl.when(show_cmnd).then(pl.col("cmnd_true")).otherwise(None),
+    )
+    new_phone = pl.Series(rng.integers(300_000_000, 999_999_999, n))
+    rec = rec.with_columns(
+        phone_e164=pl.when(~pl.col("has_phone") | (r() < noise.phone_missing))
+        .then(None)
+        .otherwise(
+            pl.format(
+                "+84{}", pl.when(r() < noise.phone_changed).then(new_phone).otherwise(pl.col("phone_num"))
+            )
+        ),
+        ward_idx=pl.when(r() < noise.ward_moved)
+        .then(pl.Series(rng.integers(0, WARD_COUNT, n)))
+        .otherwise(pl.col("ward_idx")),
+    )
+    ward_missing = r() < noise.ward_missing
+    sex_draw = r()
+    rec = rec.with_columns(
+        ward_code=pl.when(ward_missing).then(None).otherwise(pl.format("{}", pl.col("ward_idx") + 19000)),
+        sex_code=pl.when(sex_draw < noise.sex_missing)
+        .then(None)
+        .when(sex_draw > 1 - noise.sex_wrong)
+        .then(pl.when(pl.col("is_female")).then(pl.lit("M")).otherwise(pl.lit("F")))
+        .otherwise(pl.when(pl.col("is_female")).then(pl.lit("F")).otherwise(pl.lit("M"))),
+        address=pl.format("Số {}, Thôn {}, Xã {}", "house_no", "hamlet", pl.col("ward_idx") + 1),
+        updated_ts=(
+            pl.lit(datetime(2019, 1, 1)) + pl.duration(seconds=pl.Series(rng.integers(0, 7 * 365 * 86400, n)))
+        ).dt.cast_time_unit("us"),
+        source_id=pl.Series(rng.choice(["xa_a", "xa_b", "xa_c", "phuong_d"], n)),
+    )
+    # Fold keys over unique display names (few distinct values), joined back.
+    uniques = rec.select(pl.col("name_norm").unique())
+    uniques = uniques.with_columns(name_key=pl.col("name_norm").map_elements(fold_name, return_dtype=pl.String))
+    rec = rec.join(uniques, on="name_norm", how="left")
+    parts = pl.col("name_norm").str.split(" ")
+    rec = rec.with_columns(
+        family_name=parts.list.first(),
+        given_name=parts.list.last(),
+        middle_name=pl.when(parts.list.len() > 2).then(parts.list.slice(1, parts.list.len() - 2).list.join(" ")),
+    )
+    order = rng.permutation(n)
+    rec = rec[order]
+    rec = rec.with_columns(
+        row_uid=pl.int_range(0, pl.len(), dtype=pl.Int64),
+        record_id=pl.format("R{}", pl.int_range(0, pl.len())),
+        province_code=pl.lit(PROVINCE_CODE),
+        address_status=pl.lit("exact"),
+    )
+    return rec.select(
+        "row_uid",
+        "record_id",
+        "source_id",
+        pl.col("name_norm").alias("full_name"),
+        pl.col("dob").dt.strftime("%d/%m/%Y").alias("date_of_birth"),
+        pl.col("sex_code").alias("sex"),
+        pl.coalesce("cccd", "cmnd").alias("citizen_id"),
+        pl.col("phone_e164").alias("phone"),
+        "address",
+        pl.col("ward_code").alias("commune_code"),
+        pl.col("updated_ts").dt.strftime("%Y-%m-%d %H:%M:%S").alias("updated_at"),
+        "name_norm",
+        "name_key",
+        "family_name",
+        "middle_name",
+        "given_name",
+        "dob",
+        "dob_precision",
+        "sex_code",
+        "cccd",
+        "cmnd",
+        "phone_e164",
+        "ward_code",
+        "province_code",
+        "address_status",
+        "updated_ts",
+        "person_id",
+        "household_id",
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    table = make_residents(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    with pl.Config(tbl_cols=30, tbl_width_chars=250, tbl_rows=20):
+        print(table.head(20))
+        print(table.height, "records", table["person_id"].n_unique(), "persons")

@@ -1,0 +1,160 @@
+"""Clustering that does not chain households together.
+
+1. Connected components over the auto-link edges (and steward must-links), by vectorized min-label propagation
+   with pointer jumping in polars (a handful of joins; no per-record Python).
+2. A component is *in conflict* when it holds two different CCCDs, a cannot-link pair (a hard rule, a strongly
+   negative score, or a steward's "different"), or more records than any one person plausibly has. Only those
+   components are re-clustered, by a cannot-link-aware agglomerative union: edges strongest first, and a merge is
+   refused when it would put two records that cannot be the same person in one cluster. The loop runs over the
+   edges of conflicted components only (a small domain), never over all records.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+DEFAULT_MAX_CLUSTER_SIZE = 8
+
+
+def connected_components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
+    """`row_uid, component` for every node; a component is labelled by its smallest row_uid."""
+    labels = pl.DataFrame({"row_uid": nodes.cast(pl.Int64)}).with_columns(label=pl.col("row_uid"))
+    if edges.height == 0:
+        return labels.rename({"label": "component"})
+    undirected = pl.concat(
+        [
+            edges.select(pl.col("left_uid").alias("src"), pl.col("right_uid").alias("dst")),
+            edges.select(pl.col("right_uid").alias("src"), pl.col("left_uid").alias("dst")),
+        ]
+    ).unique()
+    touched = pl.concat([undirected["src"], undirected["dst"]]).unique()
+    active = labels.filter(pl.col("row_uid").is_in(touched.implode()))
+    for _ in range(200):
+        propagated = (
+            undirected.join(active, left_on="src", right_on="row_uid")
+            .group_by("dst")
+            .agg(pl.col("label").min().alias("neighbour"))
+        )
+        updated = active.join(propagated, left_on="row_uid", right_on="dst", how="left").select(
+            "row_uid", pl.min_horizontal("label", "neighbour").alias("label")
+        )
+        # Pointer jumping: adopt the label of one's label, which halves long chains each round.
+        jumped = updated.join(updated.rename({"row_uid": "label", "label": "label2"}), on="label", how="left")
+        updated = jumped.select("row_uid", pl.min_horizontal("label", "label2").alias("label"))
+        if updated.sort("row_uid").equals(active.sort("row_uid")):
+            break
+        active = updated
+    merged = labels.join(active.rename({"label": "component"}), on="row_uid", how="left")
+    return merged.select("row_uid", pl.coalesce("component", "label").alias("component"))
+
+
+class _Clusters:
+    """Union-find with per-cluster cannot-link sets and CCCD sets (used only inside conflicted components)."""
+
+    def __init__(self, cannot: dict[int, set[int]], cccd: dict[int, str], max_size: int) -> None:
+        self.parent: dict[int, int] = {}
+        self.members: dict[int, set[int]] = {}
+        self.cannot = cannot
+        self.cannot_of: dict[int, set[int]] = {}
+        self.cccds: dict[int, set[str]] = {}
+        self.cccd = cccd
+        self.max_size = max_size
+
+    def find(self, x: int) -> int:
+        if x not in self.parent:
+            self.parent[x] = x
+            self.members[x] = {x}
+            self.cannot_of[x] = set(self.cannot.get(x, ()))
+            self.cccds[x] = {self.cccd[x]} if x in self.cccd else set()
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def try_union(self, a: int, b: int, forced: bool = False) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        if not forced:
+            if self.members[ra] & self.cannot_of[rb] or self.members[rb] & self.cannot_of[ra]:
+                return False
+            if len(self.cccds[ra] | self.cccds[rb]) > 1:
+                return False
+            if len(self.members[ra]) + len(self.members[rb]) > self.max_size:
+                return False
+        if len(self.members[ra]) < len(self.members[rb]):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.members[ra] |= self.members.pop(rb)
+        self.cannot_of[ra] |= self.cannot_of.pop(rb)
+        self.cccds[ra] |= self.cccds.pop(rb)
+        return True
+
+
+def cluster_records(
+    nodes: pl.DataFrame,
+    edges: pl.DataFrame,
+    cannot_links: pl.DataFrame,
+    max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cluster records.
+
+    nodes: `row_uid, cccd`; edges: `left_uid, right_uid, match_weight, forced` (forced = steward must-link);
+    cannot_links: `left_uid, right_uid`. Returns (`row_uid, cluster_root`, the edges cut while splitting).
+    """
+    components = connected_components(nodes["row_uid"], edges)
+    comp_of = components.rename({"row_uid": "uid"})
+    sizes = components.group_by("component").len("size")
+    cannot_in = (
+        cannot_links.join(comp_of.rename({"uid": "left_uid", "component": "lc"}), on="left_uid")
+        .join(comp_of.rename({"uid": "right_uid", "component": "rc"}), on="right_uid")
+        .filter(pl.col("lc") == pl.col("rc"))
+    )
+    cccd_conflicts = (
+        nodes.join(components, on="row_uid")
+        .filter(pl.col("cccd").is_not_null())
+        .group_by("component")
+        .agg(pl.col("cccd").n_unique().alias("n_cccd"))
+        .filter(pl.col("n_cccd") > 1)
+    )
+    conflicted = pl.concat(
+        [
+            cannot_in.select(pl.col("lc").alias("component")),
+            cccd_conflicts.select("component"),
+            sizes.filter(pl.col("size") > max_cluster_size).select("component"),
+        ]
+    ).unique()
+    empty_cut = edges.head(0)
+    if conflicted.height == 0:
+        return components.rename({"component": "cluster_root"}), empty_cut
+
+    in_conflict = components.filter(pl.col("component").is_in(conflicted["component"].implode()))
+    conflict_uids = set(in_conflict["row_uid"].to_list())
+    local_edges = (
+        edges.filter(pl.col("left_uid").is_in(in_conflict["row_uid"].implode()))
+        .sort(["forced", "match_weight", "left_uid", "right_uid"], descending=[True, True, False, False])
+    )
+    cannot: dict[int, set[int]] = {}
+    for left, right in cannot_in.select("left_uid", "right_uid").iter_rows():
+        cannot.setdefault(left, set()).add(right)
+        cannot.setdefault(right, set()).add(left)
+    cccd = dict(nodes.filter(pl.col("row_uid").is_in(list(conflict_uids)) & pl.col("cccd").is_not_null())
+                .select("row_uid", "cccd").iter_rows())
+    clusters = _Clusters(cannot, cccd, max_cluster_size)
+    cut = []
+    for index, (left, right, forced) in enumerate(local_edges.select("left_uid", "right_uid", "forced").iter_rows()):
+        if not clusters.try_union(left, right, forced=bool(forced)):
+            cut.append(index)
+    roots = pl.DataFrame(
+        {"row_uid": list(conflict_uids), "split_root": [clusters.find(u) for u in conflict_uids]},
+        schema={"row_uid": pl.Int64, "split_root": pl.Int64},
+    )
+    # Relabel each split cluster by its smallest member so the label stays deterministic.
+    roots = roots.with_columns(pl.col("row_uid").min().over("split_root").alias("split_root"))
+    out = components.join(roots, on="row_uid", how="left").select(
+        "row_uid", pl.coalesce("split_root", "component").alias("cluster_root")
+    )
+    cut_edges = local_edges.with_row_index("_i").filter(pl.col("_i").is_in(cut)).drop("_i")
+    return out, cut_edges

@@ -1,0 +1,244 @@
+"""The matching room's entry points: find the same citizen across sources and build golden records.
+
+`dedupe_standardized(std)` runs blocking (DuckDB) → comparisons (polars + rapidfuzz) → unsupervised
+Fellegi–Sunter scoring (EM) → household-safe clustering → golden records → review queue. Every input record
+comes out in `.clusters` exactly once (a record with no match is its own cluster of size 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from sachsong.matching.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_RULES, BlockingRule, generate_candidate_pairs
+from sachsong.matching.cluster import DEFAULT_MAX_CLUSTER_SIZE, cluster_records
+from sachsong.matching.compare import COMPARISONS, compare_pairs
+from sachsong.matching.golden import build_golden
+from sachsong.matching.keys import build_features, check_columns
+from sachsong.matching.review import build_review, read_decision_file, resolve_decisions, write_review
+from sachsong.matching.scoring import MatchModel, Thresholds, estimate_u_random, fit_em, score_compared
+from sachsong.schema import CLUSTER_SCHEMA
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DedupeConfig:
+    rules: tuple[BlockingRule, ...] = DEFAULT_RULES
+    max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
+    max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    random_pairs_for_u: int = 200_000
+    estimate_u_by_em: bool = True
+    seed: int = 11
+
+
+PAIR_COLUMNS: tuple[str, ...] = (
+    "left_uid",
+    "right_uid",
+    "blocked_by",
+    *(f"{c}_level" for c in COMPARISONS),
+    *(f"{c}_weight" for c in COMPARISONS),
+    "tf_given",
+    "tf_family",
+    "match_weight",
+    "probability",
+    "hard_rule",
+    "band",
+    "decision",
+)
+
+
+@dataclass
+class DedupeResult:
+    clusters: pl.DataFrame  # schema.CLUSTER_SCHEMA, one row per input record
+    golden: pl.DataFrame  # one row per cluster
+    review: pl.DataFrame  # uncertain pairs explained field by field
+    pairs: pl.DataFrame  # every scored candidate pair with per-field weights
+    blocking: pl.DataFrame  # the blocking guard's report, one row per rule
+    model: MatchModel | None
+    decisions_applied: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def write_review(self, path: str | Path) -> Path:
+        return write_review(self.review, path)
+
+    def describe(self) -> str:
+        records = self.clusters.height
+        clusters = self.golden.height
+        multi = self.golden.filter(pl.col("cluster_size") > 1).height
+        dropped = int(self.blocking["dropped_blocks"].sum()) if self.blocking.height else 0
+        lines = [
+            f"{records} records → {clusters} persons ({multi} with duplicates, "
+            f"{records - clusters} duplicate records merged)",
+            f"{self.pairs.height} candidate pairs scored; {self.review.height} pairs for steward review; "
+            f"{self.decisions_applied} steward decisions applied",
+        ]
+        if dropped:
+            lines.append(f"blocking guard dropped {dropped} oversize block(s); see .blocking")
+        if self.model is not None:
+            lines.append(
+                f"EM: {self.model.iterations} iterations, converged={self.model.converged}, "
+                f"match share among candidates {self.model.prior:.3f}"
+            )
+        if self.timings:
+            lines.append("time: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()))
+        return "\n".join(lines)
+
+
+def _empty_result(std: pl.DataFrame) -> DedupeResult:
+    clusters = std.select(
+        pl.col("row_uid").cast(pl.Int64),
+        pl.col("record_id").cast(pl.String),
+        pl.col("source_id").cast(pl.String),
+        pl.format("P{}", pl.col("row_uid").cast(pl.String).str.zfill(9)).alias("cluster_id"),
+        pl.lit(1, dtype=pl.Int64).alias("cluster_size"),
+        pl.lit(1.0).alias("confidence"),
+    ).cast(CLUSTER_SCHEMA)
+    return DedupeResult(
+        clusters=clusters,
+        golden=build_golden(std, clusters),
+        review=pl.DataFrame(),
+        pairs=pl.DataFrame(schema={"left_uid": pl.Int64, "right_uid": pl.Int64}),
+        blocking=pl.DataFrame(),
+        model=None,
+    )
+
+
+def _as_decisions(decisions: pl.DataFrame | str | Path | None, std: pl.DataFrame) -> pl.DataFrame:
+    if decisions is None:
+        return pl.DataFrame(schema={"left_uid": pl.Int64, "right_uid": pl.Int64, "decision": pl.String})
+    if isinstance(decisions, str | Path):
+        return resolve_decisions(read_decision_file(decisions), std, origin=str(decisions))
+    return resolve_decisions(decisions.with_columns(pl.all().cast(pl.String)), std)
+
+
+def dedupe_standardized(
+    std: pl.DataFrame,
+    decisions: pl.DataFrame | str | Path | None = None,
+    config: DedupeConfig | None = None,
+) -> DedupeResult:
+    """Dedupe a standardized residents table (`schema.STANDARD_COLUMNS` beside the raw ones).
+
+    decisions: steward decisions (a frame or a .xlsx/.csv/.parquet path) read as must-link / cannot-link.
+    """
+    config = config or DedupeConfig()
+    check_columns(std)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    if std.height < 2:
+        return _empty_result(std)
+    features = build_features(std)
+    resolved = _as_decisions(decisions, std)
+    lap("features")
+    pairs, blocking = generate_candidate_pairs(features, config.rules, config.max_block_size)
+    # Steward decisions may name pairs blocking did not bring together; score them too.
+    extra = resolved.select("left_uid", "right_uid").join(pairs, on=["left_uid", "right_uid"], how="anti")
+    if extra.height:
+        pairs = pl.concat([pairs, extra.with_columns(pl.lit("steward").alias("blocked_by"))])
+    lap("blocking")
+    if pairs.height == 0:
+        result = _empty_result(std)
+        result.blocking = blocking
+        return result
+    compared = compare_pairs(pairs, features)
+    lap("compare")
+    u_random = estimate_u_random(features, config.random_pairs_for_u, config.seed)
+    model = fit_em(compared, u_random, estimate_u=config.estimate_u_by_em)
+    scored = score_compared(compared, model, features, config.thresholds)
+    lap("score")
+    scored = scored.join(resolved, on=["left_uid", "right_uid"], how="left").with_columns(
+        band=pl.when(pl.col("decision") == "same")
+        .then(pl.lit("link"))
+        .when(pl.col("decision") == "different")
+        .then(pl.lit("distinct"))
+        .otherwise(pl.col("band")),
+        cannot_link=pl.when(pl.col("decision") == "same")
+        .then(False)
+        .when(pl.col("decision") == "different")
+        .then(True)
+        .otherwise(pl.col("cannot_link")),
+    )
+    edges = scored.filter(pl.col("band") == "link").select(
+        "left_uid", "right_uid", "match_weight", (pl.col("decision") == "same").fill_null(False).alias("forced")
+    )
+    cannot = scored.filter(pl.col("cannot_link")).select("left_uid", "right_uid")
+    roots, cut = cluster_records(features.select("row_uid", "cccd"), edges, cannot, config.max_cluster_size)
+    clusters = _cluster_table(std, roots, scored)
+    lap("cluster")
+    golden = build_golden(std, clusters)
+    review = build_review(scored.filter(pl.col("decision").is_null()), std, cut)
+    lap("golden_review")
+    return DedupeResult(
+        clusters=clusters,
+        golden=golden,
+        review=review,
+        pairs=scored.select(PAIR_COLUMNS),
+        blocking=blocking,
+        model=model,
+        decisions_applied=resolved.height,
+        timings=timings,
+    )
+
+
+def _cluster_table(std: pl.DataFrame, roots: pl.DataFrame, scored: pl.DataFrame) -> pl.DataFrame:
+    """One row per input record (input order) with a deterministic cluster id and a confidence.
+
+    cluster_id = "P" + the cluster's smallest row_uid, zero-padded: the same input gives the same ids.
+    confidence: for a merged record, its strongest link inside its cluster; for a lone record, 1 − its
+    strongest candidate's probability (how sure we are that it has no duplicate).
+    """
+    width = max(9, len(str(int(std["row_uid"].max()))))
+    labelled = roots.with_columns(
+        pl.format("P{}", pl.col("cluster_root").cast(pl.String).str.zfill(width)).alias("cluster_id"),
+        pl.len().over("cluster_root").cast(pl.Int64).alias("cluster_size"),
+    )
+    ends = scored.select("left_uid", "right_uid", "probability")
+    ends = ends.join(labelled.select(pl.col("row_uid").alias("left_uid"), pl.col("cluster_root").alias("lc")),
+                     on="left_uid")
+    ends = ends.join(labelled.select(pl.col("row_uid").alias("right_uid"), pl.col("cluster_root").alias("rc")),
+                     on="right_uid")
+    ends = ends.with_columns(same=pl.col("lc") == pl.col("rc"))
+    both = pl.concat(
+        [
+            ends.select(pl.col("left_uid").alias("row_uid"), "probability", "same"),
+            ends.select(pl.col("right_uid").alias("row_uid"), "probability", "same"),
+        ]
+    )
+    strongest = both.group_by("row_uid").agg(
+        pl.col("probability").filter(pl.col("same")).max().alias("inside"),
+        pl.col("probability").filter(~pl.col("same")).max().alias("outside"),
+    )
+    labelled = labelled.join(strongest, on="row_uid", how="left").with_columns(
+        confidence=pl.when(pl.col("cluster_size") > 1)
+        .then(pl.col("inside"))
+        .otherwise(1.0 - pl.col("outside").fill_null(0.0))
+        .fill_null(1.0)
+    )
+    out = std.select("row_uid", pl.col("record_id").cast(pl.String), pl.col("source_id").cast(pl.String)).join(
+        labelled.select("row_uid", "cluster_id", "cluster_size", "confidence"), on="row_uid", how="left",
+        maintain_order="left",
+    )
+    return out.select(list(CLUSTER_SCHEMA)).cast(CLUSTER_SCHEMA)
+
+
+def dedupe_raw_table(
+    raw: pl.DataFrame,
+    decisions: pl.DataFrame | str | Path | None = None,
+    config: DedupeConfig | None = None,
+) -> DedupeResult:
+    """Standardize a canonical raw residents table, then dedupe it."""
+    from sachsong.standardize.residents import standardize_residents
+
+    return dedupe_standardized(standardize_residents(raw), decisions=decisions, config=config)

@@ -1,0 +1,106 @@
+"""Matching features derived from the standardized residents table: folded name parts, date keys, flags.
+
+Everything here is a polars expression over whole columns. The folded name key (`name_key`: ASCII lower case,
+Đ→d, i/y unified) comes from standardization; the matcher splits it into family / middle / given syllables so
+that comparisons never see UTF-8 bytes (DuckDB's string similarity functions work on bytes).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "row_uid",
+    "record_id",
+    "source_id",
+    "name_norm",
+    "name_key",
+    "dob",
+    "dob_precision",
+    "sex_code",
+    "cccd",
+    "cmnd",
+    "phone_e164",
+    "ward_code",
+    "updated_ts",
+)
+
+# The columns the comparisons read, per side of a pair.
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "row_uid",
+    "name_norm",
+    "name_key",
+    "fam_key",
+    "mid_key",
+    "giv_key",
+    "fam_norm",
+    "giv_norm",
+    "giv_has_marks",
+    "dob",
+    "dob_day",
+    "birth_year",
+    "sex_code",
+    "cccd",
+    "cmnd",
+    "phone_e164",
+    "ward_code",
+)
+
+NON_ASCII = r"[^\x00-\x7F]"
+
+
+class MissingColumnsError(ValueError):
+    """The table handed to the matcher lacks columns of the standardized contract."""
+
+
+def check_columns(frame: pl.DataFrame, required: tuple[str, ...] = REQUIRED_COLUMNS) -> None:
+    """Raise a clear error naming every missing column, and reject duplicate row_uids."""
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise MissingColumnsError(
+            f"dedupe input lacks standardized column(s) {', '.join(missing)}; "
+            "run standardize_residents first (or call dedupe_raw_table)"
+        )
+    duplicated = frame.filter(pl.col("row_uid").is_duplicated())
+    if duplicated.height:
+        first = duplicated.row(0, named=True)
+        raise ValueError(
+            f"dedupe input: row_uid must be unique; {duplicated['row_uid'].n_unique()} value(s) repeat "
+            f"(first: row_uid={first['row_uid']}, record_id={first['record_id']}, source_id={first['source_id']})"
+        )
+
+
+def _clean_key(column: str) -> pl.Expr:
+    """Lower case, single spaces, empty → null."""
+    text = pl.col(column).cast(pl.String).str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def build_features(std: pl.DataFrame) -> pl.DataFrame:
+    """The per-record features blocking and comparisons use (one row per input record, same order)."""
+    key = _clean_key("name_key")
+    syllables = key.str.split(" ")
+    n = syllables.list.len()
+    display = pl.col("name_norm").cast(pl.String).str.strip_chars().str.split(" ")
+    giv_norm = display.list.last().str.to_lowercase()
+    empty_to_null = lambda e: pl.when(e.str.len_chars() > 0).then(e)  # noqa: E731
+    return std.select(
+        pl.col("row_uid").cast(pl.Int64),
+        pl.col("name_norm").cast(pl.String),
+        key.alias("name_key"),
+        syllables.list.first().alias("fam_key"),
+        pl.when(n > 2).then(syllables.list.slice(1, n - 2).list.join(" ")).alias("mid_key"),
+        pl.when(n > 1).then(syllables.list.last()).alias("giv_key"),
+        empty_to_null(display.list.first().str.to_lowercase()).alias("fam_norm"),
+        pl.when(display.list.len() > 1).then(giv_norm).alias("giv_norm"),
+        giv_norm.str.contains(NON_ASCII).alias("giv_has_marks"),
+        pl.col("dob").cast(pl.Date),
+        # Full dates only: a year-only date ("1985-01-01") must never equal a real 1 January birthday.
+        pl.when(pl.col("dob_precision") == "day").then(pl.col("dob").dt.strftime("%Y%m%d")).alias("dob_day"),
+        pl.col("dob").dt.year().cast(pl.Int32).alias("birth_year"),
+        pl.col("sex_code").cast(pl.String),
+        empty_to_null(pl.col("cccd").cast(pl.String)).alias("cccd"),
+        empty_to_null(pl.col("cmnd").cast(pl.String)).alias("cmnd"),
+        empty_to_null(pl.col("phone_e164").cast(pl.String)).alias("phone_e164"),
+        empty_to_null(pl.col("ward_code").cast(pl.String)).alias("ward_code"),
+    )

@@ -1,0 +1,219 @@
+"""Unsupervised Fellegi–Sunter scoring: m/u by EM on the candidate pairs, term-frequency adjustment for names,
+hard rules where the domain is certain.
+
+EM runs on the distinct comparison patterns (a few thousand rows whatever the number of pairs), so it costs
+milliseconds. u starts from random record pairs (what agreement looks like between strangers); by default EM
+then re-estimates u on the candidate pairs too, because the non-matches that blocking brings together are
+households and namesakes, who agree on family name, phone and ward far more often than strangers do — keeping
+the random-pair u would count a shared household phone as strong evidence of identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from sachsong.matching.compare import COMPARISONS, LEVELS, compare_pairs
+
+EPSILON = 1e-6
+TF_CLIP = 5.0  # bits: a very rare name may add at most this much, a very common one remove at most this much
+
+
+@dataclass
+class MatchModel:
+    """Fellegi–Sunter parameters: per comparison and level, m = P(level | match), u = P(level | non-match)."""
+
+    m: dict[str, np.ndarray]
+    u: dict[str, np.ndarray]
+    prior: float  # share of matches among candidate pairs
+    iterations: int = 0
+    converged: bool = False
+    u_random: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def weights(self, comparison: str) -> np.ndarray:
+        """log2(m/u) per level."""
+        return np.log2(self.m[comparison] / self.u[comparison])
+
+    def prior_weight(self) -> float:
+        return float(np.log2(self.prior / (1.0 - self.prior)))
+
+    def table(self) -> pl.DataFrame:
+        """One row per comparison level with its m, u and match weight, for explanation and reports."""
+        rows = []
+        for name in COMPARISONS:
+            for code, label in enumerate(LEVELS[name]):
+                rows.append(
+                    {
+                        "comparison": name,
+                        "level": code,
+                        "label": label,
+                        "m": float(self.m[name][code]),
+                        "u": float(self.u[name][code]),
+                        "u_random": float(self.u_random[name][code]) if self.u_random else None,
+                        "match_weight": float(self.weights(name)[code]),
+                    }
+                )
+        return pl.DataFrame(rows)
+
+
+def random_pairs(features: pl.DataFrame, n_pairs: int, seed: int) -> pl.DataFrame:
+    """Uniformly random distinct record pairs (almost all non-matches) for the u estimate."""
+    rng = np.random.default_rng(seed)
+    uids = features["row_uid"].to_numpy()
+    if len(uids) < 2:
+        return pl.DataFrame(schema={"left_uid": pl.Int64, "right_uid": pl.Int64})
+    left = rng.integers(0, len(uids), n_pairs)
+    right = rng.integers(0, len(uids), n_pairs)
+    keep = left != right
+    return pl.DataFrame({"left_uid": uids[left[keep]], "right_uid": uids[right[keep]]}).cast(pl.Int64)
+
+
+def level_frequencies(compared: pl.DataFrame, weights: pl.Series | None = None) -> dict[str, np.ndarray]:
+    """Smoothed share of each level among the pairs where the comparison is possible."""
+    out = {}
+    for name in COMPARISONS:
+        k = len(LEVELS[name])
+        codes = compared[f"{name}_level"]
+        counts = np.full(k, 1.0)  # add-one smoothing: no level is ever impossible
+        present = codes.is_not_null()
+        values = codes.filter(present).to_numpy().astype(int)
+        w = np.ones(len(values)) if weights is None else weights.filter(present).to_numpy()
+        np.add.at(counts, values, w)
+        out[name] = counts / counts.sum()
+    return out
+
+
+def estimate_u_random(features: pl.DataFrame, n_pairs: int = 200_000, seed: int = 11) -> dict[str, np.ndarray]:
+    return level_frequencies(compare_pairs(random_pairs(features, n_pairs, seed), features))
+
+
+def _initial_m() -> dict[str, np.ndarray]:
+    out = {}
+    for name in COMPARISONS:
+        k = len(LEVELS[name])
+        m = 0.15 ** np.arange(k) if name != "id" else np.array([0.55, 0.35, 0.08, 0.01, 0.01])
+        out[name] = m / m.sum()
+    return out
+
+
+def fit_em(
+    compared: pl.DataFrame,
+    u_start: dict[str, np.ndarray],
+    estimate_u: bool = True,
+    max_iterations: int = 60,
+    tolerance: float = 1e-6,
+) -> MatchModel:
+    """EM on the distinct comparison patterns of the candidate pairs (no labels)."""
+    level_cols = [f"{c}_level" for c in COMPARISONS]
+    patterns = compared.group_by(level_cols).len("count")
+    codes = patterns.select(pl.col(level_cols).fill_null(-1)).to_numpy().astype(int)
+    counts = patterns["count"].to_numpy().astype(float)
+    m = _initial_m()
+    u = {k: v.copy() for k, v in u_start.items()}
+    prior = 0.3
+    iterations, converged = 0, False
+    for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is reported
+        log_odds = np.full(len(counts), np.log(prior / (1 - prior)))
+        for j, name in enumerate(COMPARISONS):
+            present = codes[:, j] >= 0
+            w = np.log(m[name] / u[name])
+            log_odds[present] += w[codes[present, j]]
+        posterior = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -50, 50)))
+        match_mass = counts * posterior
+        non_mass = counts * (1 - posterior)
+        new_prior = float(np.clip(match_mass.sum() / counts.sum(), EPSILON, 1 - EPSILON))
+        change = abs(new_prior - prior)
+        for j, name in enumerate(COMPARISONS):
+            k = len(LEVELS[name])
+            present = codes[:, j] >= 0
+            mm = np.bincount(codes[present, j], weights=match_mass[present], minlength=k) + EPSILON
+            new_m = mm / mm.sum()
+            change = max(change, float(np.abs(new_m - m[name]).max()))
+            m[name] = new_m
+            if estimate_u:
+                uu = np.bincount(codes[present, j], weights=non_mass[present], minlength=k) + EPSILON
+                new_u = uu / uu.sum()
+                change = max(change, float(np.abs(new_u - u[name]).max()))
+                u[name] = new_u
+        prior = new_prior
+        if change < tolerance:
+            converged = True
+            break
+    return MatchModel(m=m, u=u, prior=prior, iterations=iterations, converged=converged, u_random=u_start)
+
+
+def term_frequencies(features: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Per value of a name key: the TF adjustment log2(Σp² / p_value), clipped, for an exact agreement on it.
+
+    Agreeing on "nguyen" (p ≈ 0.38) says less than agreeing on a rare family name; Σp² is the chance two random
+    records agree on this key at all, so the adjustment averages to about zero over agreeing pairs.
+    """
+    counts = features.select(pl.col(key)).drop_nulls().group_by(key).len("n")
+    total = counts["n"].sum()
+    if not total:
+        return pl.DataFrame(schema={key: pl.String, "tf_adjustment": pl.Float64})
+    p = pl.col("n") / total
+    collision = float((counts["n"].cast(pl.Float64) / total).pow(2).sum())
+    return counts.select(key, (np.log2(collision) - p.log(2)).clip(-TF_CLIP, TF_CLIP).alias("tf_adjustment"))
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    link: float = 0.95  # auto-link at or above this probability
+    review: float = 0.30  # send to stewards between review and link
+    cannot_link_weight: float = -8.0  # a scored pair this far below zero forbids merging its two records
+
+
+def score_compared(
+    compared: pl.DataFrame,
+    model: MatchModel,
+    features: pl.DataFrame,
+    thresholds: Thresholds,
+) -> pl.DataFrame:
+    """Per-field weights, TF adjustments, total weight, probability, hard rules and the pair's band."""
+    out = compared.with_columns(
+        pl.col(f"{name}_level")
+        .replace_strict(list(range(len(LEVELS[name]))), model.weights(name).tolist(), default=0.0)
+        .fill_null(0.0)
+        .cast(pl.Float64)
+        .alias(f"{name}_weight")
+        for name in COMPARISONS
+    )
+    tf_given = term_frequencies(features, "giv_key").rename({"giv_key": "l_giv_key", "tf_adjustment": "tf_given"})
+    tf_family = term_frequencies(features, "fam_key").rename({"fam_key": "l_fam_key", "tf_adjustment": "tf_family"})
+    out = out.join(tf_given, on="l_giv_key", how="left").join(tf_family, on="l_fam_key", how="left")
+    out = out.with_columns(
+        tf_given=pl.when(pl.col("given_level") <= 2).then(pl.col("tf_given")).otherwise(0.0).fill_null(0.0),
+        tf_family=pl.when(pl.col("family_level") <= 1).then(pl.col("tf_family")).otherwise(0.0).fill_null(0.0),
+    )
+    weight_cols = [f"{name}_weight" for name in COMPARISONS] + ["tf_given", "tf_family"]
+    out = out.with_columns(
+        (pl.lit(model.prior_weight()) + pl.sum_horizontal(weight_cols)).alias("match_weight"),
+    )
+    # Hard rules: two different valid CCCDs are two people; a different sex or given name (both present) is a
+    # strong "no" that a steward may still overrule, so those pairs can reach review but never auto-link.
+    hard_rule = (
+        pl.when(pl.col("id_level") == 4)
+        .then(pl.lit("different CCCD"))
+        .when(pl.col("sex_level") == 1)
+        .then(pl.lit("different sex"))
+        .when(pl.col("given_level") == 4)
+        .then(pl.lit("different given name"))
+    )
+    probability = 1.0 / (1.0 + pl.lit(2.0).pow(-pl.col("match_weight").clip(-60, 60)))
+    out = out.with_columns(
+        hard_rule.alias("hard_rule"),
+        pl.when(pl.col("id_level") == 4).then(0.0).otherwise(probability).alias("probability"),
+    )
+    band = (
+        pl.when(pl.col("hard_rule").is_null() & (pl.col("probability") >= thresholds.link))
+        .then(pl.lit("link"))
+        .when(pl.col("probability") >= thresholds.review)
+        .then(pl.lit("review"))
+        .otherwise(pl.lit("distinct"))
+    )
+    cannot = pl.col("hard_rule").is_not_null() & (pl.col("probability") < thresholds.review)
+    cannot = cannot | (pl.col("match_weight") <= thresholds.cannot_link_weight)
+    return out.with_columns(band.alias("band"), cannot.alias("cannot_link"))
