@@ -1,0 +1,192 @@
+"""Downloads of the scorecard: an Excel workbook formatted for printing, and JSON + CSV of the same scores.
+
+Only aggregate scores and run metadata are written: never record values, names or identity numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import xlsxwriter
+from sachsong.reports.scores import Targets
+from xlsxwriter.utility import xl_col_to_name
+
+# Columns of the runs table safe to publish (a run's free-text message may quote input data: left out).
+RUN_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "province_code",
+    "as_of",
+    "started_at",
+    "finished_at",
+    "status",
+    "rows_in",
+    "rows_published",
+    "rows_quarantined",
+    "rows_rejected",
+)
+
+BAND_FORMATS = {"green": "#c6efce", "amber": "#ffeb9c", "red": "#ffc7ce", "n/a": "#e7e6e6"}
+
+
+@dataclass(frozen=True)
+class ExportTables:
+    """What the exports are made of: the current run's scores (with change columns), the trend, the run list."""
+
+    province: pl.DataFrame
+    communes: pl.DataFrame
+    sources: pl.DataFrame
+    rules: pl.DataFrame
+    trend: pl.DataFrame
+    runs: pl.DataFrame
+    scores: pl.DataFrame  # every level, long format, for JSON/CSV
+
+
+def safe_runs(runs: pl.DataFrame | None) -> pl.DataFrame:
+    """The run list restricted to publishable columns."""
+    if runs is None:
+        return pl.DataFrame(schema={c: pl.String for c in RUN_COLUMNS})
+    return runs.select([c for c in RUN_COLUMNS if c in runs.columns])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def write_json(path: Path, tables: ExportTables, meta: dict[str, Any]) -> Path:
+    payload = {
+        "meta": {k: _jsonable(v) for k, v in meta.items()},
+        "scores": [{k: _jsonable(v) for k, v in row.items()} for row in tables.scores.iter_rows(named=True)],
+        "trend": [{k: _jsonable(v) for k, v in row.items()} for row in tables.trend.iter_rows(named=True)],
+        "runs": [{k: _jsonable(v) for k, v in row.items()} for row in tables.runs.iter_rows(named=True)],
+    }
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    nested = [c for c, t in frame.schema.items() if isinstance(t, pl.List | pl.Struct)]
+    return frame.drop(nested)
+
+
+def write_csvs(output_dir: Path, tables: ExportTables) -> list[Path]:
+    paths = []
+    for name, frame in (("scores", tables.scores), ("trend", tables.trend), ("runs", tables.runs)):
+        path = output_dir / f"{name}.csv"
+        # A BOM lets Excel on Windows open the Vietnamese text as UTF-8.
+        path.write_bytes(b"\xef\xbb\xbf" + _csv_ready(frame).write_csv().encode("utf-8"))
+        paths.append(path)
+    return paths
+
+
+def _excel_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def write_workbook(path: Path, tables: ExportTables, meta: dict[str, Any], targets: Targets) -> Path:
+    """One sheet per level (province, communes, sources, rules, trend, runs), ready to print."""
+    workbook = xlsxwriter.Workbook(str(path), {"remove_timezone": True})
+    header = workbook.add_format(
+        {
+            "bold": True,
+            "bg_color": "#1f3a5f",
+            "font_color": "#ffffff",
+            "border": 1,
+            "text_wrap": True,
+            "valign": "top",
+        }
+    )
+    percent = workbook.add_format({"num_format": "0.0%"})
+    change = workbook.add_format({"num_format": "+0.0%;-0.0%;0.0%"})
+    integer = workbook.add_format({"num_format": "#,##0"})
+    band_formats = {band: workbook.add_format({"bg_color": colour}) for band, colour in BAND_FORMATS.items()}
+    title = f"{meta.get('title', 'Scorecard')} — {meta.get('province_label', '')} — {meta.get('as_of', '')}"
+
+    sheets = (
+        ("province", tables.province),
+        ("communes", tables.communes),
+        ("sources", tables.sources),
+        ("rules", tables.rules),
+        ("trend", tables.trend),
+        ("runs", tables.runs),
+    )
+    for name, frame in sheets:
+        frame = _csv_ready(frame)
+        sheet = workbook.add_worksheet(name)
+        sheet.set_landscape()
+        sheet.set_paper(9)  # A4
+        sheet.fit_to_pages(1, 0)  # fit to width, as many pages down as needed
+        sheet.repeat_rows(0)
+        sheet.set_header(f"&L&8{title.replace('&', '&&')}&R&8{name}")
+        sheet.set_footer("&C&8&P / &N")
+        sheet.freeze_panes(1, 0)
+        columns = frame.columns
+        for col, column in enumerate(columns):
+            sheet.write(0, col, column, header)
+            values = frame.get_column(column).to_list()
+            longest = max(
+                [len(column), *(len(str(_excel_value(v))) for v in values if v is not None)], default=8
+            )
+            fmt = None
+            if column in ("share", "previous_share"):
+                fmt = percent
+            elif column == "change":
+                fmt = change
+            elif column in (
+                "records",
+                "passing",
+                "rows_in",
+                "rows_published",
+                "rows_quarantined",
+                "rows_rejected",
+            ):
+                fmt = integer
+            sheet.set_column(col, col, min(max(longest + 2, 8), 48), fmt)
+            for row, value in enumerate(values, start=1):
+                value = _excel_value(value)
+                if value is None:
+                    sheet.write_blank(row, col, None, fmt)
+                else:
+                    sheet.write(row, col, value, fmt)
+        if "band" in columns and frame.height:
+            band_col = columns.index("band")
+            last_col = len(columns) - 1
+            band_letter = xl_col_to_name(band_col)
+            for band, fmt in band_formats.items():
+                sheet.conditional_format(
+                    1,
+                    0,
+                    frame.height,
+                    last_col,
+                    {"type": "formula", "criteria": f'=${band_letter}2="{band}"', "format": fmt},
+                )
+        if frame.height:
+            sheet.autofilter(0, 0, frame.height, max(len(columns) - 1, 0))
+    info = workbook.add_worksheet("about")
+    info.set_column(0, 0, 28)
+    info.set_column(1, 1, 80)
+    rows = [(k, _excel_value(v)) for k, v in meta.items()]
+    rows.append(
+        ("bands", f"green ≥ {targets.default.green:.0%}, amber ≥ {targets.default.amber:.0%}, red below")
+    )
+    for criterion, thresholds in targets.per_criterion.items():
+        rows.append(
+            (f"bands ({criterion})", f"green ≥ {thresholds.green:.0%}, amber ≥ {thresholds.amber:.0%}")
+        )
+    for row, (key, value) in enumerate(rows):
+        info.write(row, 0, key, header)
+        info.write(row, 1, str(value))
+    workbook.close()
+    return path

@@ -1,0 +1,585 @@
+"""The ministries' scorecard: a self-contained static site (+ Excel, JSON, CSV) built from the store.
+
+Reads the store read-only: `CURRENT` → `snapshots/<run_id>/store.duckdb` (records and findings of the live run)
+and `history.duckdb` (`runs`, `score_history`). Only non-personal columns are ever selected: ids, codes, rule
+ids, criteria and severities. A finding's `value` is read only when it is a 5-digit ward code of a dataset-level
+finding; names, phones and identity numbers never enter this module.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+from sachsong.reports.charts import share_bar, trend_chart
+from sachsong.reports.drilldown import commune_rule_counts
+from sachsong.reports.exports import ExportTables, safe_runs, write_csvs, write_json, write_workbook
+from sachsong.reports.labels import LABELS, label
+from sachsong.reports.scores import (
+    PUBLISHED,
+    SCORE_CRITERIA,
+    SCORE_SCHEMA,
+    UNRESOLVED_WARD,
+    Targets,
+    compare_with_previous,
+    compute_scores,
+    load_targets,
+    province_wards,
+    score_trend,
+)
+
+from sachsong.schema import CRITERIA, FINDING_SCHEMA
+
+HERE = Path(__file__).parent
+ASSETS = HERE / "assets"
+TEMPLATES = HERE / "templates"
+
+CURRENT_POINTER = "CURRENT"
+HISTORY_DATABASE = "history.duckdb"
+SNAPSHOT_DATABASE = "store.duckdb"
+RECORD_TABLES = ("residents_records", "quarantine")
+# The only record columns the report ever reads.
+SAFE_RECORD_COLUMNS = ("row_uid", "record_id", "source_id", "ward_code", "province_code", "source_row")
+
+
+class ReportError(RuntimeError):
+    """The store cannot be reported on (missing, unreadable, or nothing published yet)."""
+
+
+# ------------------------------------------------------------------------------------------------- reading
+@dataclass
+class StoreView:
+    """What the report needs from a store, with personal columns never read."""
+
+    store_dir: Path
+    run_id: str | None
+    records: pl.DataFrame  # SAFE_RECORD_COLUMNS present in the snapshot
+    findings: pl.DataFrame  # FINDING_SCHEMA minus message; value only for dataset-level ward codes
+    runs: pl.DataFrame | None
+    history: pl.DataFrame
+    data_docs: Path | None
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        raise ReportError(f"{path}: cannot open read-only ({error})") from error
+
+
+def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[str] | None:
+    rows = connection.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return [row[0] for row in rows] or None
+
+
+def _current_run_id(store_dir: Path, runs: pl.DataFrame | None) -> str | None:
+    pointer = store_dir / CURRENT_POINTER
+    if pointer.is_file():
+        run_id = pointer.read_text(encoding="utf-8").strip()
+        if run_id:
+            return run_id
+    if runs is not None and runs.height:  # no pointer: the latest published run whose snapshot exists
+        published = runs.filter(pl.col("status") == PUBLISHED)
+        for run_id in reversed(published.get_column("run_id").to_list()):
+            if (store_dir / "snapshots" / run_id / SNAPSHOT_DATABASE).is_file():
+                return run_id
+    return None
+
+
+def _read_history(store_dir: Path) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    path = store_dir / HISTORY_DATABASE
+    empty_history = pl.DataFrame(schema=SCORE_SCHEMA)
+    if not path.is_file():
+        return None, empty_history
+    connection = _connect(path)
+    try:
+        runs = None
+        run_columns = _columns(connection, "runs")
+        if run_columns:
+            order = [c for c in ("as_of", "started_at", "run_id") if c in run_columns]
+            runs = connection.sql(f"SELECT * FROM runs ORDER BY {', '.join(order)} NULLS FIRST").pl()
+            runs = runs.with_columns(pl.col("run_id").cast(pl.String))
+        history = empty_history
+        score_columns = _columns(connection, "score_history")
+        if score_columns:
+            wanted = [c for c in SCORE_SCHEMA if c in score_columns]
+            history = connection.sql(f"SELECT {', '.join(wanted)} FROM score_history").pl()
+            history = history.with_columns(
+                [pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items() if c in history.columns]
+                + [
+                    pl.lit(None, dtype=t).alias(c)
+                    for c, t in SCORE_SCHEMA.items()
+                    if c not in history.columns
+                ]
+            ).select(list(SCORE_SCHEMA))
+        return runs, history
+    finally:
+        connection.close()
+
+
+def _read_snapshot(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    connection = _connect(path)
+    try:
+        parts = []
+        for table in RECORD_TABLES:
+            present = _columns(connection, table)
+            if not present or "row_uid" not in present:
+                continue
+            wanted = [c for c in SAFE_RECORD_COLUMNS if c in present]
+            parts.append(connection.sql(f"SELECT {', '.join(wanted)} FROM {table}").pl())
+        if not parts:
+            raise ReportError(
+                f"{path}: no records table ({' or '.join(RECORD_TABLES)}) with a row_uid column"
+            )
+        records = pl.concat(parts, how="diagonal_relaxed").unique(
+            "row_uid", keep="first", maintain_order=True
+        )
+        for column in ("record_id", "source_id", "ward_code", "province_code"):
+            if column not in records.columns:
+                records = records.with_columns(pl.lit(None, dtype=pl.String).alias(column))
+        finding_columns = _columns(connection, "findings")
+        schema = {c: t for c, t in FINDING_SCHEMA.items() if c != "message"}
+        if not finding_columns:
+            findings = pl.DataFrame(schema=schema)
+        else:
+            needed = ("row_uid", "rule_id", "criterion", "severity")
+            missing = [c for c in needed if c not in finding_columns]
+            if missing:
+                raise ReportError(f"{path}: table 'findings' lacks column(s) {missing}")
+            select = [
+                c
+                for c in ("row_uid", "record_id", "source_id", "rule_id", "criterion", "severity")
+                if c in finding_columns
+            ]
+            value = (
+                "CASE WHEN row_uid IS NULL AND regexp_full_match(CAST(value AS VARCHAR), '[0-9]{5}') "
+                "THEN CAST(value AS VARCHAR) END AS value"
+                if "value" in finding_columns
+                else "CAST(NULL AS VARCHAR) AS value"
+            )
+            findings = connection.sql(f"SELECT {', '.join(select)}, {value} FROM findings").pl()
+            findings = findings.with_columns(
+                [
+                    pl.col(c).cast(t) if c in findings.columns else pl.lit(None, dtype=t).alias(c)
+                    for c, t in schema.items()
+                ]
+            ).select(list(schema))
+        return records, findings
+    finally:
+        connection.close()
+
+
+def read_store(store_dir: str | Path) -> StoreView:
+    """Everything the report needs from the store, read-only."""
+    store_dir = Path(store_dir)
+    if not store_dir.is_dir():
+        raise ReportError(f"{store_dir}: no such store directory")
+    runs, history = _read_history(store_dir)
+    run_id = _current_run_id(store_dir, runs)
+    records = pl.DataFrame(
+        schema={c: pl.String for c in SAFE_RECORD_COLUMNS if c != "source_row"}
+    ).with_columns(pl.col("row_uid").cast(pl.Int64))
+    findings = pl.DataFrame(schema={c: t for c, t in FINDING_SCHEMA.items() if c != "message"})
+    if run_id is not None:
+        snapshot = store_dir / "snapshots" / run_id / SNAPSHOT_DATABASE
+        if not snapshot.is_file():
+            raise ReportError(
+                f"{store_dir / CURRENT_POINTER} names run {run_id}, but {snapshot} does not exist"
+            )
+        records, findings = _read_snapshot(snapshot)
+    elif history.is_empty():
+        raise ReportError(f"{store_dir}: nothing published yet (no {CURRENT_POINTER} and no score history)")
+    docs = store_dir / "data_docs" / "index.html"
+    return StoreView(store_dir, run_id, records, findings, runs, history, docs if docs.is_file() else None)
+
+
+# ----------------------------------------------------------------------------------------- view building
+def _bi(vi: str, en: str) -> Markup:
+    if vi == en:
+        return Markup(escape(vi))
+    return Markup('<span lang="vi" class="vi">{}</span><span lang="en" class="en">{}</span>').format(vi, en)
+
+
+def t(key: str) -> Markup:
+    vi, en = label(key)
+    return _bi(vi, en)
+
+
+def _number(value: Any) -> Markup:
+    if value is None:
+        return Markup("—")
+    text = f"{int(value):,}"
+    return _bi(text.replace(",", "."), text)
+
+
+def pct(share: Any) -> Markup:
+    if share is None:
+        return Markup('<abbr class="na" title="n/a">—</abbr>')
+    text = f"{share * 100:.1f}%"
+    return _bi(text.replace(".", ","), text)
+
+
+def delta(change: Any) -> Markup:
+    if change is None:
+        return Markup('<span class="delta none">—</span>')
+    points = change * 100
+    arrow, css = ("▲", "up") if points > 0.05 else ("▼", "down") if points < -0.05 else ("=", "same")
+    text = f"{points:+.1f}"
+    return Markup('<span class="delta {}">{} {}</span>').format(
+        css, arrow, _bi(text.replace(".", ",") + " điểm %", text + " pp")
+    )
+
+
+def _province_info(province_code: str) -> tuple[str, pl.DataFrame]:
+    try:
+        wards = province_wards(province_code)
+    except Exception:  # reference data unreadable: codes still identify communes
+        wards = pl.DataFrame(schema={"ward_code": pl.String, "ward_name": pl.String})
+    name = province_code
+    if "province_name" in wards.columns and wards.height:
+        name = wards.get_column("province_name")[0] or province_code
+    return name, wards
+
+
+def _rule_catalogue(findings: pl.DataFrame) -> dict[str, dict[str, str]]:
+    """Rule descriptions from the rules room's pack when it is there; a finding's message is never used (it may
+    quote the value)."""
+    catalogue: dict[str, dict[str, str]] = {}
+    try:
+        from sachsong.rules.engine import load_pack
+
+        for rule in load_pack("residents").rules:
+            rule_id = str(rule.id)
+            en = getattr(rule, "message_en", None) or getattr(rule, "description", None) or rule_id
+            vi = getattr(rule, "message_vi", None) or getattr(rule, "message", None) or en
+            catalogue[rule_id] = {
+                "vi": str(vi),
+                "en": str(en),
+                "criterion": str(getattr(rule, "criterion", "")),
+                "severity": str(getattr(rule, "severity", "")),
+            }
+    except Exception:  # the rules room may not be importable yet; rule ids still identify rules
+        pass
+    if findings.height:
+        seen = findings.group_by("rule_id").agg(
+            pl.col("severity").mode().first(), pl.col("criterion").mode().first()
+        )
+        for row in seen.iter_rows(named=True):
+            entry = catalogue.setdefault(row["rule_id"], {"vi": "", "en": "", "criterion": row["criterion"]})
+            entry.setdefault("severity", row["severity"])
+            if not entry.get("severity"):
+                entry["severity"] = row["severity"]
+    return catalogue
+
+
+def _wide(scores: pl.DataFrame, level: str) -> pl.DataFrame:
+    """One row per key with `<criterion>` share, `<criterion>_band` and overall change columns."""
+    rows = scores.filter(pl.col("level") == level)
+    if rows.is_empty():
+        return pl.DataFrame(schema={"key": pl.String, "records": pl.Int64})
+    base = rows.group_by("key").agg(pl.col("records").max())
+    for criterion in SCORE_CRITERIA:
+        part = rows.filter(pl.col("criterion") == criterion).select(
+            "key",
+            pl.col("share").alias(criterion),
+            pl.col("band").alias(f"{criterion}_band"),
+            pl.col("change").alias(f"{criterion}_change"),
+        )
+        base = base.join(part, on="key", how="left")
+    return base
+
+
+def _ranked_communes(scores: pl.DataFrame, ward_names: pl.DataFrame) -> pl.DataFrame:
+    wide = _wide(scores, "commune")
+    if wide.is_empty():
+        return wide.with_columns(
+            pl.lit(None, dtype=pl.String).alias("name"), pl.lit(None, dtype=pl.Int64).alias("rank")
+        )
+    names = ward_names.select(pl.col("ward_code").alias("key"), pl.col("ward_name").alias("name"))
+    return (
+        wide.join(names, on="key", how="left")
+        .sort(["overall", "records", "key"], descending=[True, True, False], nulls_last=True)
+        .with_row_index("rank", offset=1)
+        .with_columns(pl.col("rank").cast(pl.Int64))
+    )
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """All tables of one report, computed once and shared by the page and the exports."""
+
+    run_id: str | None
+    province_code: str
+    province_name: str
+    as_of: date | None
+    scores: pl.DataFrame  # current run, every level, with previous_share / change
+    trend: pl.DataFrame  # published runs' scores (all levels) for this province, oldest first
+    runs: pl.DataFrame
+    communes: pl.DataFrame  # wide, ranked
+    sources: pl.DataFrame  # wide
+    rules: pl.DataFrame  # long, rule level
+    drilldown: pl.DataFrame
+    ward_names: pl.DataFrame
+    rule_catalogue: dict[str, dict[str, str]]
+
+
+def _run_field(runs: pl.DataFrame | None, run_id: str | None, column: str) -> Any:
+    if runs is None or run_id is None or column not in runs.columns:
+        return None
+    match = runs.filter(pl.col("run_id") == run_id)
+    return match.get_column(column)[0] if match.height else None
+
+
+def prepare(view: StoreView, targets: Targets) -> ReportData:
+    """Scores of the live run (from the history, or computed from the snapshot), changes, trend and drill-down."""
+    history = view.history
+    run_id = view.run_id
+    if run_id is None:  # history only: report on the latest published scored run
+        published = score_trend(history, view.runs, level="province")
+        if published.is_empty():
+            raise ReportError(f"{view.store_dir}: no published run has scores")
+        run_id = published.get_column("run_id")[-1]
+    current = history.filter(pl.col("run_id") == run_id)
+    province_code = (
+        _run_field(view.runs, run_id, "province_code")
+        or (current.get_column("province_code")[0] if current.height else None)
+        or (
+            view.records.get_column("province_code").drop_nulls().mode().sort().first()
+            if view.records.height
+            else None
+        )
+    )
+    if province_code is None:
+        raise ReportError(
+            f"{view.store_dir}: cannot tell the province of run {run_id} (no runs row, no scores)"
+        )
+    province_code = str(province_code)
+    province_name, wards = _province_info(province_code)
+    if current.is_empty():  # the history lacks this run's scores: compute them from the snapshot
+        as_of = _run_field(view.runs, run_id, "as_of") or datetime.now(UTC).date()
+        current = compute_scores(
+            view.records,
+            view.findings,
+            run_id,
+            as_of,
+            province_code,
+            wards=wards.select("ward_code"),
+            targets=targets,
+        )
+        history = pl.concat([history, current], how="vertical_relaxed")
+    as_of = current.get_column("as_of")[0]
+    scores = compare_with_previous(current, history, view.runs)
+    trend = score_trend(history, view.runs, level=None, province_code=province_code, always=[run_id])
+    runs = safe_runs(view.runs)
+    ward_names = wards.select("ward_code", "ward_name") if "ward_name" in wards.columns else wards
+    drill = (
+        commune_rule_counts(view.records, view.findings)
+        if view.run_id is not None
+        else pl.DataFrame(schema={"ward_code": pl.String})
+    )
+    catalogue = _rule_catalogue(view.findings)
+    rules = scores.filter(pl.col("level") == "rule").sort("share", "key", nulls_last=True)
+    return ReportData(
+        run_id=run_id,
+        province_code=province_code,
+        province_name=province_name,
+        as_of=as_of,
+        scores=scores,
+        trend=trend,
+        runs=runs,
+        communes=_ranked_communes(scores, ward_names),
+        sources=_wide(scores, "source").sort("key"),
+        rules=rules,
+        drilldown=drill,
+        ward_names=ward_names,
+        rule_catalogue=catalogue,
+    )
+
+
+# --------------------------------------------------------------------------------------------- rendering
+def _environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals.update(t=t, bi=_bi, criteria=SCORE_CRITERIA)
+    environment.filters.update(pct=pct, delta=delta, number=_number)
+    return environment
+
+
+def _page_context(data: ReportData, targets: Targets, data_docs_href: str | None) -> dict[str, Any]:
+    province_rows = {
+        r["criterion"]: r for r in data.scores.filter(pl.col("level") == "province").iter_rows(named=True)
+    }
+    cards = []
+    for criterion in SCORE_CRITERIA:
+        row = province_rows.get(criterion, {})
+        thresholds = targets.for_criterion(criterion)
+        cards.append(
+            {
+                "criterion": criterion,
+                "share": row.get("share"),
+                "band": row.get("band", "n/a"),
+                "records": row.get("records"),
+                "passing": row.get("passing"),
+                "change": row.get("change"),
+                "bar": Markup(
+                    share_bar(row.get("share"), row.get("band", "n/a"), thresholds, f"card-{criterion}-title")
+                ),
+            }
+        )
+    coverage = (
+        data.scores.filter(pl.col("level") == "coverage").row(0, named=True)
+        if data.scores.filter(pl.col("level") == "coverage").height
+        else None
+    )
+    names = dict(data.ward_names.iter_rows()) if data.ward_names.height else {}
+    missing = (
+        data.communes.filter(pl.col("records") == 0).sort("key").select("key", "name").to_dicts()
+        if data.communes.height
+        else []
+    )
+    province_trend = data.trend.filter(pl.col("level") == "province")
+    charts = []
+    for criterion in SCORE_CRITERIA:
+        series = province_trend.filter(pl.col("criterion") == criterion).sort("run_order")
+        points = [(str(r["as_of"]), r["share"], r["band"] or "n/a") for r in series.iter_rows(named=True)]
+        charts.append(
+            {
+                "criterion": criterion,
+                "svg": Markup(
+                    trend_chart(points, targets.for_criterion(criterion), f"trend-{criterion}-title")
+                ),
+                "runs": len(points),
+            }
+        )
+    drill_groups: dict[str, list[dict[str, Any]]] = {}
+    for row in data.drilldown.iter_rows(named=True):
+        drill_groups.setdefault(row["ward_code"], []).append(row)
+    communes = data.communes.to_dicts()
+    for commune in communes:
+        commune["details"] = drill_groups.get(commune["key"], [])
+    runs = data.runs.to_dicts()
+    for run in runs:
+        run["is_current"] = run.get("run_id") == data.run_id
+    rules = []
+    for row in data.rules.iter_rows(named=True):
+        info = data.rule_catalogue.get(row["key"], {})
+        rules.append(
+            {**row, "vi": info.get("vi", ""), "en": info.get("en", ""), "severity": info.get("severity", "")}
+        )
+    published_runs = data.trend.select("run_id").unique().height
+    return {
+        "data": data,
+        "names": names,
+        "cards": cards,
+        "coverage": coverage,
+        "missing": missing,
+        "charts": charts,
+        "published_runs": published_runs,
+        "communes": communes,
+        "sources": data.sources.to_dicts(),
+        "rules": rules,
+        "rule_catalogue": data.rule_catalogue,
+        "runs": runs,
+        "has_failed_runs": any(r.get("status") != PUBLISHED for r in runs),
+        "targets": targets,
+        "data_docs_href": data_docs_href,
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "labels_json": Markup(_labels_json()),
+        "unresolved": UNRESOLVED_WARD,
+        "criteria4": CRITERIA,
+    }
+
+
+def _labels_json() -> str:
+    import json
+
+    # The script only needs the language button's own labels; everything else is rendered in both languages.
+    keys = ("switch_language", "switch_language_hint")
+    payload = {key: {"vi": LABELS[key][0], "en": LABELS[key][1]} for key in keys}
+    return json.dumps(payload, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def _export_tables(data: ReportData) -> ExportTables:
+    names = data.ward_names.select(pl.col("ward_code").alias("key"), pl.col("ward_name").alias("name"))
+    long_cols = ["criterion", "records", "passing", "share", "band", "previous_share", "change"]
+    province = data.scores.filter(pl.col("level").is_in(["province", "coverage"])).select(
+        "level", "key", *long_cols
+    )
+    share_cols = [c for c in SCORE_CRITERIA if c in data.communes.columns]
+    communes = data.communes.select(
+        *[c for c in ("rank", "key", "name", "records") if c in data.communes.columns],
+        *share_cols,
+        *[f"{c}_change" for c in ("overall",) if f"{c}_change" in data.communes.columns],
+    ).rename({"key": "ward_code", "name": "ward_name"}, strict=False)
+    sources = data.sources.select(
+        *[c for c in ("key", "records") if c in data.sources.columns],
+        *[c for c in SCORE_CRITERIA if c in data.sources.columns],
+    ).rename({"key": "source_id"}, strict=False)
+    rules = data.rules.select(pl.col("key").alias("rule_id"), *long_cols)
+    trend = data.trend.filter(pl.col("level").is_in(["province", "coverage"])).select(
+        "run_id", "as_of", "level", "criterion", "records", "passing", "share", "band"
+    )
+    scores = data.scores.join(names, on="key", how="left").drop("run_order", strict=False)
+    return ExportTables(province, communes, sources, rules, trend, data.runs, scores)
+
+
+def build_report(
+    store_dir: Path, output_dir: Path, *, targets: Targets | Mapping[str, Any] | str | Path | None = None
+) -> Path:
+    """Write the scorecard site to `output_dir` (index.html + assets/ + scores.xlsx/.json/.csv); returns index.html.
+
+    Works from file:// with no network. Raises ReportError naming the store path when there is nothing to show.
+    """
+    store_dir, output_dir = Path(store_dir), Path(output_dir)
+    targets = load_targets(targets)
+    view = read_store(store_dir)
+    data = prepare(view, targets)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    assets_out = output_dir / "assets"
+    assets_out.mkdir(exist_ok=True)
+    for asset in ASSETS.iterdir():
+        if asset.is_file():
+            shutil.copyfile(asset, assets_out / asset.name)
+    data_docs_href = None
+    if view.data_docs is not None:
+        try:
+            data_docs_href = Path(_relpath(view.data_docs, output_dir)).as_posix()
+        except ValueError:  # another drive on Windows: an absolute file URI still works locally
+            data_docs_href = view.data_docs.resolve().as_uri()
+    tables = _export_tables(data)
+    meta = {
+        "title": LABELS["title"][0],
+        "province_code": data.province_code,
+        "province_label": f"{data.province_name} ({data.province_code})",
+        "run_id": data.run_id,
+        "as_of": data.as_of,
+        "generated_at": datetime.now(UTC).replace(microsecond=0),
+    }
+    write_workbook(output_dir / "scores.xlsx", tables, meta, targets)
+    write_json(output_dir / "scores.json", tables, meta)
+    write_csvs(output_dir, tables)
+    html = _environment().get_template("index.html.j2").render(**_page_context(data, targets, data_docs_href))
+    index = output_dir / "index.html"
+    index.write_text(html, encoding="utf-8")
+    return index
+
+
+def _relpath(target: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(target.resolve(), start.resolve())
