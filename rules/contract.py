@@ -1,0 +1,167 @@
+"""The pandera contract of the standardized residents table, and the registry of datasets the engine knows.
+
+The contract is the standardizer's promise (types, formats, allowed values, a unique `row_uid`). Breaking it is
+an engineering error, not bad source data: :func:`validate_standardized` raises :class:`ContractError` with
+every failure collected, and nothing is quarantined. Bad *source* data is the rule packs' business.
+
+pandera's polars backend only runs data checks on a LazyFrame when asked to; we validate an eager DataFrame
+with ``lazy=True`` so every value check runs and every failure is collected in one go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaError, SchemaErrors
+
+from sachsong.schema import LINEAGE_COLUMNS, RAW_SCHEMA, STANDARD_COLUMNS
+
+
+class ContractError(RuntimeError):
+    """The standardized table broke its contract. `.failure_cases` holds every failing value."""
+
+    def __init__(self, dataset: str, failure_cases: pl.DataFrame):
+        self.dataset = dataset
+        self.failure_cases = failure_cases
+        summary = (
+            failure_cases.group_by("column", "check", maintain_order=True)
+            .agg(pl.len().alias("failures"), pl.col("failure_case").head(3).alias("examples"))
+            .iter_rows(named=True)
+        )
+        lines = [
+            f"  {row['column'] or '<table>'}: {row['check']} failed {row['failures']} time(s), e.g. {row['examples']}"
+            for row in summary
+        ]
+        super().__init__(
+            f"standardized {dataset} table breaks its contract (a standardizer bug, not bad source data):\n"
+            + "\n".join(lines)
+        )
+
+
+def _optional(dtype: pl.DataType, *checks: pa.Check) -> pa.Column:
+    return pa.Column(dtype, checks=list(checks), nullable=True)
+
+
+def _one_of(*values: str) -> pa.Check:
+    return pa.Check.isin(list(values))
+
+
+def _dob_and_precision_agree(data) -> pl.LazyFrame:
+    # "first day of the year when only the year is known": a date without a precision (or back) is a bug.
+    return data.lazyframe.select(pl.col("dob").is_null() == pl.col("dob_precision").is_null())
+
+
+def _identity_numbers_agree(data) -> pl.LazyFrame:
+    # cccd / cmnd are the citizen_id digits when they have 12 / 9 of them.
+    digits = pl.col("citizen_id_digits")
+    return data.lazyframe.select(
+        (pl.col("cccd").is_null() | (pl.col("cccd") == digits))
+        & (pl.col("cmnd").is_null() | (pl.col("cmnd") == digits))
+    )
+
+
+RESIDENTS_CONTRACT = pa.DataFrameSchema(
+    {
+        **{name: pa.Column(pl.String, nullable=True) for name in RAW_SCHEMA},
+        "row_uid": pa.Column(pl.Int64, nullable=False, unique=True),
+        "name_norm": _optional(pl.String),
+        "name_key": _optional(pl.String, pa.Check.str_matches(r"^[\x00-\x7F]*$")),
+        "family_name": _optional(pl.String),
+        "middle_name": _optional(pl.String),
+        "given_name": _optional(pl.String),
+        "dob": _optional(pl.Date),
+        "dob_precision": _optional(pl.String, _one_of("day", "year")),
+        "dob_status": pa.Column(
+            pl.String, _one_of("ok", "missing", "unparsable", "impossible"), nullable=False
+        ),
+        "sex_code": _optional(pl.String, _one_of("M", "F")),
+        "citizen_id_digits": _optional(pl.String, pa.Check.str_matches(r"^\d+$")),
+        "cccd": _optional(pl.String, pa.Check.str_matches(r"^\d{12}$")),
+        "cmnd": _optional(pl.String, pa.Check.str_matches(r"^\d{9}$")),
+        "cccd_province_code": _optional(pl.String, pa.Check.str_matches(r"^\d{3}$")),
+        "cccd_sex": _optional(pl.String, _one_of("M", "F")),
+        "cccd_birth_year": _optional(pl.Int32, pa.Check.in_range(1900, 2099)),
+        "phone_e164": _optional(pl.String, pa.Check.str_matches(r"^\+84\d{9}$")),
+        "phone_status": pa.Column(pl.String, _one_of("ok", "missing", "invalid"), nullable=False),
+        "ward_code": _optional(pl.String, pa.Check.str_matches(r"^\d{5}$")),
+        "province_code": _optional(pl.String, pa.Check.str_matches(r"^\d{2}$")),
+        "address_status": pa.Column(
+            pl.String, _one_of("exact", "fuzzy", "ambiguous", "unmatched"), nullable=False
+        ),
+        "ward_candidates": _optional(pl.List(pl.String)),
+        "updated_ts": _optional(pl.Datetime("us")),
+    },
+    checks=[
+        pa.Check(_dob_and_precision_agree, name="dob_and_precision_agree"),
+        pa.Check(_identity_numbers_agree, name="identity_numbers_agree"),
+    ],
+    strict=False,  # lineage and later rooms' columns may ride along
+    name="residents_standardized",
+)
+
+
+def validate_standardized(frame: pl.DataFrame, dataset: str = "residents") -> pl.DataFrame:
+    """Validate a standardized table against its contract; return it unchanged or raise ContractError."""
+    spec = get_dataset(dataset)
+    if isinstance(frame, pl.LazyFrame):
+        raise TypeError("validate a DataFrame, not a LazyFrame: pandera skips data checks on LazyFrames")
+    try:
+        spec.contract.validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        raise ContractError(dataset, _failure_frame(errors.failure_cases)) from None
+    except SchemaError as error:  # a single, non-collectable failure (e.g. wrong input type)
+        cases = pl.DataFrame(
+            {"failure_case": [str(error)], "column": [None], "check": [str(error.check or "schema")]},
+            schema={"failure_case": pl.String, "column": pl.String, "check": pl.String},
+        )
+        raise ContractError(dataset, cases) from None
+    return frame
+
+
+def _failure_frame(cases: object) -> pl.DataFrame:
+    frame = cases if isinstance(cases, pl.DataFrame) else pl.from_pandas(cases)  # type: ignore[arg-type]
+    return frame.with_columns(pl.col(c).cast(pl.String) for c in ("failure_case", "column", "check"))
+
+
+# --- datasets -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the engine needs to know about a dataset: its columns, its contract, how to standardize it."""
+
+    name: str
+    columns: dict[str, pl.DataType]
+    contract: pa.DataFrameSchema
+    standardize: Callable[[pl.DataFrame], pl.DataFrame]
+
+
+def _standardize_residents(raw: pl.DataFrame) -> pl.DataFrame:
+    from sachsong.standardize.residents import standardize_residents
+
+    return standardize_residents(raw)
+
+
+_DATASETS: dict[str, DatasetSpec] = {
+    "residents": DatasetSpec(
+        name="residents",
+        columns={**RAW_SCHEMA, **LINEAGE_COLUMNS, **STANDARD_COLUMNS},
+        contract=RESIDENTS_CONTRACT,
+        standardize=_standardize_residents,
+    )
+}
+
+
+def register_dataset(spec: DatasetSpec) -> None:
+    """Make a second dataset (households, businesses...) known to the engine without touching it."""
+    _DATASETS[spec.name] = spec
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    try:
+        return _DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset '{name}' (known: {', '.join(sorted(_DATASETS))})") from None
