@@ -78,23 +78,37 @@ class AddressInputError(ValueError):
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _typed(key: pl.Expr) -> pl.Expr:
-    return key.str.contains(
-        "^(" + "|".join(UNIT_TYPE_KEYS) + "|p|f|q|ward|district)[0-9]"
-    ) | key.str.contains("^(" + "|".join(UNIT_TYPE_KEYS) + ")")
+TYPE_PREFIX = "^(" + "|".join(UNIT_TYPE_KEYS) + ")"
 
 
-def _keywords(
-    frame: pl.DataFrame, level: str, unit: str, keyword_lists: str, names: list[str]
-) -> pl.DataFrame:
-    listed = frame.select(unit=pl.col(unit), key=pl.col(keyword_lists)).explode("key")
-    named = [frame.select(unit=pl.col(unit), key=key_expr(pl.col(name))) for name in names]
+def _keywords(frame: pl.DataFrame, level: str, unit: str, keyword_lists: str, name: str) -> pl.DataFrame:
+    """Every keyword of every unit at one level, marked `typed` when it carries the unit's type word.
+
+    Typed means "the type word + the name" ("huyenquanson"), not merely starting like one: the name of
+    Huyện Quan Sơn starts with "quan" and the name of Phường Phương Mai with "phuong". Numbered units
+    ("p5", "quan3") are always typed.
+    """
+    units = frame.select(unit=pl.col(unit), name_key=key_expr(pl.col(name)), keys=pl.col(keyword_lists))
+    units = units.with_columns(type_key=pl.col("name_key").str.extract(TYPE_PREFIX).fill_null(""))
+    units = units.with_columns(short_key=pl.col("name_key").str.slice(pl.col("type_key").str.len_chars()))
+    listed = units.select("unit", "type_key", "short_key", key="keys").explode("key")
+    named = units.select("unit", "type_key", "short_key", key="name_key")
     return (
-        pl.concat([listed, *named])
-        .drop_nulls()
+        pl.concat([listed, named])
+        .drop_nulls("key")
         .filter(pl.col("key") != "")
-        .unique()
-        .with_columns(level=pl.lit(level), typed=_typed(pl.col("key")))
+        .unique(["unit", "key"])
+        .select(
+            "key",
+            level=pl.lit(level),
+            unit="unit",
+            typed=(
+                (pl.col("type_key") != "")
+                & pl.col("key").str.starts_with(pl.col("type_key"))
+                & (pl.col("key") != pl.col("short_key"))
+            )
+            | pl.col("key").str.contains("[0-9]"),
+        )
     )
 
 
@@ -117,18 +131,18 @@ def _lexicon() -> tuple[pl.DataFrame, int]:
                 PROVINCE_OLD,
                 "legacy_province_code",
                 "province_keywords",
-                ["legacy_province_name"],
+                "legacy_province_name",
             ),
-            _keywords(new_provinces, PROVINCE_NEW, "province_code", "province_keywords", ["province_name"]),
+            _keywords(new_provinces, PROVINCE_NEW, "province_code", "province_keywords", "province_name"),
             _keywords(
                 districts.filter(pl.col("legacy_ward_code").is_not_null()),
                 DISTRICT,
                 "legacy_district_code",
                 "district_keywords",
-                ["legacy_district_name"],
+                "legacy_district_name",
             ),
-            _keywords(wards, WARD_OLD, "legacy_key", "ward_keywords", ["legacy_ward_name"]),
-            _keywords(ref.new_wards, WARD_NEW, "ward_code", "ward_keywords", ["ward_name"]),
+            _keywords(wards, WARD_OLD, "legacy_key", "ward_keywords", "legacy_ward_name"),
+            _keywords(ref.new_wards, WARD_NEW, "ward_code", "ward_keywords", "ward_name"),
         ]
     ).select("key", "level", "unit", "typed")
     # Everyday province names the package lacks ("tphcm", "saigon"), added beside the keyword they extend.
@@ -229,9 +243,46 @@ def _spans(tokens: pl.DataFrame, max_tokens: int) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------------------------------
 
 
+# Which levels a typed span overrides: what the text calls a district ("Huyện Quảng Trạch") is not a ward or a
+# province of the same name inside it, and "Tỉnh Sóc Trăng" is not the district Sóc Trăng.
+ANCHOR_OVERRIDES: dict[str, tuple[str, ...]] = {
+    DISTRICT: (WARD_OLD, WARD_NEW, DISTRICT, PROVINCE_OLD, PROVINCE_NEW),
+    PROVINCE_OLD: (WARD_OLD, WARD_NEW, DISTRICT),
+    PROVINCE_NEW: (WARD_OLD, WARD_NEW, DISTRICT),
+}
+
+
+def _drop_overlapped(matches: pl.DataFrame) -> pl.DataFrame:
+    """Drop matches overlapping a typed district/province span of another unit (also cross-word run-ons such
+    as "tan [binh thanh] pho" when the text has no commas)."""
+    anchors = matches.filter(pl.col("typed") & pl.col("level").is_in(list(ANCHOR_OVERRIDES))).select(
+        "addr_id", a_start="start", a_end="end", a_level="level", a_unit="unit"
+    )
+    overridden = pl.DataFrame(
+        [(a, v) for a, victims in ANCHOR_OVERRIDES.items() for v in victims],
+        schema={"a_level": pl.String, "level": pl.String},
+        orient="row",
+    )
+    victims = (
+        matches.select("addr_id", "start", "end", "level", "unit")
+        .join(anchors, on="addr_id")
+        .join(overridden, on=["a_level", "level"])
+        .filter(
+            (pl.col("start") <= pl.col("a_end"))
+            & (pl.col("end") >= pl.col("a_start"))
+            & ~((pl.col("level") == pl.col("a_level")) & (pl.col("unit") == pl.col("a_unit")))
+            & ~((pl.col("start") <= pl.col("a_start")) & (pl.col("end") >= pl.col("a_end")))
+        )
+        .select("addr_id", "start", "end", "level", "unit")
+        .unique()
+    )
+    return matches.join(victims, on=["addr_id", "start", "end", "level", "unit"], how="anti")
+
+
 def _readings(matches: pl.DataFrame) -> pl.DataFrame:
     """Score every old-ward and new-ward reading of each address; one row per (addr_id, reading)."""
     units = _unit_tables()
+    matches = _drop_overlapped(matches)
     by_level = {
         level: matches.filter(pl.col("level") == level)
         for level in (PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW)
@@ -310,17 +361,6 @@ def _readings(matches: pl.DataFrame) -> pl.DataFrame:
     )
 
     new = by_level[WARD_NEW].rename({"start": "w_start", "end": "w_end"}).join(units["new"], on="unit")
-    # A name the text itself calls a district ("Huyện Quảng Trạch") is not a new ward of the same name.
-    typed_districts = (
-        by_level[DISTRICT].filter(pl.col("typed")).select("addr_id", t_start="start", t_end="end")
-    )
-    called_district = (
-        new.join(typed_districts, on="addr_id")
-        .filter((pl.col("t_start") <= pl.col("w_start")) & (pl.col("t_end") >= pl.col("w_end")))
-        .select("addr_id", "unit", "w_start")
-        .unique()
-    )
-    new = new.join(called_district, on=["addr_id", "unit", "w_start"], how="anti")
     new = (
         new.join(new_provinces, on=["addr_id", "new_province"], how="inner")
         .filter(pl.col("np_start") > pl.col("w_end"))
