@@ -104,7 +104,11 @@ def split_name(normalized: pl.Expr) -> dict[str, pl.Expr]:
     }
 
 
-def name_columns(raw: pl.Expr) -> dict[str, pl.Expr]:
-    """Every name column of the standard table from a raw full name: name_norm, name_key, family/middle/given."""
-    normalized = name_norm(raw)
-    return {"name_norm": normalized, "name_key": name_key(normalized), **split_name(normalized)}
+def name_columns(frame: pl.DataFrame, column: str = "full_name") -> pl.DataFrame:
+    """`frame` plus every name column of the standard table (name_norm, name_key, family/middle/given_name).
+
+    Two stages: the split and key read the materialised `name_norm` column; nesting its expression inside them
+    instead makes polars' planner slow (seconds per call) for no gain.
+    """
+    with_norm = frame.with_columns(name_norm=name_norm(pl.col(column)))
+    return with_norm.with_columns(name_key=name_key(pl.col("name_norm")), **split_name(pl.col("name_norm")))

@@ -147,13 +147,24 @@ def text_key(expr: pl.Expr) -> pl.Expr:
 
 
 def over_unique(
-    frame: pl.DataFrame, column: str, outputs: Callable[[pl.Expr], dict[str, pl.Expr]]
+    frame: pl.DataFrame, column: str, derive: Callable[[pl.DataFrame, str], pl.DataFrame]
 ) -> pl.DataFrame:
     """Compute expensive derived columns once per distinct value of `column` and join them back.
 
-    `outputs(pl.col(column))` returns {name: expression}; the result is `frame` with those columns added, rows in
-    their original order. Nulls are a value like any other (null in → whatever the expressions give for null).
+    `derive(distinct, column)` gets a one-column frame of the distinct values (null included) and returns it with
+    the derived columns added; the result is `frame` with those columns, rows in their original order.
     """
     distinct = frame.select(pl.col(column).unique())
-    derived = distinct.with_columns(**outputs(pl.col(column)))
+    derived = derive(distinct, column)
     return frame.join(derived, on=column, how="left", nulls_equal=True, maintain_order="left")
+
+
+def with_expressions(
+    outputs: Callable[[pl.Expr], dict[str, pl.Expr]],
+) -> Callable[[pl.DataFrame, str], pl.DataFrame]:
+    """Adapt an expression builder ({name: expr} from a column expression) to `over_unique`."""
+
+    def derive(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        return frame.with_columns(**outputs(pl.col(column)))
+
+    return derive
