@@ -1,0 +1,248 @@
+"""Detection: what kind of file, which encoding, which delimiter, which row is the header.
+
+Encoding order: byte-order mark → strict UTF-8 → legacy detection (TCVN3 / VNI font hacks read through cp1252,
+then Windows-1258, scored by `legacy_fonts.vietnamese_score`). A file that is UTF-8 on some lines and 8-bit on
+others (two exports pasted together) is decoded line by line and the 8-bit lines are reported. Text that decoded
+as UTF-8 but still reads as TCVN3/VNI mojibake (an old file saved again as "CSV UTF-8") is converted too.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sachsong.sources.headers import header_hits
+from sachsong.sources.legacy_fonts import (
+    LEGACY_CONVERTERS,
+    decode_as,
+    decode_legacy_bytes,
+    detect_legacy_text,
+)
+
+DELIMITERS = (",", ";", "\t", "|")
+HEADER_SEARCH_ROWS = 30
+_SAMPLE_CHARS = 256 * 1024
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+
+
+class DecodeError(ValueError):
+    """The bytes cannot be decoded as text."""
+
+
+@dataclass
+class DecodedText:
+    """A file's text (NFC) and how it was obtained."""
+
+    text: str
+    encoding: str
+    fallback_lines: set[int] = field(default_factory=set)  # 0-based physical lines decoded another way
+    notes: list[str] = field(default_factory=list)
+
+
+# --- File kind --------------------------------------------------------------------------------------------------
+def detect_kind(path: Path, head: bytes) -> str:
+    """xlsx | xls | json | jsonl | delimited | binary — by content first, then by extension."""
+    suffix = path.suffix.lower()
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "xls"
+    if looks_binary(head):
+        return "binary"
+    stripped = _strip_bom(head).lstrip()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".json" or stripped[:1] in (b"[", b"{"):
+        # A JSON Lines file starts with "{" too; its second non-blank line starts with "{" as well.
+        lines = [line.strip() for line in stripped.split(b"\n") if line.strip()]
+        if stripped[:1] == b"{" and len(lines) > 1 and lines[0].endswith(b"}") and lines[1].startswith(b"{"):
+            return "jsonl"
+        return "json"
+    return "delimited"
+
+
+def _strip_bom(data: bytes) -> bytes:
+    for bom, _ in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :]
+    return data
+
+
+def looks_binary(head: bytes) -> bool:
+    """Control bytes in more than 5% of the first block (text has tabs and newlines, not NULs and ESCs)."""
+    if not head:
+        return False
+    for bom, _ in _BOMS:
+        if head.startswith(bom) and bom not in (codecs.BOM_UTF8,):
+            return False  # UTF-16/32 are full of NULs by design
+    sample = head[:8192]
+    controls = sum(sample.count(bytes([b])) for b in _CONTROL_BYTES)
+    return controls > 0.05 * len(sample)
+
+
+# --- Encoding ---------------------------------------------------------------------------------------------------
+def decode_bytes(data: bytes, encoding: str | None = None) -> DecodedText:
+    """Decode a text file's bytes (see the module docstring for the order of attempts)."""
+    if encoding:
+        try:
+            return DecodedText(text=decode_as(data, encoding), encoding=encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise DecodeError(f"cannot decode as {encoding} (from the registry): {exc}") from exc
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            if name == "utf-8-sig":
+                decoded = _decode_utf8(data[len(bom) :])
+                decoded.encoding = "utf-8-sig" if decoded.encoding == "utf-8" else decoded.encoding + " (BOM)"
+                return decoded
+            try:
+                return DecodedText(text=unicodedata.normalize("NFC", data.decode(name)), encoding=name)
+            except UnicodeDecodeError as exc:
+                raise DecodeError(f"has a {name} byte-order mark but is not {name}: {exc}") from exc
+    return _decode_utf8(data)
+
+
+def _decode_utf8(data: bytes) -> DecodedText:
+    try:
+        return _maybe_legacy_text(
+            DecodedText(text=unicodedata.normalize("NFC", data.decode("utf-8")), encoding="utf-8")
+        )
+    except UnicodeDecodeError as exc:
+        error = exc
+    if error.end == len(data) and error.reason == "unexpected end of data":
+        # Only the last character is cut short: keep the rest, mark the loss so that row is rejected.
+        try:
+            head = data[: error.start].decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            decoded = DecodedText(text=unicodedata.normalize("NFC", head) + "\ufffd", encoding="utf-8")
+            decoded.notes.append("truncated UTF-8 character at the end of the file")
+            return _maybe_legacy_text(decoded)
+    return _decode_mixed_or_legacy(data)
+
+
+def _decode_mixed_or_legacy(data: bytes) -> DecodedText:
+    lines = data.split(b"\n")
+    utf8_lines: dict[int, str] = {}
+    failing: list[int] = []
+    non_ascii_utf8 = 0
+    for number, line in enumerate(lines):
+        if line.isascii():
+            continue
+        try:
+            utf8_lines[number] = line.decode("utf-8")
+            non_ascii_utf8 += 1
+        except UnicodeDecodeError:
+            failing.append(number)
+    # A few accidental UTF-8-looking byte pairs in an 8-bit file do not make it UTF-8.
+    if non_ascii_utf8 == 0 or non_ascii_utf8 < 0.05 * (non_ascii_utf8 + len(failing)):
+        chosen = decode_legacy_bytes(data)
+        return DecodedText(text=chosen.text, encoding=chosen.encoding)
+    legacy = decode_legacy_bytes(b"\n".join(lines[i] for i in failing))
+    texts: list[str] = []
+    failing_set = set(failing)
+    for number, line in enumerate(lines):
+        if number in failing_set:
+            texts.append(decode_as(line, legacy.encoding))
+        elif number in utf8_lines:
+            texts.append(utf8_lines[number])
+        else:
+            texts.append(line.decode("ascii"))
+    decoded = DecodedText(
+        text=unicodedata.normalize("NFC", "\n".join(texts)),
+        encoding=f"mixed utf-8+{legacy.encoding}",
+        fallback_lines=failing_set,
+    )
+    decoded.notes.append(f"{len(failing)} line(s) are not UTF-8 and were decoded as {legacy.encoding}")
+    return decoded
+
+
+def _maybe_legacy_text(decoded: DecodedText) -> DecodedText:
+    """Convert text that decoded fine but is TCVN3/VNI mojibake (the legacy bytes were saved as UTF-8)."""
+    if decoded.text.isascii():
+        return decoded
+    font, score, as_is = detect_legacy_text(decoded.text[:_SAMPLE_CHARS])
+    if font is None:
+        return decoded
+    decoded.text = LEGACY_CONVERTERS[font](decoded.text)
+    decoded.encoding = f"{decoded.encoding}+{font}"
+    decoded.notes.append(f"text reads as {font} font mojibake (score {score:.2f} vs {as_is:.2f}): converted")
+    return decoded
+
+
+# --- Delimiter and header ---------------------------------------------------------------------------------------
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
+def sniff_delimiter(text: str, max_lines: int = 60) -> str:
+    """The candidate delimiter that splits the most lines into the same, largest number of fields."""
+    lines = [line for line in text[:_SAMPLE_CHARS].split("\n")[:max_lines] if line.strip()]
+    if not lines:
+        return ","
+    unquoted = [_QUOTED.sub("", line) for line in lines]
+    best, best_key = ",", (0.0, 0)
+    for delimiter in DELIMITERS:
+        counts = [line.count(delimiter) for line in unquoted]
+        positive = [c for c in counts if c > 0]
+        if not positive:
+            continue
+        mode, _ = Counter(positive).most_common(1)[0]
+        consistency = sum(1 for c in counts if c == mode) / len(counts)
+        key = (round(consistency, 2), mode)
+        if key > best_key:
+            best, best_key = delimiter, key
+    return best
+
+
+def parse_head(text: str, delimiter: str, max_rows: int = HEADER_SEARCH_ROWS) -> list[tuple[int, list[str]]]:
+    """The first records of a delimited text as (last physical line index, fields), blank lines skipped."""
+    reader = csv.reader(io.StringIO(text[:_SAMPLE_CHARS]), delimiter=delimiter)
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for fields in reader:
+            if fields and any(f.strip() for f in fields):
+                rows.append((reader.line_num - 1, fields))
+            if len(rows) >= max_rows:
+                break
+    except csv.Error:
+        pass
+    return rows
+
+
+def find_header(rows: list[list[str]]) -> tuple[int, list[str]]:
+    """(index into rows, header names) of the row naming the most canonical fields.
+
+    A two-row header (a group label merged over leaf labels) is read as the lower row with its gaps filled
+    from the row above. With no recognisable row at all, the first row is returned.
+    """
+    best_index, best_names, best_hits = 0, [_cell(c) for c in rows[0]] if rows else [], 0
+    for index, row in enumerate(rows):
+        names = [_cell(c) for c in row]
+        candidates = [names]
+        if index > 0:
+            above = [_cell(c) for c in rows[index - 1]]
+            filled = [n or (above[i] if i < len(above) else "") for i, n in enumerate(names)]
+            candidates.append(filled)
+        for candidate in candidates:
+            hits = header_hits(candidate)
+            if hits > best_hits:
+                best_index, best_names, best_hits = index, candidate, hits
+    return best_index, best_names
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value).strip()

@@ -1,0 +1,492 @@
+"""Ingest every old commune's export under a directory into the canonical raw table.
+
+`ingest_directory(root)` walks the files (sorted, confined to root), detects each one's kind, encoding, delimiter
+and header dialect, maps it onto `schema.RAW_COLUMNS` with lineage (`source_file`, `source_row`), and accounts
+for every row: each data row seen is either in `.table` or in `.rejects`, per file (`.balanced()`).
+A demo directory (`exports/` + `truth/`) is ingested from `exports/` only: the ground truth is never input.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import polars as pl
+from sachsong.sources.detect import DecodeError, decode_bytes, detect_kind
+from sachsong.sources.headers import FAMILY_PART, GIVEN_PART, MIDDLE_PART, map_header
+from sachsong.sources.legacy_fonts import LEGACY_CONVERTERS, detect_legacy_text
+from sachsong.sources.readers import (
+    RAW_LINE_LIMIT,
+    FileRejected,
+    Grid,
+    read_delimited,
+    read_json,
+    read_json_lines,
+    read_spreadsheet,
+)
+from sachsong.sources.registry import Registry, SourceSpec, load_registry
+
+from sachsong.schema import LINEAGE_COLUMNS, RAW_COLUMNS, empty_raw_table
+
+DEFAULT_MAX_FIELD_BYTES = 1_000_000
+REJECT_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "source_row": pl.Int64(),
+    "field": pl.String(),
+    "reason": pl.String(),
+    "raw_line": pl.String(),
+}
+WARNING_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "source_row": pl.Int64(),
+    "reason": pl.String(),
+}
+COUNT_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "source_id": pl.String(),
+    "kind": pl.String(),
+    "encoding": pl.String(),
+    "dialect": pl.String(),
+    "rows_in": pl.Int64(),
+    "rows_out": pl.Int64(),
+    "rows_rejected": pl.Int64(),
+    "rows_flagged": pl.Int64(),
+    "extra_columns": pl.Int64(),
+    "status": pl.String(),  # ok | no_rows | empty | failed | skipped
+    "error": pl.String(),
+    "columns": pl.String(),  # how the header was mapped
+    "notes": pl.String(),
+}
+# Files that are never data: the registry, notes, and the demo generator's ground truth.
+_NOT_DATA_SUFFIXES = {".yaml", ".yml", ".md", ".parquet", ".py", ".pdf", ".docx", ".doc", ".zip"}
+_SUSPICIOUS_NAME_PARTS = ("..", "%2f", "%5c", "%2e%2e", "\\", "\x00")
+REGISTRY_FILE_NAMES = ("registry.yaml", "sources.yaml")
+
+
+@dataclass
+class FileCount:
+    source_file: str
+    source_id: str | None = None
+    kind: str | None = None
+    encoding: str | None = None
+    dialect: str | None = None
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_rejected: int = 0
+    rows_flagged: int = 0
+    extra_columns: int = 0
+    status: str = "ok"
+    error: str | None = None
+    columns: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        row = {k: getattr(self, k) for k in COUNT_SCHEMA}
+        row["notes"] = "; ".join(self.notes) if self.notes else None
+        return row
+
+
+@dataclass
+class IngestResult:
+    """The canonical raw table, the rejects, and per-file accounting."""
+
+    table: pl.DataFrame
+    rejects: pl.DataFrame
+    counts: pl.DataFrame
+    warnings: pl.DataFrame
+    root: Path
+    registry: Registry | None = None
+
+    def balanced(self) -> bool:
+        """Every file's data rows are all accounted for: rows_in == rows_out + rows_rejected."""
+        if self.counts.is_empty():
+            return True
+        ok = self.counts.select(
+            (pl.col("rows_in") == pl.col("rows_out") + pl.col("rows_rejected")).all()
+        ).item()
+        totals_match = self.table.height == int(self.counts["rows_out"].sum()) and self.rejects.filter(
+            pl.col("source_row").is_not_null()
+        ).height == int(self.counts["rows_rejected"].sum())
+        return bool(ok) and totals_match
+
+    def file_errors(self) -> Iterator[str]:
+        """'file: reason' for every file that could not be ingested."""
+        for row in self.counts.filter(pl.col("status") == "failed").iter_rows(named=True):
+            yield f"{row['source_file']}: {row['error']}"
+
+    def describe(self) -> str:
+        """A one-screen summary."""
+        counts = self.counts
+        files = counts.height
+        rows_in = int(counts["rows_in"].sum() or 0)
+        rows_out = int(counts["rows_out"].sum() or 0)
+        rejected = int(counts["rows_rejected"].sum() or 0)
+        lines = [
+            f"{files} files, {rows_in} rows in = {rows_out} out + {rejected} rejected"
+            + ("" if self.balanced() else "  ✗ NOT BALANCED"),
+        ]
+        by_status = Counter(counts["status"].to_list())
+        lines.append("files: " + ", ".join(f"{n} {status}" for status, n in sorted(by_status.items())))
+        by_encoding = Counter(e for e in counts["encoding"].to_list() if e)
+        if by_encoding:
+            lines.append("encodings: " + ", ".join(f"{e} ×{n}" for e, n in by_encoding.most_common()))
+        by_source = self.table.group_by("source_id").len().sort("len", descending=True)
+        if by_source.height:
+            shown = ", ".join(f"{s} {n}" for s, n in by_source.head(8).iter_rows())
+            more = f" (+{by_source.height - 8} more)" if by_source.height > 8 else ""
+            lines.append(f"sources: {by_source.height}: {shown}{more}")
+        extras = int(counts["extra_columns"].sum() or 0)
+        if extras:
+            lines.append(f"extra columns kept out of the canonical table: {extras}")
+        flagged = int(counts["rows_flagged"].sum() or 0)
+        if flagged:
+            lines.append(f"rows published with a warning: {flagged} (see .warnings)")
+        if self.rejects.height:
+            reasons = self.rejects.with_columns(
+                pl.col("reason").str.replace(r"found \d+", "found N").str.slice(0, 60)
+            )["reason"]
+            top = Counter(reasons.to_list()).most_common(5)
+            lines.append("reject reasons: " + "; ".join(f"{r} ×{n}" for r, n in top))
+        for row in counts.filter(pl.col("status").is_in(["no_rows", "empty"])).head(5).iter_rows(named=True):
+            lines.append(f"no data: {row['source_file']}: {row['error']}")
+        failed = list(self.file_errors())
+        for line in failed[:5]:
+            lines.append(f"failed: {line}")
+        if len(failed) > 5:
+            lines.append(f"... and {len(failed) - 5} more failed files")
+        return "\n".join(lines)
+
+
+# --- Walking ----------------------------------------------------------------------------------------------------
+def _scan_root(root: Path) -> Path:
+    exports = root / "exports"
+    return exports if exports.is_dir() else root
+
+
+def _walk(scan_root: Path, root: Path) -> Iterator[tuple[Path, str, str | None]]:
+    """(path, path relative to root, reason to refuse or None), sorted, never following links out of root."""
+    resolved_root = root.resolve()
+    for directory, dirnames, filenames in os.walk(scan_root, followlinks=False):
+        dirnames.sort()
+        here = Path(directory)
+        if here == root and "truth" in dirnames:
+            dirnames.remove("truth")
+        for name in list(dirnames):
+            if name.startswith("."):
+                dirnames.remove(name)
+            elif (here / name).is_symlink():
+                dirnames.remove(name)
+                relative = (here / name).relative_to(root).as_posix()
+                yield here / name, relative, "symbolic link to a folder: not followed"
+        for name in sorted(filenames):
+            path = here / name
+            relative = path.relative_to(root).as_posix()
+            lowered = name.lower()
+            if any(part in lowered for part in _SUSPICIOUS_NAME_PARTS) or any(ord(c) < 32 for c in name):
+                yield path, relative, f"suspicious file name {name!r} (path tricks): refused"
+                continue
+            if path.is_symlink():
+                try:
+                    target = path.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    yield path, relative, "broken symbolic link"
+                    continue
+                if not target.is_relative_to(resolved_root):
+                    yield path, relative, "symbolic link points outside the sources folder: refused"
+                    continue
+            yield path, relative, None
+
+
+def _is_not_data(path: Path) -> str | None:
+    if path.name.startswith("."):
+        return "hidden file"
+    if path.name.startswith("~$"):
+        return "office lock file"
+    if path.suffix.lower() in _NOT_DATA_SUFFIXES:
+        return f"not a data file ({path.suffix})"
+    return None
+
+
+def _default_source_ids(relatives: list[str]) -> dict[str, str]:
+    """File stem as source_id; stems shared by several files are qualified with their folders."""
+    stems = Counter(PurePosixPath(r).stem for r in relatives)
+    ids: dict[str, str] = {}
+    for relative in relatives:
+        pure = PurePosixPath(relative)
+        if stems[pure.stem] > 1:
+            ids[relative] = "__".join([*pure.parent.parts, pure.stem]) if pure.parent.parts else pure.stem
+        else:
+            ids[relative] = pure.stem
+    return ids
+
+
+# --- One file ---------------------------------------------------------------------------------------------------
+def _read_grid(path: Path, spec: SourceSpec | None, count: FileCount) -> Grid | None:
+    data = path.read_bytes()
+    if not data.strip():
+        count.status, count.error = (
+            "empty",
+            "empty file (no bytes)" if not data else "empty file (only blanks)",
+        )
+        return None
+    kind = detect_kind(path, data[:65536])
+    count.kind = kind
+    if kind == "binary":
+        raise FileRejected("binary content, not a text export, spreadsheet or JSON")
+    if kind in ("xlsx", "xls"):
+        count.encoding = "xlsx" if kind == "xlsx" else "xls"
+        return read_spreadsheet(
+            path, sheet=spec.sheet if spec else None, header_row=spec.header_row if spec else None
+        )
+    try:
+        decoded = decode_bytes(data, spec.encoding if spec else None)
+    except DecodeError as exc:
+        raise FileRejected(str(exc)) from exc
+    count.encoding = decoded.encoding
+    count.notes.extend(decoded.notes)
+    if kind == "json":
+        grid = read_json(decoded.text)
+    elif kind == "jsonl":
+        grid = read_json_lines(decoded.text)
+    else:
+        grid = read_delimited(
+            decoded, delimiter=spec.delimiter if spec else None, header_row=spec.header_row if spec else None
+        )
+    return grid
+
+
+def _fix_legacy_cells(frame: pl.DataFrame, columns: list[str], count: FileCount) -> pl.DataFrame:
+    """Spreadsheet/JSON cells typed in a legacy font come as mojibake text: convert them like a text file."""
+    sample = " ".join(
+        " ".join(v for v in frame[c].head(2000).drop_nulls().to_list())
+        for c in columns
+        if frame[c].dtype == pl.String
+    )
+    if sample.isascii():
+        return frame
+    font, score, as_is = detect_legacy_text(sample)
+    if font is None:
+        return frame
+    convert = LEGACY_CONVERTERS[font]
+    count.encoding = f"{count.encoding}+{font}"
+    count.notes.append(f"cells read as {font} font mojibake (score {score:.2f} vs {as_is:.2f}): converted")
+    return frame.with_columns(_convert_distinct(frame[c], convert) for c in columns)
+
+
+def _convert_distinct(column: pl.Series, convert: Callable[[str], str]) -> pl.Series:
+    """Convert each distinct value once and join back: the domain is far smaller than the row count."""
+    uniques = column.drop_nulls().unique()
+    converted = pl.Series([convert(v) for v in uniques.to_list()], dtype=pl.String)
+    return column.replace_strict(uniques, converted, default=None, return_dtype=pl.String)
+
+
+def _value_rejects(frame: pl.DataFrame, header: list[str], max_field_bytes: int) -> pl.Expr:
+    """For each row, 'column<TAB>reason' of its first unusable field, else null."""
+    checks = []
+    for i, name in enumerate(header):
+        column = pl.col(f"c{i}")
+        checks.append(
+            pl.when(column.str.contains("\x00", literal=True))
+            .then(pl.lit(f"{name}\tNUL byte in the field"))
+            .when(column.str.len_bytes() > max_field_bytes)
+            .then(pl.lit(f"{name}\tfield longer than {max_field_bytes:,} bytes"))
+            .when(column.str.contains("\ufffd", literal=True))
+            .then(pl.lit(f"{name}\tundecodable bytes in the field"))
+        )
+    return pl.coalesce(checks) if checks else pl.lit(None, dtype=pl.String)
+
+
+def _raw_line(frame: pl.DataFrame, delimiter: str) -> pl.Expr:
+    columns = [c for c in frame.columns if c != "source_row"]
+    return pl.concat_str(
+        [pl.col(c).fill_null("").str.slice(0, RAW_LINE_LIMIT) for c in columns], separator=delimiter
+    ).str.slice(0, RAW_LINE_LIMIT)
+
+
+def _to_canonical(
+    grid: Grid,
+    spec: SourceSpec | None,
+    source_id: str,
+    relative: str,
+    count: FileCount,
+    max_field_bytes: int,
+) -> tuple[pl.DataFrame, list[dict[str, object]]]:
+    mapping = map_header(grid.header, spec.columns if spec else None)
+    count.columns = mapping.describe()
+    count.extra_columns = len(mapping.extras)
+    if mapping.extras:
+        count.notes.append(f"extra columns kept out: {', '.join(repr(e) for e in mapping.extras[:10])}")
+    count.notes.extend(mapping.notes)
+    if not mapping.has_name:
+        raise FileRejected(
+            f"no recognisable name column in the header [{', '.join(repr(h) for h in grid.header[:8])}]"
+        )
+
+    frame = grid.frame
+    data_columns = [c for c in frame.columns if c != "source_row"]
+    if grid.needs_nfc:
+        frame = _fix_legacy_cells(frame, data_columns, count)
+        frame = frame.with_columns(pl.col(c).str.normalize("NFC") for c in data_columns)
+
+    frame = frame.with_columns(_value_rejects(frame, grid.header, max_field_bytes).alias("_reject"))
+    bad = frame.filter(pl.col("_reject").is_not_null())
+    rejects = [
+        {
+            "source_file": relative,
+            "source_row": row,
+            "field": problem.split("\t", 1)[0],
+            "reason": problem.split("\t", 1)[1],
+            "raw_line": raw,
+        }
+        for row, problem, raw in bad.select(
+            "source_row", "_reject", _raw_line(bad, grid.delimiter).alias("raw")
+        ).iter_rows()
+    ]
+    frame = frame.filter(pl.col("_reject").is_null())
+
+    by_target = {target: f"c{position}" for position, target in mapping.columns.items()}
+    clean = {target: pl.col(column).str.strip_chars() for target, column in by_target.items()}
+    clean = {target: pl.when(expr.str.len_bytes() > 0).then(expr) for target, expr in clean.items()}
+    if "full_name" not in clean:
+        parts = [clean[p] for p in (FAMILY_PART, MIDDLE_PART, GIVEN_PART) if p in clean]
+        clean["full_name"] = pl.concat_str(parts, separator=" ", ignore_nulls=True)
+        count.notes.append("full_name assembled from family/middle/given name columns")
+    fallback_id = pl.format("{}-{}", pl.lit(source_id), pl.col("source_row"))
+    record_id = clean["record_id"].fill_null(fallback_id) if "record_id" in clean else fallback_id
+    exprs = []
+    for column in RAW_COLUMNS:
+        if column == "record_id":
+            exprs.append(record_id.alias(column))
+        elif column == "source_id":
+            exprs.append(pl.lit(source_id, dtype=pl.String).alias(column))
+        elif column in clean:
+            exprs.append(clean[column].cast(pl.String).alias(column))
+        else:
+            exprs.append(pl.lit(None, dtype=pl.String).alias(column))
+    exprs.append(pl.lit(relative, dtype=pl.String).alias("source_file"))
+    exprs.append(pl.col("source_row").cast(pl.Int64))
+    return frame.select(exprs), rejects
+
+
+def _ingest_file(
+    path: Path,
+    relative: str,
+    spec: SourceSpec | None,
+    source_id: str,
+    count: FileCount,
+    max_field_bytes: int,
+) -> tuple[pl.DataFrame | None, list[dict[str, object]], list[dict[str, object]]]:
+    grid = _read_grid(path, spec, count)
+    if grid is None:
+        return None, [], []
+    count.dialect = grid.dialect
+    count.notes.extend(grid.notes)
+    table, value_rejects = _to_canonical(grid, spec, source_id, relative, count, max_field_bytes)
+    rejects = [{"source_file": relative, **r.as_dict()} for r in grid.rejects] + value_rejects
+    warnings = [
+        {"source_file": relative, "source_row": row, "reason": why}
+        for row, why in sorted(grid.flagged_rows.items())
+    ]
+    count.rows_in = grid.rows_in
+    count.rows_out = table.height
+    count.rows_rejected = len(rejects)
+    count.rows_flagged = len(warnings)
+    if grid.rows_in == 0:
+        count.status, count.error = "no_rows", "header only: 0 data rows"
+    return table, rejects, warnings
+
+
+def _file_reject(relative: str, reason: str) -> dict[str, object]:
+    return {"source_file": relative, "source_row": None, "field": None, "reason": reason, "raw_line": None}
+
+
+def ingest_directory(
+    root: Path,
+    registry: Path | None = None,
+    *,
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+) -> IngestResult:
+    """Ingest every export under `root` (only `root/exports` when it exists; never `truth/`).
+
+    `registry` is a source registry YAML; without one, `root/registry.yaml` or `root/sources.yaml` is used when
+    present, and otherwise every file is its own source named after its stem. A file that cannot be read is
+    rejected whole (one row in `.rejects` with a null `source_row`, status "failed"); a row that cannot be
+    parsed is rejected alone. Rows decoded with a fallback (mixed-encoding files) are published and listed in
+    `.warnings`.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root}: not a directory")
+    if registry is None:
+        registry = next((root / n for n in REGISTRY_FILE_NAMES if (root / n).is_file()), None)
+    loaded = load_registry(registry) if registry is not None else None
+    scan_root = _scan_root(root)
+
+    entries = list(_walk(scan_root, root))
+    readable = [
+        relative for path, relative, refused in entries if refused is None and _is_not_data(path) is None
+    ]
+    default_ids = _default_source_ids(readable)
+
+    tables: list[pl.DataFrame] = []
+    rejects: list[dict[str, object]] = []
+    warnings: list[dict[str, object]] = []
+    counts: list[FileCount] = []
+    for path, relative, refused in entries:
+        count = FileCount(source_file=relative)
+        counts.append(count)
+        if refused is not None:
+            count.status, count.error = "failed", refused
+            rejects.append(_file_reject(relative, refused))
+            continue
+        skip = _is_not_data(path)
+        if skip is not None:
+            count.status, count.error = "skipped", skip
+            continue
+        relative_to_scan = path.relative_to(scan_root).as_posix()
+        spec = loaded.source_for([relative_to_scan, relative]) if loaded else None
+        source_id = spec.id if spec else default_ids[relative]
+        count.source_id = source_id
+        try:
+            table, file_rejects, file_warnings = _ingest_file(
+                path, relative, spec, source_id, count, max_field_bytes
+            )
+        except FileRejected as exc:
+            count.status, count.error = "failed", str(exc)
+            count.rows_in = count.rows_out = count.rows_rejected = 0
+            rejects.append(_file_reject(relative, str(exc)))
+            continue
+        except (OSError, pl.exceptions.PolarsError, ValueError) as exc:
+            reason = f"unreadable: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            count.status, count.error = "failed", reason
+            count.rows_in = count.rows_out = count.rows_rejected = 0
+            rejects.append(_file_reject(relative, reason))
+            continue
+        if table is not None:
+            tables.append(table)
+        rejects.extend(file_rejects)
+        warnings.extend(file_warnings)
+
+    table = pl.concat(tables, how="vertical") if tables else empty_raw_table()
+    table = table.select([*RAW_COLUMNS, *LINEAGE_COLUMNS])
+    return IngestResult(
+        table=table,
+        rejects=pl.DataFrame(rejects, schema=REJECT_SCHEMA)
+        if rejects
+        else pl.DataFrame(schema=REJECT_SCHEMA),
+        counts=pl.DataFrame([c.as_dict() for c in counts], schema=COUNT_SCHEMA),
+        warnings=pl.DataFrame(warnings, schema=WARNING_SCHEMA)
+        if warnings
+        else pl.DataFrame(schema=WARNING_SCHEMA),
+        root=root,
+        registry=loaded,
+    )
+
+
+def nfc(text: str) -> str:
+    """NFC-normalise one string (the form every ingested value takes)."""
+    return unicodedata.normalize("NFC", text)

@@ -1,0 +1,179 @@
+"""The source registry: one YAML file per province listing its sources (`sources/<province>.yaml`).
+
+```yaml
+province: "44"
+sources:
+  - id: dong-hoi-nhan-khau          # becomes source_id
+    glob: "exports/dong_hoi/*.csv"  # relative to the sources root; ** crosses folders
+    encoding: tcvn3                 # optional: utf-8, cp1258, tcvn3, vni, utf-16 ... (default: detect)
+    delimiter: ";"                  # optional (default: sniff)
+    sheet: "Danh sách"              # optional, xlsx: sheet name or 0-based index (default: all alike)
+    header_row: 3                   # optional, 1-based line/row of the header (default: find it)
+    columns: {"HOTEN_CD": full_name} # optional: raw header → canonical column, beats the synonyms
+    freshness_days: 1               # optional: the source's refresh window for the "sống" rules
+```
+Files matched by no entry are still ingested with detection and their file stem as source_id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sachsong.schema import RAW_COLUMNS
+
+_SOURCE_KEYS = {
+    "id",
+    "glob",
+    "encoding",
+    "delimiter",
+    "sheet",
+    "header_row",
+    "columns",
+    "freshness_days",
+    "name",
+}
+_MAPPABLE = set(RAW_COLUMNS) - {"source_id"}
+
+
+class RegistryError(ValueError):
+    """The registry file is not valid; the message names the file, the source and the field."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One registered source."""
+
+    id: str
+    glob: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | int | None = None
+    header_row: int | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    freshness_days: int = 1
+    name: str | None = None
+
+    def matches(self, relative_path: str) -> bool:
+        return bool(glob_to_regex(self.glob).match(relative_path))
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A province's sources, in file order (the first matching entry wins)."""
+
+    sources: tuple[SourceSpec, ...] = ()
+    province: str | None = None
+    path: Path | None = None
+
+    def source_for(self, relative_paths: list[str]) -> SourceSpec | None:
+        """The first source whose glob matches any of the given relative spellings of one file's path."""
+        for source in self.sources:
+            if any(source.matches(p) for p in relative_paths):
+                return source
+        return None
+
+    def freshness_days(self) -> dict[str, int]:
+        """source_id → refresh window in days, for the "sống" rules."""
+        return {s.id: s.freshness_days for s in self.sources}
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """A POSIX-path glob: `*` and `?` stay inside one folder, `**/` spans any number of folders."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("^" + "".join(out) + "$", re.IGNORECASE)
+
+
+def _fail(path: Path, where: str, message: str) -> RegistryError:
+    return RegistryError(f"{path}: {where}: {message}")
+
+
+def _parse_source(path: Path, position: int, entry: Any) -> SourceSpec:
+    where = f"sources[{position}]"
+    if not isinstance(entry, dict):
+        raise _fail(path, where, f"expected a mapping with id and glob, got {type(entry).__name__}")
+    unknown = set(entry) - _SOURCE_KEYS
+    if unknown:
+        raise _fail(path, where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_SOURCE_KEYS)}")
+    for required in ("id", "glob"):
+        if not isinstance(entry.get(required), str) or not entry[required].strip():
+            raise _fail(path, f"{where}.{required}", "required, a non-empty string")
+    where = f"source '{entry['id']}'"
+    columns = entry.get("columns") or {}
+    if not isinstance(columns, dict):
+        raise _fail(path, f"{where}.columns", "expected a mapping raw header → canonical column")
+    for raw, target in columns.items():
+        if target not in _MAPPABLE:
+            raise _fail(path, f"{where}.columns[{raw!r}]", f"{target!r} is not one of {sorted(_MAPPABLE)}")
+    delimiter = entry.get("delimiter")
+    if delimiter is not None:
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)
+        if not isinstance(delimiter, str) or len(delimiter) != 1:
+            raise _fail(path, f"{where}.delimiter", f"expected one character or 'tab', got {delimiter!r}")
+    header_row = entry.get("header_row")
+    if header_row is not None and (not isinstance(header_row, int) or header_row < 1):
+        raise _fail(path, f"{where}.header_row", f"expected a 1-based row number, got {header_row!r}")
+    freshness = entry.get("freshness_days", 1)
+    if not isinstance(freshness, int) or freshness < 1:
+        raise _fail(
+            path, f"{where}.freshness_days", f"expected a whole number of days ≥ 1, got {freshness!r}"
+        )
+    encoding = entry.get("encoding")
+    if encoding is not None and not isinstance(encoding, str):
+        raise _fail(path, f"{where}.encoding", f"expected a codec name, got {encoding!r}")
+    sheet = entry.get("sheet")
+    if sheet is not None and not isinstance(sheet, str | int):
+        raise _fail(path, f"{where}.sheet", f"expected a sheet name or 0-based index, got {sheet!r}")
+    return SourceSpec(
+        id=entry["id"].strip(),
+        glob=entry["glob"].strip(),
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        header_row=header_row,
+        columns={str(k): str(v) for k, v in columns.items()},
+        freshness_days=freshness,
+        name=entry.get("name"),
+    )
+
+
+def load_registry(path: str | Path) -> Registry:
+    """Read and validate a registry YAML file; errors name the file, the source and the field."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"{path}: cannot read the registry: {exc}") from exc
+    if isinstance(document, list):
+        document = {"sources": document}
+    if not isinstance(document, dict) or not isinstance(document.get("sources"), list):
+        raise RegistryError(f"{path}: expected a mapping with a 'sources' list")
+    sources = tuple(_parse_source(path, i, entry) for i, entry in enumerate(document["sources"]))
+    seen: set[str] = set()
+    for source in sources:
+        if source.id in seen:
+            raise RegistryError(f"{path}: source id '{source.id}' is listed twice")
+        seen.add(source.id)
+    province = document.get("province")
+    return Registry(sources=sources, province=None if province is None else str(province), path=path)
