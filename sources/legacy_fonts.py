@@ -90,10 +90,11 @@ _ONSET = "(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnpqrstvx])?"
 _CODA = "(?:ch|ng|nh|[cmnpt])?"
 # The vowel groups Vietnamese spelling allows (tone marks removed), longest first.
 _NUCLEI = (
-    "uyê uyu uya ươi ươu iêu yêu oai oao oay oeo uây uôi "
-    "ai ao au ay âu ây eo êu ia iê iu oa oă oe oi ôi ơi ua uâ uê ui uô uơ uy ưa ưi ưu ươ yê "
-    "a ă â e ê i o ô ơ u ư y"
-).split()
+    *("uyê", "uyu", "uya", "ươi", "ươu", "iêu", "yêu", "oai", "oao", "oay", "oeo", "uây", "uôi"),
+    *("ai", "ao", "au", "ay", "âu", "ây", "eo", "êu", "ia", "iê", "iu", "oa", "oă", "oe", "oi", "ôi", "ơi"),
+    *("ua", "uâ", "uê", "ui", "uô", "uơ", "uy", "ưa", "ưi", "ưu", "ươ", "yê"),
+    *("a", "ă", "â", "e", "ê", "i", "o", "ô", "ơ", "u", "ư", "y"),
+)
 _SYLLABLE = re.compile(f"^{_ONSET}(?:{'|'.join(_NUCLEI)}){_CODA}$")
 _WORD = re.compile(r"[^\s\d\"',.;:/\\|()\[\]{}<>_=+*&^%$#@!?~`-]+")
 
@@ -265,3 +266,16 @@ def encode_legacy(text: str, encoding: str) -> bytes:
     if key in ("cp1258", "windows-1258"):
         return b"".join(_encode_cp1258_char(c) for c in text)
     return text.encode(encoding)
+
+
+def encode_tcvn3(text: str) -> bytes:
+    """Unicode → TCVN3 (ABC) bytes."""
+    return encode_legacy(text, "tcvn3")
+
+
+def encode_vni(text: str) -> bytes:
+    """Unicode → VNI-Windows bytes."""
+    return encode_legacy(text, "vni")
+
+
+encode = encode_legacy
