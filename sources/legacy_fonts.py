@@ -129,12 +129,12 @@ _ALL_CAPS_WORD = re.compile(r"\S*[A-Z]\S*")
 
 
 def _upper_capital_words(converted: str) -> str:
-    """Upper-case converted words whose ASCII letters were all capitals in the source (the .VnTimeH font)."""
+    """Upper-case words typed in capitals (the .VnTimeH font): two or more capitals, no ASCII lower case."""
 
     def fix(match: re.Match[str]) -> str:
         word = match.group(0)
-        ascii_letters = [c for c in word if c.isascii() and c.isalpha()]
-        if len(ascii_letters) >= 2 and all(c.isupper() for c in ascii_letters):
+        capitals = sum(1 for c in word if c.isupper())
+        if capitals >= 2 and not any(c.isascii() and c.islower() for c in word):
             return word.upper()
         return word
 
