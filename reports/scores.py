@@ -221,7 +221,7 @@ def _scoped_findings(records: pl.DataFrame, findings: pl.DataFrame, known_wards:
         records.select("row_uid"), on="row_uid", how="semi"
     )
     dataset = findings.filter(pl.col("row_uid").is_null()).drop("row_uid")
-    is_ward = pl.col("value").is_in(known_wards.implode())
+    is_ward = pl.col("value").is_in(known_wards.implode()).fill_null(False)
     ward_scoped = dataset.filter(is_ward).join(
         records.select("row_uid", "ward_code"), left_on="value", right_on="ward_code", how="inner"
     )
@@ -464,7 +464,9 @@ def published_run_ids(runs: pl.DataFrame | None, always: Collection[str] = ()) -
         return list(always)
     ordered = _run_order(runs)
     keep = ordered.filter((pl.col("status") == PUBLISHED) | pl.col("run_id").is_in(list(always)))
-    return keep.get_column("run_id").cast(pl.String).to_list()
+    ids = keep.get_column("run_id").cast(pl.String).to_list()
+    # The live run may not be recorded yet (scored before its run row is written): it is the newest.
+    return ids + [run_id for run_id in always if run_id not in ids]
 
 
 def score_trend(

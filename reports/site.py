@@ -309,7 +309,12 @@ def _ranked_communes(scores: pl.DataFrame, ward_names: pl.DataFrame) -> pl.DataF
     names = ward_names.select(pl.col("ward_code").alias("key"), pl.col("ward_name").alias("name"))
     return (
         wide.join(names, on="key", how="left")
-        .sort(["overall", "records", "key"], descending=[True, True, False], nulls_last=True)
+        .sort(
+            # Unresolved addresses are not a commune: always last, whatever their score.
+            [pl.col("key") == UNRESOLVED_WARD, "overall", "records", "key"],
+            descending=[False, True, True, False],
+            nulls_last=True,
+        )
         .with_row_index("rank", offset=1)
         .with_columns(pl.col("rank").cast(pl.Int64))
     )

@@ -1,0 +1,196 @@
+"""build_report on a hand-made store: the site, the exports, and no personal data anywhere in them."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from reports_sample import PLANTED, PROVINCE, WARDS, make_findings, make_records, run_row
+from sachsong.reports.scores import compute_scores
+from sachsong.reports.site import ReportError, build_report
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def sample_history() -> tuple[list[dict], pl.DataFrame]:
+    """run-1 published, run-2 failed (its scores must stay out of trends), run-3 published and live."""
+    records, findings = make_records(), make_findings()
+    stale = pl.col("rule_id") == "updated_within_sla"
+    history = pl.concat(
+        [
+            compute_scores(records, findings.filter(~stale), "run-1", "2026-11-01", PROVINCE, wards=WARDS),
+            compute_scores(records, findings, "run-2", "2026-11-02", PROVINCE, wards=WARDS).with_columns(
+                pl.lit(0.01).alias("share")  # a failed run's odd scores: must not reach the trend
+            ),
+            compute_scores(records, findings, "run-3", "2026-11-04", PROVINCE, wards=WARDS),
+        ]
+    )
+    runs = [run_row("run-1", 1), run_row("run-2", 2, "failed", "boom"), run_row("run-3", 4)]
+    return runs, history
+
+
+@pytest.fixture
+def built(store_factory, tmp_path) -> tuple[Path, Path]:
+    runs, history = sample_history()
+    store = store_factory(runs, history)
+    (store / "data_docs").mkdir()
+    (store / "data_docs" / "index.html").write_text("<html>gx</html>", encoding="utf-8")
+    out = tmp_path / "site"
+    return build_report(store, out), out
+
+
+def test_build_report_writes_site_workbook_json_and_csv(built):
+    index, out = built
+    assert index == out / "index.html"
+    html = index.read_text(encoding="utf-8")
+    assert '<html lang="vi"' in html
+    assert "Phường Đồng Thuận" in html  # commune names from the reference data
+    assert "../store/data_docs/index.html" in html  # relative link to the GX Data Docs
+    assert (out / "assets" / "scorecard.css").is_file() and (out / "assets" / "scorecard.js").is_file()
+    # Self-contained: nothing points off the machine.
+    for text in (
+        html,
+        (out / "assets" / "scorecard.css").read_text(),
+        (out / "assets" / "scorecard.js").read_text(),
+    ):
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text
+
+    workbook = openpyxl.load_workbook(out / "scores.xlsx")
+    assert {"province", "communes", "sources", "rules", "trend", "runs"} <= set(workbook.sheetnames)
+    province = workbook["province"]
+    assert province.freeze_panes == "A2"
+    assert province.page_setup.orientation == "landscape"
+    header = [cell.value for cell in province[1]]
+    share_col = header.index("share") + 1
+    assert province.cell(row=2, column=share_col).number_format == "0.0%"
+    runs_sheet = workbook["runs"]
+    statuses = [
+        row[header_index(runs_sheet, "status")] for row in runs_sheet.iter_rows(min_row=2, values_only=True)
+    ]
+    assert sorted(statuses) == ["failed", "published", "published"]
+
+    payload = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    assert payload["meta"]["run_id"] == "run-3"
+    correct = next(s for s in payload["scores"] if s["level"] == "province" and s["criterion"] == "correct")
+    assert (correct["records"], correct["passing"]) == (8, 7)
+    live = next(s for s in payload["scores"] if s["level"] == "province" and s["criterion"] == "live")
+    assert live["previous_run_id"] == "run-1"  # run-2 failed
+    assert live["change"] == pytest.approx(-0.25)
+    # The failed run is listed but left out of the trend.
+    assert {r["run_id"] for r in payload["runs"]} == {"run-1", "run-2", "run-3"}
+    assert {r["run_id"] for r in payload["trend"]} == {"run-1", "run-3"}
+    scores_csv = pl.read_csv(out / "scores.csv")
+    assert scores_csv.filter(pl.col("level") == "province").height == 5
+    assert "status-failed" in html  # the run list shows the failed run
+
+
+def header_index(sheet, name: str) -> int:
+    return [cell.value for cell in sheet[1]].index(name)
+
+
+def test_no_personal_value_reaches_any_report_file(built):
+    _, out = built
+    texts = []
+    for path in out.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as archive:
+                texts.extend(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+        else:
+            texts.append(path.read_text(encoding="utf-8-sig"))
+    assert len(texts) > 8
+    for planted in PLANTED:
+        for text in texts:
+            assert planted not in text, f"{planted!r} leaked into the report"
+    # The record whose source id is an identity number is still drilled into, masked.
+    assert any("04…45" in text for text in texts)
+
+
+def test_missing_history_scores_are_computed_from_the_snapshot(store_factory, tmp_path):
+    runs = [run_row("run-3", 4)]
+    store = store_factory(runs, pl.DataFrame())
+    out = tmp_path / "site"
+    build_report(store, out)
+    payload = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    live = next(s for s in payload["scores"] if s["level"] == "province" and s["criterion"] == "live")
+    assert (live["records"], live["passing"]) == (8, 6)
+    coverage = next(s for s in payload["scores"] if s["level"] == "coverage")
+    # Province 44's real list of new communes: only two of them have records here.
+    assert coverage["passing"] == 2 and coverage["records"] > 50
+
+
+def test_a_store_with_nothing_published_is_a_clear_error(tmp_path):
+    with pytest.raises(ReportError, match="no such store directory"):
+        build_report(tmp_path / "nowhere", tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ReportError, match="nothing published yet"):
+        build_report(tmp_path / "empty", tmp_path / "out")
+
+
+@pytest.mark.browser
+def test_scorecard_in_chromium_offline(built):
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
+    index, _ = built
+    problems: list[str] = []
+    outside: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+
+            def only_local(route):
+                if route.request.url.startswith("file://"):
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_local)
+            page.goto(index.as_uri())
+            heading = page.locator("h1 .vi")
+            assert heading.is_visible()
+            assert "Bảng điểm" in heading.inner_text()
+            assert page.locator("h1 .en").is_hidden()
+
+            page.click("#lang-toggle")
+            assert page.locator("html").get_attribute("lang") == "en"
+            assert page.locator("h1 .en").is_visible()
+            assert "scorecard" in page.locator("h1 .en").inner_text()
+            assert page.locator("h1 .vi").is_hidden()
+
+            details = page.locator("#commune-18859")
+            assert details.get_attribute("open") is None
+            page.click("a[data-open='commune-18859']")
+            assert details.get_attribute("open") is not None
+            rule_row = details.locator("tbody tr", has_text="cccd_birth_year")
+            assert rule_row.is_visible()
+            assert "1" in rule_row.locator("td.num").first.inner_text()
+
+            page.evaluate("window.scrollTo(0, 0)")
+            artifacts = REPO / "test-artifacts"
+            artifacts.mkdir(exist_ok=True)
+            page.screenshot(path=str(artifacts / "scorecard.png"), full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
+    assert outside == []
