@@ -20,10 +20,9 @@ import time
 import unicodedata
 
 import polars as pl
-from unidecode import unidecode
-
 from sachsong.standardize.address import resolve_addresses
 from sachsong.standardize.reference import load_reference
+from unidecode import unidecode
 
 WARD_ABBREVIATION = {"Phường": "P.", "Xã": "X.", "Thị trấn": "TT."}
 DISTRICT_ABBREVIATION = {"Quận": "Q.", "Huyện": "H.", "Thị xã": "TX.", "Thành phố": "TP.", "Thành Phố": "TP."}
@@ -66,7 +65,11 @@ def _typo(name: str, rng: random.Random) -> str:
 
 
 def noisy_address(row: dict, kind: str, rng: random.Random) -> str:
-    ward, district, province = row["legacy_ward_name"], row["legacy_district_name"], row["legacy_province_name"]
+    ward, district, province = (
+        row["legacy_ward_name"],
+        row["legacy_district_name"],
+        row["legacy_province_name"],
+    )
     prefix = rng.choice(PREFIXES)
     parts = [p for p in (prefix, ward, district, province) if p]
     if kind == "abbreviated":
@@ -82,7 +85,7 @@ def noisy_address(row: dict, kind: str, rng: random.Random) -> str:
         ]
     elif kind == "ward_district_only":
         parts = [p for p in (prefix, ward, district) if p]
-    elif kind == "numbered" and ward.split()[-1].isdigit():
+    elif kind == "numbered" and ward.startswith("Phường ") and ward.split()[-1].isdigit():
         number = int(ward.split()[-1])
         parts[parts.index(ward)] = rng.choice((f"P.{number:02d}", f"P{number}", f"Phường {number:02d}"))
     elif kind == "typo":
@@ -201,13 +204,13 @@ def main() -> None:
         f"{records.height / record_seconds:,.0f} records/s"
     )
     with pl.Config(tbl_rows=20):
-        print(
-            judged.group_by("noise")
-            .agg(right=pl.col("correct").mean(), n=pl.len())
-            .sort("noise")
-        )
+        print(judged.group_by("noise").agg(right=pl.col("correct").mean(), n=pl.len()).sort("noise"))
         print(judged.group_by("address_status").len().sort("address_status"))
-        print(judged.filter(~pl.col("correct")).select("address", "noise", "address_status", "ward_code", "right").head(15))
+        print(
+            judged.filter(~pl.col("correct"))
+            .select("address", "noise", "address_status", "ward_code", "right")
+            .head(15)
+        )
 
     not_split = judged.filter(~pl.col("is_split"))
     sample = not_split.sample(min(args.baseline_sample, not_split.height), seed=args.seed).select(
