@@ -48,6 +48,12 @@ def connected_components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
     return merged.select("row_uid", pl.coalesce("component", "label").alias("component"))
 
 
+def _cccds_compatible(left: set[str], right: set[str]) -> bool:
+    """Two clusters may hold one person unless they carry CCCDs more than one digit apart (a one-digit slip is a
+    typing error, two different numbers are two people)."""
+    return all(sum(x != y for x, y in zip(a, b, strict=False)) <= 1 for a in left for b in right)
+
+
 class _Clusters:
     """Union-find with per-cluster cannot-link sets and CCCD sets (used only inside conflicted components)."""
 
@@ -80,7 +86,7 @@ class _Clusters:
         if not forced:
             if self.members[ra] & self.cannot_of[rb] or self.members[rb] & self.cannot_of[ra]:
                 return False
-            if len(self.cccds[ra] | self.cccds[rb]) > 1:
+            if not _cccds_compatible(self.cccds[ra], self.cccds[rb]):
                 return False
             if len(self.members[ra]) + len(self.members[rb]) > self.max_size:
                 return False

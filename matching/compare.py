@@ -28,6 +28,22 @@ LEVELS: dict[str, tuple[str, ...]] = {
 }
 COMPARISONS: tuple[str, ...] = tuple(LEVELS)
 
+# What the scoring model weighs. Given name and date of birth are scored jointly: among the pairs blocking brings
+# together they are strongly dependent (namesakes share the name but not the date, twins and same-day strangers
+# the date but not the name), so weighing them as independent would undervalue "same name AND same date" and
+# overvalue twins. The joint level is given_level * 6 + dob_level, with 5 standing for "missing".
+_MISSING = 5
+JOINT_GIVEN_DOB: tuple[str, ...] = tuple(
+    f"given {g} & dob {d}"
+    for g in (*LEVELS["given"], "missing")
+    for d in (*LEVELS["dob"], "missing")
+)
+SCORED_LEVELS: dict[str, tuple[str, ...]] = {
+    "given_dob": JOINT_GIVEN_DOB,
+    **{name: LEVELS[name] for name in ("family", "middle", "id", "phone", "ward", "sex")},
+}
+SCORED: tuple[str, ...] = tuple(SCORED_LEVELS)
+
 FUZZY_JARO_WINKLER = 0.88
 
 
@@ -162,12 +178,17 @@ def compare_pairs(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
         "ward": same_or_not("ward_code"),
         "sex": same_or_not("sex_code"),
     }
-    return sides.with_columns(expr.cast(pl.Int8).alias(f"{name}_level") for name, expr in levels.items())
+    out = sides.with_columns(expr.cast(pl.Int8).alias(f"{name}_level") for name, expr in levels.items())
+    g, d = pl.col("given_level"), pl.col("dob_level")
+    joint = pl.when(g.is_null() & d.is_null()).then(None).otherwise(
+        g.fill_null(_MISSING).cast(pl.Int16) * 6 + d.fill_null(_MISSING).cast(pl.Int16)
+    )
+    return out.with_columns(joint.cast(pl.Int8).alias("given_dob_level"))
 
 
 def level_label(comparison: str) -> pl.Expr:
     """Readable label of a comparison's level column ("missing" when null)."""
-    labels = pl.Series(list(LEVELS[comparison]), dtype=pl.String)
+    labels = pl.Series(list({**LEVELS, **SCORED_LEVELS}[comparison]), dtype=pl.String)
     code = pl.col(f"{comparison}_level")
     return pl.when(code.is_null()).then(pl.lit("missing")).otherwise(code.replace_strict(
         list(range(len(labels))), labels.to_list(), default="missing"

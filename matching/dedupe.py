@@ -16,11 +16,18 @@ import polars as pl
 
 from sachsong.matching.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_RULES, BlockingRule, generate_candidate_pairs
 from sachsong.matching.cluster import DEFAULT_MAX_CLUSTER_SIZE, cluster_records
-from sachsong.matching.compare import COMPARISONS, compare_pairs
+from sachsong.matching.compare import COMPARISONS, SCORED, compare_pairs
 from sachsong.matching.golden import build_golden
 from sachsong.matching.keys import build_features, check_columns
 from sachsong.matching.review import build_review, read_decision_file, resolve_decisions, write_review
-from sachsong.matching.scoring import MatchModel, Thresholds, estimate_u_random, fit_em, score_compared
+from sachsong.matching.scoring import (
+    MatchModel,
+    Thresholds,
+    estimate_u_random,
+    fit_anchored,
+    fit_em,
+    score_compared,
+)
 from sachsong.schema import CLUSTER_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -33,7 +40,9 @@ class DedupeConfig:
     max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE
     thresholds: Thresholds = field(default_factory=Thresholds)
     random_pairs_for_u: int = 200_000
-    estimate_u_by_em: bool = True
+    # Household-shared fields get u re-estimated on the candidate pairs; identity fields keep the stranger u.
+    estimate_u_by_em: bool | tuple[str, ...] = True  # for plain EM (when there are too few ID anchors)
+    estimation: str = "anchored"  # "anchored" (ID-decided pairs measure m/u, EM the rest) or "em"
     seed: int = 11
 
 
@@ -42,7 +51,8 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "right_uid",
     "blocked_by",
     *(f"{c}_level" for c in COMPARISONS),
-    *(f"{c}_weight" for c in COMPARISONS),
+    "given_dob_level",
+    *(f"{c}_weight" for c in SCORED),
     "tf_given",
     "tf_family",
     "match_weight",
@@ -155,7 +165,11 @@ def dedupe_standardized(
     compared = compare_pairs(pairs, features)
     lap("compare")
     u_random = estimate_u_random(features, config.random_pairs_for_u, config.seed)
-    model = fit_em(compared, u_random, estimate_u=config.estimate_u_by_em)
+    model = None
+    if config.estimation == "anchored":
+        model = fit_anchored(compared, u_random, records_with_cccd=features["cccd"].count())
+    if model is None:
+        model = fit_em(compared, u_random, estimate_u=config.estimate_u_by_em)
     scored = score_compared(compared, model, features, config.thresholds)
     lap("score")
     scored = scored.join(resolved, on=["left_uid", "right_uid"], how="left").with_columns(

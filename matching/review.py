@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sachsong.matching.compare import COMPARISONS, level_label
+from sachsong.matching.compare import COMPARISONS, SCORED, level_label
 
 # Displayed side by side: what each source said, after standardization.
 SHOWN_FIELDS: tuple[str, ...] = (
@@ -57,7 +57,9 @@ def build_review(scored: pl.DataFrame, std: pl.DataFrame, extra: pl.DataFrame | 
     queue = queue.join(left, on="left_uid", how="left").join(right, on="right_uid", how="left")
     explain = []
     for name in COMPARISONS:
-        explain += [level_label(name).alias(name), pl.col(f"{name}_weight").round(2)]
+        explain.append(level_label(name).alias(name))
+    for name in SCORED:
+        explain.append(pl.col(f"{name}_weight").round(2))
     columns = [
         pl.col("left_uid").alias("left_row_uid"),
         pl.col("right_uid").alias("right_row_uid"),

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from sachsong.matching.compare import COMPARISONS, LEVELS, compare_pairs
+from sachsong.matching.compare import SCORED as COMPARISONS
+from sachsong.matching.compare import SCORED_LEVELS as LEVELS
+from sachsong.matching.compare import compare_pairs
 
 EPSILON = 1e-6
 TF_CLIP = 5.0  # bits: a very rare name may add at most this much, a very common one remove at most this much
@@ -93,7 +95,14 @@ def _initial_m() -> dict[str, np.ndarray]:
     out = {}
     for name in COMPARISONS:
         k = len(LEVELS[name])
-        m = 0.15 ** np.arange(k) if name != "id" else np.array([0.55, 0.35, 0.08, 0.01, 0.01])
+        if name == "id":
+            m = np.array([0.55, 0.35, 0.08, 0.01, 0.01])
+        elif name == "given_dob":
+            # Agreement on both is likely for a match; the joint code is given * 6 + dob.
+            g, d = np.divmod(np.arange(k), 6)
+            m = 0.15 ** np.minimum(g, 4) * 0.2 ** np.minimum(d, 4)
+        else:
+            m = 0.15 ** np.arange(k)
         out[name] = m / m.sum()
     return out
 
@@ -101,17 +110,26 @@ def _initial_m() -> dict[str, np.ndarray]:
 def fit_em(
     compared: pl.DataFrame,
     u_start: dict[str, np.ndarray],
-    estimate_u: bool = True,
+    estimate_u: bool | tuple[str, ...] = True,
     max_iterations: int = 60,
     tolerance: float = 1e-6,
+    m_start: dict[str, np.ndarray] | None = None,
+    fixed_m: bool = False,
 ) -> MatchModel:
-    """EM on the distinct comparison patterns of the candidate pairs (no labels)."""
+    """EM on the distinct comparison patterns of the candidate pairs (no labels).
+
+    estimate_u: True (every comparison), False (keep `u_start`), or the names whose u EM re-estimates.
+    fixed_m: keep `m_start` for every comparison whose u is also kept (only the free ones move)."""
     level_cols = [f"{c}_level" for c in COMPARISONS]
     patterns = compared.group_by(level_cols).len("count")
     codes = patterns.select(pl.col(level_cols).fill_null(-1)).to_numpy().astype(int)
     counts = patterns["count"].to_numpy().astype(float)
-    m = _initial_m()
+    m = {k: v.copy() for k, v in (m_start or _initial_m()).items()}
     u = {k: v.copy() for k, v in u_start.items()}
+
+    def free(name: str) -> bool:
+        return estimate_u is True or bool(estimate_u and name in estimate_u)
+
     prior = 0.3
     iterations, converged = 0, False
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is reported
@@ -128,11 +146,13 @@ def fit_em(
         for j, name in enumerate(COMPARISONS):
             k = len(LEVELS[name])
             present = codes[:, j] >= 0
+            if fixed_m and not free(name):
+                continue
             mm = np.bincount(codes[present, j], weights=match_mass[present], minlength=k) + EPSILON
             new_m = mm / mm.sum()
             change = max(change, float(np.abs(new_m - m[name]).max()))
             m[name] = new_m
-            if estimate_u:
+            if free(name):
                 uu = np.bincount(codes[present, j], weights=non_mass[present], minlength=k) + EPSILON
                 new_u = uu / uu.sum()
                 change = max(change, float(np.abs(new_u - u[name]).max()))
@@ -142,6 +162,46 @@ def fit_em(
             converged = True
             break
     return MatchModel(m=m, u=u, prior=prior, iterations=iterations, converged=converged, u_random=u_start)
+
+
+MIN_ANCHOR_PAIRS = 200  # below this many same-CCCD candidate pairs, fall back to plain EM
+
+# P(identity-number level | match) where no anchor can measure it: a person's CCCD/CMND is the same on every
+# record except for typing slips. Levels: same_cccd, same_cmnd, one_digit_apart, different_cmnd, different_cccd.
+ID_M_DOMAIN = np.array([0.60, 0.37, 0.02, 0.006, 0.004])
+
+
+def fit_anchored(
+    compared: pl.DataFrame,
+    u_random: dict[str, np.ndarray],
+    records_with_cccd: int,
+    smoothing: float = 50.0,
+) -> MatchModel | None:
+    """Fellegi–Sunter parameters measured without labels, anchored on the identity card.
+
+    - m: two records with the same CCCD are one person, so the candidate pairs sharing a CCCD show how every
+      other field behaves for a match (typos, dropped middle names, swapped dates, moves, new phones);
+    - u: random record pairs show how strangers agree (the classic, population-level u);
+    - prior: the share of same-CCCD pairs among all pairs of records that carry a CCCD is the population's
+      match rate, so probabilities stay calibrated as the province grows (more namesakes, weaker name evidence).
+    Counts are smoothed towards u (`smoothing` pseudo-pairs) so a level never seen among the anchors gets a sane
+    weight. Returns None when there are too few anchors; the caller then runs plain EM.
+    """
+    same = compared.filter(pl.col("id_level") == 0)
+    pairs_with_cccd = records_with_cccd * (records_with_cccd - 1) / 2
+    if same.height < MIN_ANCHOR_PAIRS or pairs_with_cccd <= same.height:
+        return None
+    m, u = {}, {}
+    for name in COMPARISONS:
+        u[name] = u_random[name].copy()
+        if name == "id":
+            m[name] = ID_M_DOMAIN / ID_M_DOMAIN.sum()
+            continue
+        codes = same[f"{name}_level"].drop_nulls().to_numpy().astype(int)
+        counts = np.bincount(codes, minlength=len(LEVELS[name])).astype(float) + smoothing * u_random[name]
+        m[name] = counts / counts.sum()
+    prior = same.height / pairs_with_cccd
+    return MatchModel(m=m, u=u, prior=prior, iterations=0, converged=True, u_random=u_random)
 
 
 def term_frequencies(features: pl.DataFrame, key: str) -> pl.DataFrame:
@@ -193,11 +253,12 @@ def score_compared(
         (pl.lit(model.prior_weight()) + pl.sum_horizontal(weight_cols)).alias("match_weight"),
     )
     # Hard rules: two different valid CCCDs are two people; a different sex or given name (both present) is a
-    # strong "no" that a steward may still overrule, so those pairs can reach review but never auto-link.
+    # strong "no" that a steward may still overrule, so those pairs can reach review but never auto-link (a same
+    # CCCD/CMND outweighs a differing sex: the card encodes the sex, the register's field was mistyped).
     hard_rule = (
         pl.when(pl.col("id_level") == 4)
         .then(pl.lit("different CCCD"))
-        .when(pl.col("sex_level") == 1)
+        .when((pl.col("sex_level") == 1) & ~pl.col("id_level").is_in([0, 1]))
         .then(pl.lit("different sex"))
         .when(pl.col("given_level") == 4)
         .then(pl.lit("different given name"))
