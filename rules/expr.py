@@ -1,4 +1,4 @@
-"""A small, whitelisted expression language for rule packs, compiled to polars expressions.
+r"""A small, whitelisted expression language for rule packs, compiled to polars expressions.
 
 Rule packs are data written by engineers and reviewed by stewards, so a rule's `when:` text is never executed:
 it is parsed with :func:`ast.parse` in ``eval`` mode and every node is checked against a whitelist before a
@@ -13,7 +13,7 @@ The language::
     years_between(dob, as_of) > max_age
     updated_ts < as_of - days(freshness_days)
     cccd_birth_year // 100 != year(dob) // 100
-    not matches(phone_e164, '^\\+84\\d{9}$')
+    not matches(phone_e164, r'^\+84\d{9}$')
 
 Names are the table's columns, the rule's ``params`` and ``as_of`` (the run's reference date, never the wall
 clock). Operators: ``and or not``, comparisons (chains allowed), ``in``/``not in`` a tuple or list of constants
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -378,7 +379,7 @@ class _Compiler:
                 self.require_member_kinds(left_node, left, right_node, members)
                 if left.kind == DATETIME:
                     raise self.fail(left_node, "'in' on timestamps is not supported")
-                found = left.expr.is_in(pl.Series(members, strict=False)) if members else pl.lit(False)
+                found = left.expr.is_in(_member_list(members)) if members else pl.lit(False)
                 pieces.append(~found if isinstance(op, ast.NotIn) else found)
                 right = None
             elif type(op) in _COMPARE_OPS:
@@ -402,7 +403,8 @@ class _Compiler:
 
     def visit_Call(self, node: ast.Call, depth: int) -> Typed:
         if not isinstance(node.func, ast.Name):
-            raise self.fail(node.func, "only plain function names can be called")
+            reason = _REFUSED_NODES.get(type(node.func), "only plain function names can be called")
+            raise self.fail(node.func, reason)
         name = node.func.id
         if "__" in name:
             raise self.fail(node.func, "dunder names are not allowed")
@@ -507,6 +509,10 @@ class _Compiler:
             raise self.fail(node, f"invalid regular expression: {first_line}") from None
 
 
+def _member_list(members: list[object]) -> pl.Expr:
+    return pl.lit(pl.Series(members, strict=False)).implode()
+
+
 def _describe(kinds: set[str] | frozenset[str]) -> str:
     shown = sorted(k for k in kinds if k not in {NULL, ANY})
     return " or ".join(shown) if shown else "a value"
@@ -546,11 +552,17 @@ def compile_expression(
     # Newlines are fine in YAML block scalars; parse as one expression regardless.
     text = " ".join(source.split("\n"))
     try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as error:
-        column = error.offset
+        with warnings.catch_warnings():
+            # '\\d' in a plain string literal is an invalid escape (a warning today, an error tomorrow).
+            warnings.simplefilter("error")
+            tree = ast.parse(text, mode="eval")
+    except (SyntaxError, SyntaxWarning, DeprecationWarning) as error:
+        message = getattr(error, "msg", str(error))
+        if "escape sequence" in message:
+            message += "; write regular expressions as raw strings: r'^\\d+$'"
+        column = getattr(error, "offset", None)
         token = text[column - 1 : column + 19] if column else None
-        raise RuleExpressionError(rule_id, f"not a valid expression ({error.msg})", token, column) from None
+        raise RuleExpressionError(rule_id, f"not a valid expression ({message})", token, column) from None
     except (RecursionError, MemoryError, ValueError) as error:
         raise RuleExpressionError(rule_id, f"cannot parse the expression ({type(error).__name__})") from None
     compiler = _Compiler(text, rule_id, columns, params, as_of or date(2000, 1, 1))

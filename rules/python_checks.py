@@ -142,7 +142,7 @@ def new_ward_codes(province_code: str) -> tuple[str, ...]:
 @register_check("cccd_province_unknown", columns=("cccd_province_code",))
 def cccd_province_unknown(frame: pl.DataFrame, ctx: CheckContext) -> pl.Expr:
     """The CCCD's first three digits are not a birth-registration province code."""
-    codes = pl.Series(sorted(cccd_province_codes()), dtype=pl.String)
+    codes = pl.lit(pl.Series(sorted(cccd_province_codes()), dtype=pl.String)).implode()
     column = pl.col("cccd_province_code")
     return column.is_not_null() & ~column.is_in(codes)
 
@@ -161,7 +161,7 @@ def _commune_code_as_given(column: str) -> pl.Expr:
 @register_check("commune_code_unknown", columns=("commune_code",))
 def commune_code_unknown(frame: pl.DataFrame, ctx: CheckContext) -> pl.Expr:
     """The source's commune code is given but is neither a new nor an old commune code."""
-    codes = pl.Series(sorted(known_commune_codes()), dtype=pl.String)
+    codes = pl.lit(pl.Series(sorted(known_commune_codes()), dtype=pl.String)).implode()
     given = _commune_code_as_given("commune_code")
     return (given != "") & ~given.is_in(codes)
 
@@ -207,7 +207,7 @@ def commune_without_records(frame: pl.DataFrame, ctx: CheckContext) -> pl.DataFr
         expected = new_ward_codes(str(province))
     present = frame.get_column("ward_code").drop_nulls().unique()
     empty = pl.Series("value", list(expected), dtype=pl.String)
-    return empty.filter(~empty.is_in(present)).sort().to_frame()
+    return empty.filter(~empty.is_in(present.implode())).sort().to_frame()
 
 
 @register_check("source_not_refreshed", scope="dataset", columns=("source_id", "updated_ts"))
