@@ -184,8 +184,21 @@ def _unit_tables() -> dict[str, pl.DataFrame]:
     old_province_to_new = ref.legacy_wards.unique("legacy_province_code").select(
         unit="legacy_province_code", new_province="new_province_code"
     )
+    strip_type = r"^(phường|xã|thị trấn|đặc khu|huyện|quận|thị xã|thành phố)\s+"
+    accented_names = pl.concat(
+        [
+            ref.legacy_wards.select(
+                kind=pl.lit("old"),
+                unit="legacy_key",
+                name=pl.coalesce("legacy_ward_name", "legacy_district_name"),
+            ),
+            ref.new_wards.select(kind=pl.lit("new"), unit="ward_code", name="ward_name"),
+        ]
+    ).with_columns(name=pl.col("name").str.normalize("NFC").str.to_lowercase().str.replace(strip_type, ""))
     return {
-        "legacy": legacy.join(mapping.rename({"legacy_key": "unit"}), on="unit", how="left"),
+        "accented_names": accented_names,
+        "legacy_attrs": legacy,
+        "legacy_codes": mapping.rename({"legacy_key": "unit"}),
         "new": new,
         "old_province_to_new": old_province_to_new,
     }
@@ -252,6 +265,37 @@ ANCHOR_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 
+def _plausible(matches: pl.DataFrame) -> pl.DataFrame:
+    """Keep only ward matches whose district or (new) province is also named: most hits of a common name
+    ("An Bình") are elsewhere in the country, and dropping them early keeps the later joins small."""
+    units = _unit_tables()
+    named_new_provinces = pl.concat(
+        [
+            matches.filter(pl.col("level") == PROVINCE_NEW).select("addr_id", new_province="unit"),
+            matches.filter(pl.col("level") == PROVINCE_OLD)
+            .join(units["old_province_to_new"], on="unit")
+            .select("addr_id", "new_province"),
+        ]
+    ).unique()
+    named_districts = matches.filter(pl.col("level") == DISTRICT).select("addr_id", district="unit").unique()
+    old = matches.filter(pl.col("level") == WARD_OLD).join(
+        units["legacy_attrs"].select("unit", "district", "new_province"), on="unit"
+    )
+    old = pl.concat(
+        [
+            old.join(named_districts, on=["addr_id", "district"], how="semi"),
+            old.join(named_new_provinces, on=["addr_id", "new_province"], how="semi"),
+        ]
+    ).unique()
+    new = (
+        matches.filter(pl.col("level") == WARD_NEW)
+        .join(units["new"], on="unit")
+        .join(named_new_provinces, on=["addr_id", "new_province"], how="semi")
+    )
+    rest = matches.filter(~pl.col("level").is_in([WARD_OLD, WARD_NEW]))
+    return pl.concat([rest, old.select(matches.columns), new.select(matches.columns)])
+
+
 def _drop_overlapped(matches: pl.DataFrame) -> pl.DataFrame:
     """Drop matches overlapping a typed district/province span of another unit (also cross-word run-ons such
     as "tan [binh thanh] pho" when the text has no commas)."""
@@ -282,7 +326,7 @@ def _drop_overlapped(matches: pl.DataFrame) -> pl.DataFrame:
 def _readings(matches: pl.DataFrame) -> pl.DataFrame:
     """Score every old-ward and new-ward reading of each address; one row per (addr_id, reading)."""
     units = _unit_tables()
-    matches = _drop_overlapped(matches)
+    matches = _drop_overlapped(_plausible(matches))
     by_level = {
         level: matches.filter(pl.col("level") == level)
         for level in (PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW)
@@ -304,60 +348,54 @@ def _readings(matches: pl.DataFrame) -> pl.DataFrame:
         ]
     )
 
-    old = by_level[WARD_OLD].rename({"start": "w_start", "end": "w_end"}).join(units["legacy"], on="unit")
     old = (
-        old.join(districts, on=["addr_id", "district"], how="left")
-        .with_columns(has_district=(pl.col("d_start") > pl.col("w_end")).fill_null(False))
-        .with_columns(d_fuzzy=pl.col("d_fuzzy") & pl.col("has_district"))
-        .group_by(
-            "addr_id",
-            "unit",
-            "w_start",
-            "w_end",
-            "typed",
-            "fuzzy",
-            "old_province",
-            "new_province",
-            "new_codes",
-            "is_split",
+        by_level[WARD_OLD].rename({"start": "w_start", "end": "w_end"}).join(units["legacy_attrs"], on="unit")
+    )
+    keys = ["addr_id", "unit", "w_start"]
+    # Evidence after the ward: its own district, its old province, or the new province it now belongs to.
+    # Aggregated to small tables first (only the hits), then left-joined: no list columns through group_bys.
+    district_hits = (
+        old.select(*keys, "w_end", "district")
+        .join(districts, on=["addr_id", "district"])
+        .filter(pl.col("d_start") > pl.col("w_end"))
+        .group_by(keys)
+        .agg(d_fuzzy=pl.col("d_fuzzy").all())
+    )
+    province_hits = (
+        pl.concat(
+            [
+                old.select(*keys, "w_end", "old_province")
+                .join(old_provinces, on=["addr_id", "old_province"])
+                .filter(pl.col("p_start") > pl.col("w_end"))
+                .select(*keys, "p_fuzzy"),
+                old.select(*keys, "w_end", "new_province")
+                .join(new_provinces.filter(~pl.col("np_old")), on=["addr_id", "new_province"])
+                .filter(pl.col("np_start") > pl.col("w_end"))
+                .select(*keys, p_fuzzy="np_fuzzy"),
+            ]
         )
-        .agg(pl.col("has_district").any(), pl.col("d_fuzzy").any())
+        .group_by(keys)
+        .agg(pl.col("p_fuzzy").all())
     )
     old = (
-        old.join(old_provinces, on=["addr_id", "old_province"], how="left")
-        .with_columns(has_province=(pl.col("p_start") > pl.col("w_end")).fill_null(False))
-        .with_columns(p_fuzzy=pl.col("p_fuzzy") & pl.col("has_province"))
-        .join(
-            new_provinces.filter(~pl.col("np_old")).drop("np_old"), on=["addr_id", "new_province"], how="left"
-        )
+        old.join(district_hits, on=keys, how="left")
+        .join(province_hits, on=keys, how="left")
         .with_columns(
-            has_province=pl.col("has_province") | (pl.col("np_start") > pl.col("w_end")).fill_null(False)
-        )
-        .group_by(
-            "addr_id",
-            "unit",
-            "w_start",
-            "w_end",
-            "typed",
-            "fuzzy",
-            "new_province",
-            "new_codes",
-            "is_split",
-            "has_district",
-            "d_fuzzy",
-        )
-        .agg(
-            pl.col("has_province").any(),
-            (pl.col("p_fuzzy").fill_null(False) | pl.col("np_fuzzy").fill_null(False)).any().alias("p_fuzzy"),
+            has_district=pl.col("d_fuzzy").is_not_null(), has_province=pl.col("p_fuzzy").is_not_null()
         )
         .filter(pl.col("has_district") | pl.col("has_province"))
         .with_columns(
             score=pl.col("has_district").cast(pl.Int32) * SCORE_DISTRICT
             + pl.col("has_province").cast(pl.Int32) * SCORE_PROVINCE
             + pl.col("typed").cast(pl.Int32) * SCORE_TYPED,
-            any_fuzzy=pl.col("fuzzy") | pl.col("d_fuzzy").fill_null(False) | pl.col("p_fuzzy"),
+            any_fuzzy=pl.col("fuzzy")
+            | pl.col("d_fuzzy").fill_null(False)
+            | pl.col("p_fuzzy").fill_null(False),
             kind=pl.lit("old"),
         )
+        .sort("score", descending=True)
+        .unique(["addr_id", "unit", "w_start", "w_end"], keep="first")
+        .join(units["legacy_codes"], on="unit")
     )
 
     new = by_level[WARD_NEW].rename({"start": "w_start", "end": "w_end"}).join(units["new"], on="unit")
@@ -401,13 +439,37 @@ def _readings(matches: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([old.select(columns), new.select(columns)])
 
 
-def _decide(readings: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+def _accent_tiebreak(best: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
+    """Among tied readings keep those whose accented name is in the text: folding makes "Nghi Vạn" and
+    "Nghi Văn" (neighbours in one district) equal, the accents the writer typed do not."""
+    tied = best.filter(pl.col("unit").n_unique().over("addr_id") > 1)
+    if tied.is_empty():
+        return best
+    lowered = pl.col("text").str.normalize("NFC").str.to_lowercase()
+    hits = (
+        tied.select("addr_id", "kind", "unit")
+        .join(texts, on="addr_id")
+        .join(_unit_tables()["accented_names"], on=["kind", "unit"])
+        .with_columns(hit=lowered.str.contains(pl.col("name"), literal=True))
+        .group_by("addr_id", "kind", "unit")
+        .agg(pl.col("hit").any())
+    )
+    return (
+        best.join(hits, on=["addr_id", "kind", "unit"], how="left")
+        .with_columns(hit=pl.col("hit").fill_null(False))
+        .filter(pl.col("hit") | ~pl.col("hit").any().over("addr_id"))
+        .drop("hit")
+    )
+
+
+def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
     """Pick the best reading(s) per address and turn them into ward_code / candidates / status."""
     best = readings.filter(pl.col("score") == pl.col("score").max().over("addr_id"))
     # Among equally scored readings the rightmost ward wins (a street named like a ward comes first).
     best = best.filter(pl.col("w_end") == pl.col("w_end").max().over("addr_id"))
     # Prefer exact over fuzzy evidence for the same reading.
     best = best.sort("any_fuzzy").unique(["addr_id", "kind", "unit"], keep="first")
+    best = _accent_tiebreak(best, texts)
 
     # Several distinct old wards (or readings) that agree on one new ward are fine; otherwise ambiguous.
     decided = best.group_by("addr_id").agg(
@@ -450,6 +512,8 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
         ward_candidates=pl.when(pl.col("ward_code").is_null())
         .then(pl.col("candidates"))
         .otherwise(pl.concat_list(pl.col("ward_code"))),
+        # Several old wards matched equally (not a split): worth a typo-tolerant second look.
+        tied=pl.col("ward_code").is_null() & (pl.col("units") > 1),
     )
 
 
@@ -581,7 +645,7 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
     # Old ward within each matched district; new ward within each matched new province.
     ward_scope = current.filter(pl.col("level") == DISTRICT).select("addr_id", scope="unit", before="start")
     ward_choices = lexicon.filter(pl.col("level") == WARD_OLD).join(
-        units["legacy"].select("unit", scope="district"), on="unit"
+        units["legacy_attrs"].select("unit", scope="district"), on="unit"
     )
     added.append(_fuzzy_matches(spans, ward_scope, ward_choices, WARD_OLD))
     new_scope = pl.concat(
@@ -642,17 +706,21 @@ def resolve_texts(texts: pl.Series) -> pl.DataFrame:
             "fuzzy",
         )
     )
-    decided = _decide(_readings(matches), matches)
-    leftover = distinct.join(decided.select("addr_id"), on="addr_id", how="anti").drop_nulls("text")[
-        "addr_id"
-    ]
+    texts_by_id = distinct.drop_nulls("text")
+    decided = _decide(_readings(matches), matches, texts_by_id)
+    settled = decided.filter(~pl.col("tied")).select("addr_id")
+    leftover = texts_by_id.join(settled, on="addr_id", how="anti")["addr_id"]
     if leftover.len():
         fuzzy = _fuzzy_pass(spans, matches, leftover)
         if fuzzy.height:
-            leftover_matches = pl.concat(
-                [matches.filter(pl.col("addr_id").is_in(leftover.implode())), fuzzy], how="vertical_relaxed"
+            second_look = fuzzy.select("addr_id").unique()
+            second_matches = pl.concat(
+                [matches.join(second_look, on="addr_id", how="semi"), fuzzy], how="vertical_relaxed"
             )
-            decided = pl.concat([decided, _decide(_readings(leftover_matches), leftover_matches)])
+            redecided = _decide(_readings(second_matches), second_matches, texts_by_id)
+            decided = pl.concat(
+                [decided.join(redecided.select("addr_id"), on="addr_id", how="anti"), redecided]
+            )
             matches = pl.concat([matches, fuzzy], how="vertical_relaxed")
     provinces = _province_only(matches)
     out = distinct.join(decided, on="addr_id", how="left", maintain_order="left").join(
@@ -681,10 +749,19 @@ def _hint_candidates(hints: pl.Series, reference: Reference) -> pl.DataFrame:
         reference.legacy_to_new.select(code="legacy_ward_code", ward="ward_code").drop_nulls("code"),
         on="code",
     )
+    # New and legacy codes share one 5-digit space: keep both readings, the new one first in line.
     return (
-        pl.concat([as_new.select("hint", "ward"), as_legacy.select("hint", "ward")])
+        pl.concat(
+            [
+                as_new.select("hint", "ward", as_new=pl.lit(True)),
+                as_legacy.select("hint", "ward", as_new=pl.lit(False)),
+            ]
+        )
         .group_by("hint")
-        .agg(hint_codes=pl.col("ward").unique().sort())
+        .agg(
+            hint_codes=pl.col("ward").unique().sort(),
+            hint_new_codes=pl.col("ward").filter(pl.col("as_new")).unique().sort(),
+        )
     )
 
 
@@ -692,13 +769,19 @@ def _apply_hints(resolved: pl.DataFrame, reference: Reference) -> pl.DataFrame:
     """Combine the text's answer with the hint's candidates; a disagreement is flagged, never papered over."""
     hints = _hint_candidates(resolved["hint"].drop_nulls().unique(), reference)
     ward_province = reference.new_wards.select("ward_code", "province_code")
+    no_codes = pl.lit([], dtype=pl.List(pl.String))
     frame = resolved.join(hints, on="hint", how="left", maintain_order="left").with_columns(
-        pl.col("hint_codes").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        pl.col("hint_codes").fill_null(no_codes), pl.col("hint_new_codes").fill_null(no_codes)
     )
     has_hint = pl.col("hint_codes").list.len() > 0
     text_codes = pl.col("ward_candidates")
-    # Hint codes in the province the text names (when it names one).
-    agreeing = pl.col("hint_codes").list.set_intersection(text_codes)
+    # What the hint and the text agree on; the hint read as a new code first, then as either.
+    agreeing_new = pl.col("hint_new_codes").list.set_intersection(text_codes)
+    agreeing = (
+        pl.when(agreeing_new.list.len() > 0)
+        .then(agreeing_new)
+        .otherwise(pl.col("hint_codes").list.set_intersection(text_codes))
+    )
     status = pl.col("address_status")
     combined = frame.with_columns(
         new_candidates=pl.when(~has_hint)
@@ -773,9 +856,9 @@ def resolve_addresses(
         raise AddressInputError(f"no hint column '{hint_column}' (columns: {', '.join(frame.columns)})")
     reference = load_reference()
     base = frame.drop([c for c in OUTPUT_COLUMNS if c in frame.columns])
-    texts = base.select(text=pl.col(column).cast(pl.String))
-    texts = texts.with_columns(
-        hint=pl.col(hint_column).cast(pl.String) if hint_column else pl.lit(None, pl.String)
+    texts = base.select(
+        text=pl.col(column).cast(pl.String),
+        hint=pl.col(hint_column).cast(pl.String) if hint_column else pl.lit(None, pl.String),
     )
     pairs = texts.unique(maintain_order=False)
     by_text = resolve_texts(pairs["text"].unique())

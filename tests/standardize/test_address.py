@@ -1,0 +1,224 @@
+"""The address resolver: old 3-tier and new 2-tier addresses → new ward and province codes.
+
+Expected codes are looked up in the reference tables (legacy ward → its new ward), not hard-coded.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import polars as pl
+import pytest
+from sachsong.standardize.address import AddressInputError, resolve_addresses
+from sachsong.standardize.reference import load_reference
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference()
+
+
+def new_codes_of_legacy(ref, ward: str, district: str, province: str) -> list[str]:
+    legacy = ref.legacy_wards.filter(
+        (pl.col("legacy_ward_name") == ward)
+        & (pl.col("legacy_district_name").str.to_lowercase() == district.lower())
+        & (pl.col("legacy_province_name") == province)
+    )
+    assert legacy.height == 1, (ward, district, province)
+    codes = ref.legacy_to_new.join(legacy.select("legacy_key"), on="legacy_key")["ward_code"]
+    return sorted(codes.to_list())
+
+
+def new_code(ref, ward: str, province: str) -> str:
+    return ref.new_wards.filter((pl.col("ward_name") == ward) & (pl.col("province_name") == province))[
+        "ward_code"
+    ].item()
+
+
+def province_code(ref, province: str) -> str:
+    return ref.provinces.filter(pl.col("province_name") == province)["province_code"].item()
+
+
+def resolve_one(text: str | None, **kwargs) -> dict:
+    return resolve_addresses(pl.DataFrame({"address": [text]}, schema={"address": pl.String}), **kwargs).row(
+        0, named=True
+    )
+
+
+QUANG_PHU = ("Xã Quảng Phú", "Huyện Quảng Trạch", "Tỉnh Quảng Bình")
+OLD_QUANG_PHU_SPELLINGS = [
+    "Thôn 3, Xã Quảng Phú, Huyện Quảng Trạch, Tỉnh Quảng Bình",
+    "X. Quảng Phú, H. Quảng Trạch, T. Quảng Bình",
+    "xa quang phu huyen quang trach quang binh",
+    "XÃ QUẢNG PHÚ, HUYỆN QUẢNG TRẠCH, TỈNH QUẢNG BÌNH",
+    unicodedata.normalize("NFD", "Xã Quảng Phú, Huyện Quảng Trạch, Tỉnh Quảng Bình"),
+    "Xã Quảng Phú, Huyện Quảng Trạch",
+    "Số 12 đường Lê Lợi, Quảng Phú, Quảng Trạch, Quảng Bình",
+]
+
+
+@pytest.mark.parametrize("text", OLD_QUANG_PHU_SPELLINGS)
+def test_old_three_tier_spellings_resolve_exactly(ref, text):
+    [expected] = new_codes_of_legacy(ref, *QUANG_PHU)
+    row = resolve_one(text)
+    assert row["address_status"] == "exact", text
+    assert row["ward_code"] == expected
+    assert row["ward_candidates"] == [expected]
+    assert row["province_code"] == province_code(ref, "Tỉnh Quảng Trị")  # Quảng Bình merged into Quảng Trị
+
+
+@pytest.mark.parametrize(
+    "text", ["P. 5, Q. 3, TP. HCM", "123 Lê Lợi, P.05, Q.3, TP.HCM", "P5, Quận 3, TPHCM"]
+)
+def test_numbered_wards_and_districts(ref, text):
+    [expected] = new_codes_of_legacy(ref, "Phường 5", "Quận 3", "Thành phố Hồ Chí Minh")
+    row = resolve_one(text)
+    assert (row["ward_code"], row["address_status"]) == (expected, "exact")
+
+
+def test_abbreviated_town_without_province(ref):
+    [expected] = new_codes_of_legacy(ref, "Thị trấn Kiến Giang", "Huyện Lệ Thủy", "Tỉnh Quảng Bình")
+    # "Kiến Giang" is also the name of a province (Kiên Giang once folded): the district settles it.
+    row = resolve_one("TT. Kiến Giang, H. Lệ Thủy")
+    assert (row["ward_code"], row["address_status"]) == (expected, "exact")
+
+
+@pytest.mark.parametrize(
+    ("text", "ward"),
+    [("Xã Quảng Trạch, Tỉnh Quảng Trị", "Xã Quảng Trạch"), ("Phường Đồng Hới, Quảng Trị", "Phường Đồng Hới")],
+)
+def test_new_two_tier_addresses(ref, text, ward):
+    row = resolve_one(text)
+    assert row["ward_code"] == new_code(ref, ward, "Tỉnh Quảng Trị")
+    assert row["address_status"] == "exact"
+
+
+def test_district_named_like_a_new_ward_is_read_as_the_district(ref):
+    # New "Xã Quảng Trạch" exists, but here the text calls Quảng Trạch a district (Huyện) of the old address.
+    [expected] = new_codes_of_legacy(ref, *QUANG_PHU)
+    row = resolve_one("Xa Quang Phu, Huyen Quang Trach, Quang Binh")
+    assert row["ward_code"] == expected
+
+
+def test_typo_in_ward_name_is_fuzzy(ref):
+    [expected] = new_codes_of_legacy(ref, *QUANG_PHU)
+    row = resolve_one("Thôn 3, Xã Quảng Phuu, Huyện Quảng Trạch, Tỉnh Quảng Bình")
+    assert (row["ward_code"], row["address_status"]) == (expected, "fuzzy")
+
+
+def test_typo_in_district_name_is_fuzzy(ref):
+    # Phường 1 exists in both Đông Hà and Thị xã Quảng Trị: only the (misspelt) district tells them apart.
+    [expected] = new_codes_of_legacy(ref, "Phường 1", "Thành phố Đông Hà", "Tỉnh Quảng Trị")
+    row = resolve_one("Phường 1, Thành phố Đông Hàa, Tỉnh Quảng Trị")
+    assert (row["ward_code"], row["address_status"]) == (expected, "fuzzy")
+    without_district = resolve_one("Phường 1, Tỉnh Quảng Trị")
+    assert without_district["address_status"] == "ambiguous"
+    assert expected in without_district["ward_candidates"]
+
+
+def split_ward(ref) -> tuple[dict, list[str]]:
+    """The old Xã Tân Thạnh (Huyện Thới Lai, Cần Thơ), split between two new communes."""
+    legacy = ref.legacy_wards.filter(
+        (pl.col("legacy_ward_name") == "Xã Tân Thạnh") & (pl.col("legacy_district_name") == "Huyện Thới Lai")
+    ).row(0, named=True)
+    candidates = sorted(
+        ref.legacy_to_new.filter(pl.col("legacy_key") == legacy["legacy_key"])["ward_code"].to_list()
+    )
+    return legacy, candidates
+
+
+def test_split_ward_is_ambiguous_with_all_candidates(ref):
+    legacy, candidates = split_ward(ref)
+    assert len(candidates) >= 2
+    row = resolve_one("Xã Tân Thạnh, Huyện Thới Lai, Thành phố Cần Thơ")
+    assert row["address_status"] == "ambiguous"
+    assert row["ward_code"] is None
+    assert row["ward_candidates"] == candidates
+    assert row["province_code"] == legacy["new_province_code"]
+
+
+def test_split_ward_settled_by_a_village_named_like_a_candidate(ref):
+    _, candidates = split_ward(ref)
+    names = ref.new_wards.filter(pl.col("ward_code").is_in(candidates)).select("ward_code", "ward_short")
+    other = names.filter(pl.col("ward_short") != "Tân Thạnh").row(0, named=True)
+    row = resolve_one(f"Ấp {other['ward_short']}, Xã Tân Thạnh, Huyện Thới Lai, Thành phố Cần Thơ")
+    assert (row["ward_code"], row["address_status"]) == (other["ward_code"], "exact")
+
+
+def test_hint_settles_a_split_ward(ref):
+    _, candidates = split_ward(ref)
+    frame = pl.DataFrame(
+        {
+            "address": ["Xã Tân Thạnh, Huyện Thới Lai, Thành phố Cần Thơ"] * 2,
+            "commune_code": [candidates[1], None],
+        }
+    )
+    out = resolve_addresses(frame, hint_column="commune_code")
+    assert out["ward_code"].to_list() == [candidates[1], None]
+    assert out["address_status"].to_list() == ["exact", "ambiguous"]
+
+
+def test_hint_alone_and_hint_against_text(ref):
+    [quang_phu] = new_codes_of_legacy(ref, *QUANG_PHU)
+    legacy_code = ref.legacy_wards.filter(
+        (pl.col("legacy_ward_name") == QUANG_PHU[0]) & (pl.col("legacy_district_name") == QUANG_PHU[1])
+    )["legacy_ward_code"].item()
+    dong_hoi = new_code(ref, "Phường Đồng Hới", "Tỉnh Quảng Trị")
+    frame = pl.DataFrame(
+        {
+            "address": [None, "Tỉnh Quảng Bình", "Xã Quảng Phú, Huyện Quảng Trạch, Tỉnh Quảng Bình"],
+            "commune_code": [dong_hoi, dong_hoi, dong_hoi],
+        }
+    )
+    out = resolve_addresses(frame, hint_column="commune_code")
+    # A new code alone is used (it may also be someone's legacy code: both readings are checked).
+    assert out["ward_code"][1] == dong_hoi or out["address_status"][1] == "ambiguous"
+    # Text and hint disagree: flagged, both answers listed, nothing chosen silently.
+    assert out["address_status"][2] == "ambiguous"
+    assert out["ward_code"][2] is None
+    assert {quang_phu, dong_hoi} <= set(out["ward_candidates"][2])
+    # A legacy code that agrees with the text confirms it.
+    agree = resolve_addresses(
+        pl.DataFrame({"address": [OLD_QUANG_PHU_SPELLINGS[0]], "commune_code": [legacy_code]}),
+        hint_column="commune_code",
+    )
+    assert (agree["ward_code"][0], agree["address_status"][0]) == (quang_phu, "exact")
+
+
+@pytest.mark.parametrize("text", ["hello world", "asdf qwer zxcv", "", "12345", None])
+def test_garbage_and_null_are_unmatched(text):
+    row = resolve_one(text)
+    assert row["address_status"] == "unmatched"
+    assert row["ward_code"] is None
+    assert row["ward_candidates"] == []
+
+
+def test_province_only_keeps_the_province(ref):
+    row = resolve_one("Tỉnh Quảng Bình")
+    assert row["address_status"] == "unmatched"
+    assert row["province_code"] == province_code(ref, "Tỉnh Quảng Trị")
+
+
+def test_every_row_kept_in_order_with_repeats(ref):
+    texts = ["P. 5, Q. 3, TP. HCM", None, "hello", "P. 5, Q. 3, TP. HCM", OLD_QUANG_PHU_SPELLINGS[1]] * 3
+    frame = pl.DataFrame({"record_id": [str(i) for i in range(len(texts))], "address": texts})
+    out = resolve_addresses(frame)
+    assert out.height == frame.height
+    assert out["record_id"].to_list() == frame["record_id"].to_list()
+    assert out["address"].to_list() == texts
+    assert out.schema["ward_candidates"] == pl.List(pl.String)
+    statuses = out["address_status"].to_list()
+    assert statuses[:5] == ["exact", "unmatched", "unmatched", "exact", "exact"]
+    assert statuses == statuses[:5] * 3
+
+
+def test_rerun_replaces_previous_output_columns():
+    once = resolve_addresses(pl.DataFrame({"address": ["P. 5, Q. 3, TP. HCM"]}))
+    twice = resolve_addresses(once)
+    assert twice.columns == once.columns
+    assert twice.equals(once)
+
+
+def test_missing_column_is_a_clear_error():
+    with pytest.raises(AddressInputError, match=r"no column 'address'.*dia_chi"):
+        resolve_addresses(pl.DataFrame({"dia_chi": ["x"]}))
