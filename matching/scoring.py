@@ -221,8 +221,8 @@ def term_frequencies(features: pl.DataFrame, key: str) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class Thresholds:
-    link: float = 0.95  # auto-link at or above this probability
-    review: float = 0.30  # send to stewards between review and link
+    link: float = 0.7  # auto-link at or above this (calibrated) probability
+    review: float = 0.1  # send to stewards between review and link
     cannot_link_weight: float = -8.0  # a scored pair this far below zero forbids merging its two records
 
 
