@@ -3,7 +3,8 @@
 `ingest_directory(root)` walks the files (sorted, confined to root), detects each one's kind, encoding, delimiter
 and header dialect, maps it onto `schema.RAW_COLUMNS` with lineage (`source_file`, `source_row`), and accounts
 for every row: each data row seen is either in `.table` or in `.rejects`, per file (`.balanced()`).
-A demo directory (`exports/` + `truth/`) is ingested from `exports/` only: the ground truth is never input.
+A demo directory (`exports/` + `truth/`) is ingested from `exports/` only: the ground truth is never input, and
+`source_file` is then relative to `exports/` (as the demo's truth names the files).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ COUNT_SCHEMA: dict[str, pl.DataType] = {
     "rows_rejected": pl.Int64(),
     "rows_flagged": pl.Int64(),
     "extra_columns": pl.Int64(),
+    "freshness_days": pl.Int64(),  # the source's refresh window (registry; default 1 day)
     "status": pl.String(),  # ok | no_rows | empty | failed | skipped
     "error": pl.String(),
     "columns": pl.String(),  # how the header was mapped
@@ -79,6 +81,7 @@ class FileCount:
     rows_rejected: int = 0
     rows_flagged: int = 0
     extra_columns: int = 0
+    freshness_days: int | None = None
     status: str = "ok"
     error: str | None = None
     columns: str | None = None
@@ -112,6 +115,11 @@ class IngestResult:
             pl.col("source_row").is_not_null()
         ).height == int(self.counts["rows_rejected"].sum())
         return bool(ok) and totals_match
+
+    def freshness_days(self) -> dict[str, int]:
+        """source_id → its refresh window in days (from the registry; 1 when unregistered)."""
+        rows = self.counts.filter(pl.col("source_id").is_not_null()).select("source_id", "freshness_days")
+        return {source: int(days) for source, days in rows.unique("source_id", keep="first").iter_rows()}
 
     def file_errors(self) -> Iterator[str]:
         """'file: reason' for every file that could not be ingested."""
@@ -167,10 +175,10 @@ def _scan_root(root: Path) -> Path:
     return exports if exports.is_dir() else root
 
 
-def _walk(scan_root: Path, root: Path) -> Iterator[tuple[Path, str, str | None]]:
-    """(path, path relative to root, reason to refuse or None), sorted, never following links out of root."""
+def _walk(root: Path) -> Iterator[tuple[Path, str, str | None]]:
+    """(path, POSIX path relative to root, reason to refuse or None), sorted, never following links out of root."""
     resolved_root = root.resolve()
-    for directory, dirnames, filenames in os.walk(scan_root, followlinks=False):
+    for directory, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         here = Path(directory)
         if here == root and "truth" in dirnames:
@@ -237,10 +245,14 @@ def _read_grid(path: Path, spec: SourceSpec | None, count: FileCount) -> Grid | 
     count.kind = kind
     if kind == "binary":
         raise FileRejected("binary content, not a text export, spreadsheet or JSON")
+    columns = spec.columns if spec else None
     if kind in ("xlsx", "xls"):
-        count.encoding = "xlsx" if kind == "xlsx" else "xls"
+        count.encoding = kind
         return read_spreadsheet(
-            path, sheet=spec.sheet if spec else None, header_row=spec.header_row if spec else None
+            path,
+            sheet=spec.sheet if spec else None,
+            header_row=spec.header_row if spec else None,
+            columns=columns,
         )
     try:
         decoded = decode_bytes(data, spec.encoding if spec else None)
@@ -249,14 +261,15 @@ def _read_grid(path: Path, spec: SourceSpec | None, count: FileCount) -> Grid | 
     count.encoding = decoded.encoding
     count.notes.extend(decoded.notes)
     if kind == "json":
-        grid = read_json(decoded.text)
-    elif kind == "jsonl":
-        grid = read_json_lines(decoded.text)
-    else:
-        grid = read_delimited(
-            decoded, delimiter=spec.delimiter if spec else None, header_row=spec.header_row if spec else None
-        )
-    return grid
+        return read_json(decoded.text, columns)
+    if kind == "jsonl":
+        return read_json_lines(decoded.text, columns)
+    return read_delimited(
+        decoded,
+        delimiter=spec.delimiter if spec else None,
+        header_row=spec.header_row if spec else None,
+        columns=columns,
+    )
 
 
 def _fix_legacy_cells(frame: pl.DataFrame, columns: list[str], count: FileCount) -> pl.DataFrame:
@@ -426,7 +439,7 @@ def ingest_directory(
     loaded = load_registry(registry) if registry is not None else None
     scan_root = _scan_root(root)
 
-    entries = list(_walk(scan_root, root))
+    entries = list(_walk(scan_root))
     readable = [
         relative for path, relative, refused in entries if refused is None and _is_not_data(path) is None
     ]
@@ -447,10 +460,10 @@ def ingest_directory(
         if skip is not None:
             count.status, count.error = "skipped", skip
             continue
-        relative_to_scan = path.relative_to(scan_root).as_posix()
-        spec = loaded.source_for([relative_to_scan, relative]) if loaded else None
-        source_id = spec.id if spec else default_ids[relative]
+        spec = loaded.source_for([relative, path.relative_to(root).as_posix()]) if loaded else None
+        source_id = spec.source_id_for(default_ids[relative]) if spec else default_ids[relative]
         count.source_id = source_id
+        count.freshness_days = spec.freshness_days if spec else 1
         try:
             table, file_rejects, file_warnings = _ingest_file(
                 path, relative, spec, source_id, count, max_field_bytes

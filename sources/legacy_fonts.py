@@ -113,15 +113,21 @@ def is_vietnamese_syllable(word: str) -> bool:
     return tones <= 1 and bool(_SYLLABLE.match(plain))
 
 
-def vietnamese_score(text: str) -> float:
-    """Share of the words with non-ASCII letters that are valid Vietnamese syllables (0 when there are none).
+def vietnamese_evidence(text: str) -> tuple[float, int]:
+    """(share, count) of the words with non-ASCII letters that are valid Vietnamese syllables.
 
     ASCII-only words read the same under every candidate decoding, so only the others can tell them apart.
     """
     words = [w for w in _WORD.findall(text) if not w.isascii()]
     if not words:
-        return 0.0
-    return sum(1 for w in words if is_vietnamese_syllable(w)) / len(words)
+        return 0.0, 0
+    valid = sum(1 for w in words if is_vietnamese_syllable(w))
+    return valid / len(words), valid
+
+
+def vietnamese_score(text: str) -> float:
+    """Share of the words with non-ASCII letters that are valid Vietnamese syllables (0 when there are none)."""
+    return vietnamese_evidence(text)[0]
 
 
 # --- Conversion -----------------------------------------------------------------------------------------------
@@ -179,6 +185,7 @@ class Decoding:
 
 # How much better a legacy reading must score than the text as it stands before we rewrite the text.
 LEGACY_MARGIN = 0.2
+LEGACY_MIN_WORDS = 4
 
 
 def detect_legacy_text(text: str) -> tuple[str | None, float, float]:
@@ -190,8 +197,9 @@ def detect_legacy_text(text: str) -> tuple[str | None, float, float]:
     as_is = vietnamese_score(text)
     best_name, best_score = None, as_is
     for name, convert in LEGACY_CONVERTERS.items():
-        score = vietnamese_score(convert(text))
-        if score > best_score + LEGACY_MARGIN and score >= 0.5:
+        score, valid_words = vietnamese_evidence(convert(text))
+        # A handful of words is no evidence: valid text is only rewritten on a clear, repeated signal.
+        if score > best_score + LEGACY_MARGIN and score >= 0.5 and valid_words >= LEGACY_MIN_WORDS:
             best_name, best_score = name, score
     return best_name, best_score, as_is
 

@@ -23,7 +23,7 @@ from sachsong.sources.detect import (
     parse_head,
     sniff_delimiter,
 )
-from sachsong.sources.headers import header_hits, map_header
+from sachsong.sources.headers import map_header
 
 RAW_LINE_LIMIT = 500
 PREFERRED_JSON_KEYS = ("data", "records", "items", "rows", "results", "danh_sach", "du_lieu")
@@ -73,7 +73,12 @@ def _empty_frame(n: int) -> pl.DataFrame:
 
 
 # --- Delimited text ---------------------------------------------------------------------------------------------
-def read_delimited(decoded: DecodedText, delimiter: str | None = None, header_row: int | None = None) -> Grid:
+def read_delimited(
+    decoded: DecodedText,
+    delimiter: str | None = None,
+    header_row: int | None = None,
+    columns: dict[str, str] | None = None,
+) -> Grid:
     """CSV/TSV/TXT. Polars parses well-formed text; Python's csv module takes over only for the files polars
     cannot be trusted with (quoted fields spanning lines) or rejects, to find the bad rows."""
     text = decoded.text
@@ -92,7 +97,7 @@ def read_delimited(decoded: DecodedText, delimiter: str | None = None, header_ro
     else:
         header_index, header = find_header([fields for _, fields in head])
     header_end_line = head[header_index][0]
-    _check_header(header, delimiter, sniffed)
+    _check_header(header, delimiter, sniffed, columns)
     skipped = header_index  # title lines above the header
     notes = [f"{skipped} line(s) above the header skipped"] if skipped else []
     dialect = f"delimited {_delimiter_name(delimiter)}"
@@ -115,8 +120,8 @@ def _delimiter_name(delimiter: str) -> str:
     return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(delimiter, repr(delimiter))
 
 
-def _check_header(header: list[str], delimiter: str, sniffed: bool) -> None:
-    if header_hits(header) == 0 or not map_header(header).has_name:
+def _check_header(header: list[str], delimiter: str, sniffed: bool, columns: dict[str, str] | None) -> None:
+    if not map_header(header, columns).has_name:
         fields = len(header)
         hint = ""
         if fields == 1 and sniffed:
@@ -252,7 +257,12 @@ def _read_body_python(body: str, delimiter: str, header: list[str], fallback_lin
 _MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00$")
 
 
-def read_spreadsheet(path: Path, sheet: str | int | None = None, header_row: int | None = None) -> Grid:
+def read_spreadsheet(
+    path: Path,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    columns: dict[str, str] | None = None,
+) -> Grid:
     """xlsx/xls through fastexcel (calamine). The first sheet with a recognisable header is read, and every
     other sheet with the same header is appended (an export split across sheets); other sheets are noted."""
     import fastexcel
@@ -293,7 +303,7 @@ def read_spreadsheet(path: Path, sheet: str | int | None = None, header_row: int
             index, header = find_header(head_rows)
         header = _trim_header(header)
         if chosen_header is None:
-            if not map_header(header).has_name:
+            if not map_header(header, columns).has_name:
                 notes.append(f"sheet {sheet_name!r} skipped: no recognisable name column")
                 continue
             chosen_header = header
@@ -348,7 +358,11 @@ def _json_value(value: Any) -> str | None:
 
 
 def _records_to_grid(
-    items: list[tuple[int, Any]], dialect: str, rejects: list[RowReject], rows_in: int
+    items: list[tuple[int, Any]],
+    dialect: str,
+    rejects: list[RowReject],
+    rows_in: int,
+    columns: dict[str, str] | None,
 ) -> Grid:
     keys: dict[str, None] = {}
     for _, item in items:
@@ -363,13 +377,13 @@ def _records_to_grid(
     )
     if not items:
         frame = _empty_frame(len(header))
-    if header and not map_header(header).has_name:
+    if header and not map_header(header, columns).has_name:
         shown = ", ".join(repr(h) for h in header[:8])
         raise FileRejected(f"no recognisable name field in the JSON records [{shown}]")
     return Grid(header=header, frame=frame, rows_in=rows_in, dialect=dialect, rejects=rejects, needs_nfc=True)
 
 
-def read_json(text: str) -> Grid:
+def read_json(text: str, columns: dict[str, str] | None = None) -> Grid:
     """A list of objects, or an object holding one list of objects (under "data", "records", ...)."""
     try:
         document = json.loads(text)
@@ -407,10 +421,10 @@ def read_json(text: str) -> Grid:
             )
     if not items and rejects:
         raise FileRejected(f"JSON list holds no objects (first item: {rejects[0].raw_line[:60]})")
-    return _records_to_grid(items, dialect, rejects, len(records))
+    return _records_to_grid(items, dialect, rejects, len(records), columns)
 
 
-def read_json_lines(text: str) -> Grid:
+def read_json_lines(text: str, columns: dict[str, str] | None = None) -> Grid:
     """One JSON object per line; a line that is not an object is rejected on its own."""
     items: list[tuple[int, Any]] = []
     rejects: list[RowReject] = []
@@ -430,4 +444,4 @@ def read_json_lines(text: str) -> Grid:
             rejects.append(RowReject(row, None, f"line is a {type(item).__name__}, not an object", line))
     if not items and rejects:
         raise FileRejected(f"no JSON object on any line (first problem: {rejects[0].reason})")
-    return _records_to_grid(items, "json lines", rejects, row)
+    return _records_to_grid(items, "json lines", rejects, row, columns)

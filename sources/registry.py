@@ -3,7 +3,7 @@
 ```yaml
 province: "44"
 sources:
-  - id: dong-hoi-nhan-khau          # becomes source_id
+  - id: dong-hoi-nhan-khau          # becomes source_id; "{stem}" stands for the file's stem
     glob: "exports/dong_hoi/*.csv"  # relative to the sources root; ** crosses folders
     encoding: tcvn3                 # optional: utf-8, cp1258, tcvn3, vni, utf-16 ... (default: detect)
     delimiter: ";"                  # optional (default: sniff)
@@ -61,6 +61,10 @@ class SourceSpec:
     def matches(self, relative_path: str) -> bool:
         return bool(glob_to_regex(self.glob).match(relative_path))
 
+    def source_id_for(self, stem: str) -> str:
+        """The source_id of one matched file: the id, with "{stem}" replaced by the file's (unique) stem."""
+        return self.id.replace("{stem}", stem)
+
 
 @dataclass(frozen=True)
 class Registry:
@@ -76,10 +80,6 @@ class Registry:
             if any(source.matches(p) for p in relative_paths):
                 return source
         return None
-
-    def freshness_days(self) -> dict[str, int]:
-        """source_id → refresh window in days, for the "sống" rules."""
-        return {s.id: s.freshness_days for s in self.sources}
 
 
 def glob_to_regex(pattern: str) -> re.Pattern[str]:
@@ -172,7 +172,7 @@ def load_registry(path: str | Path) -> Registry:
     sources = tuple(_parse_source(path, i, entry) for i, entry in enumerate(document["sources"]))
     seen: set[str] = set()
     for source in sources:
-        if source.id in seen:
+        if source.id in seen and "{stem}" not in source.id:
             raise RegistryError(f"{path}: source id '{source.id}' is listed twice")
         seen.add(source.id)
     province = document.get("province")
