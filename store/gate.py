@@ -24,6 +24,8 @@ from sachsong.store.publish import GateResult
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 GOLDEN_TABLE = "residents_golden"
+# The golden table's person id, by the first of these names it has (the matching room names it).
+PERSON_ID_CANDIDATES = ("person_id", "golden_id", "cluster_id")
 DATA_DOCS_SITE = "publish_gate"
 
 
@@ -51,7 +53,8 @@ def reference_codes() -> tuple[frozenset[str], frozenset[str]]:
 class GoldenGate:
     """Callable gate for `publish_snapshot`: expectations on the golden table, plus a row-count floor.
 
-    - `id_column` unique and not null (one golden record per person);
+    - `id_column` (default: the first of PERSON_ID_CANDIDATES present) unique and not null (one golden record
+      per person);
     - `key_columns` not null;
     - `ward_code` / `province_code` (when present) within the reference sets — nulls are allowed, since an
       unresolved address is a finding for stewards, not a reason to withhold the whole province;
@@ -61,7 +64,7 @@ class GoldenGate:
 
     def __init__(
         self,
-        id_column: str = "cluster_id",
+        id_column: str | None = None,
         key_columns: Iterable[str] = (),
         table: str = GOLDEN_TABLE,
         min_row_ratio: float = 0.5,
@@ -72,7 +75,7 @@ class GoldenGate:
         if build_docs not in ("on_failure", "always", "never"):
             raise ValueError(f"build_docs must be on_failure, always or never, got {build_docs!r}")
         self.id_column = id_column
-        self.key_columns = tuple(dict.fromkeys((id_column, *key_columns)))
+        self.extra_keys = tuple(key_columns)
         self.table = table
         self.min_row_ratio = min_row_ratio
         self._ward_codes = frozenset(ward_codes) if ward_codes is not None else None
@@ -95,21 +98,31 @@ class GoldenGate:
         if self.table not in tables:
             return GateResult(False, f"no '{self.table}' table to validate (tables: {', '.join(tables)})")
         golden = tables[self.table]
-        missing = [c for c in self.key_columns if c not in golden.columns]
+        id_column = self.id_column or next((c for c in PERSON_ID_CANDIDATES if c in golden.columns), None)
+        if id_column is None:
+            return GateResult(
+                False, f"{self.table} has no person id column ({' or '.join(PERSON_ID_CANDIDATES)})"
+            )
+        keys = tuple(dict.fromkeys((id_column, *self.extra_keys)))
+        missing = [c for c in keys if c not in golden.columns]
         if missing:
             return GateResult(False, f"{self.table} lacks key column(s) {', '.join(missing)}")
-        return self._validate(golden, self.minimum_rows(previous), Path(store_dir) / DATA_DOCS_DIR)
+        return self._validate(
+            golden, id_column, keys, self.minimum_rows(previous), Path(store_dir) / DATA_DOCS_DIR
+        )
 
-    def _expectations(self, golden: pl.DataFrame, minimum_rows: int) -> list[Any]:
+    def _expectations(
+        self, golden: pl.DataFrame, id_column: str, keys: tuple[str, ...], minimum_rows: int
+    ) -> list[Any]:
         import great_expectations as gx
 
         expect = gx.expectations
         ward_codes, province_codes = self._code_sets()
         expectations: list[Any] = [
             expect.ExpectTableRowCountToBeBetween(min_value=minimum_rows),
-            expect.ExpectColumnValuesToBeUnique(column=self.id_column),
+            expect.ExpectColumnValuesToBeUnique(column=id_column),
         ]
-        expectations += [expect.ExpectColumnValuesToNotBeNull(column=c) for c in self.key_columns]
+        expectations += [expect.ExpectColumnValuesToNotBeNull(column=c) for c in keys]
         if "ward_code" in golden.columns:
             expectations.append(
                 expect.ExpectColumnValuesToBeInSet(column="ward_code", value_set=sorted(ward_codes))
@@ -120,7 +133,9 @@ class GoldenGate:
             )
         return expectations
 
-    def _validate(self, golden: pl.DataFrame, minimum_rows: int, docs_dir: Path) -> GateResult:
+    def _validate(
+        self, golden: pl.DataFrame, id_column: str, keys: tuple[str, ...], minimum_rows: int, docs_dir: Path
+    ) -> GateResult:
         import great_expectations as gx
         from great_expectations.data_context.types.base import (
             DataContextConfig,
@@ -143,7 +158,7 @@ class GoldenGate:
             .add_batch_definition_whole_dataframe("candidate")
         )
         suite = context.suites.add(gx.ExpectationSuite(name=f"{self.table}_publish_gate"))
-        for expectation in self._expectations(golden, minimum_rows):
+        for expectation in self._expectations(golden, id_column, keys, minimum_rows):
             suite.add_expectation(expectation)
         validation = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{self.table}_gate", data=batch_definition, suite=suite)
@@ -152,7 +167,7 @@ class GoldenGate:
             gx.Checkpoint(name="publish_gate", validation_definitions=[validation])
         )
         # Only the columns the suite reads: converting a wide table to pandas would dominate the gate's time.
-        used = [c for c in golden.columns if c in {*self.key_columns, "ward_code", "province_code"}]
+        used = [c for c in golden.columns if c in {*keys, "ward_code", "province_code"}]
         frame = golden.select(used).to_pandas()
         result = checkpoint.run(batch_parameters={"dataframe": frame})
 

@@ -1,0 +1,82 @@
+"""`sachsong run`: the nightly flow from the command line, with no Prefect server to set up.
+
+Without a server (`PREFECT_API_URL` unset) Prefect starts a temporary local one for the run. With no sources the
+demo province is generated once into `./var/demo/` and the store defaults to `./var/store`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+DEFAULT_DEMO_DIR = Path("var/demo")
+DEFAULT_STORE_DIR = Path("var/store")
+
+
+def _quiet_environment() -> None:
+    # Before Prefect or GX are imported: a slow first start of the temporary server must not time out, and
+    # nothing phones home.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def ensure_demo(demo_dir: Path, province: str, persons: int) -> Path:
+    """The demo province's exports, generated on first use (kept between runs so reruns hit the cache)."""
+    exports = demo_dir / "exports"
+    if not exports.is_dir() or not any(exports.rglob("*.*")):
+        from sachsong.sources.demo import write_demo
+
+        print(f"generating the demo province {province} ({persons} persons) into {demo_dir} …", flush=True)
+        summary = write_demo(demo_dir, province=province, persons=persons)
+        print(summary.describe(), flush=True)
+    return demo_dir
+
+
+def run_nightly_cli(
+    province: str,
+    sources: Path | None,
+    store: Path | None,
+    as_of: date | None,
+    dask_address: str | None,
+    persons: int,
+) -> int:
+    """Run the nightly flow once; 0 when a snapshot was published, 1 otherwise."""
+    _quiet_environment()
+    from sachsong.pipelines.flows import RunFailed, province_nightly
+
+    if sources is None:
+        sources = ensure_demo(DEFAULT_DEMO_DIR, province, persons)
+    elif not Path(sources).is_dir():
+        print(f"{sources}: no such sources directory", file=sys.stderr)
+        return 2
+    store = Path(store) if store is not None else DEFAULT_STORE_DIR
+    print(f"nightly run: province {province}, sources {sources}, store {store}", flush=True)
+    try:
+        summary = province_nightly(
+            province=province,
+            sources=str(sources),
+            store=str(store),
+            as_of=as_of.isoformat() if as_of else None,
+            dask_address=dask_address,
+        )
+    except RunFailed as error:
+        print(f"\nrun FAILED: {error}", file=sys.stderr)
+        print(
+            f"the store {store} still serves its previous snapshot; see {store / 'history.duckdb'} (runs)",
+            file=sys.stderr,
+        )
+        return 1
+    rows = summary["row_counts"]
+    print(
+        f"\nrun {summary['run_id']} published: {rows.get('residents_records', 0)} records, "
+        f"{rows.get('residents_golden', 0)} persons, {rows.get('quarantine', 0)} quarantined, "
+        f"{rows.get('rejects', 0)} rejects",
+        flush=True,
+    )
+    print(f"store:      {Path(summary['store']).resolve()}  (snapshot {summary['snapshot']})")
+    print(f"scorecards: {Path(summary['report']).resolve()}")
+    return 0
