@@ -201,6 +201,7 @@ def _unit_tables() -> dict[str, pl.DataFrame]:
         "legacy_codes": mapping.rename({"legacy_key": "unit"}),
         "new": new,
         "old_province_to_new": old_province_to_new,
+        "district_to_new_province": legacy.select("district", "new_province").unique(),
     }
 
 
@@ -210,7 +211,8 @@ def _unit_tables() -> dict[str, pl.DataFrame]:
 
 
 def _normalise(text: pl.Expr) -> pl.Expr:
-    folded = fold_expr(text)
+    # Apostrophes inside names ("Ea H'MLay", "M'Drắk") go first, so "h'" is not read as "huyện".
+    folded = fold_expr(text).str.replace_all(r"['’`‘]", "")
     for pattern, replacement in ABBREVIATIONS:
         folded = folded.str.replace_all(pattern, replacement)
     return folded
@@ -397,8 +399,37 @@ def _readings(matches: pl.DataFrame) -> pl.DataFrame:
         .unique(["addr_id", "unit", "w_start", "w_end"], keep="first")
         .join(units["legacy_codes"], on="unit")
     )
+    # A reading without its district is contradicted when the text names another district of the same
+    # province after the ward ("Lê Lợi" the street is not Phường Lê Lợi of another district).
+    # A span that also names a province ("Quảng Trị": the province and Thị xã Quảng Trị) proves nothing.
+    province_spans = matches.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW])).select(
+        "addr_id", d_start="start", d_end="end"
+    )
+    named_districts = (
+        districts.join(province_spans.unique(), on=["addr_id", "d_start", "d_end"], how="anti")
+        .join(units["district_to_new_province"], on="district")
+        .select("addr_id", "new_province", other_district="district", o_start="d_start")
+    )
+    old_contradicted = (
+        old.filter(~pl.col("has_district"))
+        .select("addr_id", "unit", "w_start", "w_end", "new_province")
+        .join(units["legacy_attrs"].select("unit", "district"), on="unit")
+        .join(named_districts, on=["addr_id", "new_province"])
+        .filter((pl.col("o_start") > pl.col("w_end")) & (pl.col("other_district") != pl.col("district")))
+        .select("addr_id", "unit", "w_start")
+        .unique()
+    )
+    old = old.join(old_contradicted, on=["addr_id", "unit", "w_start"], how="anti")
 
     new = by_level[WARD_NEW].rename({"start": "w_start", "end": "w_end"}).join(units["new"], on="unit")
+    new_contradicted = (
+        new.select("addr_id", "unit", "w_start", "w_end", "new_province")
+        .join(named_districts, on=["addr_id", "new_province"])
+        .filter(pl.col("o_start") > pl.col("w_end"))
+        .select("addr_id", "unit", "w_start")
+        .unique()
+    )
+    new = new.join(new_contradicted, on=["addr_id", "unit", "w_start"], how="anti")
     new = (
         new.join(new_provinces, on=["addr_id", "new_province"], how="inner")
         .filter(pl.col("np_start") > pl.col("w_end"))
