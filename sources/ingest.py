@@ -175,37 +175,45 @@ def _scan_root(root: Path) -> Path:
     return exports if exports.is_dir() else root
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, str, str | None]]:
-    """(path, POSIX path relative to root, reason to refuse or None), sorted, never following links out of root."""
+def _walk(root: Path) -> Iterator[tuple[Path, str, tuple[str, str] | None]]:
+    """(path, POSIX path relative to root, (status, reason) when refused or skipped), sorted, never leaving root."""
     resolved_root = root.resolve()
     for directory, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         here = Path(directory)
         if here == root and "truth" in dirnames:
-            dirnames.remove("truth")
+            dirnames.remove("truth")  # a demo's ground truth is never input
         for name in list(dirnames):
             if name.startswith("."):
                 dirnames.remove(name)
             elif (here / name).is_symlink():
                 dirnames.remove(name)
                 relative = (here / name).relative_to(root).as_posix()
-                yield here / name, relative, "symbolic link to a folder: not followed"
+                yield here / name, relative, ("failed", "symbolic link to a folder: not followed")
         for name in sorted(filenames):
             path = here / name
             relative = path.relative_to(root).as_posix()
             lowered = name.lower()
             if any(part in lowered for part in _SUSPICIOUS_NAME_PARTS) or any(ord(c) < 32 for c in name):
-                yield path, relative, f"suspicious file name {name!r} (path tricks): refused"
+                yield path, relative, ("failed", f"suspicious file name {name!r} (path tricks): refused")
                 continue
             if path.is_symlink():
                 try:
                     target = path.resolve(strict=True)
                 except (OSError, RuntimeError):
-                    yield path, relative, "broken symbolic link"
+                    yield path, relative, ("failed", "broken symbolic link")
                     continue
                 if not target.is_relative_to(resolved_root):
-                    yield path, relative, "symbolic link points outside the sources folder: refused"
+                    yield (
+                        path,
+                        relative,
+                        ("failed", "symbolic link points outside the sources folder: refused"),
+                    )
                     continue
+                # A link to a file inside the folder would ingest that file twice.
+                inside = target.relative_to(resolved_root).as_posix()
+                yield path, relative, ("skipped", f"symbolic link to {inside}, which is ingested itself")
+                continue
             yield path, relative, None
 
 
@@ -314,7 +322,7 @@ def _value_rejects(frame: pl.DataFrame, header: list[str], max_field_bytes: int)
 
 
 def _raw_line(frame: pl.DataFrame, delimiter: str) -> pl.Expr:
-    columns = [c for c in frame.columns if c != "source_row"]
+    columns = [c for c in frame.columns if c not in ("source_row", "_reject")]
     return pl.concat_str(
         [pl.col(c).fill_null("").str.slice(0, RAW_LINE_LIMIT) for c in columns], separator=delimiter
     ).str.slice(0, RAW_LINE_LIMIT)
@@ -453,8 +461,9 @@ def ingest_directory(
         count = FileCount(source_file=relative)
         counts.append(count)
         if refused is not None:
-            count.status, count.error = "failed", refused
-            rejects.append(_file_reject(relative, refused))
+            count.status, count.error = refused
+            if count.status == "failed":
+                rejects.append(_file_reject(relative, count.error))
             continue
         skip = _is_not_data(path)
         if skip is not None:
