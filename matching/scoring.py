@@ -63,7 +63,7 @@ class MatchModel:
 def random_pairs(features: pl.DataFrame, n_pairs: int, seed: int) -> pl.DataFrame:
     """Uniformly random distinct record pairs (almost all non-matches) for the u estimate."""
     rng = np.random.default_rng(seed)
-    uids = features["row_uid"].to_numpy()
+    uids = features["row_uid"].sort().to_numpy()  # by uid, so the sample does not depend on input order
     if len(uids) < 2:
         return pl.DataFrame(schema={"left_uid": pl.Int64, "right_uid": pl.Int64})
     left = rng.integers(0, len(uids), n_pairs)
@@ -121,7 +121,7 @@ def fit_em(
     estimate_u: True (every comparison), False (keep `u_start`), or the names whose u EM re-estimates.
     fixed_m: keep `m_start` for every comparison whose u is also kept (only the free ones move)."""
     level_cols = [f"{c}_level" for c in COMPARISONS]
-    patterns = compared.group_by(level_cols).len("count")
+    patterns = compared.group_by(level_cols).len("count").sort(level_cols, nulls_last=True)
     codes = patterns.select(pl.col(level_cols).fill_null(-1)).to_numpy().astype(int)
     counts = patterns["count"].to_numpy().astype(float)
     m = {k: v.copy() for k, v in (m_start or _initial_m()).items()}
