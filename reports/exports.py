@@ -16,20 +16,6 @@ import xlsxwriter
 from sachsong.reports.scores import Targets
 from xlsxwriter.utility import xl_col_to_name
 
-# Columns of the runs table safe to publish (a run's free-text message may quote input data: left out).
-RUN_COLUMNS: tuple[str, ...] = (
-    "run_id",
-    "province_code",
-    "as_of",
-    "started_at",
-    "finished_at",
-    "status",
-    "rows_in",
-    "rows_published",
-    "rows_quarantined",
-    "rows_rejected",
-)
-
 BAND_FORMATS = {"green": "#c6efce", "amber": "#ffeb9c", "red": "#ffc7ce", "n/a": "#e7e6e6"}
 
 
@@ -46,11 +32,31 @@ class ExportTables:
     scores: pl.DataFrame  # every level, long format, for JSON/CSV
 
 
+# Columns of the runs table safe to publish (a run's free-text message may quote input data: left out).
+RUN_COLUMN_TYPES: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "province_code": pl.String(),
+    "as_of": pl.Date(),
+    "started_at": pl.Datetime("us"),
+    "finished_at": pl.Datetime("us"),
+    "status": pl.String(),
+    "rows_in": pl.Int64(),
+    "rows_published": pl.Int64(),
+    "rows_quarantined": pl.Int64(),
+    "rows_rejected": pl.Int64(),
+}
+
+
 def safe_runs(runs: pl.DataFrame | None) -> pl.DataFrame:
-    """The run list restricted to publishable columns."""
+    """The run list restricted to publishable columns; columns an older store lacks are null."""
     if runs is None:
-        return pl.DataFrame(schema={c: pl.String for c in RUN_COLUMNS})
-    return runs.select([c for c in RUN_COLUMNS if c in runs.columns])
+        return pl.DataFrame(schema=RUN_COLUMN_TYPES)
+    return runs.select(
+        [
+            pl.col(c) if c in runs.columns else pl.lit(None, dtype=t).alias(c)
+            for c, t in RUN_COLUMN_TYPES.items()
+        ]
+    )
 
 
 def _jsonable(value: Any) -> Any:

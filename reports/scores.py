@@ -158,7 +158,8 @@ def _province_wards_cached(province_code: str) -> pl.DataFrame:
             .unique("ward_code")
             .sort("ward_code")
         )
-    except ImportError:  # the standardize room's reference module is not there: read the package's data
+    except (ImportError, AttributeError, pl.exceptions.PolarsError):
+        # The standardize room's reference module is absent or changed shape: read the package's data directly.
         import vietnamadminunits
 
         db = Path(vietnamadminunits.__file__).parent / "data" / "dataset.db"

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -206,11 +207,14 @@ def read_store(store_dir: str | Path) -> StoreView:
 
 # ----------------------------------------------------------------------------------------- view building
 def _bi(vi: str, en: str) -> Markup:
-    if vi == en:
-        return Markup(escape(vi))
-    return Markup('<span lang="vi" class="vi">{}</span><span lang="en" class="en">{}</span>').format(vi, en)
+    """Both languages side by side; CSS shows the one the reader chose."""
+    vi_html, en_html = escape(vi), escape(en)
+    if vi_html == en_html:
+        return vi_html
+    return Markup(f'<span lang="vi" class="vi">{vi_html}</span><span lang="en" class="en">{en_html}</span>')
 
 
+@lru_cache(maxsize=512)
 def t(key: str) -> Markup:
     vi, en = label(key)
     return _bi(vi, en)
@@ -472,7 +476,13 @@ def _page_context(data: ReportData, targets: Targets, data_docs_href: str | None
             }
         )
     drill_groups: dict[str, list[dict[str, Any]]] = {}
-    for row in data.drilldown.iter_rows(named=True):
+    drilldown = data.drilldown
+    if "examples" in drilldown.columns:  # joined here, once, rather than looped over in the template
+        drilldown = drilldown.with_columns(
+            pl.col("examples").list.join(" ; ").alias("examples_text"),
+            pl.col("examples").list.len().alias("example_count"),
+        ).drop("examples")
+    for row in drilldown.iter_rows(named=True):
         drill_groups.setdefault(row["ward_code"], []).append(row)
     communes = data.communes.to_dicts()
     for commune in communes:
