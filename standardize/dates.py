@@ -38,6 +38,9 @@ _COMPACT = r"^(?P<a>\d{4})(?P<b>\d{2})(?P<c>\d{2})$"
 _NUMBER = r"^(?P<whole>\d{4,5})(?:\.(?P<fraction>\d+))?$"
 
 
+_TEMP = "_date_"  # prefix of intermediate columns, dropped before returning
+
+
 def _calendar_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
     """The date if (year, month, day) is a real calendar day, else null (never raises)."""
     return pl.format("{}-{}-{}", year, month, day).str.to_date("%Y-%m-%d", strict=False)
@@ -47,110 +50,123 @@ def _int(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.Int32, strict=False)
 
 
-def _parse(raw: pl.Expr) -> dict[str, pl.Expr]:
-    """Shared parser: date, precision, status, time of day and UTC offset of a raw date/datetime string."""
-    text = clean_text(raw)
+def _t(name: str) -> pl.Expr:
+    return pl.col(_TEMP + name)
 
-    day_first = text.str.extract_groups(_DAY_FIRST)
-    year_first = text.str.extract_groups(_YEAR_FIRST)
-    compact = text.str.extract_groups(_COMPACT)
-    number = text.str.extract_groups(_NUMBER)
 
-    # Day first, as Vietnamese registers write it. When that is impossible but month-first is a real day
-    # ("12/25/1990", an export from a US-locale spreadsheet), we accept the swap: no reading other than
-    # 25 December exists, so nothing is guessed.
-    df_year, df_first, df_second = (
-        day_first.struct.field("year"),
-        day_first.struct.field("first"),
-        day_first.struct.field("second_part"),
+def _parse(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Add intermediate columns (prefix `_date_`): date, precision, status, clock, clock_valid, offset_minutes.
+
+    Staged: every regex runs once per value and later stages read materialised columns (see text.py).
+    """
+    staged = frame.with_columns(clean_text(pl.col(column)).alias(_TEMP + "text"))
+    staged = staged.with_columns(
+        _t("text").str.extract_groups(_DAY_FIRST).alias(_TEMP + "df"),
+        _t("text").str.extract_groups(_YEAR_FIRST).alias(_TEMP + "yf"),
+        _t("text").str.extract_groups(_COMPACT).alias(_TEMP + "c"),
+        _t("text").str.extract_groups(_NUMBER).alias(_TEMP + "n"),
     )
-    df_is_match = df_year.is_not_null()
-    df_unknown_day = _int(df_first) == 0  # "00/00/1985" or "00/05/1985": only the year is known
-    df_date = pl.coalesce(
-        _calendar_date(df_year, df_second, df_first), _calendar_date(df_year, df_first, df_second)
+    df, yf, compact, number = _t("df").struct, _t("yf").struct, _t("c").struct, _t("n").struct
+    whole = _int(number.field("whole"))
+    staged = staged.with_columns(
+        # Day first, as Vietnamese registers write it. When that is impossible but month-first is a real day
+        # ("12/25/1990", an export from a US-locale spreadsheet), we accept the swap: no reading other than
+        # 25 December exists, so nothing is guessed.
+        pl.coalesce(
+            _calendar_date(df.field("year"), df.field("second_part"), df.field("first")),
+            _calendar_date(df.field("year"), df.field("first"), df.field("second_part")),
+        ).alias(_TEMP + "df_date"),
+        # "00/00/1985" or "00/05/1985": the register convention for "only the year is known".
+        ((_int(df.field("first")) == 0) & _int(df.field("year")).is_between(*YEAR_RANGE)).alias(
+            _TEMP + "df_year"
+        ),
+        _calendar_date(yf.field("year"), yf.field("month"), yf.field("day")).alias(_TEMP + "yf_date"),
+        # yyyymmdd when the first four digits can be a year, else ddmmyyyy (a = ddmm, b + c = yyyy).
+        pl.when(_int(compact.field("a")).is_between(*YEAR_RANGE))
+        .then(_calendar_date(compact.field("a"), compact.field("b"), compact.field("c")))
+        .otherwise(
+            _calendar_date(
+                pl.concat_str(compact.field("b"), compact.field("c")),
+                compact.field("a").str.slice(2, 2),
+                compact.field("a").str.slice(0, 2),
+            )
+        )
+        .alias(_TEMP + "c_date"),
+        (number.field("fraction").is_null() & whole.is_between(*YEAR_RANGE)).alias(_TEMP + "year_only"),
+        _calendar_date(pl.coalesce(df.field("year"), whole.cast(pl.String)), pl.lit(1), pl.lit(1)).alias(
+            _TEMP + "jan_first"
+        ),
+        whole.alias(_TEMP + "whole"),
     )
-
-    yf_is_match = year_first.struct.field("year").is_not_null()
-    yf_date = _calendar_date(
-        year_first.struct.field("year"), year_first.struct.field("month"), year_first.struct.field("day")
+    is_serial = ~_t("year_only") & _t("whole").is_between(*EXCEL_SERIAL_RANGE)
+    staged = staged.with_columns(is_serial.fill_null(False).alias(_TEMP + "serial"))
+    df_match, yf_match, c_match = (
+        _t("df").struct.field("year").is_not_null(),
+        _t("yf").struct.field("year").is_not_null(),
+        _t("c").struct.field("a").is_not_null(),
     )
-
-    c_a, c_b, c_c = compact.struct.field("a"), compact.struct.field("b"), compact.struct.field("c")
-    c_is_match = c_a.is_not_null()
-    c_a_is_year = _int(c_a).is_between(*YEAR_RANGE)
-    # yyyymmdd when the first four digits can be a year, else ddmmyyyy (a = ddmm, b + c = yyyy).
-    compact_date = (
-        pl.when(c_a_is_year)
-        .then(_calendar_date(c_a, c_b, c_c))
-        .otherwise(_calendar_date(pl.concat_str(c_b, c_c), c_a.str.slice(2, 2), c_a.str.slice(0, 2)))
+    year_only = _t("year_only").fill_null(False)
+    staged = staged.with_columns(
+        pl.when(_t("df_year"))
+        .then(_t("jan_first"))
+        .when(df_match)
+        .then(_t("df_date"))
+        .when(yf_match)
+        .then(_t("yf_date"))
+        .when(c_match)
+        .then(_t("c_date"))
+        .when(year_only)
+        .then(_t("jan_first"))
+        .when(_t("serial"))
+        .then(pl.lit(EXCEL_EPOCH) + pl.duration(days=_t("whole")))
+        .alias(_TEMP + "date"),
+        (df_match | yf_match | c_match | year_only | _t("serial")).alias(_TEMP + "recognised"),
+        (_t("df_year").fill_null(False) | year_only).alias(_TEMP + "year_precision"),
     )
-
-    whole = _int(number.struct.field("whole"))
-    n_is_match = whole.is_not_null()
-    is_year_only = n_is_match & number.struct.field("fraction").is_null() & whole.is_between(*YEAR_RANGE)
-    is_serial = n_is_match & ~is_year_only & whole.is_between(*EXCEL_SERIAL_RANGE)
-    serial_date = pl.lit(EXCEL_EPOCH) + pl.duration(days=whole)
-    year_only_date = _calendar_date(whole, pl.lit(1), pl.lit(1))
-
-    df_year_only = df_is_match & df_unknown_day & _int(df_year).is_between(*YEAR_RANGE)
-    df_year_date = _calendar_date(df_year, pl.lit(1), pl.lit(1))
-
-    parsed_date = (
-        pl.when(df_year_only)
-        .then(df_year_date)
-        .when(df_is_match)
-        .then(df_date)
-        .when(yf_is_match)
-        .then(yf_date)
-        .when(c_is_match)
-        .then(compact_date)
-        .when(is_year_only)
-        .then(year_only_date)
-        .when(is_serial)
-        .then(serial_date)
-        .otherwise(None)
-    )
-    recognised = df_is_match | yf_is_match | c_is_match | is_year_only | is_serial
-    status = (
-        pl.when(text.is_null())
+    staged = staged.with_columns(
+        pl.when(_t("text").is_null())
         .then(pl.lit("missing"))
-        .when(~recognised)
+        .when(~_t("recognised"))
         .then(pl.lit("unparsable"))
-        .when(parsed_date.is_null())
+        .when(_t("date").is_null())
         .then(pl.lit("impossible"))
         .otherwise(pl.lit("ok"))
+        .alias(_TEMP + "status")
     )
-    precision = (
-        pl.when(status != "ok")
-        .then(None)
-        .when(df_year_only | is_year_only)
-        .then(pl.lit("year"))
-        .otherwise(pl.lit("day"))
+    staged = staged.with_columns(
+        pl.when(_t("status") == "ok")
+        .then(pl.when(_t("year_precision")).then(pl.lit("year")).otherwise(pl.lit("day")))
+        .alias(_TEMP + "precision")
     )
+    return staged
 
-    # Time of day and offset: from whichever date shape carried them.
+
+def _parse_clock(staged: pl.DataFrame) -> pl.DataFrame:
+    """Add `_date_clock` (time of day as a Duration), `_date_clock_valid` and `_date_offset_minutes`."""
+
     def time_field(name: str) -> pl.Expr:
-        return pl.coalesce(day_first.struct.field(name), year_first.struct.field(name))
+        return pl.coalesce(_t("df").struct.field(name), _t("yf").struct.field(name))
 
-    hour = _int(time_field("hour")).fill_null(0)
-    ampm = time_field("ampm").str.to_lowercase()
-    hour = (
-        pl.when((ampm == "pm") & (hour < 12))
-        .then(hour + 12)
-        .when((ampm == "am") & (hour == 12))
-        .then(0)
-        .otherwise(hour)
+    staged = staged.with_columns(
+        _int(time_field("hour")).fill_null(0).alias(_TEMP + "hour"),
+        time_field("ampm").str.to_lowercase().alias(_TEMP + "ampm"),
+        _int(time_field("minute")).fill_null(0).alias(_TEMP + "minute"),
+        _int(time_field("second")).fill_null(0).alias(_TEMP + "second"),
+        _int(time_field("fraction").str.slice(0, 6).str.pad_end(6, "0")).fill_null(0).alias(_TEMP + "micro"),
+        time_field("tz").str.replace(":", "", literal=True).alias(_TEMP + "tz"),
     )
-    minute = _int(time_field("minute")).fill_null(0)
-    second = _int(time_field("second")).fill_null(0)
-    microsecond = _int(time_field("fraction").str.slice(0, 6).str.pad_end(6, "0")).fill_null(0)
-    clock = pl.duration(hours=hour, minutes=minute, seconds=second, microseconds=microsecond)
-    clock_valid = (hour < 24) & (minute < 60) & (second < 60)
-    serial_fraction = ("0." + number.struct.field("fraction")).cast(pl.Float64, strict=False).fill_null(0.0)
+    hour = (
+        pl.when((_t("ampm") == "pm") & (_t("hour") < 12))
+        .then(_t("hour") + 12)
+        .when((_t("ampm") == "am") & (_t("hour") == 12))
+        .then(0)
+        .otherwise(_t("hour"))
+    )
+    clock = pl.duration(hours=hour, minutes=_t("minute"), seconds=_t("second"), microseconds=_t("micro"))
+    serial_fraction = ("0." + _t("n").struct.field("fraction")).cast(pl.Float64, strict=False).fill_null(0.0)
     serial_clock = pl.duration(microseconds=(serial_fraction * 86_400_000_000).round(0).cast(pl.Int64))
-
-    tz = time_field("tz").str.replace(":", "", literal=True)
-    tz_minutes = (
+    tz = _t("tz")
+    offset = (
         pl.when(tz == "Z")
         .then(0)
         .when(tz.is_not_null())
@@ -160,34 +176,36 @@ def _parse(raw: pl.Expr) -> dict[str, pl.Expr]:
         )
         .otherwise(LOCAL_UTC_OFFSET_MINUTES)
     )
-    return {
-        "date": parsed_date,
-        "precision": precision,
-        "status": status,
-        "clock": pl.when(is_serial).then(serial_clock).otherwise(clock),
-        "clock_valid": clock_valid,
-        "offset_minutes": tz_minutes,
-    }
+    return staged.with_columns(
+        pl.when(_t("serial")).then(serial_clock).otherwise(clock).alias(_TEMP + "clock"),
+        ((hour < 24) & (_t("minute") < 60) & (_t("second") < 60)).alias(_TEMP + "clock_valid"),
+        offset.alias(_TEMP + "offset_minutes"),
+    )
 
 
-def dob_columns(raw: pl.Expr) -> dict[str, pl.Expr]:
-    """`dob` (Date), `dob_precision` (day|year|null) and `dob_status` (ok|missing|unparsable|impossible)."""
-    parsed = _parse(raw)
-    return {"dob": parsed["date"], "dob_precision": parsed["precision"], "dob_status": parsed["status"]}
+def _drop_temp(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.drop([c for c in frame.columns if c.startswith(_TEMP)])
 
 
-def parse_date(raw: pl.Expr) -> pl.Expr:
-    """The date a raw string denotes (day-first convention), null when missing, unreadable or impossible."""
-    return _parse(raw)["date"]
+def dob_columns(frame: pl.DataFrame, column: str = "date_of_birth") -> pl.DataFrame:
+    """`frame` plus `dob` (Date), `dob_precision` (day|year|null), `dob_status` (ok|missing|unparsable|impossible)."""
+    staged = _parse(frame, column)
+    staged = staged.with_columns(dob=_t("date"), dob_precision=_t("precision"), dob_status=_t("status"))
+    return _drop_temp(staged)
 
 
-def parse_timestamp(raw: pl.Expr) -> pl.Expr:
-    """A naive `Datetime("us")` in Vietnam local time (UTC+7) from any accepted date or datetime string.
+def timestamp_column(
+    frame: pl.DataFrame, column: str = "updated_at", output: str = "updated_ts"
+) -> pl.DataFrame:
+    """`frame` plus `output`: a naive `Datetime("us")` in Vietnam local time (UTC+7) from `column`.
 
-    Date-only values give midnight; values with an offset ("Z", "+00:00") are converted to UTC+7; an
-    impossible date or clock (25:00) gives null.
+    Any accepted date or datetime shape; date-only values give midnight; values with an offset ("Z", "+00:00")
+    are converted to UTC+7; an impossible date or clock (25:00) gives null.
     """
-    parsed = _parse(raw)
-    midnight = parsed["date"].cast(pl.Datetime("us"))
-    shift = pl.duration(minutes=pl.lit(LOCAL_UTC_OFFSET_MINUTES) - parsed["offset_minutes"])
-    return pl.when(parsed["clock_valid"]).then(midnight + parsed["clock"] + shift).otherwise(None)
+    staged = _parse_clock(_parse(frame, column))
+    midnight = _t("date").cast(pl.Datetime("us"))
+    shift = pl.duration(minutes=pl.lit(LOCAL_UTC_OFFSET_MINUTES) - _t("offset_minutes"))
+    staged = staged.with_columns(
+        pl.when(_t("clock_valid")).then(midnight + _t("clock") + shift).cast(pl.Datetime("us")).alias(output)
+    )
+    return _drop_temp(staged)

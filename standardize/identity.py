@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
-from sachsong.standardize.text import fold_ascii
+from sachsong.standardize.text import empty_to_null, fold_ascii
 
 # Folded spellings of sex. Registers exported from VN systems code 1 = Nam (male), 0 = Nữ (female); "2" for
 # female follows ISO/IEC 5218 (1 male, 2 female) and does not clash with that convention.
@@ -72,8 +72,7 @@ def citizen_id_digits(raw: pl.Expr) -> pl.Expr:
     kept (upper-cased) so the rules room can report it; blank → null.
     """
     text = raw.str.strip_chars().str.replace(r"^(\d+)\.0+$", "${1}")
-    stripped = text.str.replace_all(r"[\s.\-_/]+", "").str.to_uppercase()
-    return pl.when(stripped.str.len_chars() > 0).then(stripped).otherwise(None)
+    return empty_to_null(text.str.replace_all(r"[\s.\-_/]+", "").str.to_uppercase())
 
 
 def cccd(digits: pl.Expr) -> pl.Expr:
@@ -104,8 +103,11 @@ def decode_cccd(cccd_number: pl.Expr) -> dict[str, pl.Expr]:
     }
 
 
-def identity_columns(raw_citizen_id: pl.Expr) -> dict[str, pl.Expr]:
-    """Every ID column of the standard table from the raw citizen_id."""
-    digits = citizen_id_digits(raw_citizen_id)
-    card = cccd(digits)
-    return {"citizen_id_digits": digits, "cccd": card, "cmnd": cmnd(digits), **decode_cccd(card)}
+def identity_columns(frame: pl.DataFrame, column: str = "citizen_id") -> pl.DataFrame:
+    """`frame` plus citizen_id_digits, cccd, cmnd and the decoded CCCD columns, computed from `column` in
+    stages (each stage reads the materialised column of the previous one)."""
+    staged = frame.with_columns(citizen_id_digits=citizen_id_digits(pl.col(column)))
+    staged = staged.with_columns(
+        cccd=cccd(pl.col("citizen_id_digits")), cmnd=cmnd(pl.col("citizen_id_digits"))
+    )
+    return staged.with_columns(**decode_cccd(pl.col("cccd")))

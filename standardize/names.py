@@ -8,7 +8,7 @@ Tằng Tôn Nữ"); they are kept whole from a small curated list below (data, n
 from __future__ import annotations
 
 import polars as pl
-from sachsong.standardize.text import clean_text, place_tone_marks, text_key, title_case
+from sachsong.standardize.text import clean_text, empty_to_null, place_tone_marks, text_key, title_case
 
 # Multi-syllable family names, matched on the folded key of the leading syllables (longest first).
 COMPOUND_FAMILY_NAMES: tuple[str, ...] = (
@@ -49,15 +49,14 @@ JUNK_NAME_KEYS: frozenset[str] = frozenset(
 )
 
 
-def _compound_keys() -> dict[int, list[str]]:
-    folded = pl.Series(COMPOUND_FAMILY_NAMES).to_frame("name").select(key=text_key(pl.col("name")))["key"]
-    by_length: dict[int, list[str]] = {}
-    for key in folded.to_list():
-        by_length.setdefault(len(key.split(" ")), []).append(key)
-    return dict(sorted(by_length.items(), reverse=True))
+def _compound_keys() -> list[tuple[int, str]]:
+    """(syllable count, folded key) of each compound family name, shortest first so the longest match wins."""
+    folded = pl.DataFrame({"name": COMPOUND_FAMILY_NAMES}).select(key=text_key(pl.col("name")))["key"]
+    return sorted((len(key.split(" ")), key) for key in folded.to_list())
 
 
-_COMPOUND_KEYS_BY_LENGTH: dict[int, list[str]] = _compound_keys()
+_COMPOUND_KEYS: list[tuple[int, str]] = _compound_keys()
+_TEMP = "_name_"  # prefix of intermediate columns, dropped before returning
 
 
 def _letters_only(expr: pl.Expr) -> pl.Expr:
@@ -66,49 +65,45 @@ def _letters_only(expr: pl.Expr) -> pl.Expr:
     return letters.str.replace_all(r"(^|\s)['\-]+", "${1}").str.replace_all(r"['\-]+(\s|$)", "${1}")
 
 
-def name_norm(raw: pl.Expr) -> pl.Expr:
-    """Display form: NFC, letters only, single spaces, title case, new tone placement; junk names → null."""
-    cleaned = clean_text(_letters_only(clean_text(raw)))
-    normalized = place_tone_marks(title_case(cleaned))
-    key = text_key(normalized)
-    return pl.when(key.is_null() | key.is_in(list(JUNK_NAME_KEYS))).then(None).otherwise(normalized)
-
-
-def name_key(normalized: pl.Expr) -> pl.Expr:
-    """Matching key of a name (from `name_norm`): folded ASCII lower case, i/y unified."""
-    return text_key(normalized)
-
-
-def split_name(normalized: pl.Expr) -> dict[str, pl.Expr]:
-    """Split a `name_norm` value into family, middle and given name expressions.
-
-    Given = last syllable; family = first syllable, or a whole compound family name when at least one syllable
-    remains after it; middle = the rest, null when empty. A single syllable is a given name only.
-    """
-    syllables = normalized.str.split(" ")
-    count = syllables.list.len()
-    family_length = pl.when(count >= 2).then(pl.lit(1)).otherwise(pl.lit(0))
-    # Walk from the shortest compound to the longest so the longest match wins.
-    for length, keys in sorted(_COMPOUND_KEYS_BY_LENGTH.items()):
-        leading_key = text_key(syllables.list.slice(0, length).list.join(" "))
-        family_length = (
-            pl.when((count > length) & leading_key.is_in(keys)).then(length).otherwise(family_length)
-        )
-    middle_length = (count - family_length - 1).clip(lower_bound=0)
-    family = syllables.list.slice(0, family_length).list.join(" ")
-    middle = syllables.list.slice(family_length, middle_length).list.join(" ")
-    return {
-        "family_name": pl.when(family_length > 0).then(family).otherwise(None),
-        "middle_name": pl.when(middle_length > 0).then(middle).otherwise(None),
-        "given_name": syllables.list.last(),
-    }
+def display_name(raw: pl.Expr) -> pl.Expr:
+    """Display form before the junk check: NFC, letters only, single spaces, title case, new tone placement."""
+    return place_tone_marks(title_case(clean_text(_letters_only(clean_text(raw)))))
 
 
 def name_columns(frame: pl.DataFrame, column: str = "full_name") -> pl.DataFrame:
-    """`frame` plus every name column of the standard table (name_norm, name_key, family/middle/given_name).
+    """`frame` plus name_norm, name_key, family_name, middle_name, given_name computed from `column`.
 
-    Two stages: the split and key read the materialised `name_norm` column; nesting its expression inside them
-    instead makes polars' planner slow (seconds per call) for no gain.
+    name_norm: display form, null for junk ("?", "không rõ", "N/A", blank). name_key: folded ASCII, i/y
+    unified. Given = last syllable; family = first syllable, or a whole compound family name when at least one
+    syllable remains after it; middle = the rest, null when empty. A single syllable is a given name only.
+    Computed in stages (see text.py on why nothing is nested).
     """
-    with_norm = frame.with_columns(name_norm=name_norm(pl.col(column)))
-    return with_norm.with_columns(name_key=name_key(pl.col("name_norm")), **split_name(pl.col("name_norm")))
+    display, key = f"{_TEMP}display", f"{_TEMP}key"
+    syllables, count, family_length = f"{_TEMP}syllables", f"{_TEMP}count", f"{_TEMP}family_length"
+    staged = frame.with_columns(display_name(pl.col(column)).alias(display))
+    staged = staged.with_columns(text_key(pl.col(display)).alias(key))
+    is_junk = pl.col(key).is_null() | pl.col(key).is_in(list(JUNK_NAME_KEYS))
+    staged = staged.with_columns(
+        name_norm=pl.when(is_junk).then(None).otherwise(pl.col(display)),
+        name_key=pl.when(is_junk).then(None).otherwise(pl.col(key)),
+    )
+    staged = staged.with_columns(pl.col("name_norm").str.split(" ").alias(syllables))
+    staged = staged.with_columns(pl.col(syllables).list.len().alias(count))
+    length_expr = pl.when(pl.col(count) >= 2).then(pl.lit(1)).otherwise(pl.lit(0))
+    for length, compound_key in _COMPOUND_KEYS:
+        starts_with_compound = pl.col("name_key").str.starts_with(compound_key + " ")
+        length_expr = (
+            pl.when(starts_with_compound & (pl.col(count) > length)).then(length).otherwise(length_expr)
+        )
+    staged = staged.with_columns(length_expr.alias(family_length))
+    middle_length = (pl.col(count) - pl.col(family_length) - 1).clip(lower_bound=0)
+    staged = staged.with_columns(
+        family_name=pl.when(pl.col(family_length) > 0).then(
+            pl.col(syllables).list.slice(0, pl.col(family_length)).list.join(" ")
+        ),
+        middle_name=empty_to_null(
+            pl.col(syllables).list.slice(pl.col(family_length), middle_length).list.join(" ")
+        ),
+        given_name=pl.col(syllables).list.last(),
+    )
+    return staged.drop(display, key, syllables, count, family_length)

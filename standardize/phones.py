@@ -9,6 +9,7 @@ length and first digit leave no other reading.
 from __future__ import annotations
 
 import polars as pl
+from sachsong.standardize.text import empty_to_null
 
 # Old 11-digit mobile prefix → its 2018 replacement, both written with the trunk 0.
 OLD_MOBILE_PREFIXES: dict[str, str] = {
@@ -32,41 +33,30 @@ _MOBILE = r"^[35789]\d{8}$"  # national significant number (after the trunk 0)
 _LANDLINE = r"^2\d{9}$"
 
 
-def national_number(raw: pl.Expr) -> pl.Expr:
-    """The national significant number (no trunk 0, no country code) with separators removed, old prefixes
-    converted; null when blank. Not validated."""
-    compact = raw.str.strip_chars().str.replace_all(r"[\s.\-()\[\]/]+", "")
-    without_country = (
-        pl.when(compact.str.starts_with("+84"))
-        .then(compact.str.slice(3))
-        .when(compact.str.starts_with("0084"))
-        .then(compact.str.slice(4))
-        .when(compact.str.contains(r"^84\d{9,10}$"))
-        .then(compact.str.slice(2))
-        .when(compact.str.starts_with("0"))
-        .then(compact.str.slice(1))
-        .otherwise(compact)
-    )
-    # Written with a trunk 0 (or a country code followed by a stray 0: "+84 0912…") → drop it.
-    national = without_country.str.replace(r"^0", "")
-    old_prefix = ("0" + national.str.slice(0, 3)).replace_strict(OLD_MOBILE_PREFIXES, default=None)
-    converted = (
-        pl.when(old_prefix.is_not_null() & (national.str.len_chars() == 10))
-        .then(old_prefix.str.slice(1) + national.str.slice(3))
-        .otherwise(national)
-    )
-    return pl.when(compact.str.len_chars() > 0).then(converted).otherwise(None)
+_TEMP = "_phone_"
 
 
-def phone_columns(raw: pl.Expr) -> dict[str, pl.Expr]:
-    """`phone_e164` (+84 + national number when valid, else null) and `phone_status` (ok|missing|invalid)."""
-    national = national_number(raw)
-    valid = national.str.contains(_MOBILE) | national.str.contains(_LANDLINE)
-    return {
-        "phone_e164": pl.when(valid).then("+84" + national).otherwise(None),
-        "phone_status": pl.when(national.is_null())
+def phone_columns(frame: pl.DataFrame, column: str = "phone") -> pl.DataFrame:
+    """`frame` plus `phone_e164` (+84 + national number when valid, else null) and `phone_status`
+    (ok | missing | invalid), computed from `column` in stages."""
+    compact, national, valid = f"{_TEMP}compact", f"{_TEMP}national", f"{_TEMP}valid"
+    staged = frame.with_columns(
+        empty_to_null(pl.col(column).str.replace_all(r"[\s.\-()\[\]/]+", "")).alias(compact)
+    )
+    # Country code in any of its forms → off; then the trunk 0 (also a stray one: "+84 (0) 912…") → off.
+    without_country = pl.col(compact).str.replace(r"^(?:\+84|0084|84(\d{9,10})$)", "${1}")
+    staged = staged.with_columns(without_country.str.replace(r"^0", "").alias(national))
+    old_prefix = ("0" + pl.col(national).str.slice(0, 3)).replace_strict(OLD_MOBILE_PREFIXES, default=None)
+    converted = pl.when(old_prefix.is_not_null() & (pl.col(national).str.len_chars() == 10)).then(
+        old_prefix.str.slice(1) + pl.col(national).str.slice(3)
+    )
+    staged = staged.with_columns(pl.coalesce(converted, pl.col(national)).alias(national))
+    staged = staged.with_columns(pl.col(national).str.contains(f"{_MOBILE}|{_LANDLINE}").alias(valid))
+    return staged.with_columns(
+        phone_e164=pl.when(pl.col(valid)).then("+84" + pl.col(national)),
+        phone_status=pl.when(pl.col(compact).is_null())
         .then(pl.lit("missing"))
-        .when(valid)
+        .when(pl.col(valid))
         .then(pl.lit("ok"))
         .otherwise(pl.lit("invalid")),
-    }
+    ).drop(compact, national, valid)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import polars as pl
-from sachsong.standardize.dates import dob_columns, parse_timestamp
+from sachsong.standardize.dates import dob_columns, timestamp_column
 from sachsong.standardize.identity import identity_columns, sex_code
 from sachsong.standardize.names import name_columns
 from sachsong.standardize.phones import phone_columns
@@ -62,14 +62,12 @@ def standardize_residents(
     frame = base.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row_uid"))
 
     frame = over_unique(frame, "full_name", name_columns)
-    frame = over_unique(frame, "date_of_birth", with_expressions(dob_columns))
+    frame = over_unique(frame, "date_of_birth", dob_columns)
     frame = over_unique(frame, "sex", with_expressions(lambda column: {"sex_code": sex_code(column)}))
-    frame = over_unique(frame, "phone", with_expressions(phone_columns))
-    frame = over_unique(
-        frame, "updated_at", with_expressions(lambda column: {"updated_ts": parse_timestamp(column)})
-    )
+    frame = over_unique(frame, "phone", phone_columns)
+    frame = over_unique(frame, "updated_at", timestamp_column)
     # Citizen IDs are nearly unique per person and their parsing is cheap regex work: run it in place.
-    frame = frame.with_columns(**identity_columns(pl.col("citizen_id")))
+    frame = identity_columns(frame, "citizen_id")
 
     addresses = _resolve_address_columns(frame, resolver)
     frame = frame.join(addresses, on="row_uid", how="left", maintain_order="left")

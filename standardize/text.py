@@ -9,6 +9,9 @@ Key form (what matching compares): folded ASCII lower case, Đ/đ/Ð/ð → d, n
 i/y spelling variants unified ("Lý"/"Lí" → "li", "Sỹ"/"Sĩ" → "si", "Quý"/"Quí" → "qui").
 
 Every function takes and returns a `pl.Expr`, so callers can run it over a column or over `unique()` values.
+Polars evaluates a sub-expression once per reference (no common-subexpression elimination in these plans):
+multi-output builders elsewhere in this room therefore materialise intermediate columns in stages rather than
+nesting one expression inside another.
 """
 
 from __future__ import annotations
@@ -62,9 +65,9 @@ def _tone_moves() -> dict[str, str]:
 TONE_MOVES: dict[str, str] = _tone_moves()
 
 
-def null_if_blank(expr: pl.Expr) -> pl.Expr:
-    """Null for empty or whitespace-only strings."""
-    return pl.when(expr.str.strip_chars().str.len_chars() > 0).then(expr).otherwise(None)
+def empty_to_null(expr: pl.Expr) -> pl.Expr:
+    """Null for the empty string (apply after trimming). Evaluates `expr` once, unlike a when/then."""
+    return expr.replace("", None)
 
 
 def nfc(expr: pl.Expr) -> pl.Expr:
@@ -84,7 +87,7 @@ def collapse_whitespace(expr: pl.Expr) -> pl.Expr:
 
 def clean_text(expr: pl.Expr) -> pl.Expr:
     """NFC, look-alikes repaired, whitespace collapsed; blank → null."""
-    return null_if_blank(collapse_whitespace(repair_lookalikes(nfc(expr))))
+    return empty_to_null(collapse_whitespace(repair_lookalikes(nfc(expr))))
 
 
 def title_case(expr: pl.Expr) -> pl.Expr:
@@ -129,7 +132,7 @@ def fold_ascii(expr: pl.Expr) -> pl.Expr:
     )
     ascii_only = stripped.map_batches(_unidecode_batch, return_dtype=pl.String, is_elementwise=True)
     words = ascii_only.str.to_lowercase().str.replace_all(r"['`]", "").str.replace_all(r"[^a-z0-9]+", " ")
-    return null_if_blank(words.str.strip_chars(" "))
+    return empty_to_null(words.str.strip_chars(" "))
 
 
 def unify_i_y(folded: pl.Expr) -> pl.Expr:

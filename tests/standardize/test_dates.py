@@ -2,17 +2,19 @@ from datetime import date, datetime
 
 import polars as pl
 import pytest
-from sachsong.standardize.dates import dob_columns, parse_timestamp
+from sachsong.standardize.dates import dob_columns, timestamp_column
 
 
 def dob(values):
     frame = pl.DataFrame({"raw": values}, schema={"raw": pl.String})
-    return frame.select(**dob_columns(pl.col("raw"))).rows()
+    return dob_columns(frame, "raw").select("dob", "dob_precision", "dob_status").rows()
 
 
 def timestamps(values):
     frame = pl.DataFrame({"raw": values}, schema={"raw": pl.String})
-    return frame.select(ts=parse_timestamp(pl.col("raw")))["ts"].to_list()
+    out = timestamp_column(frame, "raw", output="ts")
+    assert out.schema["ts"] == pl.Datetime("us")
+    return out["ts"].to_list()
 
 
 @pytest.mark.parametrize(

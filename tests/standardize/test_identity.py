@@ -7,7 +7,7 @@ ID_COLUMNS = ["citizen_id_digits", "cccd", "cmnd", "cccd_province_code", "cccd_s
 
 def ids(values):
     frame = pl.DataFrame({"citizen_id": values}, schema={"citizen_id": pl.String})
-    return frame.select(**identity_columns(pl.col("citizen_id"))).select(ID_COLUMNS).rows()
+    return identity_columns(frame, "citizen_id").select(ID_COLUMNS).rows()
 
 
 def sexes(values):

@@ -5,7 +5,7 @@ from sachsong.standardize.phones import OLD_MOBILE_PREFIXES, phone_columns
 
 def phones(values):
     frame = pl.DataFrame({"phone": values}, schema={"phone": pl.String})
-    return frame.select(**phone_columns(pl.col("phone"))).rows()
+    return phone_columns(frame, "phone").select("phone_e164", "phone_status").rows()
 
 
 @pytest.mark.parametrize(
