@@ -589,10 +589,13 @@ def _fuzzy_matches(
     choices = choices.filter(pl.col("key").str.len_chars() >= FUZZY_MIN_KEY_LENGTH)
     found = []
     query_keys = candidates.select("scope", "key").unique()
+    choices_by_scope = choices.join(query_keys.select("scope").unique(), on="scope", how="semi").partition_by(
+        "scope", as_dict=True
+    )
     # One cdist per scope (a province or a district): a loop over a small domain, not over records.
     for (scope,), queries in query_keys.partition_by("scope", as_dict=True, maintain_order=False).items():
-        scope_choices = choices.filter(pl.col("scope") == scope)
-        if scope_choices.is_empty():
+        scope_choices = choices_by_scope.get((scope,))
+        if scope_choices is None:
             continue
         query_list = queries["key"].to_list()
         choice_list = scope_choices["key"].to_list()
