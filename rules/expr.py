@@ -152,13 +152,19 @@ _NUMERIC = _kinds(NUMBER, NULL)
 _ANYTHING = _kinds(TEXT, NUMBER, DATE, DATETIME, DURATION, BOOL, NULL, LIST, ANY)
 
 
+def _date_number(value: Typed) -> pl.Expr:
+    """A date as the integer YYYYMMDD: whole years between two dates are their difference // 10000."""
+    if value.is_constant and isinstance(value.constant, date):
+        return pl.lit(value.constant.year * 10_000 + value.constant.month * 100 + value.constant.day)
+    d = value.expr
+    return d.dt.year().cast(pl.Int32) * 10_000 + d.dt.month().cast(pl.Int32) * 100 + d.dt.day().cast(pl.Int32)
+
+
 def _years_between(start: Typed, end: Typed) -> pl.Expr:
-    """Whole years from start to end (an age): the year difference, minus one before the anniversary."""
-    s, e = start.expr, end.expr
-    before_anniversary = (e.dt.month() < s.dt.month()) | (
-        (e.dt.month() == s.dt.month()) & (e.dt.day() < s.dt.day())
-    )
-    return e.dt.year().cast(pl.Int32) - s.dt.year().cast(pl.Int32) - before_anniversary.cast(pl.Int32)
+    """Whole years from start to end (an age); negative when end is before start."""
+    difference = _date_number(end) - _date_number(start)
+    # Floor division rounds towards -inf; an age counts whole years towards zero.
+    return pl.when(difference >= 0).then(difference // 10_000).otherwise(-((-difference) // 10_000))
 
 
 def _parse_date(arg: Typed) -> pl.Expr:
