@@ -74,7 +74,7 @@ def cmd_reference_diff(args: argparse.Namespace) -> int:
 
         with pl.Config(tbl_rows=args.limit, tbl_width_chars=160, fmt_str_lengths=40):
             print(diff)
-        _say(f"{diff.height} disagreements (authoritative: vietnam-provinces; the other code kept as alias)")
+        _say(f"{diff.height} disagreements (authoritative: vietnamadminunits; vietnam-provinces code kept as alias_code)")
     return 0
 
 
