@@ -22,11 +22,10 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dedupe_metrics import pairwise_scores  # noqa: E402
-from dedupe_synth import make_residents  # noqa: E402
-
-from sachsong.matching.cluster import connected_components  # noqa: E402
-from sachsong.matching.dedupe import dedupe_standardized  # noqa: E402
+from dedupe_metrics import pairwise_scores
+from dedupe_synth import make_residents
+from sachsong.matching.cluster import connected_components
+from sachsong.matching.dedupe import dedupe_standardized
 
 RECORDS_PER_PERSON = 1.65  # the synth's mean (1-3 records per person)
 # Splink 5 on 1.02M records on this machine class (DESIGN.md); not re-measured in this run.
@@ -71,7 +70,9 @@ def run(records: int, seed: int) -> dict[str, float]:
     result = dedupe_standardized(matcher_input)
     seconds = time.perf_counter() - start
     ours = pairwise_scores(
-        matcher_input.select("row_uid").join(result.clusters, on="row_uid", maintain_order="left")["cluster_id"],
+        matcher_input.select("row_uid").join(result.clusters, on="row_uid", maintain_order="left")[
+            "cluster_id"
+        ],
         truth,
     )
     return {
@@ -106,7 +107,9 @@ def main() -> int:
             f"{'exact-match baseline':22}{r['baseline_precision']:>10.4f}{r['baseline_recall']:>10.4f}"
             f"{r['baseline_f1']:>10.4f}{r['baseline_s']:>10.2f}"
         )
-        print(f"{'sachsong matcher':22}{r['precision']:>10.4f}{r['recall']:>10.4f}{r['f1']:>10.4f}{r['seconds']:>10.2f}")
+        print(
+            f"{'sachsong matcher':22}{r['precision']:>10.4f}{r['recall']:>10.4f}{r['f1']:>10.4f}{r['seconds']:>10.2f}"
+        )
         print(
             f"ratios vs baseline: F1 ×{r['f1'] / r['baseline_f1']:.3f}, recall ×{r['recall'] / r['baseline_recall']:.3f},"
             f" time ×{r['seconds'] / max(r['baseline_s'], 1e-9):.1f}"

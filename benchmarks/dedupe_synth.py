@@ -36,27 +36,34 @@ FAMILY_HEAD = {
     "Dương": 1.0,
     "Lý": 0.5,
 }
-FAMILY_TAIL = (
-    "Đinh Trương Lâm Mai Đào Cao Lương Tạ Hà Tô Quách Kiều La Châu Thái Triệu Khúc Lại Chu Đoàn Lưu Tăng "
-    "Vương Phùng Từ Nông Giang Mạc Hứa Âu Tống Diệp Ông Thân Kim Lục Hầu Viên Khổng Nghiêm Tôn Bạch"
-).split()
-MIDDLE_MALE = {"Văn": 35, "Đức": 8, "Minh": 8, "Quang": 6, "Hữu": 6, "Thanh": 5, "Xuân": 4, "Công": 4, "Ngọc": 3}
-MIDDLE_MALE |= {"Anh": 3, "Tuấn": 2, "Duy": 3, "Đình": 4, "Trọng": 2, "Gia": 2, "Hoàng": 2, "Nhật": 2, "Bá": 2}
+FAMILY_TAIL = ["Đinh", "Trương", "Lâm", "Mai", "Đào", "Cao", "Lương", "Tạ", "Hà", "Tô", "Quách", "Kiều", "La", "Châu", "Thái", "Triệu", "Khúc", "Lại", "Chu", "Đoàn", "Lưu", "Tăng", "Vương", "Phùng", "Từ", "Nông", "Giang", "Mạc", "Hứa", "Âu", "Tống", "Diệp", "Ông", "Thân", "Kim", "Lục", "Hầu", "Viên", "Khổng", "Nghiêm", "Tôn", "Bạch"]
+MIDDLE_MALE = {
+    "Văn": 35,
+    "Đức": 8,
+    "Minh": 8,
+    "Quang": 6,
+    "Hữu": 6,
+    "Thanh": 5,
+    "Xuân": 4,
+    "Công": 4,
+    "Ngọc": 3,
+}
+MIDDLE_MALE |= {
+    "Anh": 3,
+    "Tuấn": 2,
+    "Duy": 3,
+    "Đình": 4,
+    "Trọng": 2,
+    "Gia": 2,
+    "Hoàng": 2,
+    "Nhật": 2,
+    "Bá": 2,
+}
 MIDDLE_MALE |= {"Thế": 2, "Tiến": 2}
 MIDDLE_FEMALE = {"Thị": 45, "Ngọc": 8, "Thu": 6, "Thanh": 5, "Minh": 3, "Hồng": 4, "Phương": 3, "Mai": 3}
 MIDDLE_FEMALE |= {"Kim": 4, "Bảo": 3, "Thùy": 3, "Diệu": 2, "Hoài": 2, "Khánh": 2, "Lan": 2, "Mỹ": 3}
-GIVEN_MALE = (
-    "Hùng Dũng Tuấn Minh Nam Hải Long Sơn Thắng Cường Hưng Huy Hoàng Phúc Quân Đức Khánh Trung Thành Tùng "
-    "Bình An Anh Bảo Đạt Hiếu Kiên Lâm Lộc Lợi Mạnh Nghĩa Phong Quang Quý Tài Tâm Thái Thịnh Toàn Trí Tú "
-    "Việt Vinh Vũ Khoa Khang Duy Hậu Hiển Hòa Hợp Kỳ Luân Nhân Sang Thuận Tiến Trọng Định Chiến Công Hiệp "
-    "Phát Tân Thiện Tín Vương Dương Giang Hảo Hào Khải Lực Ngọc Nhật Quyết Sỹ Tường Tâm Thông Uy Văn Xuân"
-).split()
-GIVEN_FEMALE = (
-    "Hà Hương Lan Linh Mai Ngọc Nhung Oanh Phương Quỳnh Thảo Trang Trinh Tuyết Uyên Vân Yến Anh Châu Diệp "
-    "Dung Giang Hằng Hạnh Hiền Hoa Hòa Huệ Hồng Huyền Khánh Liên Loan My Nga Ngân Nhi Nhàn Phượng Thanh Thơ "
-    "Thu Thủy Thúy Tâm Trâm Vy Xuân Thư Ly Lý Hậu Hiên Hiếu Hoài Kiều Lệ Lụa Mơ Nguyệt Nhàn Như Quyên Sen "
-    "Thắm Thêu Thoa Thoa Tiên Trà Tú Vi"
-).split()
+GIVEN_MALE = ["Hùng", "Dũng", "Tuấn", "Minh", "Nam", "Hải", "Long", "Sơn", "Thắng", "Cường", "Hưng", "Huy", "Hoàng", "Phúc", "Quân", "Đức", "Khánh", "Trung", "Thành", "Tùng", "Bình", "An", "Anh", "Bảo", "Đạt", "Hiếu", "Kiên", "Lâm", "Lộc", "Lợi", "Mạnh", "Nghĩa", "Phong", "Quang", "Quý", "Tài", "Tâm", "Thái", "Thịnh", "Toàn", "Trí", "Tú", "Việt", "Vinh", "Vũ", "Khoa", "Khang", "Duy", "Hậu", "Hiển", "Hòa", "Hợp", "Kỳ", "Luân", "Nhân", "Sang", "Thuận", "Tiến", "Trọng", "Định", "Chiến", "Công", "Hiệp", "Phát", "Tân", "Thiện", "Tín", "Vương", "Dương", "Giang", "Hảo", "Hào", "Khải", "Lực", "Ngọc", "Nhật", "Quyết", "Sỹ", "Tường", "Tâm", "Thông", "Uy", "Văn", "Xuân"]
+GIVEN_FEMALE = ["Hà", "Hương", "Lan", "Linh", "Mai", "Ngọc", "Nhung", "Oanh", "Phương", "Quỳnh", "Thảo", "Trang", "Trinh", "Tuyết", "Uyên", "Vân", "Yến", "Anh", "Châu", "Diệp", "Dung", "Giang", "Hằng", "Hạnh", "Hiền", "Hoa", "Hòa", "Huệ", "Hồng", "Huyền", "Khánh", "Liên", "Loan", "My", "Nga", "Ngân", "Nhi", "Nhàn", "Phượng", "Thanh", "Thơ", "Thu", "Thủy", "Thúy", "Tâm", "Trâm", "Vy", "Xuân", "Thư", "Ly", "Lý", "Hậu", "Hiên", "Hiếu", "Hoài", "Kiều", "Lệ", "Lụa", "Mơ", "Nguyệt", "Nhàn", "Như", "Quyên", "Sen", "Thắm", "Thêu", "Thoa", "Thoa", "Tiên", "Trà", "Tú", "Vi"]
 
 WARD_COUNT = 80  # a province's new communes (the real ones have 60-170)
 PROVINCE_CODE = "44"
@@ -129,7 +136,9 @@ def _persons(n: int, rng: np.random.Generator) -> pl.DataFrame:
     head_family = rng.choice(len(fam_names), size=len(sizes), p=fam_p)
     spouse_family = rng.choice(len(fam_names), size=n, p=fam_p)
     family = np.where(position == 1, spouse_family, head_family[household])
-    is_female = np.where(position == 0, rng.random(n) < 0.2, np.where(position == 1, True, rng.random(n) < 0.5))
+    is_female = np.where(
+        position == 0, rng.random(n) < 0.2, np.where(position == 1, True, rng.random(n) < 0.5)
+    )
     # The head is female in 20% of households; then the spouse is male.
     head_female = is_female[np.cumsum(sizes) - sizes]
     is_female = np.where(position == 1, ~head_female[household], is_female)
@@ -141,7 +150,9 @@ def _persons(n: int, rng: np.random.Generator) -> pl.DataFrame:
     middle = np.where(is_female, mf[rng.choice(len(mf), n, p=mf_p)], mm[rng.choice(len(mm), n, p=mm_p)])
     second_middle = mf[rng.choice(len(mf), n, p=mf_p)]
     double = is_female & (middle == "Thị") & (rng.random(n) < 0.12) & (second_middle != "Thị")
-    middle = np.where(double, np.char.add(np.char.add(middle.astype(str), " "), second_middle.astype(str)), middle)
+    middle = np.where(
+        double, np.char.add(np.char.add(middle.astype(str), " "), second_middle.astype(str)), middle
+    )
     given = np.where(is_female, gf[rng.choice(len(gf), n, p=gf_p)], gm[rng.choice(len(gm), n, p=gm_p)])
 
     head_birth = rng.integers(date(1945, 1, 1).toordinal(), date(1998, 12, 31).toordinal(), size=len(sizes))
@@ -159,7 +170,9 @@ def _persons(n: int, rng: np.random.Generator) -> pl.DataFrame:
     twin_of = np.where(twin, np.minimum(first_child[household], n - 1), -1)
     # Twins never get the same given name; re-draw until different (vectorized: shift in the name list).
     twin_given_same = twin & (given == given[np.maximum(twin_of, 0)])
-    given = np.where(twin_given_same, np.where(is_female, gf[(np.arange(n) % 7) + 1], gm[(np.arange(n) % 7) + 1]), given)
+    given = np.where(
+        twin_given_same, np.where(is_female, gf[(np.arange(n) % 7) + 1], gm[(np.arange(n) % 7) + 1]), given
+    )
 
     ward_idx = rng.integers(0, WARD_COUNT, size=len(sizes))[household]
     house_no = rng.integers(1, 400, size=len(sizes))[household]
@@ -190,7 +203,9 @@ def _persons(n: int, rng: np.random.Generator) -> pl.DataFrame:
     )
     # Days since 0001-01-01 (ordinal 1) → polars Date (days since 1970-01-01).
     epoch = date(1970, 1, 1).toordinal()
-    frame = frame.with_columns((pl.col("birth_ordinal") - epoch).cast(pl.Int32).cast(pl.Date).alias("birth_date"))
+    frame = frame.with_columns(
+        (pl.col("birth_ordinal") - epoch).cast(pl.Int32).cast(pl.Date).alias("birth_date")
+    )
     born = pl.col("birth_date").dt.year()
     century_sex = pl.when(born < 2000).then(pl.when(pl.col("is_female")).then(1).otherwise(0))
     century_sex = century_sex.otherwise(pl.when(pl.col("is_female")).then(3).otherwise(2))
@@ -231,7 +246,18 @@ def _typo(text: str, rng: np.random.Generator) -> str:
     return " ".join(syllables)
 
 
-TONE_SWAPS = {"à": "á", "á": "ả", "ả": "à", "ù": "ú", "ú": "ù", "ì": "í", "í": "ì", "ơ": "ô", "ư": "u", "ò": "ó"}
+TONE_SWAPS = {
+    "à": "á",
+    "á": "ả",
+    "ả": "à",
+    "ù": "ú",
+    "ú": "ù",
+    "ì": "í",
+    "í": "ì",
+    "ơ": "ô",
+    "ư": "u",
+    "ò": "ó",
+}
 
 
 def _tone_change(text: str) -> str:
@@ -351,13 +377,17 @@ def make_residents(persons: int = 10_000, seed: int = 7, noise: Noise | None = N
     )
     # Fold keys over unique display names (few distinct values), joined back.
     uniques = rec.select(pl.col("name_norm").unique())
-    uniques = uniques.with_columns(name_key=pl.col("name_norm").map_elements(fold_name, return_dtype=pl.String))
+    uniques = uniques.with_columns(
+        name_key=pl.col("name_norm").map_elements(fold_name, return_dtype=pl.String)
+    )
     rec = rec.join(uniques, on="name_norm", how="left")
     parts = pl.col("name_norm").str.split(" ")
     rec = rec.with_columns(
         family_name=parts.list.first(),
         given_name=parts.list.last(),
-        middle_name=pl.when(parts.list.len() > 2).then(parts.list.slice(1, parts.list.len() - 2).list.join(" ")),
+        middle_name=pl.when(parts.list.len() > 2).then(
+            parts.list.slice(1, parts.list.len() - 2).list.join(" ")
+        ),
     )
     order = rng.permutation(n)
     rec = rec[order]

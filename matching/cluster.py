@@ -138,19 +138,23 @@ def cluster_records(
 
     in_conflict = components.filter(pl.col("component").is_in(conflicted["component"].implode()))
     conflict_uids = set(in_conflict["row_uid"].to_list())
-    local_edges = (
-        edges.filter(pl.col("left_uid").is_in(in_conflict["row_uid"].implode()))
-        .sort(["forced", "match_weight", "left_uid", "right_uid"], descending=[True, True, False, False])
+    local_edges = edges.filter(pl.col("left_uid").is_in(in_conflict["row_uid"].implode())).sort(
+        ["forced", "match_weight", "left_uid", "right_uid"], descending=[True, True, False, False]
     )
     cannot: dict[int, set[int]] = {}
     for left, right in cannot_in.select("left_uid", "right_uid").iter_rows():
         cannot.setdefault(left, set()).add(right)
         cannot.setdefault(right, set()).add(left)
-    cccd = dict(nodes.filter(pl.col("row_uid").is_in(list(conflict_uids)) & pl.col("cccd").is_not_null())
-                .select("row_uid", "cccd").iter_rows())
+    cccd = dict(
+        nodes.filter(pl.col("row_uid").is_in(list(conflict_uids)) & pl.col("cccd").is_not_null())
+        .select("row_uid", "cccd")
+        .iter_rows()
+    )
     clusters = _Clusters(cannot, cccd, max_cluster_size)
     cut = []
-    for index, (left, right, forced) in enumerate(local_edges.select("left_uid", "right_uid", "forced").iter_rows()):
+    for index, (left, right, forced) in enumerate(
+        local_edges.select("left_uid", "right_uid", "forced").iter_rows()
+    ):
         if not clusters.try_union(left, right, forced=bool(forced)):
             cut.append(index)
     roots = pl.DataFrame(

@@ -12,7 +12,6 @@ import numpy as np
 import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
-
 from sachsong.matching.keys import FEATURE_COLUMNS
 
 # Level labels per comparison, index = level code. Order matters: it is the contract of `.pairs`.
@@ -34,9 +33,7 @@ COMPARISONS: tuple[str, ...] = tuple(LEVELS)
 # overvalue twins. The joint level is given_level * 6 + dob_level, with 5 standing for "missing".
 _MISSING = 5
 JOINT_GIVEN_DOB: tuple[str, ...] = tuple(
-    f"given {g} & dob {d}"
-    for g in (*LEVELS["given"], "missing")
-    for d in (*LEVELS["dob"], "missing")
+    f"given {g} & dob {d}" for g in (*LEVELS["given"], "missing") for d in (*LEVELS["dob"], "missing")
 )
 SCORED_LEVELS: dict[str, tuple[str, ...]] = {
     "given_dob": JOINT_GIVEN_DOB,
@@ -180,8 +177,10 @@ def compare_pairs(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
     }
     out = sides.with_columns(expr.cast(pl.Int8).alias(f"{name}_level") for name, expr in levels.items())
     g, d = pl.col("given_level"), pl.col("dob_level")
-    joint = pl.when(g.is_null() & d.is_null()).then(None).otherwise(
-        g.fill_null(_MISSING).cast(pl.Int16) * 6 + d.fill_null(_MISSING).cast(pl.Int16)
+    joint = (
+        pl.when(g.is_null() & d.is_null())
+        .then(None)
+        .otherwise(g.fill_null(_MISSING).cast(pl.Int16) * 6 + d.fill_null(_MISSING).cast(pl.Int16))
     )
     return out.with_columns(joint.cast(pl.Int8).alias("given_dob_level"))
 
@@ -190,6 +189,5 @@ def level_label(comparison: str) -> pl.Expr:
     """Readable label of a comparison's level column ("missing" when null)."""
     labels = pl.Series(list({**LEVELS, **SCORED_LEVELS}[comparison]), dtype=pl.String)
     code = pl.col(f"{comparison}_level")
-    return pl.when(code.is_null()).then(pl.lit("missing")).otherwise(code.replace_strict(
-        list(range(len(labels))), labels.to_list(), default="missing"
-    ))
+    named = code.replace_strict(list(range(len(labels))), labels.to_list(), default="missing")
+    return pl.when(code.is_null()).then(pl.lit("missing")).otherwise(named).alias(comparison)

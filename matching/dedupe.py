@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-
-from sachsong.matching.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_RULES, BlockingRule, generate_candidate_pairs
+from sachsong.matching.blocking import (
+    DEFAULT_MAX_BLOCK_SIZE,
+    DEFAULT_RULES,
+    BlockingRule,
+    generate_candidate_pairs,
+)
 from sachsong.matching.cluster import DEFAULT_MAX_CLUSTER_SIZE, cluster_records
 from sachsong.matching.compare import COMPARISONS, SCORED, compare_pairs
 from sachsong.matching.golden import build_golden
@@ -28,6 +32,7 @@ from sachsong.matching.scoring import (
     fit_em,
     score_compared,
 )
+
 from sachsong.schema import CLUSTER_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -185,7 +190,10 @@ def dedupe_standardized(
         .otherwise(pl.col("cannot_link")),
     )
     edges = scored.filter(pl.col("band") == "link").select(
-        "left_uid", "right_uid", "match_weight", (pl.col("decision") == "same").fill_null(False).alias("forced")
+        "left_uid",
+        "right_uid",
+        "match_weight",
+        (pl.col("decision") == "same").fill_null(False).alias("forced"),
     )
     cannot = scored.filter(pl.col("cannot_link")).select("left_uid", "right_uid")
     roots, cut = cluster_records(features.select("row_uid", "cccd"), edges, cannot, config.max_cluster_size)
@@ -219,10 +227,14 @@ def _cluster_table(std: pl.DataFrame, roots: pl.DataFrame, scored: pl.DataFrame)
         pl.len().over("cluster_root").cast(pl.Int64).alias("cluster_size"),
     )
     ends = scored.select("left_uid", "right_uid", "probability")
-    ends = ends.join(labelled.select(pl.col("row_uid").alias("left_uid"), pl.col("cluster_root").alias("lc")),
-                     on="left_uid")
-    ends = ends.join(labelled.select(pl.col("row_uid").alias("right_uid"), pl.col("cluster_root").alias("rc")),
-                     on="right_uid")
+    ends = ends.join(
+        labelled.select(pl.col("row_uid").alias("left_uid"), pl.col("cluster_root").alias("lc")),
+        on="left_uid",
+    )
+    ends = ends.join(
+        labelled.select(pl.col("row_uid").alias("right_uid"), pl.col("cluster_root").alias("rc")),
+        on="right_uid",
+    )
     ends = ends.with_columns(same=pl.col("lc") == pl.col("rc"))
     both = pl.concat(
         [
@@ -240,8 +252,12 @@ def _cluster_table(std: pl.DataFrame, roots: pl.DataFrame, scored: pl.DataFrame)
         .otherwise(1.0 - pl.col("outside").fill_null(0.0))
         .fill_null(1.0)
     )
-    out = std.select("row_uid", pl.col("record_id").cast(pl.String), pl.col("source_id").cast(pl.String)).join(
-        labelled.select("row_uid", "cluster_id", "cluster_size", "confidence"), on="row_uid", how="left",
+    out = std.select(
+        "row_uid", pl.col("record_id").cast(pl.String), pl.col("source_id").cast(pl.String)
+    ).join(
+        labelled.select("row_uid", "cluster_id", "cluster_size", "confidence"),
+        on="row_uid",
+        how="left",
         maintain_order="left",
     )
     return out.select(list(CLUSTER_SCHEMA)).cast(CLUSTER_SCHEMA)

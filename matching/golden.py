@@ -12,7 +12,6 @@ Rules (each a sort order inside the cluster; the first non-null value wins):
 from __future__ import annotations
 
 import polars as pl
-
 from sachsong.matching.keys import NON_ASCII
 
 GOLDEN_COLUMNS: tuple[str, ...] = (
@@ -95,13 +94,19 @@ def build_golden(std: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
             for c in ("name_norm", "family_name", "middle_name", "given_name")
         ),
         pl.col("dob")
-        .sort_by([pl.col("dob").is_not_null(), pl.col("_dob_day"), recent], descending=[True, True, True],
-                 nulls_last=True)
+        .sort_by(
+            [pl.col("dob").is_not_null(), pl.col("_dob_day"), recent],
+            descending=[True, True, True],
+            nulls_last=True,
+        )
         .first()
         .alias("dob"),
         pl.col("dob_precision")
-        .sort_by([pl.col("dob").is_not_null(), pl.col("_dob_day"), recent], descending=[True, True, True],
-                 nulls_last=True)
+        .sort_by(
+            [pl.col("dob").is_not_null(), pl.col("_dob_day"), recent],
+            descending=[True, True, True],
+            nulls_last=True,
+        )
         .first()
         .alias("dob_precision"),
         _first_by("cccd", [recent], [True]),

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-
 from sachsong.matching.compare import COMPARISONS, SCORED, level_label
 
 # Displayed side by side: what each source said, after standardization.
@@ -105,7 +104,9 @@ def read_decision_file(path: str | Path) -> pl.DataFrame:
     elif suffix == ".parquet":
         frame = pl.read_parquet(path)
     else:
-        raise DecisionFileError(f"{path}: decisions are read from .xlsx, .csv or .parquet, got '{path.suffix}'")
+        raise DecisionFileError(
+            f"{path}: decisions are read from .xlsx, .csv or .parquet, got '{path.suffix}'"
+        )
     return frame.with_columns(pl.all().cast(pl.String))
 
 
@@ -140,10 +141,10 @@ def resolve_decisions(decisions: pl.DataFrame, std: pl.DataFrame, origin: str = 
     decided = decided.with_columns(pl.col("decision").replace_strict(DECISION_VALUES))
     resolved = []
     if by_ids:
-        ids = std.select(
-            "row_uid", pl.col("record_id").cast(pl.String), pl.col("source_id").cast(pl.String)
+        ids = std.select("row_uid", pl.col("record_id").cast(pl.String), pl.col("source_id").cast(pl.String))
+        named = decided.filter(
+            pl.col("left_record_id").is_not_null() & pl.col("right_record_id").is_not_null()
         )
-        named = decided.filter(pl.col("left_record_id").is_not_null() & pl.col("right_record_id").is_not_null())
         named = named.join(
             ids.rename({"row_uid": "l", "record_id": "left_record_id", "source_id": "left_source_id"}),
             on=["left_record_id", "left_source_id"],
@@ -155,7 +156,9 @@ def resolve_decisions(decisions: pl.DataFrame, std: pl.DataFrame, origin: str = 
         if by_uid:
             decided = decided.filter(pl.col("left_record_id").is_null() | pl.col("right_record_id").is_null())
     if by_uid:
-        numbered = decided.filter(pl.col("left_row_uid").is_not_null() & pl.col("right_row_uid").is_not_null())
+        numbered = decided.filter(
+            pl.col("left_row_uid").is_not_null() & pl.col("right_row_uid").is_not_null()
+        )
         for side in ("left_row_uid", "right_row_uid"):
             broken = numbered.filter(~pl.col(side).str.strip_chars().str.contains(r"^\d+$"))
             if broken.height:
@@ -178,6 +181,9 @@ def resolve_decisions(decisions: pl.DataFrame, std: pl.DataFrame, origin: str = 
         "file_row",
     )
     # The last decision on a pair wins (a steward may correct an earlier line).
-    return out.sort("file_row").unique(["left_uid", "right_uid"], keep="last").drop("file_row").sort(
-        ["left_uid", "right_uid"]
+    return (
+        out.sort("file_row")
+        .unique(["left_uid", "right_uid"], keep="last")
+        .drop("file_row")
+        .sort(["left_uid", "right_uid"])
     )

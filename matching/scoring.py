@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-
 from sachsong.matching.compare import SCORED as COMPARISONS
 from sachsong.matching.compare import SCORED_LEVELS as LEVELS
 from sachsong.matching.compare import compare_pairs
@@ -87,7 +86,9 @@ def level_frequencies(compared: pl.DataFrame, weights: pl.Series | None = None) 
     return out
 
 
-def estimate_u_random(features: pl.DataFrame, n_pairs: int = 200_000, seed: int = 11) -> dict[str, np.ndarray]:
+def estimate_u_random(
+    features: pl.DataFrame, n_pairs: int = 200_000, seed: int = 11
+) -> dict[str, np.ndarray]:
     return level_frequencies(compare_pairs(random_pairs(features, n_pairs, seed), features))
 
 
@@ -241,12 +242,19 @@ def score_compared(
         .alias(f"{name}_weight")
         for name in COMPARISONS
     )
-    tf_given = term_frequencies(features, "giv_key").rename({"giv_key": "l_giv_key", "tf_adjustment": "tf_given"})
-    tf_family = term_frequencies(features, "fam_key").rename({"fam_key": "l_fam_key", "tf_adjustment": "tf_family"})
+    tf_given = term_frequencies(features, "giv_key").rename(
+        {"giv_key": "l_giv_key", "tf_adjustment": "tf_given"}
+    )
+    tf_family = term_frequencies(features, "fam_key").rename(
+        {"fam_key": "l_fam_key", "tf_adjustment": "tf_family"}
+    )
     out = out.join(tf_given, on="l_giv_key", how="left").join(tf_family, on="l_fam_key", how="left")
     out = out.with_columns(
         tf_given=pl.when(pl.col("given_level") <= 2).then(pl.col("tf_given")).otherwise(0.0).fill_null(0.0),
-        tf_family=pl.when(pl.col("family_level") <= 1).then(pl.col("tf_family")).otherwise(0.0).fill_null(0.0),
+        tf_family=pl.when(pl.col("family_level") <= 1)
+        .then(pl.col("tf_family"))
+        .otherwise(0.0)
+        .fill_null(0.0),
     )
     weight_cols = [f"{name}_weight" for name in COMPARISONS] + ["tf_given", "tf_family"]
     out = out.with_columns(

@@ -10,9 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from matching_cases import hand_made_cases, load_synth  # noqa: E402
-
-from sachsong.matching.dedupe import dedupe_standardized  # noqa: E402
+from matching_cases import hand_made_cases, load_synth
+from sachsong.matching.dedupe import dedupe_standardized
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from pathlib import Path
 import polars as pl
 from unidecode import unidecode
 
-
 SYNTH_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "dedupe_synth.py"
 
 
@@ -115,30 +114,67 @@ def hand_made_cases() -> pl.DataFrame:
         record(o + 2, "Lê Thị Hồng", date(2001, 5, 17), sex="F", phone="+84911000001", ward="19002"),
         # A household: father, son (different given name and date), and a second record of the father
         # without diacritics, date of birth missing, same phone. The father's records merge; the son stays alone.
-        record(o + 10, "Phạm Văn Long", date(1970, 2, 3), sex="M", phone="+84911000010", ward="19003",
-               cccd="044070123456"),
+        record(
+            o + 10,
+            "Phạm Văn Long",
+            date(1970, 2, 3),
+            sex="M",
+            phone="+84911000010",
+            ward="19003",
+            cccd="044070123456",
+        ),
         record(o + 11, "Phạm Văn Lâm", date(1998, 9, 21), sex="M", phone="+84911000010", ward="19003"),
-        record(o + 12, "Pham Van Long", None, sex="M", phone="+84911000010", ward="19003", source="xa_b",
-               cmnd="190123456"),
-        record(o + 13, "Phạm Văn Long", date(1970, 2, 3), sex="M", ward="19003", source="xa_c",
-               cmnd="190123456"),
+        record(
+            o + 12,
+            "Pham Van Long",
+            None,
+            sex="M",
+            phone="+84911000010",
+            ward="19003",
+            source="xa_b",
+            cmnd="190123456",
+        ),
+        record(
+            o + 13, "Phạm Văn Long", date(1970, 2, 3), sex="M", ward="19003", source="xa_c", cmnd="190123456"
+        ),
         # Day and month swapped between two sources; new phone number.
         record(o + 20, "Vũ Đức Thắng", date(1988, 3, 7), sex="M", phone="+84911000020", ward="19004"),
-        record(o + 21, "Vũ Đức Thắng", date(1988, 7, 3), sex="M", phone="+84911000021", ward="19004",
-               source="xa_b"),
+        record(
+            o + 21,
+            "Vũ Đức Thắng",
+            date(1988, 7, 3),
+            sex="M",
+            phone="+84911000021",
+            ward="19004",
+            source="xa_b",
+        ),
         # A dropped middle name.
-        record(o + 30, "Hoàng Thị Thu Trang", date(1993, 11, 25), sex="F", ward="19005", phone="+84911000030"),
+        record(
+            o + 30, "Hoàng Thị Thu Trang", date(1993, 11, 25), sex="F", ward="19005", phone="+84911000030"
+        ),
         record(o + 31, "Hoàng Trang", date(1993, 11, 25), sex="F", ward="19005", source="xa_b"),
         # Same name, date and ward but two different CCCDs: two people.
         record(o + 40, "Nguyễn Văn Hùng", date(1985, 6, 14), sex="M", ward="19006", cccd="044085000111"),
-        record(o + 41, "Nguyễn Văn Hùng", date(1985, 6, 14), sex="M", ward="19006", cccd="044085999222",
-               source="xa_b"),
+        record(
+            o + 41,
+            "Nguyễn Văn Hùng",
+            date(1985, 6, 14),
+            sex="M",
+            ward="19006",
+            cccd="044085999222",
+            source="xa_b",
+        ),
         # A chain: A and C carry different CCCDs, B (no number) looks like both. A and C must not end together.
         record(o + 50, "Trần Văn Khoa", date(1979, 8, 30), sex="M", ward="19007", cccd="044079555111"),
         record(o + 51, "Trần Văn Khoa", date(1979, 8, 30), sex="M", ward="19007", source="xa_b"),
-        record(o + 52, "Trần Văn Khoa", date(1979, 8, 30), sex="M", ward="19007", cccd="044079777333",
-               source="xa_c"),
+        record(
+            o + 52,
+            "Trần Văn Khoa",
+            date(1979, 8, 30),
+            sex="M",
+            ward="19007",
+            cccd="044079777333",
+            source="xa_c",
+        ),
     ]
     return frame(rows)
-
-
