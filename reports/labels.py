@@ -115,6 +115,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "status_failed": ("lỗi", "failed"),
     "status_gate_failed": ("không qua cổng kiểm định", "failed the publish gate"),
     "current": ("hiện hành", "current"),
+    "nothing_published": (
+        "Chưa có lần chạy nào được công bố: chưa có điểm. Xem danh sách lần chạy bên dưới để biết lý do.",
+        "No run has been published yet, so there are no scores. See the run list below for why.",
+    ),
     "open_details": ("Xem chi tiết", "Show details"),
 }
 

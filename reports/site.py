@@ -199,8 +199,10 @@ def read_store(store_dir: str | Path) -> StoreView:
                 f"{store_dir / CURRENT_POINTER} names run {run_id}, but {snapshot} does not exist"
             )
         records, findings = _read_snapshot(snapshot)
-    elif history.is_empty():
-        raise ReportError(f"{store_dir}: nothing published yet (no {CURRENT_POINTER} and no score history)")
+    elif history.is_empty() and (runs is None or runs.is_empty()):
+        raise ReportError(
+            f"{store_dir}: nothing published yet (no {CURRENT_POINTER}, no runs, no score history)"
+        )
     docs = store_dir / "data_docs" / "index.html"
     return StoreView(store_dir, run_id, records, findings, runs, history, docs if docs.is_file() else None)
 
@@ -324,6 +326,36 @@ def _ranked_communes(scores: pl.DataFrame, ward_names: pl.DataFrame) -> pl.DataF
     )
 
 
+def _nothing_published(view: StoreView) -> ReportData:
+    """Only failed runs so far: a page with the run list (so stewards see why) and empty score tables."""
+    runs = safe_runs(view.runs)
+    codes = runs.get_column("province_code").drop_nulls()
+    province_code = str(codes[-1]) if codes.len() else "?"
+    province_name, wards = _province_info(province_code) if codes.len() else ("?", pl.DataFrame())
+    empty = compare_with_previous(pl.DataFrame(schema=SCORE_SCHEMA), view.history, view.runs)
+    ward_names = (
+        wards.select("ward_code", "ward_name")
+        if "ward_name" in wards.columns
+        else pl.DataFrame(schema={"ward_code": pl.String, "ward_name": pl.String})
+    )
+    return ReportData(
+        run_id=None,
+        province_code=province_code,
+        province_name=province_name,
+        as_of=None,
+        scores=empty,
+        trend=score_trend(pl.DataFrame(schema=SCORE_SCHEMA), view.runs, level=None),
+        runs=runs,
+        communes=_ranked_communes(empty, ward_names),
+        sources=_wide(empty, "source"),
+        rules=empty,
+        drilldown=pl.DataFrame(schema={"ward_code": pl.String}),
+        ward_names=ward_names,
+        rule_catalogue={},
+        published=False,
+    )
+
+
 @dataclass(frozen=True)
 class ReportData:
     """All tables of one report, computed once and shared by the page and the exports."""
@@ -341,6 +373,7 @@ class ReportData:
     drilldown: pl.DataFrame
     ward_names: pl.DataFrame
     rule_catalogue: dict[str, dict[str, str]]
+    published: bool = True  # False: no run was ever published; the page shows the run list only
 
 
 def _run_field(runs: pl.DataFrame | None, run_id: str | None, column: str) -> Any:
@@ -354,10 +387,10 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
     """Scores of the live run (from the history, or computed from the snapshot), changes, trend and drill-down."""
     history = view.history
     run_id = view.run_id
-    if run_id is None:  # history only: report on the latest published scored run
+    if run_id is None:  # no live snapshot: report on the latest published scored run, if any
         published = score_trend(history, view.runs, level="province")
         if published.is_empty():
-            raise ReportError(f"{view.store_dir}: no published run has scores")
+            return _nothing_published(view)
         run_id = published.get_column("run_id")[-1]
     current = history.filter(pl.col("run_id") == run_id)
     province_code = (

@@ -194,3 +194,21 @@ def test_scorecard_in_chromium_offline(built):
             browser.close()
     assert problems == []
     assert outside == []
+
+
+def test_only_failed_runs_give_a_run_list_page_not_a_crash(store_factory, tmp_path):
+    # The failed run's message quotes input data: it must not be shown.
+    runs = [run_row("run-1", 1, "failed", f"standardize: bad citizen_id {PLANTED[2]}")]
+    store = store_factory(runs, pl.DataFrame(), current=None)
+    out = tmp_path / "site"
+    html = build_report(store, out).read_text(encoding="utf-8")
+    assert "Chưa có lần chạy nào được công bố" in html
+    assert "status-failed" in html and "run-1" in html
+    assert 'id="communes"' not in html
+    assert PLANTED[2] not in html
+    payload = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    assert payload["scores"] == [] and payload["trend"] == []
+    assert [r["status"] for r in payload["runs"]] == ["failed"]
+    assert "run-1" in {
+        row[0].value for row in openpyxl.load_workbook(out / "scores.xlsx")["runs"].iter_rows(min_row=2)
+    }
