@@ -27,7 +27,7 @@ from sachsong.sources.legacy_fonts import (
 
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_ROWS = 30
-_SAMPLE_CHARS = 256 * 1024
+_SAMPLE_CHARS = 32 * 1024  # thousands of words: plenty to tell encodings apart
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from unidecode import unidecode
 
@@ -164,6 +165,7 @@ _NOTES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=4096)
 def fold_header(name: object) -> str:
     """Fold a column name for comparison: "Họ và tên (*)" → "hovaten", "NGAY_SINH" → "ngaysinh"."""
     text = unicodedata.normalize("NFC", str(name or ""))

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 # --- TCVN3 (TCVN 5712:1993, VN3 "ABC") ------------------------------------------------------------------------
 # Unicode letter → its byte, read as cp1252/latin-1 character. Lower case in full, plus the 7 capitals the
@@ -107,6 +109,7 @@ def _strip_tone(word: str) -> tuple[str, int]:
     return unicodedata.normalize("NFC", kept), tones
 
 
+@lru_cache(maxsize=65536)
 def is_vietnamese_syllable(word: str) -> bool:
     """True when `word` has the shape of one Vietnamese syllable (onset, vowel group, coda, at most one tone)."""
     plain, tones = _strip_tone(word.lower())
@@ -118,11 +121,12 @@ def vietnamese_evidence(text: str) -> tuple[float, int]:
 
     ASCII-only words read the same under every candidate decoding, so only the others can tell them apart.
     """
-    words = [w for w in _WORD.findall(text) if not w.isascii()]
+    words = Counter(w for w in _WORD.findall(text) if not w.isascii())
     if not words:
         return 0.0, 0
-    valid = sum(1 for w in words if is_vietnamese_syllable(w))
-    return valid / len(words), valid
+    # Names and places repeat: check each distinct word once.
+    valid = sum(n for w, n in words.items() if is_vietnamese_syllable(w))
+    return valid / words.total(), valid
 
 
 def vietnamese_score(text: str) -> float:
@@ -131,7 +135,8 @@ def vietnamese_score(text: str) -> float:
 
 
 # --- Conversion -----------------------------------------------------------------------------------------------
-_ALL_CAPS_WORD = re.compile(r"\S*[A-Z]\S*")
+# A whitespace-delimited word with an ASCII capital and no ASCII lower case: the only candidates for .VnTimeH.
+_ALL_CAPS_WORD = re.compile(r"(?<!\S)[^\sa-z]*[A-Z][^\sa-z]*(?!\S)")
 
 
 def _upper_capital_words(converted: str) -> str:
@@ -139,8 +144,7 @@ def _upper_capital_words(converted: str) -> str:
 
     def fix(match: re.Match[str]) -> str:
         word = match.group(0)
-        capitals = sum(1 for c in word if c.isupper())
-        if capitals >= 2 and not any(c.isascii() and c.islower() for c in word):
+        if sum(1 for c in word if c.isupper()) >= 2:
             return word.upper()
         return word
 
@@ -196,6 +200,8 @@ def detect_legacy_text(text: str) -> tuple[str | None, float, float]:
     """
     as_is = vietnamese_score(text)
     best_name, best_score = None, as_is
+    if as_is >= 1.0 - LEGACY_MARGIN:
+        return None, as_is, as_is  # already reads as Vietnamese: no conversion can win by the margin
     for name, convert in LEGACY_CONVERTERS.items():
         score, valid_words = vietnamese_evidence(convert(text))
         # A handful of words is no evidence: valid text is only rewritten on a clear, repeated signal.
@@ -204,7 +210,7 @@ def detect_legacy_text(text: str) -> tuple[str | None, float, float]:
     return best_name, best_score, as_is
 
 
-def decode_legacy_bytes(data: bytes, sample_size: int = 256 * 1024) -> Decoding:
+def decode_legacy_bytes(data: bytes, sample_size: int = 32 * 1024) -> Decoding:
     """Pick the best 8-bit decoding for bytes that are not UTF-8.
 
     Order of preference on a tie: TCVN3 / VNI (font hacks read through cp1252), then Windows-1258, then plain
