@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 import xlsxwriter
-from sachsong.reports.scores import Targets
+from sachsong.reports.scores import SCORE_CRITERIA, Targets
 from xlsxwriter.utility import xl_col_to_name
 
 BAND_FORMATS = {"green": "#c6efce", "amber": "#ffeb9c", "red": "#ffc7ce", "n/a": "#e7e6e6"}
@@ -146,9 +146,9 @@ def write_workbook(path: Path, tables: ExportTables, meta: dict[str, Any], targe
                 [len(column), *(len(str(_excel_value(v))) for v in values if v is not None)], default=8
             )
             fmt = None
-            if column in ("share", "previous_share"):
+            if column in ("share", "previous_share", *SCORE_CRITERIA):
                 fmt = percent
-            elif column == "change":
+            elif column == "change" or column.endswith("_change"):
                 fmt = change
             elif column in (
                 "records",
@@ -177,6 +177,31 @@ def write_workbook(path: Path, tables: ExportTables, meta: dict[str, Any], targe
                     frame.height,
                     last_col,
                     {"type": "formula", "criteria": f'=${band_letter}2="{band}"', "format": fmt},
+                )
+        # Wide sheets (communes, sources): one share column per criterion, coloured by its own thresholds.
+        for col, column in enumerate(columns):
+            if column not in SCORE_CRITERIA or "band" in columns or not frame.height:
+                continue
+            thresholds = targets.for_criterion(column)
+            cell = f"{xl_col_to_name(col)}2"
+            rules = (
+                (f"=ISBLANK({cell})", "n/a"),
+                (f"={cell}>={thresholds.green}", "green"),
+                (f"={cell}>={thresholds.amber}", "amber"),
+                (f"={cell}<{thresholds.amber}", "red"),
+            )
+            for formula, band in rules:
+                sheet.conditional_format(
+                    1,
+                    col,
+                    frame.height,
+                    col,
+                    {
+                        "type": "formula",
+                        "criteria": formula,
+                        "format": band_formats[band],
+                        "stop_if_true": True,
+                    },
                 )
         if frame.height:
             sheet.autofilter(0, 0, frame.height, max(len(columns) - 1, 0))

@@ -501,7 +501,8 @@ def score_trend(
     else:
         order = published_run_ids(runs, always)
     rank = pl.DataFrame(
-        {"run_id": order, "run_order": list(range(len(order)))}, schema={"run_id": pl.String, "run_order": pl.Int64}
+        {"run_id": order, "run_order": list(range(len(order)))},
+        schema={"run_id": pl.String, "run_order": pl.Int64},
     )
     return frame.join(rank, on="run_id", how="inner").sort(
         "run_order",

@@ -68,6 +68,11 @@ def test_build_report_writes_site_workbook_json_and_csv(built):
     header = [cell.value for cell in province[1]]
     share_col = header.index("share") + 1
     assert province.cell(row=2, column=share_col).number_format == "0.0%"
+    communes = workbook["communes"]
+    coloured = {str(rng.sqref) for rng in communes.conditional_formatting}
+    assert len(coloured) == 5  # one rule set per criterion column (correct … overall)
+    assert communes.sheet_properties.pageSetUpPr.fitToPage  # fit to width (1 page), any height
+    assert communes.page_setup.fitToHeight == 0
     runs_sheet = workbook["runs"]
     statuses = [
         row[header_index(runs_sheet, "status")] for row in runs_sheet.iter_rows(min_row=2, values_only=True)
