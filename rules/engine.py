@@ -274,7 +274,8 @@ class CheckResult:
         lines = [
             f"{self.rows_in} rows checked against pack '{self.pack}' as of {self.as_of.isoformat()}: "
             f"{self.passed.height} passed, {self.quarantine.height} quarantined",
-            f"{self.findings.height} findings — {per_criterion}",
+            f"{self.findings.height} findings ({self.findings['row_uid'].null_count()} about the table as a whole,"
+            f" e.g. communes without records) — {per_criterion}",
         ]
         if self.skipped_rules:
             lines.append(f"skipped (input not given): {', '.join(self.skipped_rules)}")
