@@ -67,7 +67,7 @@ def generate_candidate_pairs(
     con.register("features", features.to_arrow())
     report_rows = []
     pair_tables = []
-    for rule in rules:
+    for index, rule in enumerate(rules):
         key, present = _key_sql(rule.columns)
         table = f"keys_{rule.name}"
         con.execute(
@@ -126,13 +126,15 @@ def generate_candidate_pairs(
             }
         )
         pair_tables.append(
-            f"SELECT a.row_uid AS left_uid, b.row_uid AS right_uid, '{rule.name}' AS rule "
+            f"SELECT a.row_uid AS left_uid, b.row_uid AS right_uid, {index} AS rule "
             f"FROM {table} a JOIN {table} b ON a.bkey = b.bkey AND a.row_uid < b.row_uid"
         )
     union = " UNION ALL ".join(pair_tables)
+    # Which rules found a pair, as a bit mask (cheap to aggregate over millions of pairs); `blocked_by` names
+    # the first rule in order that found it.
     pairs = con.sql(
-        f"SELECT left_uid, right_uid, string_agg(rule, ',' ORDER BY rule) AS blocked_by "
-        f"FROM ({union}) GROUP BY left_uid, right_uid ORDER BY left_uid, right_uid"
+        f"SELECT left_uid, right_uid, min(rule) AS first_rule, bit_or(1 << rule) AS blocking_rules "
+        f"FROM ({union}) GROUP BY left_uid, right_uid"
     ).pl()
     for rule in rules:
         con.execute(f"DROP TABLE IF EXISTS keys_{rule.name}")
@@ -140,4 +142,17 @@ def generate_candidate_pairs(
     if connection is None:
         con.close()
     report = pl.DataFrame(report_rows, schema_overrides={"rule": pl.String})
-    return pairs.with_columns(pl.col("left_uid", "right_uid").cast(pl.Int64)), report
+    names = [rule.name for rule in rules]
+    pairs = pairs.select(
+        pl.col("left_uid", "right_uid").cast(pl.Int64),
+        pl.col("first_rule")
+        .replace_strict(list(range(len(names))), names, return_dtype=pl.String)
+        .alias("blocked_by"),
+        pl.col("blocking_rules").cast(pl.Int64),
+    ).sort("left_uid", "right_uid")
+    return pairs, report
+
+
+def rule_names(mask: int, rules: tuple[BlockingRule, ...] = DEFAULT_RULES) -> list[str]:
+    """The names of the rules recorded in a pair's `blocking_rules` bit mask."""
+    return [rule.name for i, rule in enumerate(rules) if mask >> i & 1]

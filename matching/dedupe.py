@@ -55,6 +55,7 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "left_uid",
     "right_uid",
     "blocked_by",
+    "blocking_rules",
     *(f"{c}_level" for c in COMPARISONS),
     "given_dob_level",
     *(f"{c}_weight" for c in SCORED),
@@ -161,7 +162,10 @@ def dedupe_standardized(
     # Steward decisions may name pairs blocking did not bring together; score them too.
     extra = resolved.select("left_uid", "right_uid").join(pairs, on=["left_uid", "right_uid"], how="anti")
     if extra.height:
-        pairs = pl.concat([pairs, extra.with_columns(pl.lit("steward").alias("blocked_by"))])
+        steward = extra.with_columns(
+            pl.lit("steward").alias("blocked_by"), pl.lit(0, dtype=pl.Int64).alias("blocking_rules")
+        )
+        pairs = pl.concat([pairs, steward])
     lap("blocking")
     if pairs.height == 0:
         result = _empty_result(std)

@@ -96,7 +96,17 @@ def build_features(std: pl.DataFrame) -> pl.DataFrame:
         giv_norm.str.contains(NON_ASCII).alias("giv_has_marks"),
         pl.col("dob").cast(pl.Date),
         # Full dates only: a year-only date ("1985-01-01") must never equal a real 1 January birthday.
-        pl.when(pl.col("dob_precision") == "day").then(pl.col("dob").dt.strftime("%Y%m%d")).alias("dob_day"),
+        pl.when(pl.col("dob_precision") == "day")
+        .then(
+            (
+                pl.col("dob").dt.year().cast(pl.Int32) * 10000
+                + pl.col("dob").dt.month().cast(pl.Int32) * 100
+                + pl.col("dob").dt.day().cast(pl.Int32)
+            )
+            .cast(pl.String)
+            .str.zfill(8)
+        )
+        .alias("dob_day"),
         pl.col("dob").dt.year().cast(pl.Int32).alias("birth_year"),
         pl.col("sex_code").cast(pl.String),
         empty_to_null(pl.col("cccd").cast(pl.String)).alias("cccd"),
