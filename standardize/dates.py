@@ -14,10 +14,11 @@ Two-digit years ("12/05/85") are left unparsable: the century cannot be known fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import polars as pl
-from sachsong.standardize.text import clean_text
+from sachsong.standardize.text import collapse_whitespace, empty_to_null
 
 # A bare 4-digit number in this range is a year; outside it (and up to 5 digits) it may be an Excel serial.
 YEAR_RANGE: tuple[int, int] = (1800, 2100)
@@ -41,6 +42,11 @@ _NUMBER = r"^(?P<whole>\d{4,5})(?:\.(?P<fraction>\d+))?$"
 _TEMP = "_date_"  # prefix of intermediate columns, dropped before returning
 
 
+def _clean(raw: pl.Expr) -> pl.Expr:
+    """Trimmed, single-spaced (any Unicode space), blank → null. No NFC: dates are digits and separators."""
+    return empty_to_null(collapse_whitespace(raw))
+
+
 def _calendar_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
     """The date if (year, month, day) is a real calendar day, else null (never raises)."""
     return pl.format("{}-{}-{}", year, month, day).str.to_date("%Y-%m-%d", strict=False)
@@ -59,7 +65,7 @@ def _parse(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
     Staged: every regex runs once per value and later stages read materialised columns (see text.py).
     """
-    staged = frame.with_columns(clean_text(pl.col(column)).alias(_TEMP + "text"))
+    staged = frame.with_columns(_clean(pl.col(column)).alias(_TEMP + "text"))
     staged = staged.with_columns(
         _t("text").str.extract_groups(_DAY_FIRST).alias(_TEMP + "df"),
         _t("text").str.extract_groups(_YEAR_FIRST).alias(_TEMP + "yf"),
@@ -187,10 +193,82 @@ def _drop_temp(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.drop([c for c in frame.columns if c.startswith(_TEMP)])
 
 
-def dob_columns(frame: pl.DataFrame, column: str = "date_of_birth") -> pl.DataFrame:
-    """`frame` plus `dob` (Date), `dob_precision` (day|year|null), `dob_status` (ok|missing|unparsable|impossible)."""
+# Fast path: the shapes most registers use, parsed directly. Each is guarded by an exact-shape regex because
+# chrono is lenient ("15/08/85" would be year 85); a value the fast path cannot read goes to the full parser,
+# which gives the same answer for these shapes, so the fast path changes speed only.
+_FAST_DATES: tuple[tuple[str, str], ...] = (
+    (r"^\d{1,2}/\d{1,2}/\d{4}$", "%d/%m/%Y"),
+    (r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d"),
+)
+_FAST_TIMESTAMPS: tuple[tuple[str, str], ...] = (
+    (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?$", "%Y-%m-%dT%H:%M:%S%.f"),
+    (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?$", "%Y-%m-%d %H:%M:%S%.f"),
+)
+
+
+# Not under the `_date_` prefix: the full parser drops those, and these must survive it.
+_FAST_ROW, _FAST_VALUE, _FAST_TEXT = "_fast_row", "_fast_value", "_fast_text"
+
+
+def _fast_date(text: pl.Expr) -> pl.Expr:
+    return pl.coalesce(
+        pl.when(text.str.contains(shape)).then(text.str.to_date(fmt, strict=False))
+        for shape, fmt in _FAST_DATES
+    )
+
+
+def _fast_timestamp(text: pl.Expr) -> pl.Expr:
+    guarded = [
+        pl.when(text.str.contains(shape)).then(text.str.to_datetime(fmt, strict=False, time_unit="us"))
+        for shape, fmt in _FAST_TIMESTAMPS
+    ]
+    return pl.coalesce(*guarded, _fast_date(text).cast(pl.Datetime("us")))
+
+
+def _fast_then_full(
+    frame: pl.DataFrame,
+    column: str,
+    fast: Callable[[pl.Expr], pl.Expr],
+    decided: dict[str, pl.Expr],
+    full: Callable[[pl.DataFrame, str], pl.DataFrame],
+) -> pl.DataFrame:
+    """Outputs from `fast` where it reads a value, from `full` (run on the other rows only) elsewhere.
+
+    `decided` maps each output column to its expression for fast-path rows, reading the `_FAST_VALUE` column.
+    """
+    row, fast_column, text = _FAST_ROW, _FAST_VALUE, _FAST_TEXT
+    indexed = frame.with_row_index(row).with_columns(_clean(pl.col(column)).alias(text))
+    indexed = indexed.with_columns(fast(pl.col(text)).alias(fast_column)).drop(text)
+    undecided = indexed.filter(pl.col(fast_column).is_null()).select(row, column)
+    slow = full(undecided, column).select(row, *decided)
+    fast_outputs = indexed.with_columns(
+        pl.when(pl.col(fast_column).is_not_null()).then(expr).alias(name) for name, expr in decided.items()
+    )
+    merged = fast_outputs.join(slow, on=row, how="left", suffix="_slow", maintain_order="left")
+    return merged.with_columns(pl.coalesce(name, f"{name}_slow").alias(name) for name in decided).drop(
+        row, fast_column, *(f"{name}_slow" for name in decided)
+    )
+
+
+def _dob_full(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     staged = _parse(frame, column)
     staged = staged.with_columns(dob=_t("date"), dob_precision=_t("precision"), dob_status=_t("status"))
+    return _drop_temp(staged)
+
+
+def dob_columns(frame: pl.DataFrame, column: str = "date_of_birth") -> pl.DataFrame:
+    """`frame` plus `dob` (Date), `dob_precision` (day|year|null), `dob_status` (ok|missing|unparsable|impossible)."""
+    decided = {"dob": pl.col(_FAST_VALUE), "dob_precision": pl.lit("day"), "dob_status": pl.lit("ok")}
+    return _fast_then_full(frame, column, _fast_date, decided, _dob_full)
+
+
+def _timestamp_full(frame: pl.DataFrame, column: str, output: str) -> pl.DataFrame:
+    staged = _parse_clock(_parse(frame, column))
+    midnight = _t("date").cast(pl.Datetime("us"))
+    shift = pl.duration(minutes=pl.lit(LOCAL_UTC_OFFSET_MINUTES) - _t("offset_minutes"))
+    staged = staged.with_columns(
+        pl.when(_t("clock_valid")).then(midnight + _t("clock") + shift).cast(pl.Datetime("us")).alias(output)
+    )
     return _drop_temp(staged)
 
 
@@ -202,10 +280,8 @@ def timestamp_column(
     Any accepted date or datetime shape; date-only values give midnight; values with an offset ("Z", "+00:00")
     are converted to UTC+7; an impossible date or clock (25:00) gives null.
     """
-    staged = _parse_clock(_parse(frame, column))
-    midnight = _t("date").cast(pl.Datetime("us"))
-    shift = pl.duration(minutes=pl.lit(LOCAL_UTC_OFFSET_MINUTES) - _t("offset_minutes"))
-    staged = staged.with_columns(
-        pl.when(_t("clock_valid")).then(midnight + _t("clock") + shift).cast(pl.Datetime("us")).alias(output)
-    )
-    return _drop_temp(staged)
+
+    def full(undecided: pl.DataFrame, name: str) -> pl.DataFrame:
+        return _timestamp_full(undecided, name, output)
+
+    return _fast_then_full(frame, column, _fast_timestamp, {output: pl.col(_FAST_VALUE)}, full)
