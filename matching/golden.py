@@ -50,20 +50,40 @@ def _pick(
 
 def _first_present(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """Per cluster, the most recent non-null value of `column`."""
-    present = frame.filter(pl.col(column).is_not_null())
-    return _pick(present, [column], [pl.col("updated_ts")], [True])
+    present = frame.select("cluster_id", column, "updated_ts").filter(pl.col(column).is_not_null())
+    return _pick(present, [column], ["updated_ts"], [True])
 
 
 def _most_frequent(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """Per cluster, the most frequent non-null value of `column`, tie → the most recent record's."""
-    present = frame.filter(pl.col(column).is_not_null())
+    present = frame.select("cluster_id", column, "updated_ts").filter(pl.col(column).is_not_null())
     present = present.with_columns(pl.len().over("cluster_id", column).alias("_freq"))
-    return _pick(present, [column], [pl.col("_freq"), pl.col("updated_ts")], [True, True])
+    return _pick(present, [column], ["_freq", "updated_ts"], [True, True])
 
 
 def build_golden(std: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
     """`std` (standardized records) + `clusters` (`row_uid, cluster_id, cluster_size, confidence`) → golden."""
-    frame = std.join(clusters.select("row_uid", "cluster_id", "cluster_size", "confidence"), on="row_uid")
+    wanted = [
+        "row_uid",
+        "record_id",
+        "source_id",
+        "name_norm",
+        "family_name",
+        "middle_name",
+        "given_name",
+        "dob",
+        "dob_precision",
+        "sex_code",
+        "cccd",
+        "cmnd",
+        "phone_e164",
+        "ward_code",
+        "province_code",
+        "address",
+        "updated_ts",
+    ]
+    frame = std.select(c for c in wanted if c in std.columns)
+    frame = frame.join(clusters.select("row_uid", "cluster_id", "cluster_size", "confidence"), on="row_uid")
     for optional in ("family_name", "middle_name", "given_name", "province_code", "address"):
         if optional not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(optional))
@@ -87,7 +107,7 @@ def build_golden(std: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
     name = _pick(
         frame,
         ["name_norm", "family_name", "middle_name", "given_name"],
-        [pl.col("_marks"), pl.col("_length"), recent],
+        ["_marks", "_length", "updated_ts"],
         [True, True, True],
     )
     dob = _pick(
