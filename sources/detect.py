@@ -117,9 +117,7 @@ def decode_bytes(data: bytes, encoding: str | None = None) -> DecodedText:
 
 def _decode_utf8(data: bytes) -> DecodedText:
     try:
-        return _maybe_legacy_text(
-            DecodedText(text=unicodedata.normalize("NFC", data.decode("utf-8")), encoding="utf-8")
-        )
+        return _maybe_legacy_text(DecodedText(text=_nfc(data.decode("utf-8")), encoding="utf-8"))
     except UnicodeDecodeError as exc:
         error = exc
     if error.end == len(data) and error.reason == "unexpected end of data":
@@ -135,7 +133,19 @@ def _decode_utf8(data: bytes) -> DecodedText:
     return _decode_mixed_or_legacy(data)
 
 
+# UTF-8 byte sequences of Vietnamese letters: U+1EA0–U+1EF9 (E1 BA/BB xx) and Ă ă Đ đ Ơ ơ Ư ư. 8-bit exports
+# practically never contain them, while any UTF-8 line with Vietnamese text does.
+_VIETNAMESE_UTF8 = re.compile(rb"\xe1[\xba\xbb][\x80-\xbf]|\xc4[\x82\x83\x90\x91]|\xc6[\xa0\xa1\xaf\xb0]")
+
+
+def _nfc(text: str) -> str:
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
 def _decode_mixed_or_legacy(data: bytes) -> DecodedText:
+    if not _VIETNAMESE_UTF8.search(data):
+        chosen = decode_legacy_bytes(data)
+        return DecodedText(text=chosen.text, encoding=chosen.encoding)
     lines = data.split(b"\n")
     utf8_lines: dict[int, str] = {}
     failing: list[int] = []

@@ -17,6 +17,7 @@ syllables, so it needs no dictionary.
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from collections import Counter
@@ -234,16 +235,31 @@ def decode_legacy_bytes(data: bytes, sample_size: int = 32 * 1024) -> Decoding:
     return Decoding(text=decode_as(data, name), encoding=name, score=score)
 
 
+# Byte → character tables for codecs.charmap_decode (C speed): cp1252 with the TCVN3 letters in place.
+_CP1252_CHARS = bytes(range(256)).decode("latin-1").translate(_LATIN1_TO_CP1252)
+_TCVN3_CHARS = _CP1252_CHARS.translate(_TCVN3_TABLE)
+
+
+def decode_tcvn3_bytes(data: bytes) -> str:
+    """TCVN3 bytes → NFC Unicode (one byte per letter, so a byte table does it)."""
+    text = codecs.charmap_decode(data, "strict", _TCVN3_CHARS)[0]
+    return _nfc(_upper_capital_words(text))
+
+
+def _nfc(text: str) -> str:
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
 def decode_as(data: bytes, encoding: str) -> str:
     """Decode bytes with a codec name or one of the legacy fonts ("tcvn3", "vni"); result is NFC."""
     key = encoding.lower().replace("_", "-")
     if key in ("tcvn3", "tcvn", "abc", "vntime"):
-        return tcvn3_to_unicode(decode_cp1252(data))
+        return decode_tcvn3_bytes(data)
     if key in ("vni", "vni-windows"):
         return vni_to_unicode(decode_cp1252(data))
     if key in ("cp1252", "windows-1252"):
         return decode_cp1252(data)
-    return unicodedata.normalize("NFC", data.decode(encoding))
+    return _nfc(data.decode(encoding))
 
 
 # --- Encoding (for tests, demo data and round trips) ----------------------------------------------------------

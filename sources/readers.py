@@ -151,22 +151,39 @@ def _read_body_fast(body: str, delimiter: str, header: list[str], fallback_lines
     Returns None when a quoted field spans lines (line counts prove nothing then) or polars disagrees.
     """
     ncols = len(header)
-    lines = pl.DataFrame({"line": pl.Series([body]).str.split("\n").explode()}).with_row_index("line_no")
-    lines = lines.with_columns(pl.col("line").str.strip_suffix("\r"))
-    quotes = lines.select(pl.col("line").str.count_matches('"', literal=True).alias("q"))["q"]
-    if (quotes % 2 == 1).any():
+    line = pl.col("line")
+    lines = (
+        pl.DataFrame({"line": pl.Series([body]).str.split("\n").explode()})
+        .with_row_index("line_no")
+        .with_columns(line.str.strip_suffix("\r"))
+        .with_columns(
+            quotes=line.str.count_matches('"', literal=True),
+            blank=line.str.strip_chars().str.len_bytes() == 0,
+            fields=line.str.count_matches(delimiter, literal=True) + 1,
+        )
+    )
+    if (lines["quotes"] % 2 == 1).any():
         return None
-    has_quotes = bool((quotes > 0).any())
-    unquoted = pl.col("line").str.replace_all(_QUOTED_FIELD, "") if has_quotes else pl.col("line")
-    lines = lines.with_columns(
-        blank=pl.col("line").str.strip_chars().str.len_bytes() == 0,
-        fields=unquoted.str.count_matches(delimiter, literal=True) + 1,
-    ).filter(~pl.col("blank"))
-    lines = lines.with_columns(source_row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+    quoted = lines.filter(pl.col("quotes") > 0)
+    if quoted.height:
+        # Delimiters inside quoted fields do not split; count them only on the lines that have quotes.
+        recount = quoted.select(
+            "line_no",
+            fields=line.str.replace_all(_QUOTED_FIELD, "").str.count_matches(delimiter, literal=True) + 1,
+        )
+        lines = lines.update(recount, on="line_no")
+    last_is_blank = lines.height > 0 and bool(lines["blank"][-1])
+    blanks = int(lines["blank"].sum())
+    lines = lines.filter(~pl.col("blank")).with_columns(
+        source_row=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    )
     good = lines.filter(pl.col("fields") == ncols)
     bad = lines.filter(pl.col("fields") != ncols)
     if good.height:
-        payload = good["line"].str.join("\n").item().encode("utf-8") + b"\n"
+        if bad.height == 0 and blanks == int(last_is_blank):
+            payload = body.encode("utf-8")  # every line is a good row: parse the text as it is
+        else:
+            payload = good["line"].str.join("\n").item().encode("utf-8") + b"\n"
         try:
             frame = pl.read_csv(
                 payload,
@@ -187,8 +204,8 @@ def _read_body_fast(body: str, delimiter: str, header: list[str], fallback_lines
     else:
         frame = _empty_frame(ncols)
     rejects = [
-        RowReject(row, None, f"expected {ncols} fields, found {count}", line)
-        for row, count, line in bad.select("source_row", "fields", "line").iter_rows()
+        RowReject(row, None, f"expected {ncols} fields, found {count}", text)
+        for row, count, text in bad.select("source_row", "fields", "line").iter_rows()
     ]
     flagged: dict[int, str] = {}
     if fallback_lines:
