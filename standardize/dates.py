@@ -4,7 +4,8 @@ Accepted (with any time part after the date ignored for a date of birth):
 - day first: dd/mm/yyyy, d/m/yyyy, dd-mm-yyyy, dd.mm.yyyy — the Vietnamese convention;
 - year first: yyyy-mm-dd, yyyy/mm/dd, yyyy.mm.dd, ISO datetimes (T separator, fractions, Z or ±hh:mm);
 - compact: yyyymmdd (or ddmmyyyy when the first four digits cannot be a year);
-- year only ("1985" → 1985-01-01, precision `year`), also the register convention "00/00/1985";
+- year only ("1985" → 1985-01-01, precision `year`), also the register convention of 00 for an unknown day
+  or month ("00/00/1985", "00/05/1985" → 1985-01-01, precision `year`);
 - Excel serial day numbers (4–5 digits, optional fraction for the time of day) that spreadsheet exports leave.
 
 `dob_status`: ok | missing (blank) | unparsable (no known shape) | impossible (right shape, no such day:
@@ -82,22 +83,26 @@ def _parse(frame: pl.DataFrame, column: str) -> pl.DataFrame:
             _calendar_date(df.field("year"), df.field("second_part"), df.field("first")),
             _calendar_date(df.field("year"), df.field("first"), df.field("second_part")),
         ).alias(_TEMP + "df_date"),
-        # "00/00/1985" or "00/05/1985": the register convention for "only the year is known".
-        ((_int(df.field("first")) == 0) & _int(df.field("year")).is_between(*YEAR_RANGE)).alias(
-            _TEMP + "df_year"
-        ),
+        # "00/00/1985", "00/05/1985", "15/00/1985": the register convention for "only the year is known".
+        (
+            ((_int(df.field("first")) == 0) | (_int(df.field("second_part")) == 0))
+            & _int(df.field("year")).is_between(*YEAR_RANGE)
+        ).alias(_TEMP + "df_year"),
         _calendar_date(yf.field("year"), yf.field("month"), yf.field("day")).alias(_TEMP + "yf_date"),
-        # yyyymmdd when the first four digits can be a year, else ddmmyyyy (a = ddmm, b + c = yyyy).
-        pl.when(_int(compact.field("a")).is_between(*YEAR_RANGE))
-        .then(_calendar_date(compact.field("a"), compact.field("b"), compact.field("c")))
-        .otherwise(
-            _calendar_date(
-                pl.concat_str(compact.field("b"), compact.field("c")),
-                compact.field("a").str.slice(2, 2),
-                compact.field("a").str.slice(0, 2),
-            )
-        )
-        .alias(_TEMP + "c_date"),
+        # yyyymmdd, else ddmmyyyy (a = ddmm, b + c = yyyy). Both can never be real days at once: the last four
+        # digits would have to be a month+day (mm <= 12) and a year in YEAR_RANGE (18xx-21xx) together.
+        pl.coalesce(
+            pl.when(_int(compact.field("a")).is_between(*YEAR_RANGE)).then(
+                _calendar_date(compact.field("a"), compact.field("b"), compact.field("c"))
+            ),
+            pl.when(_int(pl.concat_str(compact.field("b"), compact.field("c"))).is_between(*YEAR_RANGE)).then(
+                _calendar_date(
+                    pl.concat_str(compact.field("b"), compact.field("c")),
+                    compact.field("a").str.slice(2, 2),
+                    compact.field("a").str.slice(0, 2),
+                )
+            ),
+        ).alias(_TEMP + "c_date"),
         (number.field("fraction").is_null() & whole.is_between(*YEAR_RANGE)).alias(_TEMP + "year_only"),
         _calendar_date(pl.coalesce(df.field("year"), whole.cast(pl.String)), pl.lit(1), pl.lit(1)).alias(
             _TEMP + "jan_first"
