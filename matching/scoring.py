@@ -86,10 +86,30 @@ def level_frequencies(compared: pl.DataFrame, weights: pl.Series | None = None) 
     return out
 
 
+def _marginal(codes: pl.Series, k: int) -> np.ndarray:
+    """Share of each level plus a last cell for "missing", add-half smoothed."""
+    values = codes.fill_null(k).to_numpy().astype(int)
+    counts = np.bincount(values, minlength=k + 1).astype(float) + 0.5
+    return counts / counts.sum()
+
+
 def estimate_u_random(
     features: pl.DataFrame, n_pairs: int = 200_000, seed: int = 11
 ) -> dict[str, np.ndarray]:
-    return level_frequencies(compare_pairs(random_pairs(features, n_pairs, seed), features))
+    """u from random record pairs (strangers).
+
+    The joint given-name × birth-date u is the product of the two marginals: for two strangers the name and
+    the date are independent, and the product is far less noisy than counting joint cells directly (two random
+    records share a name and a full birth date about once in a million pairs).
+    """
+    compared = compare_pairs(random_pairs(features, n_pairs, seed), features)
+    u = level_frequencies(compared)
+    given = _marginal(compared["given_level"], 5)
+    dob = _marginal(compared["dob_level"], 5)
+    joint = np.outer(given, dob).reshape(-1)
+    joint[-1] = 0.0  # both missing: not comparable, never scored
+    u["given_dob"] = joint / joint.sum()
+    return u
 
 
 def _initial_m() -> dict[str, np.ndarray]:
