@@ -2,8 +2,9 @@
 
 Mobiles have had 10 digits (0 + 9) since the 2018 renumbering, with prefixes 03x, 05x, 07x, 08x, 09x; the old
 11-digit prefixes (016x, 012x, 0186, 0188, 0199) are converted. Landlines have 11 digits (0 + 2xx area code +
-number) since 2017. A number written without its trunk 0 (as spreadsheets store it) is accepted when its
-length and first digit leave no other reading.
+number) since 2017. A number written without its trunk 0 (as spreadsheets store it) is accepted when it is a
+current mobile (9 digits) or landline (10 digits); an old 11-digit prefix is converted only when written with
+its 0 or country code.
 """
 
 from __future__ import annotations
@@ -46,10 +47,13 @@ def phone_columns(frame: pl.DataFrame, column: str = "phone") -> pl.DataFrame:
     # Country code in any of its forms → off; then the trunk 0 (also a stray one: "+84 (0) 912…") → off.
     without_country = pl.col(compact).str.replace(r"^(?:\+84|0084|84(\d{9,10})$)", "${1}")
     staged = staged.with_columns(without_country.str.replace(r"^0", "").alias(national))
+    # An old prefix is converted only when the number shows its trunk 0 or country code: a bare "1885223362"
+    # is more likely a mangled 0885… than an old 0188… that also lost its 0 — two guesses are one too many.
+    written_in_full = pl.col(compact).str.contains(r"^(?:\+84|0084|84\d{10}$|0)")
     old_prefix = ("0" + pl.col(national).str.slice(0, 3)).replace_strict(OLD_MOBILE_PREFIXES, default=None)
-    converted = pl.when(old_prefix.is_not_null() & (pl.col(national).str.len_chars() == 10)).then(
-        old_prefix.str.slice(1) + pl.col(national).str.slice(3)
-    )
+    converted = pl.when(
+        written_in_full & old_prefix.is_not_null() & (pl.col(national).str.len_chars() == 10)
+    ).then(old_prefix.str.slice(1) + pl.col(national).str.slice(3))
     staged = staged.with_columns(pl.coalesce(converted, pl.col(national)).alias(national))
     staged = staged.with_columns(pl.col(national).str.contains(f"{_MOBILE}|{_LANDLINE}").alias(valid))
     return staged.with_columns(

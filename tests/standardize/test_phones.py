@@ -72,6 +72,8 @@ def test_landlines():
         "abc",
         "0912345678 / 0987654321",
         "+1 415 555 0100",
+        "1885223362",  # bare old prefix: a mangled 0885… as likely as an old 0188…, not guessed
+        "1662345678",
     ],
 )
 def test_invalid(raw):
