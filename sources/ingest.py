@@ -305,6 +305,30 @@ def _convert_distinct(column: pl.Series, convert: Callable[[str], str]) -> pl.Se
     return column.replace_strict(uniques, converted, default=None, return_dtype=pl.String)
 
 
+def _restore_tcvn3_capital_columns(frame: pl.DataFrame, columns: list[str], count: FileCount) -> pl.DataFrame:
+    """In TCVN3 a toned capital has no byte of its own, so "NỮ" arrives as "Nữ". In a column typed in capitals
+    (its values with ASCII letters have no ASCII lower case, like "NAM"), such values are upper-cased too."""
+    fixed = []
+    for column in columns:
+        value = pl.col(column)
+        stats = frame.select(
+            capitals=((value.str.count_matches("[A-Z]") >= 2) & ~value.str.contains("[a-z]")).sum(),
+            lower=value.str.contains("[a-z]").sum(),
+        ).row(0)
+        if stats[0] and stats[1] <= 0.02 * stats[0]:
+            fixed.append(column)
+    if not fixed:
+        return frame
+    count.notes.append(f"TCVN3 capitals restored in column(s) typed in capitals: {', '.join(fixed)}")
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains("[a-z]"))
+        .then(pl.col(c))
+        .otherwise(pl.col(c).str.to_uppercase())
+        .alias(c)
+        for c in fixed
+    )
+
+
 def _value_rejects(frame: pl.DataFrame, header: list[str], max_field_bytes: int) -> pl.Expr:
     """For each row, 'column<TAB>reason' of its first unusable field, else null."""
     checks = []
@@ -370,6 +394,8 @@ def _to_canonical(
     frame = frame.filter(pl.col("_reject").is_null())
 
     by_target = {target: f"c{position}" for position, target in mapping.columns.items()}
+    if count.encoding and "tcvn3" in count.encoding:
+        frame = _restore_tcvn3_capital_columns(frame, list(by_target.values()), count)
     clean = {target: pl.col(column).str.strip_chars() for target, column in by_target.items()}
     clean = {target: pl.when(expr.str.len_bytes() > 0).then(expr) for target, expr in clean.items()}
     if "full_name" not in clean:

@@ -137,19 +137,42 @@ def vietnamese_score(text: str) -> float:
 
 # --- Conversion -----------------------------------------------------------------------------------------------
 # A whitespace-delimited word with an ASCII capital and no ASCII lower case: the only candidates for .VnTimeH.
-_ALL_CAPS_WORD = re.compile(r"(?<!\S)[^\sa-z]*[A-Z][^\sa-z]*(?!\S)")
+# A whole word (run of letters) with an ASCII capital and no ASCII lower case: the only candidates for .VnTimeH.
+_CAPITAL_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_a-z]*[A-Z][^\W\d_a-z]*(?![^\W\d_])")
 
 
 def _upper_capital_words(converted: str) -> str:
-    """Upper-case words typed in capitals (the .VnTimeH font): two or more capitals, no ASCII lower case."""
+    """Restore capitals typed in the .VnTimeH font, whose toned capitals reuse the lower-case bytes.
 
-    def fix(match: re.Match[str]) -> str:
+    A word with two or more capitals and no ASCII lower case ("NGUYễN") is a capital word. A word with a single
+    capital ("Mỹ", "Võ") is ambiguous: it is upper-cased only next to a capital word ("NGUYỄN Mỹ HƯƠNG").
+    """
+    matches = list(_CAPITAL_WORD.finditer(converted))
+    if not matches:
+        return converted
+    strong = [sum(1 for c in m.group(0) if c.isupper()) >= 2 for m in matches]
+
+    def beside_strong(i: int) -> bool:
+        before = (
+            i > 0 and strong[i - 1] and converted[matches[i - 1].end() : matches[i].start()].strip(" ") == ""
+        )
+        after = (
+            i + 1 < len(matches)
+            and strong[i + 1]
+            and converted[matches[i].end() : matches[i + 1].start()].strip(" ") == ""
+        )
+        return bool(before or after)
+
+    pieces: list[str] = []
+    position = 0
+    for i, match in enumerate(matches):
         word = match.group(0)
-        if sum(1 for c in word if c.isupper()) >= 2:
-            return word.upper()
-        return word
-
-    return _ALL_CAPS_WORD.sub(fix, converted)
+        if strong[i] or (len(word) > 1 and beside_strong(i)):
+            pieces.append(converted[position : match.start()])
+            pieces.append(word.upper())
+            position = match.end()
+    pieces.append(converted[position:])
+    return "".join(pieces)
 
 
 def tcvn3_to_unicode(text: str) -> str:

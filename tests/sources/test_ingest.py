@@ -165,6 +165,15 @@ def test_every_dialect_lands_in_the_canonical_table(exports: Path) -> None:
     assert all(row["status"] == "ok" for row in counts.values())
 
 
+def test_tcvn3_capitals_come_back_in_columns_typed_in_capitals(tmp_path: Path) -> None:
+    # TCVN3 writes "NỮ" with the lower-case byte of "ữ": the NAM/NỮ column says the column is in capitals.
+    rows = [("Nguyễn Văn Anh", "NAM"), ("Lê Thị Mỹ", "NỮ"), ("Phạm Văn Đức", "NAM"), ("Võ Thị Ân", "NỮ")]
+    text = _csv_text(["Họ và tên", "Giới tính"], rows)
+    (tmp_path / "a.csv").write_bytes(encode_legacy(text, "tcvn3"))
+    table = ingest_directory(tmp_path).table
+    assert table.select("full_name", "sex").rows() == rows
+
+
 def test_output_is_deterministic(exports: Path) -> None:
     first = ingest_directory(exports).table
     second = ingest_directory(exports).table

@@ -53,8 +53,11 @@ def test_vni_capitals_round_trip() -> None:
 
 def test_tcvn3_capital_words_come_back_in_capitals() -> None:
     # .VnTimeH reuses the lower-case bytes for toned capitals: a word typed in capitals is restored as one.
-    text = "NGUYỄN VĂN ĐỨC, ĐƯỜNG LÊ LỢI"
+    text = "NGUYỄN VĂN ĐỨC, ĐƯỜNG LÊ LỢI, NGUYỄN MỸ HƯƠNG"
     assert tcvn3_to_unicode(encode_legacy(text, "tcvn3").decode("cp1252")) == text
+    # A single-capital word is only upper-cased beside capital words, never across a field separator.
+    mixed = "Võ Thị Ân,Nam,TRẦN Sĩ,Sĩ"
+    assert tcvn3_to_unicode(encode_legacy(mixed, "tcvn3").decode("cp1252")) == "Võ Thị Ân,Nam,TRẦN SĨ,Sĩ"
 
 
 @pytest.mark.parametrize("encoding", ["tcvn3", "vni", "cp1258"])
