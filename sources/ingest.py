@@ -10,7 +10,6 @@ A demo directory (`exports/` + `truth/`) is ingested from `exports/` only: the g
 from __future__ import annotations
 
 import os
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -65,7 +64,7 @@ COUNT_SCHEMA: dict[str, pl.DataType] = {
 }
 # Files that are never data: the registry, notes, and the demo generator's ground truth.
 _NOT_DATA_SUFFIXES = {".yaml", ".yml", ".md", ".parquet", ".py", ".pdf", ".docx", ".doc", ".zip"}
-_SUSPICIOUS_NAME_PARTS = ("..", "%2f", "%5c", "%2e%2e", "\\", "\x00")
+_SUSPICIOUS_NAME_PARTS = ("%2f", "%5c", "%2e%2e", "\\", "\x00")  # encoded or Windows separators
 REGISTRY_FILE_NAMES = ("registry.yaml", "sources.yaml")
 
 
@@ -175,6 +174,11 @@ def _scan_root(root: Path) -> Path:
     return exports if exports.is_dir() else root
 
 
+def _printable(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by the OS as surrogates) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _walk(root: Path) -> Iterator[tuple[Path, str, tuple[str, str] | None]]:
     """(path, POSIX path relative to root, (status, reason) when refused or skipped), sorted, never leaving root."""
     resolved_root = root.resolve()
@@ -192,8 +196,11 @@ def _walk(root: Path) -> Iterator[tuple[Path, str, tuple[str, str] | None]]:
                 yield here / name, relative, ("failed", "symbolic link to a folder: not followed")
         for name in sorted(filenames):
             path = here / name
-            relative = path.relative_to(root).as_posix()
+            relative = _printable(path.relative_to(root).as_posix())
             lowered = name.lower()
+            if relative != path.relative_to(root).as_posix():
+                yield path, relative, ("failed", "file name is not valid UTF-8: refused")
+                continue
             if any(part in lowered for part in _SUSPICIOUS_NAME_PARTS) or any(ord(c) < 32 for c in name):
                 yield path, relative, ("failed", f"suspicious file name {name!r} (path tricks): refused")
                 continue
@@ -533,8 +540,3 @@ def ingest_directory(
         root=root,
         registry=loaded,
     )
-
-
-def nfc(text: str) -> str:
-    """NFC-normalise one string (the form every ingested value takes)."""
-    return unicodedata.normalize("NFC", text)

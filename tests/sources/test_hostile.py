@@ -305,6 +305,13 @@ def test_path_tricks_are_refused(root: Path, tmp_path: Path) -> None:
     _assert_good_file_survives(result)
 
 
+def test_file_name_that_is_not_utf8_is_refused(root: Path) -> None:
+    os.close(os.open(os.fsencode(root) + b"/x\xe0_tcvn3_name.csv", os.O_CREAT | os.O_WRONLY))
+    result = ingest_directory(root)
+    assert _count(result, "x\ufffd_tcvn3_name.csv")["error"] == "file name is not valid UTF-8: refused"
+    _assert_good_file_survives(result)
+
+
 def test_everything_at_once_conserves_every_row(root: Path) -> None:
     (root / "empty.csv").write_bytes(b"")
     (root / "garbage.bin").write_bytes(os.urandom(2048))
