@@ -325,7 +325,7 @@ def score_standardize(run: PipelineRun, truth: pl.DataFrame) -> dict[str, Any]:
         pl.col("t_injected_defect").ne("missing_name").fill_null(True)
         & ~_has_any("t_noise", UNRECOVERABLE_NAME_NOISE)
     ).with_columns(
-        (pl.col("name_key") == fold_name(pl.col("t_full_name_clean"))).fill_null(False).alias("ok")
+        (fold_name(pl.col("name_key")) == fold_name(pl.col("t_full_name_clean"))).fill_null(False).alias("ok")
     )
     dob = clean.filter(~_has_any("t_noise", UNRECOVERABLE_DOB_NOISE)).with_columns(
         pl.when(pl.col("dob_precision") == "year")
@@ -457,19 +457,53 @@ def score_rules(run: PipelineRun, truth: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+def _record_pairs(frame: pl.DataFrame, group: str) -> pl.DataFrame:
+    """Every unordered pair of records sharing `group` (groups are small: a person, a cluster)."""
+    right = frame.rename({c: f"{c}_r" for c in frame.columns if c != group})
+    return frame.join(right, on=group).filter(pl.col("row_uid") < pl.col("row_uid_r"))
+
+
 def score_dedupe(run: PipelineRun, truth: pl.DataFrame) -> dict[str, Any]:
-    """Pairwise precision / recall / F1 of the clusters against the true person ids, over every scored record."""
+    """Pairwise precision / recall / F1 of the clusters against the true person ids, over every scored record,
+    and the two failure shapes that cost most, counted as record pairs:
+
+    - same_card_pairs_split: records of one person showing the same valid CCCD and the same birth date, left in
+      different clusters (the strongest evidence there is, ignored);
+      pairs_split_by_kind: every split true pair, by what differed (name noise, ID defect, …);
+    - generation_merges: records of different persons whose birth years are 15+ years apart, merged (a parent
+      and a child or grandchild of one household: they share family name, address and phone).
+    """
     frame = (
         joined(run, truth)
         .filter(pl.col("t_person_id").is_not_null())
-        .select("row_uid", "t_person_id", "t_household_id")
+        .select("row_uid", "cccd", "dob", "t_person_id", "t_household_id", "t_noise", "t_defects")
         .join(run.dedupe.clusters.select("row_uid", "cluster_id"), on="row_uid", how="left")
     )
     scores = pairwise_scores(frame["cluster_id"], frame["t_person_id"])
-    # Wrongly merged pairs inside one household (twins, parent and child) are the costly kind: count them.
     merged = frame.group_by("cluster_id").agg(pl.col("t_person_id").n_unique().alias("persons"), pl.len())
     over = merged.filter(pl.col("persons") > 1)
     unclustered = frame.filter(pl.col("cluster_id").is_null()).height
+
+    same_person = _record_pairs(frame, "t_person_id")
+    split = same_person.filter(pl.col("cluster_id") != pl.col("cluster_id_r"))
+    same_card_split = split.filter((pl.col("cccd") == pl.col("cccd_r")) & (pl.col("dob") == pl.col("dob_r")))
+    split_kinds = (
+        split.select(
+            pl.concat_list("t_noise", "t_noise_r", "t_defects", "t_defects_r")
+            .list.unique()
+            .list.sort()
+            .alias("why")
+        )
+        .with_columns(pl.col("why").list.join("+").replace("", "no noise or defect"))
+        .group_by("why")
+        .len()
+        .sort("len", descending=True)
+    )
+    same_cluster = _record_pairs(frame.filter(pl.col("cluster_id").is_not_null()), "cluster_id")
+    generation = same_cluster.filter(
+        (pl.col("t_person_id") != pl.col("t_person_id_r"))
+        & ((pl.col("dob").dt.year() - pl.col("dob_r").dt.year()).abs() >= 15)
+    )
     return {
         **scores,
         "records": frame.height,
@@ -478,6 +512,12 @@ def score_dedupe(run: PipelineRun, truth: pl.DataFrame) -> dict[str, Any]:
         "clusters_mixing_persons": over.height,
         "records_without_cluster": unclustered,
         "review_pairs": run.dedupe.review.height,
+        "same_card_pairs_split": same_card_split.height,
+        "pairs_split_by_kind": {row["why"]: row["len"] for row in split_kinds.to_dicts()},
+        "generation_merges": generation.height,
+        "generation_merge_examples": generation.select("row_uid", "row_uid_r", "dob", "dob_r")
+        .head(5)
+        .to_dicts(),
     }
 
 
@@ -586,6 +626,10 @@ def render(card: dict[str, Any]) -> str:
         f" recall {_pct(ded['recall'])}, F1 {_pct(ded['f1'])}"
         f" ({ded['records']} records, {ded['persons']} persons, {ded['clusters']} clusters;"
         f" {ded['clusters_mixing_persons']} clusters mix persons; {ded['review_pairs']} pairs for review)",
+        f"  same person, same CCCD and birth date, left apart: {ded['same_card_pairs_split']} pairs;"
+        f" different generations merged: {ded['generation_merges']} pairs",
+        "  true pairs left apart, by what differed: "
+        + (", ".join(f"{k} {v}" for k, v in ded["pairs_split_by_kind"].items()) or "none"),
     ]
     if ratio:
         lines.append(
