@@ -107,7 +107,7 @@ def estimate_u_random(
     given = _marginal(compared["given_level"], 5)
     dob = _marginal(compared["dob_level"], 5)
     joint = np.outer(given, dob).reshape(-1)
-    joint[-1] = 0.0  # both missing: not comparable, never scored
+    joint[-1] = EPSILON  # both missing: not comparable, never scored (kept non-zero for the log ratio)
     u["given_dob"] = joint / joint.sum()
     return u
 
