@@ -233,7 +233,8 @@ def score_ingest(run: PipelineRun, truth: pl.DataFrame) -> dict[str, Any]:
     names_intact: the standardized name, folded (fold_name), equals the person's clean name folded — on records
     with a name whose noise kept the letters (no typo, no dropped middle name). raw_names_exact: the ingested
     string, NFC, equals what the file said, per file format (legacy fonts cannot carry every capital, so case
-    changes are counted apart: upcased = more capitals than the file had, downcased = fewer).
+    changes are counted apart: upcased = more capitals than the file had, downcased = fewer, beyond_case =
+    names that differ in more than case).
     """
     table = run.ingest.table
     rejects = run.ingest.rejects.filter(pl.col("source_row").is_not_null())
@@ -283,6 +284,9 @@ def score_ingest(run: PipelineRun, truth: pl.DataFrame) -> dict[str, Any]:
             pl.col("exact").mean().alias("exact"),
             pl.col("upcased").sum().alias("upcased"),
             pl.col("downcased").sum().alias("downcased"),
+            (pl.col("got").str.to_lowercase() != pl.col("said").str.to_lowercase())
+            .sum()
+            .alias("beyond_case"),
         )
         .sort("format")
     )

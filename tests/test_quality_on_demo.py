@@ -1,0 +1,237 @@
+"""End-to-end quality on a generated province, scored against the generator's ground truth.
+
+The same figures `benchmarks/evaluate.py` prints (its scoring functions are imported from there), on a small
+demo generated once per module with a held-out seed. One test per stage, so a failure names the room. Known
+room bugs are `xfail(strict=True)` with the reason: they flip to a failure when fixed, and the marker goes.
+
+Sample size: 1000 persons (~1400 records, ~480 true duplicate pairs, ~100 injected defects). At that size one
+missed duplicate pair moves recall by 0.2%, so the dedupe F1 target (0.99) is resolvable; per defect kind there
+are 5-26 affected records, so a 98% detection target means every one of them must be caught.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from datetime import date
+from pathlib import Path
+from types import ModuleType
+
+import polars as pl
+import pytest
+
+PERSONS = 1000
+SEED = 2027  # held out: the demo's default seed is 7
+SPLIT_PROVINCE = "01"  # Hà Nội: 199 of its 526 old wards were split between new ones (province 44 has none)
+SPLIT_PERSONS = 200
+
+
+def _load_evaluate() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "evaluate.py"
+    spec = importlib.util.spec_from_file_location("sachsong_benchmarks_evaluate", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+ev = _load_evaluate()
+
+
+@pytest.fixture(scope="module")
+def card(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from sachsong.sources.demo import write_demo
+
+    demo_dir = tmp_path_factory.mktemp("quality") / "demo"
+    write_demo(demo_dir, province="44", persons=PERSONS, seed=SEED)
+    run = ev.run_pipeline(demo_dir)
+    return ev.scorecard(run, ev.load_truth(demo_dir))
+
+
+@pytest.fixture(scope="module")
+def split_address(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from sachsong.sources.demo import write_demo
+
+    demo_dir = tmp_path_factory.mktemp("quality_split") / "demo"
+    write_demo(demo_dir, province=SPLIT_PROVINCE, persons=SPLIT_PERSONS, seed=SEED)
+    run = ev.run_pipeline(demo_dir, through="standardize")
+    return ev.score_address(run, ev.load_truth(demo_dir))
+
+
+# ---------------------------------------------------------------------------------------------------- metrics
+
+
+def test_pairwise_scores_count_pairs_not_records() -> None:
+    # truth: x has 3 records (3 pairs), y 1; predicted merges two of x and wrongly puts y with nobody
+    scores = ev.pairwise_scores(pl.Series(["a", "a", "b", "c"]), pl.Series(["x", "x", "x", "y"]))
+    assert scores["true_pairs"] == 3 and scores["predicted_pairs"] == 1 and scores["correct_pairs"] == 1
+    assert scores["precision"] == 1.0
+    assert scores["recall"] == pytest.approx(1 / 3)
+    assert scores["f1"] == pytest.approx(0.5)
+    wrong = ev.pairwise_scores(pl.Series(["a", "a"]), pl.Series(["x", "y"]))
+    assert wrong["precision"] == 0.0 and wrong["recall"] == 1.0 and wrong["f1"] == 0.0
+
+
+def test_fold_name_ignores_only_what_registers_legitimately_vary() -> None:
+    frame = pl.DataFrame(
+        {
+            "a": ["NGUYỄN  THỊ THÚY", "Đặng Văn Sỹ", "Lê Hoà", "Ngô Thị Quý", "Trần Văn An"],
+            "b": ["Nguyễn Thị Thuý", "Dang Van Si", "le hòa", "Ngô Thị Quí", "Trần Văn Anh"],
+        }
+    )
+    frame = frame.with_columns(pl.col("a", "b").str.normalize("NFD").name.suffix("_nfd"))
+    same = frame.select(ev.fold_name(pl.col("a_nfd")) == ev.fold_name(pl.col("b"))).to_series().to_list()
+    assert same == [True, True, True, True, False]  # "An" and "Anh" are different names
+
+
+# ---------------------------------------------------------------------------------------------------- ingest
+
+
+def test_ingest_recovers_every_row_exactly_once(card: dict) -> None:
+    ingest = card["ingest"]
+    assert ingest["rows_lost"] == 0, ingest["lost_examples"]
+    assert ingest["rows_phantom"] == 0 and ingest["rows_duplicated"] == 0
+    assert ingest["rows_recovered"] == 1.0, f"{ingest['rows_rejected']} demo rows rejected"
+    assert ingest["balanced"]
+
+
+def test_ingest_keeps_names_intact(card: dict) -> None:
+    ingest = card["ingest"]
+    assert ingest["names_scored"] > 0.9 * ingest["truth_rows"]
+    assert ingest["names_intact"] == 1.0, ingest["names_failed_examples"]
+
+
+def test_ingest_reads_raw_names_exactly_in_every_format(card: dict) -> None:
+    # What the file said, through every encoding (UTF-8 ± BOM, cp1258, TCVN3, VNI, xlsx, JSON), NFC.
+    by_format = card["ingest"]["raw_names_by_format"]
+    assert {"csv-utf8", "csv-cp1258", "csv-tcvn3", "csv-vni", "xlsx", "json"} <= set(by_format)
+    examples = card["ingest"]["raw_names_changed_examples"]
+    assert all(v["beyond_case"] == 0 for v in by_format.values()), examples
+    # TCVN3 and VNI files cannot hold every toned capital (.VnTime has no 'Ý': a lone capital comes back 'ý');
+    # every other format must give back exactly what the file said.
+    inexact = {
+        fmt: v for fmt, v in by_format.items() if v["exact"] < 1.0 and fmt not in ("csv-tcvn3", "csv-vni")
+    }
+    assert not inexact, examples
+
+
+def test_ingest_never_invents_capitals_in_legacy_fonts(card: dict) -> None:
+    # TCVN3 toned capitals have no byte of their own: the decoder guesses them from the word around. A guess
+    # that spans delimiters ('Hà;…;Nữ' → 'HÀ;…;NỮ') was a bug fixed in sources/legacy_fonts.py (259d281).
+    assert card["ingest"]["raw_names_upcased"] == 0, card["ingest"]["raw_names_changed_examples"]
+
+
+# ---------------------------------------------------------------------------------------------------- standardize
+
+
+@pytest.mark.parametrize("field", ["name_key", "dob", "sex", "citizen_id", "phone"])
+def test_standardize_agrees_with_truth(card: dict, field: str) -> None:
+    # Deterministic parsing of values whose truth is known: anything short of all is a bug, not noise.
+    result = card["standardize"][field]
+    assert result["records"] > 1000
+    assert result["agree"] == 1.0, result["wrong_examples"]
+
+
+# ---------------------------------------------------------------------------------------------------- address
+
+
+def test_address_places_records_in_their_new_ward(card: dict) -> None:
+    address = card["address"]
+    assert set(address["by_form"]) == {
+        "old_full",
+        "old_abbreviated",
+        "old_unaccented",
+        "ward_district",
+        "new_two_tier",
+    }
+    # Every form names its old ward (or the new one) in full: each record is resolvable, so the target is all.
+    assert address["right"] == 1.0, address["wrong_examples"]
+
+
+def test_address_split_wards_are_flagged_with_the_true_ward_among_candidates(split_address: dict) -> None:
+    assert split_address["split_records"] > 50
+    # Old-address records of a split ward cannot be placed without a street: 'ambiguous' with candidates is
+    # right. 95%, not 100%: the hint-column bug below costs a few records at this size.
+    assert split_address["split_right"] >= 0.95, split_address["wrong_examples"]
+    assert split_address["right"] >= 0.98
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="standardize/address.py resolve_addresses reads the commune_code hint as a NEW code first; 3316 of"
+    " the 3321 new codes are also legacy codes, so an old system's legacy code of a split ward (00118, Ngọc Thụy"
+    " → Hồng Hà 00097 or Bồ Đề 00118) is taken as 'exact' Bồ Đề although the address names Ngọc Thụy",
+)
+def test_address_never_guesses_a_split_ward_silently(split_address: dict) -> None:
+    assert split_address["split_wrong_guesses"] == 0, split_address["wrong_examples"]
+
+
+# ---------------------------------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize("kind", list(ev.EXPECTED_RULES))
+def test_rules_detect_each_injected_defect(card: dict, kind: str) -> None:
+    result = card["rules"]["detection"][kind]
+    assert result["records"] >= 1, f"the demo injected no {kind}: grow PERSONS"
+    assert result["detected"] >= ev.TARGETS["rules.detection_min"], result["missed_examples"]
+    assert result["right_criterion"] >= ev.TARGETS["rules.detection_min"]
+
+
+def test_rules_raise_no_false_alarms_on_defect_free_records(card: dict) -> None:
+    rules = card["rules"]
+    assert rules["clean_records"] > 1000
+    assert rules["false_alarm_rate"] <= ev.TARGETS["rules.false_alarm_max"], rules["false_alarms_by_rule"]
+
+
+def test_rules_quarantine_and_pass_add_up(card: dict) -> None:
+    rules = card["rules"]
+    assert rules["quarantined"] + rules["passed"] == card["ingest"]["table_rows"]
+
+
+# ---------------------------------------------------------------------------------------------------- dedupe
+
+
+def test_dedupe_clusters_every_record(card: dict) -> None:
+    dedupe = card["dedupe"]
+    assert dedupe["records_without_cluster"] == 0
+    assert dedupe["true_pairs"] > 300  # enough pairs for the F1 target to mean something
+
+
+def test_dedupe_precision(card: dict) -> None:
+    # A wrong merge costs more than a missed one (two citizens' records become one): precision holds the
+    # target on its own.
+    assert card["dedupe"]["precision"] >= ev.TARGETS["dedupe.f1"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="matching: records of one person with the same CCCD and birth date are split when the name has a"
+    " typo ('Nguyễn Thị Nhã'/'Nãh', 'Phạm Văn Yên'/'Ynê'), and a CCCD whose 2 year digits differ (other 10"
+    " agree, same name, dob, phone) is taken for another person; recall ≈ 0.979, F1 ≈ 0.987 at seed 2027",
+)
+def test_dedupe_f1_reaches_target(card: dict) -> None:
+    dedupe = card["dedupe"]
+    assert dedupe["f1"] >= ev.TARGETS["dedupe.f1"], dedupe["pairs_split_by_kind"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="matching: a name typo outweighs an identical 12-digit CCCD + birth date + phone (see the F1 test)",
+)
+def test_dedupe_never_splits_same_card_same_birth_date(card: dict) -> None:
+    assert card["dedupe"]["same_card_pairs_split"] == 0, card["dedupe"]["pairs_split_by_kind"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="matching: household members 36-71 years apart merged on shared family name, phone and address when"
+    " one record has no name ('?') or a malformed CCCD (11 digits): missing evidence is not counted against",
+)
+def test_dedupe_never_merges_generations(card: dict) -> None:
+    assert card["dedupe"]["generation_merges"] == 0, card["dedupe"]["generation_merge_examples"]
+
+
+def test_scorecard_is_dated_by_the_demo(card: dict) -> None:
+    assert date.fromisoformat(card["demo"]["as_of"]) == date(2026, 11, 1)
+    assert set(card["seconds"]) == {"ingest", "standardize", "rules", "dedupe"}
