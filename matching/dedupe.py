@@ -96,7 +96,12 @@ class DedupeResult:
         ]
         if dropped:
             lines.append(f"blocking guard dropped {dropped} oversize block(s); see .blocking")
-        if self.model is not None:
+        if self.model is not None and self.model.method == "anchored":
+            lines.append(
+                f"model: m measured on {self.model.anchors} same-CCCD pairs, u on random pairs; "
+                f"match rate among all pairs {self.model.prior:.2e}"
+            )
+        elif self.model is not None:
             lines.append(
                 f"EM: {self.model.iterations} iterations, converged={self.model.converged}, "
                 f"match share among candidates {self.model.prior:.3f}"

@@ -28,10 +28,12 @@ class MatchModel:
 
     m: dict[str, np.ndarray]
     u: dict[str, np.ndarray]
-    prior: float  # share of matches among candidate pairs
+    prior: float  # match share: among candidate pairs (EM) or among all pairs (anchored)
     iterations: int = 0
     converged: bool = False
     u_random: dict[str, np.ndarray] = field(default_factory=dict)
+    method: str = "em"  # "em" or "anchored" (m from same-CCCD pairs, u from random pairs)
+    anchors: int = 0  # same-CCCD candidate pairs m was measured on
 
     def weights(self, comparison: str) -> np.ndarray:
         """log2(m/u) per level."""
@@ -222,7 +224,16 @@ def fit_anchored(
         counts = np.bincount(codes, minlength=len(LEVELS[name])).astype(float) + smoothing * u_random[name]
         m[name] = counts / counts.sum()
     prior = same.height / pairs_with_cccd
-    return MatchModel(m=m, u=u, prior=prior, iterations=0, converged=True, u_random=u_random)
+    return MatchModel(
+        m=m,
+        u=u,
+        prior=prior,
+        iterations=0,
+        converged=True,
+        u_random=u_random,
+        method="anchored",
+        anchors=same.height,
+    )
 
 
 def term_frequencies(features: pl.DataFrame, key: str) -> pl.DataFrame:
