@@ -1,5 +1,7 @@
 """Detection: what kind of file, which encoding, which delimiter, which row is the header.
 
+TCVN3 text leaves here without its .VnTimeH capitals restored: ingest restores them per distinct value.
+
 Encoding order: byte-order mark → strict UTF-8 → legacy detection (TCVN3 / VNI font hacks read through cp1252,
 then Windows-1258, scored by `legacy_fonts.vietnamese_score`). A file that is UTF-8 on some lines and 8-bit on
 others (two exports pasted together) is decoded line by line and the 8-bit lines are reported. Text that decoded
@@ -19,10 +21,11 @@ from pathlib import Path
 
 from sachsong.sources.headers import header_hits
 from sachsong.sources.legacy_fonts import (
-    LEGACY_CONVERTERS,
     decode_as,
     decode_legacy_bytes,
     detect_legacy_text,
+    tcvn3_to_unicode,
+    vni_to_unicode,
 )
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -99,7 +102,7 @@ def decode_bytes(data: bytes, encoding: str | None = None) -> DecodedText:
     """Decode a text file's bytes (see the module docstring for the order of attempts)."""
     if encoding:
         try:
-            return DecodedText(text=decode_as(data, encoding), encoding=encoding)
+            return DecodedText(text=decode_as(data, encoding, restore_capitals=False), encoding=encoding)
         except (UnicodeDecodeError, LookupError) as exc:
             raise DecodeError(f"cannot decode as {encoding} (from the registry): {exc}") from exc
     for bom, name in _BOMS:
@@ -144,7 +147,7 @@ def _nfc(text: str) -> str:
 
 def _decode_mixed_or_legacy(data: bytes) -> DecodedText:
     if not _VIETNAMESE_UTF8.search(data):
-        chosen = decode_legacy_bytes(data)
+        chosen = decode_legacy_bytes(data, restore_capitals=False)
         return DecodedText(text=chosen.text, encoding=chosen.encoding)
     lines = data.split(b"\n")
     utf8_lines: dict[int, str] = {}
@@ -160,14 +163,14 @@ def _decode_mixed_or_legacy(data: bytes) -> DecodedText:
             failing.append(number)
     # A few accidental UTF-8-looking byte pairs in an 8-bit file do not make it UTF-8.
     if non_ascii_utf8 == 0 or non_ascii_utf8 < 0.05 * (non_ascii_utf8 + len(failing)):
-        chosen = decode_legacy_bytes(data)
+        chosen = decode_legacy_bytes(data, restore_capitals=False)
         return DecodedText(text=chosen.text, encoding=chosen.encoding)
     legacy = decode_legacy_bytes(b"\n".join(lines[i] for i in failing))
     texts: list[str] = []
     failing_set = set(failing)
     for number, line in enumerate(lines):
         if number in failing_set:
-            texts.append(decode_as(line, legacy.encoding))
+            texts.append(decode_as(line, legacy.encoding, restore_capitals=False))
         elif number in utf8_lines:
             texts.append(utf8_lines[number])
         else:
@@ -188,7 +191,10 @@ def _maybe_legacy_text(decoded: DecodedText) -> DecodedText:
     font, score, as_is = detect_legacy_text(decoded.text[:_SAMPLE_CHARS])
     if font is None:
         return decoded
-    decoded.text = LEGACY_CONVERTERS[font](decoded.text)
+    if font == "tcvn3":
+        decoded.text = tcvn3_to_unicode(decoded.text, restore_capitals=False)
+    else:
+        decoded.text = vni_to_unicode(decoded.text)
     decoded.encoding = f"{decoded.encoding}+{font}"
     decoded.notes.append(f"text reads as {font} font mojibake (score {score:.2f} vs {as_is:.2f}): converted")
     return decoded

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 import polars as pl
 from sachsong.sources.detect import DecodeError, decode_bytes, detect_kind
 from sachsong.sources.headers import FAMILY_PART, GIVEN_PART, MIDDLE_PART, map_header
-from sachsong.sources.legacy_fonts import LEGACY_CONVERTERS, detect_legacy_text
+from sachsong.sources.legacy_fonts import LEGACY_CONVERTERS, detect_legacy_text, restore_tcvn3_capitals
 from sachsong.sources.readers import (
     RAW_LINE_LIMIT,
     FileRejected,
@@ -312,6 +312,18 @@ def _convert_distinct(column: pl.Series, convert: Callable[[str], str]) -> pl.Se
     return column.replace_strict(uniques, converted, default=None, return_dtype=pl.String)
 
 
+def _restore_tcvn3_capitals(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Words typed in capitals in TCVN3 text ("NGUYễN" → "NGUYỄN"), fixed once per distinct affected value."""
+    fixed = []
+    for column in columns:
+        values = frame[column]
+        affected = values.filter(values.str.contains("[A-Z]") & values.str.contains(r"[^\x00-\x7F]")).unique()
+        if affected.len():
+            restored = pl.Series([restore_tcvn3_capitals(v) for v in affected.to_list()], dtype=pl.String)
+            fixed.append(values.replace(affected, restored))
+    return frame.with_columns(fixed) if fixed else frame
+
+
 def _restore_tcvn3_capital_columns(frame: pl.DataFrame, columns: list[str], count: FileCount) -> pl.DataFrame:
     """In TCVN3 a toned capital has no byte of its own, so "NỮ" arrives as "Nữ". In a column typed in capitals
     (its values with ASCII letters have no ASCII lower case, like "NAM"), such values are upper-cased too."""
@@ -401,6 +413,8 @@ def _to_canonical(
     frame = frame.filter(pl.col("_reject").is_null())
 
     by_target = {target: f"c{position}" for position, target in mapping.columns.items()}
+    if count.encoding and "tcvn3" in count.encoding and not grid.needs_nfc:
+        frame = _restore_tcvn3_capitals(frame, list(by_target.values()))
     if count.encoding and "tcvn3" in count.encoding:
         frame = _restore_tcvn3_capital_columns(frame, list(by_target.values()), count)
     clean = {target: pl.col(column).str.strip_chars() for target, column in by_target.items()}

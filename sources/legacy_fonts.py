@@ -137,48 +137,52 @@ def vietnamese_score(text: str) -> float:
 
 # --- Conversion -----------------------------------------------------------------------------------------------
 # A whitespace-delimited word with an ASCII capital and no ASCII lower case: the only candidates for .VnTimeH.
-# A whole word (run of letters) with an ASCII capital and no ASCII lower case: the only candidates for .VnTimeH.
-_CAPITAL_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_a-z]*[A-Z][^\W\d_a-z]*(?![^\W\d_])")
+# Capital words, after conversion. A candidate is a run of letters with an ASCII capital and no ASCII lower case;
+# a strong one has two capitals (after TCVN3 conversion Ă Â Ê Ô Ơ Ư Đ are real capitals too).
+_CANDIDATE = r"[^\W\d_a-z]*[A-Z][^\W\d_a-z]*"
+_CAPITAL = "[A-ZĂÂÊÔƠƯĐ]"
+_STRONG_CAPITAL_WORD = re.compile(
+    rf"(?<![^\W\d_])[^\W\d_a-z]*{_CAPITAL}[^\W\d_a-z]*{_CAPITAL}[^\W\d_a-z]*(?![^\W\d_])"
+)
+_CAPITAL_PHRASE = re.compile(rf"(?<![^\W\d_]){_CANDIDATE}(?: +{_CANDIDATE})+(?![^\W\d_])")
 
 
-def _upper_capital_words(converted: str) -> str:
+def _is_strong(word: str) -> bool:
+    return sum(1 for c in word if c.isupper()) >= 2
+
+
+def _upper_phrase(match: re.Match[str]) -> str:
+    parts = re.split(r"( +)", match.group(0))  # words at even positions, their spaces between
+    words = parts[::2]
+    strong = [_is_strong(w) for w in words]
+    for i, word in enumerate(words):
+        beside = (i > 0 and strong[i - 1]) or (i + 1 < len(words) and strong[i + 1])
+        if strong[i] or (len(word) > 1 and beside):
+            parts[2 * i] = word.upper()
+    return "".join(parts)
+
+
+def restore_tcvn3_capitals(converted: str) -> str:
     """Restore capitals typed in the .VnTimeH font, whose toned capitals reuse the lower-case bytes.
 
     A word with two or more capitals and no ASCII lower case ("NGUYễN") is a capital word. A word with a single
     capital ("Mỹ", "Võ") is ambiguous: it is upper-cased only next to a capital word ("NGUYỄN Mỹ HƯƠNG").
+    Regexes find the few places to look at, so title-case text costs one scan.
     """
-    matches = list(_CAPITAL_WORD.finditer(converted))
-    if not matches:
+    if not _STRONG_CAPITAL_WORD.search(converted):
         return converted
-    strong = [sum(1 for c in m.group(0) if c.isupper()) >= 2 for m in matches]
-
-    def beside_strong(i: int) -> bool:
-        before = (
-            i > 0 and strong[i - 1] and converted[matches[i - 1].end() : matches[i].start()].strip(" ") == ""
-        )
-        after = (
-            i + 1 < len(matches)
-            and strong[i + 1]
-            and converted[matches[i].end() : matches[i + 1].start()].strip(" ") == ""
-        )
-        return bool(before or after)
-
-    pieces: list[str] = []
-    position = 0
-    for i, match in enumerate(matches):
-        word = match.group(0)
-        if strong[i] or (len(word) > 1 and beside_strong(i)):
-            pieces.append(converted[position : match.start()])
-            pieces.append(word.upper())
-            position = match.end()
-    pieces.append(converted[position:])
-    return "".join(pieces)
+    converted = _CAPITAL_PHRASE.sub(_upper_phrase, converted)
+    return _STRONG_CAPITAL_WORD.sub(lambda m: m.group(0).upper(), converted)
 
 
-def tcvn3_to_unicode(text: str) -> str:
-    """Convert TCVN3 (ABC) mojibake, read as cp1252, to NFC Unicode."""
+def tcvn3_to_unicode(text: str, restore_capitals: bool = True) -> str:
+    """Convert TCVN3 (ABC) mojibake, read as cp1252, to NFC Unicode.
+
+    `restore_capitals=False` leaves .VnTimeH capitals to the caller (ingest restores them per distinct value,
+    which is far cheaper than scanning a whole file with regexes).
+    """
     converted = text.translate(_TCVN3_TABLE)
-    return unicodedata.normalize("NFC", _upper_capital_words(converted))
+    return _nfc(restore_tcvn3_capitals(converted) if restore_capitals else converted)
 
 
 def vni_to_unicode(text: str) -> str:
@@ -234,7 +238,7 @@ def detect_legacy_text(text: str) -> tuple[str | None, float, float]:
     return best_name, best_score, as_is
 
 
-def decode_legacy_bytes(data: bytes, sample_size: int = 32 * 1024) -> Decoding:
+def decode_legacy_bytes(data: bytes, sample_size: int = 32 * 1024, restore_capitals: bool = True) -> Decoding:
     """Pick the best 8-bit decoding for bytes that are not UTF-8.
 
     Order of preference on a tie: TCVN3 / VNI (font hacks read through cp1252), then Windows-1258, then plain
@@ -255,7 +259,7 @@ def decode_legacy_bytes(data: bytes, sample_size: int = 32 * 1024) -> Decoding:
     name, score = max(candidates, key=lambda item: item[1])
     if score == 0.0:
         name = "cp1252"
-    return Decoding(text=decode_as(data, name), encoding=name, score=score)
+    return Decoding(text=decode_as(data, name, restore_capitals), encoding=name, score=score)
 
 
 # Byte → character tables for codecs.charmap_decode (C speed): cp1252 with the TCVN3 letters in place.
@@ -263,21 +267,21 @@ _CP1252_CHARS = bytes(range(256)).decode("latin-1").translate(_LATIN1_TO_CP1252)
 _TCVN3_CHARS = _CP1252_CHARS.translate(_TCVN3_TABLE)
 
 
-def decode_tcvn3_bytes(data: bytes) -> str:
+def decode_tcvn3_bytes(data: bytes, restore_capitals: bool = True) -> str:
     """TCVN3 bytes → NFC Unicode (one byte per letter, so a byte table does it)."""
     text = codecs.charmap_decode(data, "strict", _TCVN3_CHARS)[0]
-    return _nfc(_upper_capital_words(text))
+    return _nfc(restore_tcvn3_capitals(text) if restore_capitals else text)
 
 
 def _nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
-def decode_as(data: bytes, encoding: str) -> str:
+def decode_as(data: bytes, encoding: str, restore_capitals: bool = True) -> str:
     """Decode bytes with a codec name or one of the legacy fonts ("tcvn3", "vni"); result is NFC."""
     key = encoding.lower().replace("_", "-")
     if key in ("tcvn3", "tcvn", "abc", "vntime"):
-        return decode_tcvn3_bytes(data)
+        return decode_tcvn3_bytes(data, restore_capitals)
     if key in ("vni", "vni-windows"):
         return vni_to_unicode(decode_cp1252(data))
     if key in ("cp1252", "windows-1252"):
