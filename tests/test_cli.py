@@ -45,7 +45,7 @@ def raw_csv(raw_parquet: Path) -> Path:
     return output
 
 
-def test_demo_data_writes_exports_and_truth(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_data_writes_exports_and_truth(demo: Path) -> None:
     exports = [p for p in (demo / "exports").rglob("*") if p.is_file()]
     assert {p.suffix for p in exports} >= {".csv", ".xlsx", ".json"}
     records = pl.read_parquet(demo / "truth" / "records.parquet")

@@ -167,6 +167,20 @@ def test_address_never_guesses_a_split_ward_silently(split_address: dict) -> Non
     assert split_address["split_wrong_guesses"] == 0, split_address["wrong_examples"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="standardize/address.py resolve_addresses: the village 'Thôn Đông Thành' is read as a legacy ward"
+    " and wins over the ward the address names ('Phường Đồng Sơn') and the province it names (Quảng Trị): it"
+    " returns 'exact' 15853 (Phường Đông Tiến, Thanh Hóa). Found by benchmarks/evaluate.py at 5000 persons.",
+)
+def test_address_keeps_the_named_ward_and_province_over_a_village_name() -> None:
+    from sachsong.standardize.address import resolve_addresses
+
+    frame = pl.DataFrame({"address": ["Thôn Đông Thành, Phường Đồng Sơn, Tỉnh Quảng Trị"]})
+    resolved = resolve_addresses(frame, column="address").row(0, named=True)
+    assert (resolved["ward_code"], resolved["province_code"]) == ("18871", "44")
+
+
 # ---------------------------------------------------------------------------------------------------- rules
 
 
