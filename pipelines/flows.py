@@ -68,6 +68,11 @@ def source_fingerprints(root: Path) -> dict[str, str]:
     return found
 
 
+def _file_digest(files: dict[str, str], source_file: str, fallback: str) -> str:
+    # Ingest names files relative to `exports/` when the sources folder has one (the demo layout).
+    return files.get(source_file) or files.get(f"exports/{source_file}") or fallback
+
+
 def make_run_id(province: str, as_of: date, started: datetime) -> str:
     """`<province>-<as_of>-<UTC start>`: unique per run, sortable, safe as a directory name."""
     return f"{province}-{as_of:%Y%m%d}-{started:%Y%m%dT%H%M%S%f}Z"
@@ -230,7 +235,9 @@ def nightly_run(ctx: RunContext) -> dict[str, Any]:
         # A file's raw rows depend on its bytes, the registry (column mappings) and the code.
         registry = [f"{name}:{digest}" for name, digest in files.items() if name.endswith((".yaml", ".yml"))]
         shared_key = combine_fingerprints(code, *registry)
-        file_keys = [combine_fingerprints(shared_key, name, files.get(name, inputs_key)) for name in exports]
+        file_keys = [
+            combine_fingerprints(shared_key, name, _file_digest(files, name, inputs_key)) for name in exports
+        ]
         futures = stored(standardize_task).map(
             raw=[parts[(name,)] for name in exports], export=exports, fingerprint=file_keys
         )

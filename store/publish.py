@@ -99,7 +99,14 @@ def table_content_hash(connection: duckdb.DuckDBPyConnection, table: str) -> str
     return digest.hexdigest()
 
 
+EMPTY_TABLE_COLUMN = "no_columns"
+
+
 def _storable(frame: pl.DataFrame) -> pl.DataFrame:
+    # SQL has no table without columns (a step with nothing to say may return `pl.DataFrame()`): keep the table,
+    # so readers find it, with one placeholder column and no rows.
+    if not frame.columns:
+        return pl.DataFrame(schema={EMPTY_TABLE_COLUMN: pl.Boolean})
     # Columns that are null all the way down have no SQL type; store them as text so the schema is stable.
     nulls = [name for name, dtype in frame.schema.items() if dtype == pl.Null]
     return frame.with_columns(pl.col(nulls).cast(pl.String)) if nulls else frame

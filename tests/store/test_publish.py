@@ -32,6 +32,7 @@ def tables(n: int = 6) -> dict[str, pl.DataFrame]:
         "residents_golden": golden(n),
         "residents_records": records,
         "rejects": pl.DataFrame({"source_file": [], "reason": [], "extra": []}),  # all-null columns
+        "review_queue": pl.DataFrame(),  # a step with nothing to report
     }
 
 
@@ -41,7 +42,12 @@ def test_publish_switches_current_and_readers_see_tables(tmp_path: Path) -> None
     )
 
     assert result.published and current_run_id(tmp_path) == "44-r1"
-    assert result.row_counts == {"residents_golden": 6, "residents_records": 6, "rejects": 0}
+    assert result.row_counts == {
+        "residents_golden": 6,
+        "residents_records": 6,
+        "rejects": 0,
+        "review_queue": 0,
+    }
     connection = open_current(tmp_path)
     try:
         names = connection.execute("SELECT name_norm FROM residents_golden ORDER BY cluster_id").fetchall()
