@@ -365,7 +365,7 @@ def _value_rejects(frame: pl.DataFrame, header: list[str], max_field_bytes: int)
 
 
 def _raw_line(frame: pl.DataFrame, delimiter: str) -> pl.Expr:
-    columns = [c for c in frame.columns if c not in ("source_row", "_reject")]
+    columns = [c for c in frame.columns if c not in ("source_row", "_reject", "_unusable")]
     return pl.concat_str(
         [pl.col(c).fill_null("").str.slice(0, RAW_LINE_LIMIT) for c in columns], separator=delimiter
     ).str.slice(0, RAW_LINE_LIMIT)
@@ -396,8 +396,15 @@ def _to_canonical(
         frame = _fix_legacy_cells(frame, data_columns, count)
         frame = frame.with_columns(pl.col(c).str.normalize("NFC") for c in data_columns)
 
-    frame = frame.with_columns(_value_rejects(frame, grid.header, max_field_bytes).alias("_reject"))
-    bad = frame.filter(pl.col("_reject").is_not_null())
+    # One cheap pass says whether any field is unusable; the reasons are worked out on those rows only.
+    unusable = pl.any_horizontal(
+        pl.col(c).str.contains("[\x00\ufffd]") | (pl.col(c).str.len_bytes() > max_field_bytes)
+        for c in data_columns
+    )
+    frame = frame.with_columns(_unusable=unusable.fill_null(False))
+    bad = frame.filter(pl.col("_unusable")).with_columns(
+        _value_rejects(frame, grid.header, max_field_bytes).alias("_reject")
+    )
     rejects = [
         {
             "source_file": relative,
@@ -410,7 +417,7 @@ def _to_canonical(
             "source_row", "_reject", _raw_line(bad, grid.delimiter).alias("raw")
         ).iter_rows()
     ]
-    frame = frame.filter(pl.col("_reject").is_null())
+    frame = frame.filter(~pl.col("_unusable")).drop("_unusable")
 
     by_target = {target: f"c{position}" for position, target in mapping.columns.items()}
     if count.encoding and "tcvn3" in count.encoding and not grid.needs_nfc:
