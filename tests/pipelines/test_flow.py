@@ -114,6 +114,7 @@ STEP_FAILURES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", [*STEP_FAILURES, "gate"])
 def test_failure_at_any_step_keeps_previous_snapshot_and_rerun_completes(
     step: str, baseline: Path, demo_sources: Path, tmp_path: Path, monkeypatch
@@ -155,6 +156,7 @@ def test_failure_at_any_step_keeps_previous_snapshot_and_rerun_completes(
     assert read_runs(store)["status"].to_list()[-2:] == [failed["status"], "published"]
 
 
+@pytest.mark.slow
 def test_dask_cluster_run_reproduces_the_same_tables(
     baseline: Path, demo_sources: Path, tmp_path: Path
 ) -> None:
