@@ -318,7 +318,7 @@ def read_spreadsheet(
             header = [("" if c is None else str(c).strip()) for c in head_rows[index]]
         else:
             index, header = find_header(head_rows)
-        header = _trim_header(header)
+        header = _trim_header(header, grid.slice(index + 1))
         if chosen_header is None:
             if not map_header(header, columns).has_name:
                 notes.append(f"sheet {sheet_name!r} skipped: no recognisable name column")
@@ -351,10 +351,12 @@ def read_spreadsheet(
     )
 
 
-def _trim_header(header: list[str]) -> list[str]:
-    """Drop empty trailing header cells (formatting that spills past the last column)."""
+def _trim_header(header: list[str], body: pl.DataFrame) -> list[str]:
+    """Drop trailing columns empty in the header and in every row (formatting spilling past the table); a
+    column with data but no header keeps a made-up name, so its values are counted as an extra column."""
+    filled = body.select(pl.all().is_not_null().any()).row(0) if body.height else ()
     end = len(header)
-    while end > 0 and not header[end - 1]:
+    while end > 0 and not header[end - 1] and not (end - 1 < len(filled) and filled[end - 1]):
         end -= 1
     return [h or f"column_{i + 1}" for i, h in enumerate(header[:end])]
 

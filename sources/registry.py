@@ -8,7 +8,7 @@ sources:
     encoding: tcvn3                 # optional: utf-8, cp1258, tcvn3, vni, utf-16 ... (default: detect)
     delimiter: ";"                  # optional (default: sniff)
     sheet: "Danh sách"              # optional, xlsx: sheet name or 0-based index (default: all alike)
-    header_row: 3                   # optional, 1-based line/row of the header (default: find it)
+    header_row: 3                   # optional: 1-based line (text) or non-empty row (xlsx) of the header
     columns: {"HOTEN_CD": full_name} # optional: raw header → canonical column, beats the synonyms
     freshness_days: 1               # optional: the source's refresh window for the "sống" rules
 ```

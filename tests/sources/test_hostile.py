@@ -243,6 +243,17 @@ def test_xlsx_with_several_sheets_and_merged_header_rows(root: Path) -> None:
     _assert_good_file_survives(result)
 
 
+def test_xlsx_values_under_no_header_are_counted_not_lost(root: Path) -> None:
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Họ và tên", "Ngày sinh"])
+    workbook.active.append(["Nguyễn Văn Anh", "1990", "ghi chú lạc cột"])
+    workbook.save(root / "spill.xlsx")
+    result = ingest_directory(root)
+    count = _count(result, "spill.xlsx")
+    assert (count["rows_out"], count["extra_columns"]) == (1, 1)
+    assert "'column_3'" in count["notes"]
+
+
 def test_xlsx_without_a_name_column_is_rejected(root: Path) -> None:
     workbook = openpyxl.Workbook()
     workbook.active.append(["Mã", "Giá trị"])
