@@ -141,7 +141,7 @@ def splink_settings() -> Any:
     def name_part(column: str, jw: list[float]) -> Any:
         levels = [cll.NullLevel(column), cll.ExactMatchLevel(column, term_frequency_adjustments=True)]
         levels += [cll.JaroWinklerLevel(column, t) for t in jw]
-        return cl.CustomComparison(levels + [cll.ElseLevel()], output_column_name=column)
+        return cl.CustomComparison([*levels, cll.ElseLevel()], output_column_name=column)
 
     dob = cl.CustomComparison(
         [
@@ -161,6 +161,8 @@ def splink_settings() -> Any:
                 "levenshtein(strftime(dob_l, '%Y%m%d'), strftime(dob_r, '%Y%m%d')) <= 1", "one digit off"
             ),
             cll.CustomLevel("abs(date_diff('day', dob_l, dob_r)) <= 366", "within a year"),
+            # Parents and children share name, address and phone: a generation apart must weigh against.
+            cll.CustomLevel("abs(date_diff('day', dob_l, dob_r)) <= 5 * 366", "within five years"),
             cll.ElseLevel(),
         ],
         output_column_name="dob",
@@ -320,7 +322,7 @@ def best_splink_threshold(
     top = max(pairs["match_weight"].max() or floor_weight, floor_weight)
     best = floor_weight
     evaluate(best)
-    for step in range(1, int(math.ceil(top - floor_weight)) + 1):
+    for step in range(1, math.ceil(top - floor_weight) + 1):
         weight = floor_weight + step
         if evaluate(weight) > curve[best]["f1"]:
             best = weight
@@ -443,7 +445,9 @@ def main() -> int:
         f"{agree['f1']:.6f} pairwise F1 with Splink's own"
     )
     near = [(w, f) for w, f in curve if abs(w - best_weight) <= 3]
-    print("Splink F1 by match-weight threshold near its best: " + ", ".join(f"{w:g}:{f:.4f}" for w, f in near))
+    print(
+        "Splink F1 by match-weight threshold near its best: " + ", ".join(f"{w:g}:{f:.4f}" for w, f in near)
+    )
     if args.json:
         args.json.write_text(
             json.dumps(
