@@ -23,11 +23,10 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dedupe_metrics import pairwise_scores
-from dedupe_synth import make_residents
+from dedupe_synth import make_residents, persons_for_records
 from sachsong.matching.cluster import connected_components
 from sachsong.matching.dedupe import dedupe_standardized
 
-RECORDS_PER_PERSON = 1.65  # the synth's mean (1-3 records per person)
 # Splink 5 on 1.02M records on this machine class (DESIGN.md); not re-measured in this run.
 SPLINK_REFERENCE = {"records": 1_020_000, "seconds": 128.0, "peak_gb": 19.6}
 
@@ -53,7 +52,7 @@ def exact_baseline(std: pl.DataFrame) -> pl.Series:
 
 
 def run(records: int, seed: int) -> dict[str, float]:
-    persons = max(100, int(records / RECORDS_PER_PERSON))
+    persons = persons_for_records(records)
     start = time.perf_counter()
     std = make_residents(persons, seed=seed)
     generated = time.perf_counter() - start

@@ -16,6 +16,12 @@ import numpy as np
 import polars as pl
 from unidecode import unidecode
 
+
+def _names(text: str) -> list[str]:
+    """Whitespace-separated names, NFC, duplicates dropped (first occurrence kept)."""
+    return list(dict.fromkeys(unicodedata.normalize("NFC", name) for name in text.split()))
+
+
 # Family-name shares from Vietnamese surname studies (Nguyễn ≈ 38%, Trần 11%, Lê 9.5%, Phạm 7%, ...); the tail
 # shares the remainder with Zipf-like weights.
 FAMILY_HEAD = {
@@ -105,169 +111,45 @@ MIDDLE_MALE |= {
 MIDDLE_MALE |= {"Thế": 2, "Tiến": 2}
 MIDDLE_FEMALE = {"Thị": 45, "Ngọc": 8, "Thu": 6, "Thanh": 5, "Minh": 3, "Hồng": 4, "Phương": 3, "Mai": 3}
 MIDDLE_FEMALE |= {"Kim": 4, "Bảo": 3, "Thùy": 3, "Diệu": 2, "Hoài": 2, "Khánh": 2, "Lan": 2, "Mỹ": 3}
-GIVEN_MALE = [
-    "Hùng",
-    "Dũng",
-    "Tuấn",
-    "Minh",
-    "Nam",
-    "Hải",
-    "Long",
-    "Sơn",
-    "Thắng",
-    "Cường",
-    "Hưng",
-    "Huy",
-    "Hoàng",
-    "Phúc",
-    "Quân",
-    "Đức",
-    "Khánh",
-    "Trung",
-    "Thành",
-    "Tùng",
-    "Bình",
-    "An",
-    "Anh",
-    "Bảo",
-    "Đạt",
-    "Hiếu",
-    "Kiên",
-    "Lâm",
-    "Lộc",
-    "Lợi",
-    "Mạnh",
-    "Nghĩa",
-    "Phong",
-    "Quang",
-    "Quý",
-    "Tài",
-    "Tâm",
-    "Thái",
-    "Thịnh",
-    "Toàn",
-    "Trí",
-    "Tú",
-    "Việt",
-    "Vinh",
-    "Vũ",
-    "Khoa",
-    "Khang",
-    "Duy",
-    "Hậu",
-    "Hiển",
-    "Hòa",
-    "Hợp",
-    "Kỳ",
-    "Luân",
-    "Nhân",
-    "Sang",
-    "Thuận",
-    "Tiến",
-    "Trọng",
-    "Định",
-    "Chiến",
-    "Công",
-    "Hiệp",
-    "Phát",
-    "Tân",
-    "Thiện",
-    "Tín",
-    "Vương",
-    "Dương",
-    "Giang",
-    "Hảo",
-    "Hào",
-    "Khải",
-    "Lực",
-    "Ngọc",
-    "Nhật",
-    "Quyết",
-    "Sỹ",
-    "Tường",
-    "Tâm",
-    "Thông",
-    "Uy",
-    "Văn",
-    "Xuân",
-]
-GIVEN_FEMALE = [
-    "Hà",
-    "Hương",
-    "Lan",
-    "Linh",
-    "Mai",
-    "Ngọc",
-    "Nhung",
-    "Oanh",
-    "Phương",
-    "Quỳnh",
-    "Thảo",
-    "Trang",
-    "Trinh",
-    "Tuyết",
-    "Uyên",
-    "Vân",
-    "Yến",
-    "Anh",
-    "Châu",
-    "Diệp",
-    "Dung",
-    "Giang",
-    "Hằng",
-    "Hạnh",
-    "Hiền",
-    "Hoa",
-    "Hòa",
-    "Huệ",
-    "Hồng",
-    "Huyền",
-    "Khánh",
-    "Liên",
-    "Loan",
-    "My",
-    "Nga",
-    "Ngân",
-    "Nhi",
-    "Nhàn",
-    "Phượng",
-    "Thanh",
-    "Thơ",
-    "Thu",
-    "Thủy",
-    "Thúy",
-    "Tâm",
-    "Trâm",
-    "Vy",
-    "Xuân",
-    "Thư",
-    "Ly",
-    "Lý",
-    "Hậu",
-    "Hiên",
-    "Hiếu",
-    "Hoài",
-    "Kiều",
-    "Lệ",
-    "Lụa",
-    "Mơ",
-    "Nguyệt",
-    "Nhàn",
-    "Như",
-    "Quyên",
-    "Sen",
-    "Thắm",
-    "Thêu",
-    "Thoa",
-    "Thoa",
-    "Tiên",
-    "Trà",
-    "Tú",
-    "Vi",
-]
+# Given names: a long tail (a few hundred per sex, the most common ≈3.5% of its sex, see GIVEN_ZIPF), listed
+# roughly by popularity. Single syllables; duplicates in the text are dropped in order.
+GIVEN_MALE = _names(
+    """Anh Hùng Dũng Tuấn Minh Nam Hải Long Sơn Thắng Cường Hưng Huy Hoàng Phúc Quân Đức Khánh Trung Thành Tùng
+    Bình An Bảo Đạt Hiếu Kiên Lâm Lộc Lợi Mạnh Nghĩa Phong Quang Quý Tài Tâm Thái Thịnh Toàn Trí Tú Việt Vinh Vũ
+    Khoa Khang Duy Hậu Hiển Hòa Hợp Kỳ Luân Nhân Sang Thuận Tiến Trọng Định Chiến Công Hiệp Phát Tân Thiện Tín
+    Vương Dương Giang Hảo Hào Khải Lực Nhật Quyết Sỹ Tường Thông Uy Xuân Bách Bắc Cảnh Chính Chung Danh Doanh Du
+    Điệp Đông Đăng Đoàn Được Hạnh Hiền Hoan Học Huân Hướng Khiêm Khôi Kiệt Lĩnh Lương Lượng Nguyên Ninh Phương
+    Quảng Quốc Sâm Sinh Tạo Thạch Thanh Thao Thế Thiêm Thìn Thọ Thụ Thức Tính Toản Trường Tuân Tuệ Tuyên Tuyển
+    Văn Vĩnh Vỹ Yên Ân Bằng Biên Cao Cẩn Châu Chí Chương Cơ Diễn Đại Đàm Độ Giáp Hà Hán Hiện Hiệu Hinh Hoạt Hội
+    Hồng Huấn Hữu Khanh Khiết Khương Kha Lai Lãm Lập Liêm Lịch Linh Loan Luật Lưu Mậu Mẫn Mỹ Nghị Ngọc Nhạc Nhẫn
+    Pháp Phi Phụng Phước Quy Sáng Sử Tấn Tập Tề Thạc Thăng Thân Thiệp Thiều Thoại Thục Thuật Thượng Tiệp Tịnh
+    Tòng Triều Triệu Trinh Trực Tư Tỵ Ước Vạn Viên Võ Vượng Xứng Ý Đô Đồng Đương Hoàn Kính Lành Lũy Mừng Nhàn
+    Nhiên Oai Quyền Sĩ Tám"""
+)
+GIVEN_FEMALE = _names(
+    """Anh Hà Hương Lan Linh Mai Ngọc Nhung Oanh Phương Quỳnh Thảo Trang Trinh Tuyết Uyên Vân Yến Châu Diệp Dung
+    Giang Hằng Hạnh Hiền Hoa Hòa Huệ Hồng Huyền Khánh Liên Loan My Nga Ngân Nhi Nhàn Phượng Thanh Thơ Thu Thủy
+    Thúy Tâm Trâm Vy Xuân Thư Ly Lý Hậu Hiên Hiếu Hoài Kiều Lệ Lụa Mơ Nguyệt Như Quyên Sen Thắm Thêu Thoa Tiên
+    Trà Tú Vi An Ánh Bích Bình Cúc Chi Chinh Dịu Diễm Diệu Dương Đào Điệp Gấm Hải Hạ Hân Hoàn Hợi Huyên Hường
+    Khuê Lành Lài Lam Lê Liễu Lộc Luyến Lựu Mận Miên Minh Mỹ Na Nương Nhã Nhài Nhạn Nhiên Nhu Nhuần Nữ Phúc Quế
+    Quý Sương Tài Thẩm Thể Thi Thìn Thịnh Thoan Thơm Thùy Thuận Thương Tình Trúc Tươi Tường Uyển Vàng Viên Xoan
+    Yên Ý Hiệp Ngà Hảo Duyên Dạ Đan Giao Hiểu Hoàng Huế Kim Khanh Khiết Lãnh Lợi Mẫn Mến Mùi Ngát Nhân Nhị Phấn
+    Phụng Quyến Sa Sáu Thạch Thái Thân Thiện Thoại Thục Thường Tiền Tím Tín Tịnh Toan Trầm Triều Tuyền Tuệ Vẹn
+    Vĩnh Xinh Ái Bảo Cầm Chăm Đoan Kha Nhật Phi Phước Sang Sim Thêm Thy Tuyến Út Vui"""
+)
+GIVEN_ZIPF = 0.5  # popularity ∝ rank^-0.5: the top name ≈3.5% of its sex, the top ten ≈18%
 
-WARD_COUNT = 80  # a province's new communes (the real ones have 60-170)
+# The default province: its real new wards (post-2025) come from the reference tables, with unequal sizes.
 PROVINCE_CODE = "44"
+# Records per person: 1, 2 or 3 (mean 1.5: 680k people → 1.02M records, as in a real merged province).
+COPIES_P = (0.6, 0.3, 0.1)
+RECORDS_PER_PERSON = sum((i + 1) * p for i, p in enumerate(COPIES_P))
+
+
+def persons_for_records(records: int) -> int:
+    """How many persons to generate for about `records` records."""
+    return max(100, round(records / RECORDS_PER_PERSON))
+
 
 Y_AFTER_CONSONANT = r"\b([bcdghklmnpqrstvx]+)y\b"
 
@@ -292,8 +174,24 @@ def _weights(values: dict[str, float] | list[str]) -> tuple[np.ndarray, np.ndarr
         w = np.array(list(values.values()), dtype=float)
     else:
         names = np.array(values, dtype=object)
-        w = 1.0 / np.arange(1, len(values) + 1) ** 0.9  # Zipf-ish popularity of given names
+        w = 1.0 / np.arange(1, len(values) + 1) ** GIVEN_ZIPF
     return names, w / w.sum()
+
+
+def province_wards(province: str = PROVINCE_CODE) -> list[str]:
+    """The province's new (post-2025) ward codes from the reference tables (78 for "44")."""
+    from sachsong.standardize.reference import load_reference
+
+    wards = load_reference().new_wards.filter(pl.col("province_code") == province)["ward_code"].sort()
+    if wards.is_empty():
+        raise ValueError(f"province {province!r} has no wards in the reference tables")
+    return wards.to_list()
+
+
+def _ward_distribution(count: int, rng: np.random.Generator) -> np.ndarray:
+    """Unequal ward populations (a town ward holds several times a mountain commune's people)."""
+    sizes = rng.lognormal(0.0, 0.6, count)
+    return sizes / sizes.sum()
 
 
 def _family_distribution() -> tuple[np.ndarray, np.ndarray]:
@@ -326,7 +224,7 @@ class Noise:
     sex_wrong: float = 0.003
 
 
-def _persons(n: int, rng: np.random.Generator) -> pl.DataFrame:
+def _persons(n: int, rng: np.random.Generator, ward_p: np.ndarray) -> pl.DataFrame:
     """Households of 1-6 sharing family name (head and children), ward, address and often a phone; twins."""
     sizes = rng.choice([1, 2, 3, 4, 5, 6], size=n, p=[0.15, 0.2, 0.25, 0.25, 0.1, 0.05])
     sizes = sizes[np.cumsum(sizes) <= n]
@@ -375,7 +273,7 @@ def _persons(n: int, rng: np.random.Generator) -> pl.DataFrame:
         twin_given_same, np.where(is_female, gf[(np.arange(n) % 7) + 1], gm[(np.arange(n) % 7) + 1]), given
     )
 
-    ward_idx = rng.integers(0, WARD_COUNT, size=len(sizes))[household]
+    ward_idx = rng.choice(len(ward_p), size=len(sizes), p=ward_p)[household]
     house_no = rng.integers(1, 400, size=len(sizes))[household]
     hamlet = rng.integers(1, 12, size=len(sizes))[household]
     household_phone = rng.integers(300_000_000, 999_999_999, size=len(sizes))[household]
@@ -472,13 +370,18 @@ def _strip_diacritics(text: str) -> str:
     return unidecode(text)
 
 
-def make_residents(persons: int = 10_000, seed: int = 7, noise: Noise | None = None) -> pl.DataFrame:
-    """A standardized residents table for `persons` people (≈1.65 records each) with truth `person_id`."""
+def make_residents(
+    persons: int = 10_000, seed: int = 7, noise: Noise | None = None, province: str = PROVINCE_CODE
+) -> pl.DataFrame:
+    """A standardized residents table for `persons` people (≈1.5 records each) with truth `person_id`, spread
+    over the province's real new wards."""
     noise = noise or Noise()
     rng = np.random.default_rng(seed)
-    people = _persons(persons, rng)
+    wards = province_wards(province)
+    ward_p = _ward_distribution(len(wards), rng)
+    people = _persons(persons, rng, ward_p)
     n_people = people.height
-    copies = rng.choice([1, 2, 3], size=n_people, p=[0.5, 0.35, 0.15])
+    copies = rng.choice([1, 2, 3], size=n_people, p=COPIES_P)
     rec = people.select(pl.all().gather(np.repeat(np.arange(n_people), copies)))
     n = rec.height
     r = lambda: pl.Series(rng.random(n))  # noqa: E731 - a fresh uniform column per noise draw
@@ -558,13 +461,14 @@ def make_residents(persons: int = 10_000, seed: int = 7, noise: Noise | None = N
             )
         ),
         ward_idx=pl.when(r() < noise.ward_moved)
-        .then(pl.Series(rng.integers(0, WARD_COUNT, n)))
+        .then(pl.Series(rng.choice(len(wards), size=n, p=ward_p)))
         .otherwise(pl.col("ward_idx")),
     )
     ward_missing = r() < noise.ward_missing
+    ward_codes = pl.lit(pl.Series(wards, dtype=pl.String))
     sex_draw = r()
     rec = rec.with_columns(
-        ward_code=pl.when(ward_missing).then(None).otherwise(pl.format("{}", pl.col("ward_idx") + 19000)),
+        ward_code=pl.when(ward_missing).then(None).otherwise(ward_codes.gather(pl.col("ward_idx"))),
         sex_code=pl.when(sex_draw < noise.sex_missing)
         .then(None)
         .when(sex_draw > 1 - noise.sex_wrong)
