@@ -431,7 +431,13 @@ def _to_canonical(
         clean["full_name"] = pl.concat_str(parts, separator=" ", ignore_nulls=True)
         count.notes.append("full_name assembled from family/middle/given name columns")
     fallback_id = pl.format("{}-{}", pl.lit(source_id), pl.col("source_row"))
-    record_id = clean["record_id"].fill_null(fallback_id) if "record_id" in clean else fallback_id
+    if "record_id" in clean:
+        missing_ids = frame.select(clean["record_id"].is_null().sum()).item()
+        if missing_ids:
+            count.notes.append(f"{missing_ids} row(s) without an id: record_id set to {source_id}-<row>")
+        record_id = clean["record_id"].fill_null(fallback_id)
+    else:
+        record_id = fallback_id
     exprs = []
     for column in RAW_COLUMNS:
         if column == "record_id":

@@ -72,6 +72,9 @@ def exports(tmp_path: Path) -> Path:
     legacy_text = _csv_text(["Họ tên", "Năm sinh"], legacy_rows)
     (root / "quang_binh" / "le_thuy_tcvn3.csv").write_bytes(encode_legacy(legacy_text, "tcvn3"))
     (root / "quang_binh" / "le_thuy_vni.csv").write_bytes(encode_legacy(legacy_text, "vni"))
+    # Excel's "Unicode Text" export: UTF-16 with BOM, tab separated.
+    unicode_text = _csv_text(["Họ và tên", "Số CMND"], [("Bùi Thị Xuân", "012345678")], "\t")
+    (root / "quang_tri" / "vinh_linh.txt").write_bytes(unicode_text.replace("\n", "\r\n").encode("utf-16"))
     # JSON: an object holding the list, and JSON Lines.
     (root / "quang_tri" / "cam_lo.json").write_text(
         json.dumps(
@@ -115,7 +118,9 @@ def test_every_dialect_lands_in_the_canonical_table(exports: Path) -> None:
     assert all(dtype == pl.String for name, dtype in table.schema.items() if name != "source_row")
     assert result.balanced()
     assert result.rejects.is_empty()
-    assert table.height == 3 + 1 + 1 + 3 + 3 + 1 + 2 + 2
+    assert table.height == 3 + 1 + 1 + 3 + 3 + 1 + 1 + 2 + 2
+    vinh_linh = _by_file(table, "quang_tri/vinh_linh.txt")
+    assert vinh_linh.select("full_name", "citizen_id").rows() == [("Bùi Thị Xuân", "012345678")]
 
     ninh = _by_file(table, "quang_binh/xa_quang_ninh.csv")
     assert ninh["record_id"].to_list() == ["HS-0001", "HS-0002", "HS-0003"]
@@ -160,6 +165,7 @@ def test_every_dialect_lands_in_the_canonical_table(exports: Path) -> None:
     assert counts["quang_binh/le_thuy_tcvn3.csv"]["encoding"] == "tcvn3"
     assert counts["quang_binh/le_thuy_vni.csv"]["encoding"] == "vni"
     assert counts["quang_tri/xa_hai_lang.csv"]["encoding"] == "utf-8-sig"
+    assert counts["quang_tri/vinh_linh.txt"]["encoding"] == "utf-16"
     assert counts["quang_tri/xa_hai_lang.csv"]["dialect"] == "delimited semicolon"
     assert counts["quang_tri/dong_ha.txt"]["dialect"] == "delimited tab"
     assert all(row["status"] == "ok" for row in counts.values())
@@ -190,6 +196,14 @@ def test_unknown_columns_are_counted_not_published(tmp_path: Path) -> None:
     assert "Kinh" not in result.table.row(0)
     assert result.counts["extra_columns"].to_list() == [2]
     assert "extra columns kept out of the canonical table: 2" in result.describe()
+
+
+def test_rows_without_their_id_get_the_row_id_and_a_note(tmp_path: Path) -> None:
+    text = _csv_text(["Mã hồ sơ", "Họ và tên"], [("HS1", "An"), ("", "Bình"), ("HS3", "Chi")])
+    (tmp_path / "xa.csv").write_text(text, encoding="utf-8")
+    result = ingest_directory(tmp_path)
+    assert result.table["record_id"].to_list() == ["HS1", "xa-2", "HS3"]
+    assert "1 row(s) without an id" in result.counts["notes"][0]
 
 
 def test_name_parts_are_assembled(tmp_path: Path) -> None:
@@ -257,6 +271,21 @@ sources:
     assert result.registry is not None and result.registry.province == "44"
 
 
+def test_registry_picks_one_sheet(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Tạm trú"
+    workbook.active.append(["Họ và tên"])
+    workbook.active.append(["Người Tạm Trú"])
+    permanent = workbook.create_sheet("Thường trú")
+    permanent.append(["Họ và tên"])
+    permanent.append(["Người Thường Trú"])
+    workbook.save(tmp_path / "xa.xlsx")
+    assert ingest_directory(tmp_path).table["full_name"].to_list() == ["Người Tạm Trú", "Người Thường Trú"]
+    registry = tmp_path / "reg.yml"
+    registry.write_text('sources:\n  - {id: xa, glob: "*.xlsx", sheet: "Thường trú"}\n', encoding="utf-8")
+    assert ingest_directory(tmp_path, registry=registry).table["full_name"].to_list() == ["Người Thường Trú"]
+
+
 def test_registry_in_the_root_is_used_and_not_ingested(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("Họ tên\nAn\n", encoding="utf-8")
     (tmp_path / "registry.yaml").write_text(
@@ -301,7 +330,7 @@ def test_cli_ingest_writes_table_and_rejects(exports: Path, tmp_path: Path) -> N
     out, rejects = tmp_path / "raw.parquet", tmp_path / "rejects.csv"
     assert main(["ingest", str(exports), "--output", str(out), "--rejects", str(rejects)]) == 0
     written = pl.read_parquet(out)
-    assert written.height == 16
+    assert written.height == 17
     assert pl.read_csv(rejects)["source_file"].to_list() == ["broken.csv"]
 
 
