@@ -150,7 +150,7 @@ def load_province_communes(province: str) -> ProvinceCommunes:
             "select provinceCode, province, provinceKey, wardCode, ward, wardType, wardKey from admin_units"
         ).fetchall()
         legacy_rows = con.execute(
-            "select provinceCode, province, provinceKey, districtType, districtShort, districtKey,"
+            "select provinceCode, province, provinceKey, districtType, district, districtKey,"
             " wardType, wardShort, ward, wardKey, wardCode from admin_units_legacy"
         ).fetchall()
     converter = json.loads((data_dir / "converter_2025.json").read_text(encoding="utf-8"))
@@ -180,10 +180,10 @@ def load_province_communes(province: str) -> ProvinceCommunes:
         p_name,
         p_key,
         d_type,
-        d_short,
+        d_name,
         d_key,
         w_type,
-        w_short,
+        _w_short,
         w_name,
         w_key,
         w_code,
@@ -194,15 +194,18 @@ def load_province_communes(province: str) -> ProvinceCommunes:
         if target is None:
             continue
         default_code, candidates = target
+        # The package's short forms carry disambiguation ("Kỳ Anh (Huyện)") and odd capitals ("Thành Phố"):
+        # derive both forms from the full name instead.
+        d_name = d_name.replace("Thành Phố ", "Thành phố ").replace("Thị Xã ", "Thị xã ")
         rows.append(
             {
                 "legacy_ward_code": w_code,
                 "legacy_ward_name": w_name,
                 "legacy_ward_type": w_type,
-                "legacy_ward_short": w_short,
-                "legacy_district_name": f"{d_type} {d_short}",
+                "legacy_ward_short": w_name.removeprefix(f"{w_type} "),
+                "legacy_district_name": d_name,
                 "legacy_district_type": d_type,
-                "legacy_district_short": d_short,
+                "legacy_district_short": d_name.removeprefix(f"{d_type} "),
                 "legacy_province_name": p_name,
                 "legacy_province_code": p_code,
                 "ward_code": default_code,
@@ -255,16 +258,51 @@ def _pick_names(rng: np.random.Generator, size: int, labels: np.ndarray, weights
     return labels[rng.choice(len(labels), size=size, p=weights)]
 
 
+_ROLES = ("head", "spouse", "grandparent", "child")
+HEAD, SPOUSE, GRANDPARENT, CHILD = range(4)
+
+
+def _vocabulary(*groups: tuple[str, ...]) -> tuple[list[str], dict[str, int]]:
+    """One list of distinct labels for several name tables, and each label's position in it."""
+    labels = list(dict.fromkeys(label for group in groups for label in group))
+    return labels, {label: i for i, label in enumerate(labels)}
+
+
+def _pick(
+    rng: np.random.Generator, size: int, table: tuple[tuple[str, float], ...], index: dict[str, int]
+) -> np.ndarray:
+    """`size` draws from a weighted name table, as positions in a vocabulary."""
+    labels, weights = _weights(table)
+    positions = np.array([index[label] for label in labels])
+    return positions[rng.choice(len(labels), size=size, p=weights)]
+
+
+def _random_mobiles(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Mobile numbers as integers: the 9 digits after the leading 0 (a prefix digit 3, 5, 7, 8 or 9 first)."""
+    labels, weights = _weights(names.MOBILE_PREFIXES)
+    prefix = np.array([int(label) for label in labels], dtype=np.int64)[
+        rng.choice(len(labels), size=size, p=weights)
+    ]
+    return prefix * 10_000_000 + rng.integers(0, 10_000_000, size=size)
+
+
 def _generate_people(
     rng: np.random.Generator, ref: ProvinceCommunes, persons: int, as_of: date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Households and their members. Returns (households, persons)."""
+    """Households and their members. Returns (households, persons).
+
+    Everything is drawn as numpy integers (positions in name vocabularies, codes); strings are made once, in
+    polars, at the end.
+    """
     n_communes = ref.communes.height
     sizes = rng.choice(np.arange(1, 7), size=persons // 2 + 10, p=_HOUSEHOLD_SIZE_SHARES)
     cumulative = np.cumsum(sizes)
     n_households = int(np.searchsorted(cumulative, persons) + 1)
     sizes = sizes[:n_households]
     sizes[-1] -= int(cumulative[n_households - 1] - persons)
+
+    female_forms = tuple(female for _, female in names.FAMILY_NAME_BY_SEX)
+    family_vocab, family_index = _vocabulary(tuple(n for n, _ in names.FAMILY_NAME_SHARES), female_forms)
 
     # --- household attributes
     commune_weights = rng.lognormal(0.0, 0.5, size=n_communes)
@@ -281,10 +319,9 @@ def _generate_people(
     spouse_age = np.clip(np.where(head_male, head_age - spouse_gap, head_age + spouse_gap), 18, 95)
     mother_age = np.where(head_male, np.where(has_spouse, spouse_age, head_age - 3), head_age)
     grandparent_age = np.clip(head_age + rng.integers(20, 33, size=n_households), 0, 95)
-    family_labels, family_weights = _weights(names.FAMILY_NAME_SHARES)
-    paternal_family = _pick_names(rng, n_households, family_labels, family_weights)
-    spouse_family = _pick_names(rng, n_households, family_labels, family_weights)
-    grandmother_family = _pick_names(rng, n_households, family_labels, family_weights)
+    paternal_family = _pick(rng, n_households, names.FAMILY_NAME_SHARES, family_index)
+    spouse_family = _pick(rng, n_households, names.FAMILY_NAME_SHARES, family_index)
+    grandmother_family = _pick(rng, n_households, names.FAMILY_NAME_SHARES, family_index)
     hh_phone = _random_mobiles(rng, n_households)
     locality = rng.integers(0, 10_000, size=(n_households, 3))
     order_key = rng.random(n_households)
@@ -294,15 +331,16 @@ def _generate_people(
     starts = np.repeat(cumulative[:n_households] - sizes, sizes)
     member = np.arange(persons) - starts
     size_of = sizes[household]
-    role = np.full(persons, "child", dtype=object)
-    role[member == 0] = "head"
-    role[(member == 1) & has_spouse[household]] = "spouse"
-    role[(member == size_of - 1) & (member >= 2) & has_grandparent[household]] = "grandparent"
+    role = np.full(persons, CHILD, dtype=np.int8)
+    role[member == 0] = HEAD
+    role[(member == 1) & has_spouse[household]] = SPOUSE
+    role[(member == size_of - 1) & (member >= 2) & has_grandparent[household]] = GRANDPARENT
+    is_head, is_spouse, is_grandparent = role == HEAD, role == SPOUSE, role == GRANDPARENT
 
     child_u = rng.random(persons)
     sex_u = rng.random(persons)
     male = np.select(
-        [role == "head", role == "spouse", role == "grandparent"],
+        [is_head, is_spouse, is_grandparent],
         [head_male[household], ~head_male[household], sex_u < 0.4],
         default=sex_u < 0.515,
     )
@@ -311,7 +349,7 @@ def _generate_people(
     child_high = np.maximum(child_low, m_age - 18)
     child_age = child_low + np.floor(child_u * (child_high - child_low + 1)).astype(int)
     age = np.select(
-        [role == "head", role == "spouse", role == "grandparent"],
+        [is_head, is_spouse, is_grandparent],
         [head_age[household], spouse_age[household], grandparent_age[household]],
         default=child_age,
     ).astype(int)
@@ -321,7 +359,7 @@ def _generate_people(
     eligible = (sizes - has_grandparent.astype(int) - first_child) >= 2
     twin_rate = min(1.0, 0.01 * n_households / max(1, eligible.sum()))
     twins = eligible & (rng.random(n_households) < twin_rate)
-    second_twin = (member == first_child[household] + 1) & twins[household] & (role == "child")
+    second_twin = (member == first_child[household] + 1) & twins[household] & (role == CHILD)
     twin_idx = np.flatnonzero(second_twin)
     age[twin_idx] = age[twin_idx - 1]
 
@@ -332,61 +370,68 @@ def _generate_people(
 
     # Family names: children and the household's men carry the paternal name; wives keep their own.
     is_paternal = np.select(
-        [role == "head", role == "spouse", role == "grandparent"],
+        [is_head, is_spouse, is_grandparent],
         [head_male[household] | ~has_spouse[household], male, male],
         default=True,
     )
     family = np.where(is_paternal, paternal_family[household], spouse_family[household])
-    family = np.where((role == "grandparent") & ~male, grandmother_family[household], family)
+    family = np.where(is_grandparent & ~male, grandmother_family[household], family)
     for male_form, female_form in names.FAMILY_NAME_BY_SEX:
-        family = np.where((family == male_form) & ~male, female_form, family)
-        family = np.where((family == female_form) & male, male_form, family)
+        male_code, female_code = family_index[male_form], family_index[female_form]
+        family = np.where((family == male_code) & ~male, female_code, family)
+        family = np.where((family == female_code) & male, male_code, family)
 
-    birth_year = dob.astype("datetime64[Y]").astype(int) + 1970
-    younger = birth_year >= 1990
-    middle = np.empty(persons, dtype=object)
-    for is_male, is_younger, table in (
+    # Middle names: by sex and generation; sometimes none, sometimes two syllables.
+    middle_tables = (
         (True, False, names.MALE_MIDDLE_OLDER),
         (True, True, names.MALE_MIDDLE_YOUNGER),
         (False, False, names.FEMALE_MIDDLE_OLDER),
         (False, True, names.FEMALE_MIDDLE_YOUNGER),
-    ):
+    )
+    middle_vocab, middle_index = _vocabulary(
+        *(tuple(n for n, _ in table) for _, _, table in middle_tables),
+        names.SECOND_MIDDLE_MALE,
+        names.SECOND_MIDDLE_FEMALE,
+    )
+    birth_year = dob.astype("datetime64[Y]").astype(int) + 1970
+    younger = birth_year >= 1990
+    middle = np.zeros(persons, dtype=np.int64)
+    for is_male, is_younger, table in middle_tables:
         mask = (male == is_male) & (younger == is_younger)
-        labels, weights = _weights(table)
-        middle[mask] = _pick_names(rng, int(mask.sum()), labels, weights)
+        middle[mask] = _pick(rng, int(mask.sum()), table, middle_index)
     middle_count = rng.choice(3, size=persons, p=(0.04, 0.84, 0.12))
+    second_male = np.array([middle_index[n] for n in names.SECOND_MIDDLE_MALE])
+    second_female = np.array([middle_index[n] for n in names.SECOND_MIDDLE_FEMALE])
     second = np.where(
         male,
-        np.array(names.SECOND_MIDDLE_MALE)[rng.integers(0, len(names.SECOND_MIDDLE_MALE), persons)],
-        np.array(names.SECOND_MIDDLE_FEMALE)[rng.integers(0, len(names.SECOND_MIDDLE_FEMALE), persons)],
+        second_male[rng.integers(0, len(second_male), persons)],
+        second_female[rng.integers(0, len(second_female), persons)],
     )
-    two = (middle_count == 2) & (second != middle)
-    middle = np.where(two, middle + " " + second, middle)
-    middle = np.where(middle_count == 0, "", middle).astype(str)  # "" becomes null below
+    second = np.where((middle_count == 2) & (second != middle), second, -1)
+    middle = np.where(middle_count == 0, -1, middle)
 
-    male_given = np.array(names.MALE_GIVEN)
-    female_given = np.array(names.FEMALE_GIVEN)
+    # Given names: a long tail per sex; twins get different ones.
+    given_vocab, given_index = _vocabulary(names.MALE_GIVEN, names.FEMALE_GIVEN)
+    male_given = np.array([given_index[n] for n in names.MALE_GIVEN])
+    female_given = np.array([given_index[n] for n in names.FEMALE_GIVEN])
     male_pick = rng.choice(len(male_given), size=persons, p=_zipf_weights(len(male_given)))
     female_pick = rng.choice(len(female_given), size=persons, p=_zipf_weights(len(female_given)))
-    # Twins get different given names.
-    same_sex_twin = second_twin & (male == np.roll(male, 1))
-    clash_m = same_sex_twin & male & (male_pick == np.roll(male_pick, 1))
-    clash_f = same_sex_twin & ~male & (female_pick == np.roll(female_pick, 1))
-    male_pick[clash_m] = (male_pick[clash_m] + 1) % len(male_given)
-    female_pick[clash_f] = (female_pick[clash_f] + 1) % len(female_given)
     given = np.where(male, male_given[male_pick], female_given[female_pick])
-    given = np.where(second_twin & (given == np.roll(given, 1)), np.where(male, "Minh", "Ngọc"), given)
-
-    # --- identity numbers
-    communes = ref.communes
-    home_province = communes["legacy_province_code"].to_numpy()[home[household]]
-    migrant = rng.random(persons) < 0.06
-    birth_codes = np.array(ref.birth_province_codes)
-    birth_province = np.where(
-        migrant,
-        birth_codes[rng.integers(0, len(birth_codes), persons)],
-        np.char.add("0", home_province.astype(str)),
+    clash = second_twin & (given == np.roll(given, 1))
+    given[clash] = np.where(
+        male[clash],
+        male_given[(male_pick[clash] + 1) % len(male_given)],
+        female_given[(female_pick[clash] + 1) % len(female_given)],
     )
+
+    # --- identity numbers and phones
+    birth_codes = list(ref.birth_province_codes)
+    home_province_code = ref.communes["legacy_province_code"].to_numpy()
+    home_birth_code = np.array([birth_codes.index(f"0{code}") for code in home_province_code])[
+        home[household]
+    ]
+    migrant = rng.random(persons) < 0.06
+    birth_province = np.where(migrant, rng.integers(0, len(birth_codes), persons), home_birth_code)
     century_digit = np.where(birth_year >= 2000, 2, 0) + np.where(male, 0, 1)
     only_cmnd = (age >= 60) & (rng.random(persons) < 0.05)
     has_cmnd = only_cmnd | ((age >= 25) & (rng.random(persons) < 0.85))
@@ -396,45 +441,70 @@ def _generate_people(
     own_phone = ((age >= 18) & (rng.random(persons) < 0.55)) | ((age >= 15) & (rng.random(persons) < 0.3))
     phone = np.where(own_phone, _random_mobiles(rng, persons), hh_phone[household])
     changed_phone = (age >= 15) & (rng.random(persons) < 0.1)
-    old_phone = np.where(changed_phone, _random_mobiles(rng, persons), "")  # "" becomes null below
+    old_phone = np.where(changed_phone, _random_mobiles(rng, persons), -1)
     appearances = rng.choice(np.arange(1, 4), size=persons, p=_APPEARANCE_SHARES)
+    bucket_offsets = pl.Series(rng.integers(0, 1_000_000, size=persons))
+
+    def label(vocab: list[str], column: str) -> pl.Expr:
+        return pl.when(pl.col(column) >= 0).then(
+            pl.lit(pl.Series(vocab)).gather(pl.col(column).clip(0, None))
+        )
+
+    def local_phone(column: str) -> pl.Expr:
+        return pl.when(pl.col(column) >= 0).then(pl.concat_str(pl.lit("0"), pl.col(column).cast(pl.String)))
 
     people = pl.DataFrame(
         {
             "person_index": np.arange(persons),
             "household_index": household,
             "member": member,
-            "role": role.astype(str),
-            "sex": np.where(male, "M", "F"),
-            "family_name": family.astype(str),
-            "middle_name": middle,
-            "given_name": given.astype(str),
+            "_role": role,
+            "_male": male,
+            "_family": family,
+            "_middle": middle,
+            "_second": second,
+            "_given": given,
             "dob": dob,
-            "birth_province_code": birth_province,
+            "_birth_province": birth_province,
             "century_digit": century_digit,
             "only_cmnd": only_cmnd,
             "has_cmnd": has_cmnd,
-            "cmnd_serial": cmnd_serial,
-            "phone_local": phone,
-            "old_phone_local": old_phone,
+            "_cmnd_serial": cmnd_serial,
+            "_phone": phone,
+            "_old_phone": old_phone,
             "is_second_twin": second_twin,
             "appearances": appearances,
         }
     )
-    # Serials unique within (birth province, century+sex digit, birth year): the rank inside that bucket,
-    # scrambled by a stride coprime with 10^6 and shifted by a random offset per bucket.
-    bucket_offsets = pl.Series(rng.integers(0, 1_000_000, size=persons))
-    bucket = pl.struct("birth_province_code", "century_digit", pl.col("dob").dt.year())
-    people = (
-        people.with_columns(pl.col("middle_name", "old_phone_local").replace("", None))
-        .with_columns(
+    people = people.with_columns(
+        label(list(_ROLES), "_role").alias("role"),
+        pl.when(pl.col("_male")).then(pl.lit("M")).otherwise(pl.lit("F")).alias("sex"),
+        label(family_vocab, "_family").alias("family_name"),
+        pl.when(pl.col("_middle") >= 0)
+        .then(
             pl.concat_str(
-                pl.col("family_name"),
-                pl.col("middle_name"),
-                pl.col("given_name"),
+                label(middle_vocab, "_middle"),
+                label(middle_vocab, "_second"),
                 separator=" ",
                 ignore_nulls=True,
-            ).alias("full_name"),
+            )
+        )
+        .alias("middle_name"),
+        label(given_vocab, "_given").alias("given_name"),
+        label(birth_codes, "_birth_province").alias("birth_province_code"),
+        local_phone("_phone").alias("phone_local"),
+        local_phone("_old_phone").alias("old_phone_local"),
+    )
+    # Serials unique within (birth province, century+sex digit, birth year): the rank inside that bucket,
+    # scrambled by a stride coprime with 10^6 and shifted by a random offset per bucket.
+    bucket = (
+        pl.col("_birth_province") * 1_000_000 + pl.col("century_digit") * 10_000 + pl.col("dob").dt.year()
+    )
+    people = (
+        people.with_columns(
+            pl.concat_str("family_name", "middle_name", "given_name", separator=" ", ignore_nulls=True).alias(
+                "full_name"
+            ),
             (
                 pl.int_range(pl.len()).over(bucket) * 387_713
                 + pl.lit(bucket_offsets).gather(bucket.rank("dense").cast(pl.Int64) - 1)
@@ -455,12 +525,12 @@ def _generate_people(
             )
             .alias("cccd"),
             pl.when(pl.col("has_cmnd"))
-            .then(pl.concat_str(pl.lit("19"), pl.col("cmnd_serial").cast(pl.String).str.zfill(7)))
+            .then(pl.concat_str(pl.lit("19"), pl.col("_cmnd_serial").cast(pl.String).str.zfill(7)))
             .alias("cmnd"),
             pl.concat_str(pl.lit("+84"), pl.col("phone_local").str.slice(1)).alias("phone_e164"),
             pl.concat_str(pl.lit("+84"), pl.col("old_phone_local").str.slice(1)).alias("old_phone_e164"),
         )
-        .drop("_serial", "cmnd_serial")
+        .select(pl.exclude("^_.*$"))
     )
 
     households = pl.DataFrame(
@@ -476,13 +546,6 @@ def _generate_people(
         }
     )
     return households, people
-
-
-def _random_mobiles(rng: np.random.Generator, size: int) -> np.ndarray:
-    labels, weights = _weights(names.MOBILE_PREFIXES)
-    prefixes = _pick_names(rng, size, labels, weights)
-    subscribers = np.char.zfill(rng.integers(0, 10_000_000, size=size).astype(str), 7)
-    return np.char.add(prefixes, subscribers)
 
 
 def _alternate_communes(rng: np.random.Generator, ref: ProvinceCommunes, home: np.ndarray) -> np.ndarray:
@@ -585,7 +648,7 @@ def _plan_files(rng: np.random.Generator, communes: pl.DataFrame) -> pl.DataFram
             headers[f] = variants[int(rng.integers(0, len(variants)))]
         order = [fields[j] for j in rng.permutation(len(fields))]
         ext = {"xlsx": "xlsx", "json": "json"}.get(fmt, "csv")
-        source_id = f"{commune['legacy_ward_code']}_{_slug(commune['legacy_ward_short'])}"
+        source_id = f"{commune['legacy_ward_code']}_{_slug(commune['legacy_ward_name'])}"
         delimiter = (
             ";"
             if fmt == "csv-utf8-semicolon"
@@ -1242,23 +1305,106 @@ def encode_cp1258(text: str) -> bytes:
     return unicodedata.normalize("NFC", text).translate(_CP1258_TABLE).encode("cp1258")
 
 
+_XLSX_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_XLSX_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_XLSX_DOC_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_XLSX_PARTS: dict[str, str] = {
+    "[Content_Types].xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_XLSX_CONTENT_TYPE}.sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_XLSX_CONTENT_TYPE}.worksheet+xml"/>'
+        f'<Override PartName="/xl/styles.xml" ContentType="{_XLSX_CONTENT_TYPE}.styles+xml"/>'
+        "</Types>"
+    ),
+    "_rels/.rels": (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_XLSX_RELS}">'
+        f'<Relationship Id="rId1" Type="{_XLSX_DOC_RELS}/officeDocument" Target="xl/workbook.xml"/>'
+        "</Relationships>"
+    ),
+    "xl/workbook.xml": (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{_XLSX_MAIN}"'
+        f' xmlns:r="{_XLSX_DOC_RELS}"><sheets><sheet name="Danh sach" sheetId="1" r:id="rId1"/></sheets>'
+        "</workbook>"
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_XLSX_RELS}">'
+        f'<Relationship Id="rId1" Type="{_XLSX_DOC_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{_XLSX_DOC_RELS}/styles" Target="styles.xml"/>'
+        "</Relationships>"
+    ),
+    "xl/styles.xml": (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><styleSheet xmlns="{_XLSX_MAIN}">'
+        '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+        '<fills count="1"><fill><patternFill patternType="none"/></fill></fills>'
+        '<borders count="1"><border/></borders><cellStyleXfs count="1"><xf/></cellStyleXfs>'
+        '<cellXfs count="1"><xf xfId="0"/></cellXfs>'
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+    ),
+}
+
+
+def _xml_escape(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_many(["&", "<", ">"], ["&amp;", "&lt;", "&gt;"])
+
+
+def _write_xlsx(path: Path, frame: pl.DataFrame) -> None:
+    """A one-sheet workbook whose cells are all inline text (IDs and phones keep their leading zeros).
+
+    The sheet XML is built with polars string expressions: a cell-by-cell Python writer (xlsxwriter) is the
+    slowest part of a million-person demo otherwise.
+    """
+    import zipfile
+
+    header = pl.DataFrame({c: [c] for c in frame.columns})
+    table = pl.concat([header, frame.cast(pl.String)]).with_columns(
+        (pl.int_range(pl.len()) + 1).cast(pl.String).alias("_row")
+    )
+    cells = [
+        pl.when(pl.col(column).fill_null("") != "")
+        .then(
+            pl.concat_str(
+                pl.lit(f'<c r="{chr(ord("A") + i)}'),
+                pl.col("_row"),
+                pl.lit('" t="inlineStr"><is><t xml:space="preserve">'),
+                _xml_escape(pl.col(column)),
+                pl.lit("</t></is></c>"),
+            )
+        )
+        .otherwise(pl.lit(""))
+        for i, column in enumerate(frame.columns)
+    ]
+    rows = table.select(
+        pl.concat_str(pl.lit('<row r="'), pl.col("_row"), pl.lit('">'), *cells, pl.lit("</row>")).str.join("")
+    ).item()
+    sheet = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{_XLSX_MAIN}">'
+        f'<dimension ref="A1:{chr(ord("A") + frame.width - 1)}{table.height}"/>'
+        f"<sheetData>{rows}</sheetData></worksheet>"
+    )
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in [*_XLSX_PARTS.items(), ("xl/worksheets/sheet1.xml", sheet)]:
+            # a fixed timestamp keeps the file byte-for-byte reproducible
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), content)
+
+
+def _encode_by_character(text: str, encoder: Any) -> bytes:
+    """Encode with a per-character encoder (TCVN3/VNI) once per distinct character, then translate in C."""
+    text = unicodedata.normalize("NFC", text)
+    table = {ord(c): encoder(c).decode("latin-1") for c in set(text)}
+    return text.translate(table).encode("latin-1")
+
+
 def _write_export(path: Path, frame: pl.DataFrame, plan: dict[str, Any]) -> None:
     fmt = plan["format"]
     if fmt == "xlsx":
-        import xlsxwriter
-
-        workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
-        workbook.set_properties({"created": datetime(2026, 1, 1)})  # fixed, so the file is reproducible
-        sheet = workbook.add_worksheet("Danh sach")
-        sheet.write_row(0, 0, frame.columns)
-        for row_number, row in enumerate(frame.iter_rows(), start=1):  # xlsxwriter writes cell by cell
-            for column, value in enumerate(row):
-                if value is not None:
-                    sheet.write_string(row_number, column, value)  # text cells keep leading zeros
-        workbook.close()
+        _write_xlsx(path, frame)
         return
     if fmt == "json":
-        path.write_text(json.dumps(frame.to_dicts(), ensure_ascii=False, indent=1), encoding="utf-8")
+        path.write_text(frame.write_json(), encoding="utf-8")  # a list of objects, one per row
         return
     text = frame.write_csv(
         separator=plan["delimiter"], line_terminator=plan["line_terminator"], null_value=""
@@ -1270,7 +1416,7 @@ def _write_export(path: Path, frame: pl.DataFrame, plan: dict[str, Any]) -> None
         encoder = _legacy_font_encoder(encoding)
         if encoder is None:
             raise RuntimeError(f"{path.name}: no {encoding} encoder available")
-        data = encoder(text)
+        data = _encode_by_character(text, encoder)
     else:
         data = text.encode(encoding)
     path.write_bytes(data)
