@@ -1,7 +1,7 @@
 """Clustering that does not chain households together.
 
-1. Connected components over the auto-link edges (and steward must-links), by vectorized min-label propagation
-   with pointer jumping in polars (a handful of joins; no per-record Python).
+1. Connected components over the auto-link edges (and steward must-links), by scipy's sparse-graph
+   `connected_components` (C code, linear time; no per-record Python).
 2. A component is *in conflict* when it holds two different CCCDs, a cannot-link pair (a hard rule, a strongly
    negative score, or a steward's "different"), or more records than any one person plausibly has. Only those
    components are re-clustered, by a cannot-link-aware agglomerative union: edges strongest first, and a merge is
@@ -11,41 +11,42 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+from scipy.sparse import coo_matrix, csgraph
 
 DEFAULT_MAX_CLUSTER_SIZE = 8
 
 
 def connected_components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
-    """`row_uid, component` for every node; a component is labelled by its smallest row_uid."""
-    labels = pl.DataFrame({"row_uid": nodes.cast(pl.Int64)}).with_columns(label=pl.col("row_uid"))
-    if edges.height == 0:
-        return labels.rename({"label": "component"})
-    undirected = pl.concat(
-        [
-            edges.select(pl.col("left_uid").alias("src"), pl.col("right_uid").alias("dst")),
-            edges.select(pl.col("right_uid").alias("src"), pl.col("left_uid").alias("dst")),
-        ]
-    ).unique()
-    touched = pl.concat([undirected["src"], undirected["dst"]]).unique()
-    active = labels.filter(pl.col("row_uid").is_in(touched.implode()))
-    for _ in range(200):
-        propagated = (
-            undirected.join(active, left_on="src", right_on="row_uid")
-            .group_by("dst")
-            .agg(pl.col("label").min().alias("neighbour"))
+    """`row_uid, component` for every node (in the order given); a component is labelled by its smallest
+    row_uid. Edges naming an unknown row_uid are ignored. scipy's union-find in C: linear in nodes + edges."""
+    uids = nodes.cast(pl.Int64).to_numpy()
+    order = np.argsort(uids, kind="stable")
+    sorted_uids = uids[order]
+    n = len(uids)
+    if edges.height == 0 or n == 0:
+        return pl.DataFrame(
+            {"row_uid": uids, "component": uids}, schema={"row_uid": pl.Int64, "component": pl.Int64}
         )
-        updated = active.join(propagated, left_on="row_uid", right_on="dst", how="left").select(
-            "row_uid", pl.min_horizontal("label", "neighbour").alias("label")
-        )
-        # Pointer jumping: adopt the label of one's label, which halves long chains each round.
-        jumped = updated.join(updated.rename({"row_uid": "label", "label": "label2"}), on="label", how="left")
-        updated = jumped.select("row_uid", pl.min_horizontal("label", "label2").alias("label"))
-        if updated.sort("row_uid").equals(active.sort("row_uid")):
-            break
-        active = updated
-    merged = labels.join(active.rename({"label": "component"}), on="row_uid", how="left")
-    return merged.select("row_uid", pl.coalesce("component", "label").alias("component"))
+    left = edges["left_uid"].cast(pl.Int64).to_numpy()
+    right = edges["right_uid"].cast(pl.Int64).to_numpy()
+    lpos = np.minimum(np.searchsorted(sorted_uids, left), n - 1)
+    rpos = np.minimum(np.searchsorted(sorted_uids, right), n - 1)
+    known = (sorted_uids[lpos] == left) & (sorted_uids[rpos] == right)
+    graph = coo_matrix(
+        (np.ones(int(known.sum()), dtype=np.int32), (lpos[known], rpos[known])), shape=(n, n)
+    ).tocsr()
+    _, labels = csgraph.connected_components(graph, directed=False)
+    # Nodes are sorted by uid, so a label's first position holds its smallest uid.
+    first = np.full(labels.max() + 1, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n))
+    component_sorted = sorted_uids[first[labels]]
+    component = np.empty(n, dtype=np.int64)
+    component[order] = component_sorted
+    return pl.DataFrame(
+        {"row_uid": uids, "component": component}, schema={"row_uid": pl.Int64, "component": pl.Int64}
+    )
 
 
 def _cccds_compatible(left: set[str], right: set[str]) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
-from sachsong.matching.keys import FEATURE_COLUMNS
+from sachsong.matching.keys import EncodedFeatures, encode_features
 
 # Level labels per comparison, index = level code. Order matters: it is the contract of `.pairs`.
 LEVELS: dict[str, tuple[str, ...]] = {
@@ -42,147 +42,168 @@ SCORED_LEVELS: dict[str, tuple[str, ...]] = {
 SCORED: tuple[str, ...] = tuple(SCORED_LEVELS)
 
 FUZZY_JARO_WINKLER = 0.88
+NULL = -1  # a level that cannot be computed (a value is missing); becomes a polars null
 
 
-def _pair_similarity(pairs: pl.DataFrame, left: str, right: str) -> pl.DataFrame:
-    """Jaro-Winkler similarity and Levenshtein distance per distinct (left, right) string pair."""
-    distinct = pairs.select(pl.col(left).alias("a"), pl.col(right).alias("b")).drop_nulls().unique()
-    distinct = distinct.filter(pl.col("a") != pl.col("b"))
-    if distinct.height == 0:
-        return distinct.with_columns(
-            pl.lit(None, dtype=pl.Float64).alias("jw"), pl.lit(None, dtype=pl.Int64).alias("lev")
-        )
-    a, b = distinct["a"].to_list(), distinct["b"].to_list()
+def _fuzzy(encoded: EncodedFeatures, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Whether two dictionary-coded strings are close (Jaro-Winkler ≥ 0.88 or one edit apart), computed once per
+    distinct pair of ids with rapidfuzz's batch `cpdist` and mapped back."""
+    out = np.zeros(len(left), dtype=bool)
+    if len(left) == 0:
+        return out
+    # Similarity is symmetric: order each pair so (a, b) and (b, a) are scored once.
+    low, high = np.minimum(left, right).astype(np.int64), np.maximum(left, right).astype(np.int64)
+    distinct, inverse = np.unique(low * (len(encoded.vocab[column]) + 1) + high, return_inverse=True)
+    width = len(encoded.vocab[column]) + 1
+    words = np.asarray(encoded.vocab[column], dtype=object)
+    a, b = words[distinct // width].tolist(), words[distinct % width].tolist()
     jw = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)
     lev = process.cpdist(a, b, scorer=Levenshtein.distance, workers=-1)
-    return distinct.with_columns(pl.Series("jw", np.asarray(jw, dtype=np.float64)), pl.Series("lev", lev))
+    close = (np.asarray(jw) >= FUZZY_JARO_WINKLER) | (np.asarray(lev) <= 1)
+    return close[inverse.reshape(-1)]
 
 
-def _with_similarity(pairs: pl.DataFrame, field: str) -> pl.DataFrame:
-    sims = _pair_similarity(pairs, f"l_{field}", f"r_{field}")
-    sims = sims.rename({"a": f"l_{field}", "b": f"r_{field}", "jw": f"{field}_jw", "lev": f"{field}_lev"})
-    return pairs.join(sims, on=[f"l_{field}", f"r_{field}"], how="left")
+def _contains_either(
+    encoded: EncodedFeatures, column: str, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    """Whether one coded string sits inside the other (a dropped middle-name syllable), per distinct pair."""
+    if len(left) == 0:
+        return np.zeros(0, dtype=bool)
+    width = len(encoded.vocab[column]) + 1
+    distinct, inverse = np.unique(left.astype(np.int64) * width + right, return_inverse=True)
+    words = pl.Series(encoded.vocab[column], dtype=pl.String)
+    pairs = pl.DataFrame({"a": words.gather(distinct // width), "b": words.gather(distinct % width)})
+    inside = pairs.select(
+        pl.col("a").str.contains(pl.col("b"), literal=True)
+        | pl.col("b").str.contains(pl.col("a"), literal=True)
+    ).to_series()
+    return inside.to_numpy()[inverse.reshape(-1)]
 
 
-def _digits_apart(left: pl.Expr, right: pl.Expr, width: int) -> pl.Expr:
-    """How many positions two equal-length digit strings differ in (vectorized Hamming distance)."""
-    return pl.sum_horizontal(
-        (left.str.slice(i, 1) != right.str.slice(i, 1)).cast(pl.Int32) for i in range(width)
+def _digits_apart(left: np.ndarray, right: np.ndarray, width: int) -> np.ndarray:
+    """How many of the `width` decimal positions two numbers differ in (Hamming distance of the zero-padded
+    digit strings)."""
+    apart = np.zeros(len(left), dtype=np.int8)
+    a, b = left.astype(np.int64), right.astype(np.int64)
+    for _ in range(width):
+        apart += (a % 10 != b % 10).astype(np.int8)
+        a, b = a // 10, b // 10
+    return apart
+
+
+def _select(conditions: list[np.ndarray], choices: list[int], default: int) -> np.ndarray:
+    return np.select(conditions, [np.int8(c) for c in choices], np.int8(default)).astype(np.int8)
+
+
+def compare_positions(encoded: EncodedFeatures, left: np.ndarray, right: np.ndarray) -> dict[str, np.ndarray]:
+    """The comparison levels (int8, NULL = missing) of the pairs of record positions (left[i], right[i])."""
+
+    def sides(column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        values, present = encoded.array(column)
+        return values[left], values[right], present[left], present[right]
+
+    def fuzzy_where(column: str, lv: np.ndarray, rv: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(left), dtype=bool)
+        out[mask] = _fuzzy(encoded, column, lv[mask], rv[mask])
+        return out
+
+    levels: dict[str, np.ndarray] = {}
+    # Given name: exact display form > same letters with marks on one side only > other marks > fuzzy.
+    lg, rg, plg, prg = sides("giv_key")
+    ln, rn, pln, prn = sides("giv_norm")
+    lm, rm, _, _ = sides("giv_has_marks")
+    both_given = plg & prg
+    same_display = pln & prn & (ln == rn)
+    same_key = lg == rg
+    given_fuzzy = fuzzy_where("giv_key", lg, rg, both_given & ~same_display & ~same_key)
+    levels["given"] = _select(
+        [~both_given, same_display, same_key & ~(lm & rm), same_key, given_fuzzy], [NULL, 0, 1, 2, 3], 4
     )
-
-
-def attach_sides(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
-    """Join each pair's left and right features (columns prefixed l_ / r_)."""
-    feats = features.select(FEATURE_COLUMNS)
-    left = feats.rename({c: f"l_{c}" for c in FEATURE_COLUMNS})
-    right = feats.rename({c: f"r_{c}" for c in FEATURE_COLUMNS})
-    out = pairs.join(left, left_on="left_uid", right_on="l_row_uid", how="left")
-    return out.join(right, left_on="right_uid", right_on="r_row_uid", how="left")
-
-
-def compare_pairs(pairs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
-    """`pairs` (left_uid, right_uid, ...) → the same rows with one `<comparison>_level` column per comparison."""
-    sides = attach_sides(pairs, features)
-    for field in ("giv_key", "fam_key", "mid_key"):
-        sides = _with_similarity(sides, field)
-
-    def fuzzy(field: str) -> pl.Expr:
-        return (pl.col(f"{field}_jw") >= FUZZY_JARO_WINKLER) | (pl.col(f"{field}_lev") <= 1)
-
-    lg, rg = pl.col("l_giv_key"), pl.col("r_giv_key")
-    given = (
-        pl.when(lg.is_null() | rg.is_null())
-        .then(None)
-        .when(pl.col("l_giv_norm") == pl.col("r_giv_norm"))
-        .then(0)
-        .when((lg == rg) & ~(pl.col("l_giv_has_marks") & pl.col("r_giv_has_marks")))
-        .then(1)
-        .when(lg == rg)
-        .then(2)
-        .when(fuzzy("giv_key"))
-        .then(3)
-        .otherwise(4)
+    # Family name.
+    lf, rf, plf, prf = sides("fam_key")
+    lfn, rfn, plfn, prfn = sides("fam_norm")
+    both_family = plf & prf
+    same_family_display = plfn & prfn & (lfn == rfn)
+    family_fuzzy = fuzzy_where("fam_key", lf, rf, both_family & ~same_family_display & (lf != rf))
+    levels["family"] = _select(
+        [~both_family, same_family_display, lf == rf, family_fuzzy], [NULL, 0, 1, 2], 3
     )
-    lf, rf = pl.col("l_fam_key"), pl.col("r_fam_key")
-    family = (
-        pl.when(lf.is_null() | rf.is_null())
-        .then(None)
-        .when(pl.col("l_fam_norm") == pl.col("r_fam_norm"))
-        .then(0)
-        .when(lf == rf)
-        .then(1)
-        .when(fuzzy("fam_key"))
-        .then(2)
-        .otherwise(3)
+    # Middle name: a middle name missing on one side (or on both), or whose syllables sit inside the other's,
+    # was dropped; only scored when both given names are known (else the name split is unreliable).
+    lmid, rmid, plmid, prmid = sides("mid_key")
+    both_middle = plmid & prmid
+    same_middle = both_middle & (lmid == rmid)
+    differ = both_middle & ~same_middle
+    partial = np.zeros(len(left), dtype=bool)
+    partial[differ] = _contains_either(encoded, "mid_key", lmid[differ], rmid[differ])
+    middle_fuzzy = fuzzy_where("mid_key", lmid, rmid, differ & ~partial)
+    levels["middle"] = _select(
+        [~both_given, same_middle, ~both_middle | partial, middle_fuzzy], [NULL, 0, 1, 2], 3
     )
-    lm, rm = pl.col("l_mid_key"), pl.col("r_mid_key")
-    # A middle name that is missing on one side, or whose syllables sit inside the other's, was dropped.
-    partial = lm.str.contains(rm, literal=True) | rm.str.contains(lm, literal=True)
-    middle = (
-        pl.when(lg.is_null() | rg.is_null())
-        .then(None)
-        .when(lm == rm)
-        .then(0)
-        .when(lm.is_null() | rm.is_null() | partial)
-        .then(1)
-        .when(fuzzy("mid_key"))
-        .then(2)
-        .otherwise(3)
+    # Date of birth: full dates compared digit by digit; a year-only date only by year.
+    ld, rd, pld, prd = sides("dob")
+    lday, rday, plday, prday = sides("dob_day")
+    ly, ry, _, _ = sides("birth_year")
+    both_day = plday & prday
+    swapped = (
+        (lday // 10000 == rday // 10000)
+        & (lday // 100 % 100 == rday % 100)
+        & (lday % 100 == rday // 100 % 100)
     )
-    ld, rd = pl.col("l_dob_day"), pl.col("r_dob_day")
-    swapped = (ld.str.slice(0, 4) == rd.str.slice(0, 4)) & (ld.str.slice(4, 2) == rd.str.slice(6, 2))
-    swapped = swapped & (ld.str.slice(6, 2) == rd.str.slice(4, 2))
-    near = (_digits_apart(ld, rd, 8) == 1) | ((pl.col("l_dob") - pl.col("r_dob")).dt.total_days().abs() == 1)
-    dob = (
-        pl.when(pl.col("l_dob").is_null() | pl.col("r_dob").is_null())
-        .then(None)
-        .when(ld.is_not_null() & rd.is_not_null())
-        .then(pl.when(ld == rd).then(0).when(swapped).then(1).when(near).then(2).otherwise(4))
-        .when(pl.col("l_birth_year") == pl.col("r_birth_year"))
-        .then(3)
-        .otherwise(4)
+    near = (_digits_apart(lday, rday, 8) == 1) | (np.abs(ld.astype(np.int64) - rd) == 1)
+    levels["dob"] = _select(
+        [
+            ~(pld & prd),
+            both_day & (lday == rday),
+            both_day & swapped,
+            both_day & near,
+            both_day,
+            ly == ry,
+        ],
+        [NULL, 0, 1, 2, 4, 3],
+        4,
     )
-    lc, rc, lo, ro = pl.col("l_cccd"), pl.col("r_cccd"), pl.col("l_cmnd"), pl.col("r_cmnd")
-    both_cccd = lc.is_not_null() & rc.is_not_null()
-    both_cmnd = lo.is_not_null() & ro.is_not_null()
-    identity = (
-        pl.when(both_cccd & (lc == rc))
-        .then(0)
-        .when(both_cmnd & (lo == ro))
-        .then(1)
-        .when(both_cccd & (_digits_apart(lc, rc, 12) == 1))
-        .then(2)
-        .when(both_cmnd & (_digits_apart(lo, ro, 9) == 1))
-        .then(2)
-        .when(both_cccd)
-        .then(4)
-        .when(both_cmnd)
-        .then(3)
-        .otherwise(None)
+    # Identity numbers: a one-digit difference is a typing slip; two different CCCDs are two people.
+    lc, rc, plc, prc = sides("cccd")
+    lo, ro, plo, pro = sides("cmnd")
+    both_cccd, both_cmnd = plc & prc, plo & pro
+    levels["id"] = _select(
+        [
+            both_cccd & (lc == rc),
+            both_cmnd & (lo == ro),
+            both_cccd & (_digits_apart(lc, rc, 12) == 1),
+            both_cmnd & (_digits_apart(lo, ro, 9) == 1),
+            both_cccd,
+            both_cmnd,
+        ],
+        [0, 1, 2, 2, 4, 3],
+        NULL,
     )
+    for name, column in (("phone", "phone_e164"), ("ward", "ward_code"), ("sex", "sex_code")):
+        lv, rv, plv, prv = sides(column)
+        levels[name] = _select([~(plv & prv), lv == rv], [NULL, 0], 1)
+    # The joint given-name × birth-date level (see JOINT_GIVEN_DOB); null only when both are missing.
+    g, d = levels["given"], levels["dob"]
+    joint = np.where(g == NULL, _MISSING, g) * 6 + np.where(d == NULL, _MISSING, d)
+    levels["given_dob"] = np.where((g == NULL) & (d == NULL), NULL, joint).astype(np.int8)
+    return levels
 
-    def same_or_not(field: str) -> pl.Expr:
-        left, right = pl.col(f"l_{field}"), pl.col(f"r_{field}")
-        return pl.when(left.is_null() | right.is_null()).then(None).when(left == right).then(0).otherwise(1)
 
-    levels = {
-        "given": given,
-        "family": family,
-        "middle": middle,
-        "dob": dob,
-        "id": identity,
-        "phone": same_or_not("phone_e164"),
-        "ward": same_or_not("ward_code"),
-        "sex": same_or_not("sex_code"),
-    }
-    out = sides.with_columns(expr.cast(pl.Int8).alias(f"{name}_level") for name, expr in levels.items())
-    g, d = pl.col("given_level"), pl.col("dob_level")
-    joint = (
-        pl.when(g.is_null() & d.is_null())
-        .then(None)
-        .otherwise(g.fill_null(_MISSING).cast(pl.Int16) * 6 + d.fill_null(_MISSING).cast(pl.Int16))
-    )
-    return out.with_columns(joint.cast(pl.Int8).alias("given_dob_level"))
+def _level_columns(levels: dict[str, np.ndarray]) -> list[pl.Series]:
+    out = []
+    for name, codes in levels.items():
+        series = pl.Series(f"{name}_level", codes, dtype=pl.Int8)
+        out.append(series.set(series == NULL, None) if (codes == NULL).any() else series)
+    return out
+
+
+def compare_pairs(pairs: pl.DataFrame, features: pl.DataFrame | EncodedFeatures) -> pl.DataFrame:
+    """`pairs` (left_uid, right_uid, ...) → the same rows with one `<comparison>_level` column per comparison
+    (Int8, null = cannot compare) and `given_dob_level`."""
+    encoded = features if isinstance(features, EncodedFeatures) else encode_features(features)
+    left = encoded.positions(pairs["left_uid"])
+    right = encoded.positions(pairs["right_uid"])
+    return pairs.with_columns(_level_columns(compare_positions(encoded, left, right)))
 
 
 def level_label(comparison: str) -> pl.Expr:

@@ -12,17 +12,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from sachsong.matching.blocking import (
     DEFAULT_MAX_BLOCK_SIZE,
     DEFAULT_RULES,
+    STEWARD,
     BlockingRule,
     generate_candidate_pairs,
 )
 from sachsong.matching.cluster import DEFAULT_MAX_CLUSTER_SIZE, cluster_records
 from sachsong.matching.compare import COMPARISONS, SCORED, compare_pairs
 from sachsong.matching.golden import build_golden
-from sachsong.matching.keys import build_features, check_columns
+from sachsong.matching.keys import EncodedFeatures, build_features, check_columns, encode_features
 from sachsong.matching.review import build_review, read_decision_file, resolve_decisions, write_review
 from sachsong.matching.scoring import (
     MatchModel,
@@ -161,14 +163,16 @@ def dedupe_standardized(
     if std.height < 2:
         return _empty_result(std)
     features = build_features(std)
+    encoded = encode_features(features)
     resolved = _as_decisions(decisions, std)
     lap("features")
-    pairs, blocking = generate_candidate_pairs(features, config.rules, config.max_block_size)
+    pairs, blocking = generate_candidate_pairs(encoded.frame, config.rules, config.max_block_size)
     # Steward decisions may name pairs blocking did not bring together; score them too.
     extra = resolved.select("left_uid", "right_uid").join(pairs, on=["left_uid", "right_uid"], how="anti")
     if extra.height:
         steward = extra.with_columns(
-            pl.lit("steward").alias("blocked_by"), pl.lit(0, dtype=pl.Int64).alias("blocking_rules")
+            pl.lit(STEWARD, dtype=pairs["blocked_by"].dtype).alias("blocked_by"),
+            pl.lit(0, dtype=pl.Int64).alias("blocking_rules"),
         )
         pairs = pl.concat([pairs, steward])
     lap("blocking")
@@ -176,15 +180,15 @@ def dedupe_standardized(
         result = _empty_result(std)
         result.blocking = blocking
         return result
-    compared = compare_pairs(pairs, features)
+    compared = compare_pairs(pairs, encoded)
     lap("compare")
-    u_random = estimate_u_random(features, config.random_pairs_for_u, config.seed)
+    u_random = estimate_u_random(encoded, config.random_pairs_for_u, config.seed)
     model = None
     if config.estimation == "anchored":
         model = fit_anchored(compared, u_random, records_with_cccd=features["cccd"].count())
     if model is None:
         model = fit_em(compared, u_random, estimate_u=config.estimate_u_by_em)
-    scored = score_compared(compared, model, features, config.thresholds)
+    scored = score_compared(compared, model, encoded, config.thresholds)
     lap("score")
     scored = scored.join(resolved, on=["left_uid", "right_uid"], how="left").with_columns(
         band=pl.when(pl.col("decision") == "same")
@@ -206,7 +210,7 @@ def dedupe_standardized(
     )
     cannot = scored.filter(pl.col("cannot_link")).select("left_uid", "right_uid")
     roots, cut = cluster_records(features.select("row_uid", "cccd"), edges, cannot, config.max_cluster_size)
-    clusters = _cluster_table(std, roots, scored)
+    clusters = _cluster_table(std, roots, scored, encoded)
     lap("cluster")
     golden = build_golden(std, clusters)
     review = build_review(scored.filter(pl.col("decision").is_null()), std, cut)
@@ -223,7 +227,9 @@ def dedupe_standardized(
     )
 
 
-def _cluster_table(std: pl.DataFrame, roots: pl.DataFrame, scored: pl.DataFrame) -> pl.DataFrame:
+def _cluster_table(
+    std: pl.DataFrame, roots: pl.DataFrame, scored: pl.DataFrame, encoded: EncodedFeatures
+) -> pl.DataFrame:
     """One row per input record (input order) with a deterministic cluster id and a confidence.
 
     cluster_id = "P" + the cluster's smallest row_uid, zero-padded: the same input gives the same ids.
@@ -231,35 +237,26 @@ def _cluster_table(std: pl.DataFrame, roots: pl.DataFrame, scored: pl.DataFrame)
     strongest candidate's probability (how sure we are that it has no duplicate).
     """
     width = max(9, len(str(int(std["row_uid"].max()))))
-    labelled = roots.with_columns(
+    root = roots.sort("row_uid")["cluster_root"].to_numpy()  # aligned with encoded.uids
+    left = encoded.positions(scored["left_uid"])
+    right = encoded.positions(scored["right_uid"])
+    probability = scored["probability"].to_numpy()
+    same = root[left] == root[right]
+    inside = np.full(len(root), -1.0)
+    outside = np.full(len(root), -1.0)
+    for ends in (left, right):
+        np.maximum.at(inside, ends[same], probability[same])
+        np.maximum.at(outside, ends[~same], probability[~same])
+    labelled = pl.DataFrame({"row_uid": encoded.uids, "cluster_root": root}).with_columns(
         pl.format("P{}", pl.col("cluster_root").cast(pl.String).str.zfill(width)).alias("cluster_id"),
         pl.len().over("cluster_root").cast(pl.Int64).alias("cluster_size"),
+        pl.Series("inside", inside),
+        pl.Series("outside", outside),
     )
-    ends = scored.select("left_uid", "right_uid", "probability")
-    ends = ends.join(
-        labelled.select(pl.col("row_uid").alias("left_uid"), pl.col("cluster_root").alias("lc")),
-        on="left_uid",
-    )
-    ends = ends.join(
-        labelled.select(pl.col("row_uid").alias("right_uid"), pl.col("cluster_root").alias("rc")),
-        on="right_uid",
-    )
-    ends = ends.with_columns(same=pl.col("lc") == pl.col("rc"))
-    both = pl.concat(
-        [
-            ends.select(pl.col("left_uid").alias("row_uid"), "probability", "same"),
-            ends.select(pl.col("right_uid").alias("row_uid"), "probability", "same"),
-        ]
-    )
-    strongest = both.group_by("row_uid").agg(
-        pl.col("probability").filter(pl.col("same")).max().alias("inside"),
-        pl.col("probability").filter(~pl.col("same")).max().alias("outside"),
-    )
-    labelled = labelled.join(strongest, on="row_uid", how="left").with_columns(
+    labelled = labelled.with_columns(
         confidence=pl.when(pl.col("cluster_size") > 1)
-        .then(pl.col("inside"))
-        .otherwise(1.0 - pl.col("outside").fill_null(0.0))
-        .fill_null(1.0)
+        .then(pl.when(pl.col("inside") >= 0).then(pl.col("inside")).otherwise(1.0))
+        .otherwise(1.0 - pl.col("outside").clip(lower_bound=0.0))
     )
     out = std.select(
         "row_uid", pl.col("record_id").cast(pl.String), pl.col("source_id").cast(pl.String)

@@ -7,6 +7,9 @@ that comparisons never see UTF-8 bytes (DuckDB's string similarity functions wor
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import numpy as np
 import polars as pl
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -114,3 +117,78 @@ def build_features(std: pl.DataFrame) -> pl.DataFrame:
         empty_to_null(pl.col("phone_e164").cast(pl.String)).alias("phone_e164"),
         empty_to_null(pl.col("ward_code").cast(pl.String)).alias("ward_code"),
     )
+
+
+# Columns the comparisons spell out (fuzzy similarity, partial containment): dictionary-coded, with the strings.
+VOCAB_COLUMNS: tuple[str, ...] = ("fam_key", "mid_key", "giv_key")
+# Columns only ever tested for equality: a 64-bit hash is as good as the string and 8 bytes wide.
+HASHED_COLUMNS: tuple[str, ...] = ("name_key", "fam_norm", "giv_norm", "phone_e164", "ward_code", "sex_code")
+
+
+@dataclass
+class EncodedFeatures:
+    """The features as numbers, one row per record sorted by row_uid: what blocking and comparisons read.
+
+    Pair tables then carry two integer positions instead of two copies of every string (the old layout held
+    17 columns per side for every candidate pair). `vocab[c][i]` is the string of dictionary id `i` of column c.
+    """
+
+    frame: pl.DataFrame
+    vocab: dict[str, list[str]]
+    uids: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.uids = self.frame["row_uid"].to_numpy()
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def height(self) -> int:
+        return self.frame.height
+
+    def positions(self, uids: pl.Series | np.ndarray) -> np.ndarray:
+        """Row positions of `uids` (each must be a known row_uid)."""
+        values = uids.to_numpy() if isinstance(uids, pl.Series) else np.asarray(uids)
+        pos = np.searchsorted(self.uids, values)
+        pos = np.minimum(pos, max(len(self.uids) - 1, 0))
+        if len(values) and (len(self.uids) == 0 or not np.array_equal(self.uids[pos], values)):
+            unknown = values[self.uids[pos] != values] if len(self.uids) else values
+            raise ValueError(f"pairs name row_uid(s) absent from the records, e.g. {int(unknown[0])}")
+        return pos
+
+    def array(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(values with nulls filled by 0, present mask) of one coded column, cached."""
+        if column not in self._arrays:
+            series = self.frame[column]
+            present = series.is_not_null().to_numpy()
+            filler = False if series.dtype == pl.Boolean else 0
+            self._arrays[column] = (series.fill_null(filler).to_numpy(), present)
+        return self._arrays[column]
+
+    def counts(self, column: str) -> np.ndarray:
+        """Records per dictionary id of a vocab column (for term frequencies)."""
+        values, present = self.array(column)
+        return np.bincount(values[present], minlength=len(self.vocab[column]))
+
+
+def encode_features(features: pl.DataFrame) -> EncodedFeatures:
+    """Integer-code the features of `build_features` (sorted by row_uid)."""
+    frame = features.sort("row_uid")
+    vocab: dict[str, list[str]] = {}
+    exprs: list[pl.Expr] = [pl.col("row_uid")]
+    for column in VOCAB_COLUMNS:
+        vocab[column] = frame[column].drop_nulls().unique().sort().to_list()
+        # Dense rank over the sorted distinct strings: id i is vocab[column][i].
+        exprs.append((pl.col(column).rank("dense") - 1).cast(pl.Int32).alias(column))
+    for column in HASHED_COLUMNS:
+        exprs.append(pl.when(pl.col(column).is_not_null()).then(pl.col(column).hash()).alias(column))
+    yyyymmdd = pl.col("dob_day").cast(pl.Int32, strict=False)
+    exprs += [
+        pl.col("giv_has_marks").fill_null(False),
+        pl.col("dob").cast(pl.Int32).alias("dob"),  # days since 1970-01-01
+        yyyymmdd.alias("dob_day"),
+        pl.col("birth_year").cast(pl.Int32),
+        # 12/9 digits fit an Int64 (leading zeros are restored by position when digits are compared).
+        pl.col("cccd").str.to_integer(strict=False).alias("cccd"),
+        pl.col("cmnd").str.to_integer(strict=False).alias("cmnd"),
+    ]
+    return EncodedFeatures(frame.select(exprs), vocab)

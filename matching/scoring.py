@@ -17,6 +17,7 @@ import polars as pl
 from sachsong.matching.compare import SCORED as COMPARISONS
 from sachsong.matching.compare import SCORED_LEVELS as LEVELS
 from sachsong.matching.compare import compare_pairs
+from sachsong.matching.keys import EncodedFeatures, encode_features
 
 EPSILON = 1e-6
 TF_CLIP = 5.0  # bits: a very rare name may add at most this much, a very common one remove at most this much
@@ -61,10 +62,11 @@ class MatchModel:
         return pl.DataFrame(rows)
 
 
-def random_pairs(features: pl.DataFrame, n_pairs: int, seed: int) -> pl.DataFrame:
+def random_pairs(features: pl.DataFrame | EncodedFeatures, n_pairs: int, seed: int) -> pl.DataFrame:
     """Uniformly random distinct record pairs (almost all non-matches) for the u estimate."""
     rng = np.random.default_rng(seed)
-    uids = features["row_uid"].sort().to_numpy()  # by uid, so the sample does not depend on input order
+    frame = features.frame if isinstance(features, EncodedFeatures) else features
+    uids = frame["row_uid"].sort().to_numpy()  # by uid, so the sample does not depend on input order
     if len(uids) < 2:
         return pl.DataFrame(schema={"left_uid": pl.Int64, "right_uid": pl.Int64})
     left = rng.integers(0, len(uids), n_pairs)
@@ -96,7 +98,7 @@ def _marginal(codes: pl.Series, k: int) -> np.ndarray:
 
 
 def estimate_u_random(
-    features: pl.DataFrame, n_pairs: int = 200_000, seed: int = 11
+    features: pl.DataFrame | EncodedFeatures, n_pairs: int = 200_000, seed: int = 11
 ) -> dict[str, np.ndarray]:
     """u from random record pairs (strangers).
 
@@ -251,6 +253,19 @@ def term_frequencies(features: pl.DataFrame, key: str) -> pl.DataFrame:
     return counts.select(key, (np.log2(collision) - p.log(2)).clip(-TF_CLIP, TF_CLIP).alias("tf_adjustment"))
 
 
+def term_frequency_by_id(encoded: EncodedFeatures, column: str) -> np.ndarray:
+    """`term_frequencies` per dictionary id of an encoded vocab column (0 for an id no record carries)."""
+    counts = encoded.counts(column).astype(np.float64)
+    total = counts.sum()
+    if not total:
+        return np.zeros(len(counts))
+    p = counts / total
+    collision = float((p**2).sum())
+    with np.errstate(divide="ignore"):
+        tf = np.log2(collision) - np.log2(p)
+    return np.where(counts > 0, np.clip(tf, -TF_CLIP, TF_CLIP), 0.0)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     link: float = 0.7  # auto-link at or above this (calibrated) probability
@@ -261,32 +276,28 @@ class Thresholds:
 def score_compared(
     compared: pl.DataFrame,
     model: MatchModel,
-    features: pl.DataFrame,
+    features: pl.DataFrame | EncodedFeatures,
     thresholds: Thresholds,
 ) -> pl.DataFrame:
     """Per-field weights, TF adjustments, total weight, probability, hard rules and the pair's band."""
-    out = compared.with_columns(
-        pl.col(f"{name}_level")
-        .replace_strict(list(range(len(LEVELS[name]))), model.weights(name).tolist(), default=0.0)
-        .fill_null(0.0)
-        .cast(pl.Float64)
-        .alias(f"{name}_weight")
-        for name in COMPARISONS
-    )
-    tf_given = term_frequencies(features, "giv_key").rename(
-        {"giv_key": "l_giv_key", "tf_adjustment": "tf_given"}
-    )
-    tf_family = term_frequencies(features, "fam_key").rename(
-        {"fam_key": "l_fam_key", "tf_adjustment": "tf_family"}
-    )
-    out = out.join(tf_given, on="l_giv_key", how="left").join(tf_family, on="l_fam_key", how="left")
-    out = out.with_columns(
-        tf_given=pl.when(pl.col("given_level") <= 2).then(pl.col("tf_given")).otherwise(0.0).fill_null(0.0),
-        tf_family=pl.when(pl.col("family_level") <= 1)
-        .then(pl.col("tf_family"))
-        .otherwise(0.0)
-        .fill_null(0.0),
-    )
+    encoded = features if isinstance(features, EncodedFeatures) else encode_features(features)
+    columns = []
+    for name in COMPARISONS:
+        codes = compared[f"{name}_level"]
+        weights = model.weights(name)
+        # Missing (null) carries no weight: look up level k in weights, null → an extra 0.0 cell.
+        table = np.append(weights, 0.0)
+        index = codes.fill_null(len(weights)).to_numpy().astype(np.intp)
+        columns.append(pl.Series(f"{name}_weight", table[index], dtype=pl.Float64))
+    # TF adjustments apply to an exact agreement on the key (the left key then equals the right one).
+    left = encoded.positions(compared["left_uid"])
+    tf_columns = []
+    for name, column, agree in (("tf_given", "giv_key", 2), ("tf_family", "fam_key", 1)):
+        ids, present = encoded.array(column)
+        tf = term_frequency_by_id(encoded, column)[ids[left]]
+        level = compared["given_level" if name == "tf_given" else "family_level"].fill_null(99).to_numpy()
+        tf_columns.append(pl.Series(name, np.where(present[left] & (level <= agree), tf, 0.0)))
+    out = compared.with_columns(*columns, *tf_columns)
     weight_cols = [f"{name}_weight" for name in COMPARISONS] + ["tf_given", "tf_family"]
     out = out.with_columns(
         (pl.lit(model.prior_weight()) + pl.sum_horizontal(weight_cols)).alias("match_weight"),
