@@ -323,7 +323,7 @@ def _generate_people(
     spouse_family = _pick(rng, n_households, names.FAMILY_NAME_SHARES, family_index)
     grandmother_family = _pick(rng, n_households, names.FAMILY_NAME_SHARES, family_index)
     hh_phone = _random_mobiles(rng, n_households)
-    locality = rng.integers(0, 10_000, size=(n_households, 3))
+    locality = rng.integers(0, 400, size=(n_households, 3))  # village / street-number choices
     order_key = rng.random(n_households)
 
     # --- members
@@ -1153,8 +1153,25 @@ def _render_fields(records: pl.DataFrame, ref: ProvinceCommunes, as_of: date) ->
         ).alias("_noise_phone"),
     )
 
-    # --- address
-    records, loc = _stage(records, _locality(pl.col("legacy_ward_type"), pl.col("locality_index")), "_loc")
+    # --- address: every form is built once per distinct (commune, locality, file style), then joined back
+    style = ["commune_index", "locality_index", "file_new_tone", "file_unaccented"]
+    pairs = (
+        records.select(
+            *style,
+            "legacy_ward_type",
+            "legacy_ward_name",
+            "legacy_ward_short",
+            "legacy_district_type",
+            "legacy_district_name",
+            "legacy_district_short",
+            "legacy_province_name",
+            "ward_name",
+        )
+        .unique(subset=style)
+        .sort(style)
+        .with_row_index("_pair")
+    )
+    pairs, loc = _stage(pairs, _locality(pl.col("legacy_ward_type"), pl.col("locality_index")), "_loc")
     loc_abbreviated = loc.str.replace("Tổ dân phố", "TDP", literal=True)
     province_short = pl.col("legacy_province_name").str.replace(r"^(Tỉnh|Thành phố) ", "")
     province_abbreviation = (
@@ -1162,52 +1179,68 @@ def _render_fields(records: pl.DataFrame, ref: ProvinceCommunes, as_of: date) ->
         .then(pl.lit("T."))
         .otherwise(pl.lit("TP."))
     )
-    old_full = pl.concat_str(
-        loc, "legacy_ward_name", "legacy_district_name", "legacy_province_name", separator=", "
-    )
-    old_abbreviated = pl.concat_str(
-        loc_abbreviated,
+    pairs = pairs.with_columns(
         pl.concat_str(
-            _abbreviate(pl.col("legacy_ward_type"), _WARD_ABBREVIATIONS), "legacy_ward_short", separator=" "
-        ),
+            loc, "legacy_ward_name", "legacy_district_name", "legacy_province_name", separator=", "
+        ).alias("legacy_address_clean"),
         pl.concat_str(
-            _abbreviate(pl.col("legacy_district_type"), _DISTRICT_ABBREVIATIONS),
-            "legacy_district_short",
-            separator=" ",
-        ),
-        pl.concat_str(province_abbreviation, province_short, separator=" "),
-        separator=", ",
+            loc_abbreviated,
+            pl.concat_str(
+                _abbreviate(pl.col("legacy_ward_type"), _WARD_ABBREVIATIONS),
+                "legacy_ward_short",
+                separator=" ",
+            ),
+            pl.concat_str(
+                _abbreviate(pl.col("legacy_district_type"), _DISTRICT_ABBREVIATIONS),
+                "legacy_district_short",
+                separator=" ",
+            ),
+            pl.concat_str(province_abbreviation, province_short, separator=" "),
+            separator=", ",
+        ).alias("_old_abbreviated"),
+        pl.concat_str(loc, "ward_name", pl.lit(ref.province_name), separator=", ").alias("address_clean"),
     )
-    new_two_tier = pl.concat_str(loc, "ward_name", pl.lit(ref.province_name), separator=", ")
-    records = records.with_columns(
-        old_full.alias("legacy_address_clean"),
-        old_abbreviated.alias("_old_abbreviated"),
-        new_two_tier.alias("address_clean"),
-    )
-    old_full, old_abbreviated = pl.col("legacy_address_clean"), pl.col("_old_abbreviated")
-    new_two_tier = pl.col("address_clean")
+    forms = [
+        pl.col("legacy_address_clean"),
+        pl.col("_old_abbreviated"),
+        _fold(pl.col("legacy_address_clean")),
+        pl.concat_str("legacy_ward_name", "legacy_district_name", separator=", "),
+        pl.col("address_clean"),
+    ]
     address_alt = pl.col("u_address_alt") < 0.2
     form = pl.when(address_alt).then(pl.col("address_alt_form")).otherwise(pl.col("address_form"))
-    address = (
-        pl.when(form == 0)
-        .then(old_full)
-        .when(form == 1)
-        .then(old_abbreviated)
-        .when(form == 2)
-        .then(_fold(old_full))
-        .when(form == 3)
-        .then(pl.concat_str("legacy_ward_name", "legacy_district_name", separator=", "))
-        .otherwise(new_two_tier)
+    records = records.join(
+        pairs.select(*style, "_pair"), on=style, how="left", maintain_order="left"
+    ).with_columns((form * 2 + (pl.col("u_addr_nfd") < 0.03).cast(pl.Int64)).alias("_variant"))
+    # Only the (place, form, NFD) combinations some record uses are rendered.
+    combos = records.select("_pair", "_variant").unique().join(pairs, on="_pair", how="left")
+    chosen = pl.col("_variant") // 2
+    text = pl.when(chosen == 0).then(forms[0])
+    for i, form_expr in enumerate(forms[1:], start=1):
+        text = text.when(chosen == i).then(form_expr)
+    combos, text = _stage(combos, text, "_text")
+    combos, text = _stage(
+        combos, pl.when(pl.col("file_new_tone")).then(_new_tone(text)).otherwise(text), "_text"
     )
-    records, address = _stage(records, address, "_address")
-    address = pl.when(pl.col("file_new_tone")).then(_new_tone(address)).otherwise(address)
-    records, address = _stage(records, address, "_address")
-    address = pl.when(pl.col("file_unaccented")).then(_fold(address)).otherwise(address)
-    records, address = _stage(records, address, "_address")
-    address = pl.when(pl.col("u_addr_nfd") < 0.03).then(address.str.normalize("NFD")).otherwise(address)
+    combos, text = _stage(
+        combos, pl.when(pl.col("file_unaccented")).then(_fold(text)).otherwise(text), "_text"
+    )
+    combos = combos.select(
+        "_pair",
+        "_variant",
+        pl.when(pl.col("_variant") % 2 == 1)
+        .then(text.str.normalize("NFD"))
+        .otherwise(text)
+        .alias("out_address"),
+    )
+    records = records.join(combos, on=["_pair", "_variant"], how="left", maintain_order="left").join(
+        pairs.select("_pair", "legacy_address_clean", "address_clean"),
+        on="_pair",
+        how="left",
+        maintain_order="left",
+    )
     unknown_code = pl.col("unknown_code").cast(pl.String)
     records = records.with_columns(
-        address.alias("out_address"),
         pl.lit(pl.Series(_ADDRESS_FORMS)).gather(form).alias("address_form"),
         pl.when(pl.col("has_commune_column").not_())
         .then(None)
@@ -1506,7 +1539,9 @@ def truth_records(demo: DemoData) -> pl.DataFrame:
 def truth_persons(demo: DemoData) -> pl.DataFrame:
     communes = demo.province.communes.with_row_index("home").with_columns(pl.col("home").cast(pl.Int64))
     homes = demo.households.select("household_index", pl.col("home").cast(pl.Int64), "locality_0")
-    people = demo.people.join(homes, on="household_index", how="left").join(communes, on="home", how="left")
+    people = demo.people.join(homes, on="household_index", how="left", maintain_order="left").join(
+        communes, on="home", how="left", maintain_order="left"
+    )
     people = people.with_columns(
         _locality(pl.col("legacy_ward_type"), pl.col("locality_0")).alias("_locality"),
     )
