@@ -1,9 +1,19 @@
 """The demo province: raw exports of every old commune's register in a merged province, with ground truth.
 
-`write_demo(out_dir)` writes `out_dir/exports/*` (one file per old commune's system, each in its own dialect:
-CSV with comma or semicolon, UTF-8 with or without BOM, Windows-1258, xlsx, JSON) and `out_dir/truth/`
-(`records.parquet`, `persons.parquet`, `meta.json`) describing every record written: who it is, the clean values,
-and the defects injected into it.
+`write_demo(out_dir)` writes
+
+- `out_dir/exports/<legacy ward code>_<ward slug>.<csv|xlsx|json>`: one file per old commune's system, each in
+  its own dialect (CSV with comma or semicolon, UTF-8 with or without BOM, Windows-1258 with combining tones,
+  TCVN3/VNI when `sachsong.sources.legacy_fonts` has encoders, xlsx with text cells, JSON list of objects), its own
+  header spellings and column order;
+- `out_dir/truth/records.parquet`: one row per written record — lineage (`source_file`, 1-based `source_row`,
+  `record_id` as written or null, `source_id`), identity (`person_id`, `household_id`), place (`legacy_ward_code`,
+  `ward_code`, `ward_candidates` for old wards split between new ones, else null), the clean values
+  (`*_clean`: what the record should say about the person; names in NFC with traditional tone placement, "Hòa"),
+  `defects` (injected kind plus the kinds it implies, e.g. an age over 120 also contradicts the CCCD's year
+  digits), `injected_defect`, `noise` (harmless variation applied) and `raw_*` (every value exactly as written);
+- `out_dir/truth/persons.parquet` and `out_dir/truth/meta.json` (province, seed, as_of, counts, every file with
+  its dialect and header mapping).
 
 People are generated as households with real Vietnamese name frequencies; each person appears in one to three old
 communes' systems (the merger overlap) with the noise real registers have. Everything is vectorized with numpy and
@@ -102,7 +112,8 @@ _DATE_FORMATS = ("dd/mm/yyyy", "yyyy-mm-dd", "d/m/yyyy")
 _UPDATED_FORMATS = ("%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 _PHONE_FORMATS = ("local", "plus84", "84", "dotted", "spaced")
 _ADDRESS_FORMS = ("old_full", "old_abbreviated", "old_unaccented", "ward_district", "new_two_tier")
-_ID_FORMATS = ("HS{:06d}", "{code}-{:05d}", "{}")
+# How a file writes its record ids (n = row number + a per-file offset).
+_ID_FORMATS = ("HS{n:06d}", "{legacy_ward_code}-{n:05d}", "{n}")
 
 # Tone placement: the data holds the traditional form ("hòa", "thủy"); registers typed with the new rule write
 # "hoà", "thuỷ". Only open syllables carry these pairs in traditional spelling, so a plain replacement is safe.
@@ -252,10 +263,6 @@ def _draw_ages(rng: np.random.Generator, size: int, low: int, high: int, lean: f
     if lean:
         weights *= np.clip((ages - low + 1) / lean, 0, 1)
     return rng.choice(ages, size=size, p=weights / weights.sum())
-
-
-def _pick_names(rng: np.random.Generator, size: int, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    return labels[rng.choice(len(labels), size=size, p=weights)]
 
 
 _ROLES = ("head", "spouse", "grandparent", "child")
@@ -618,10 +625,6 @@ def _balanced_choice(rng: np.random.Generator, shares: list[tuple[str, float]], 
     return [chosen[i] for i in rng.permutation(len(chosen))]
 
 
-def _is_ascii(text: str) -> bool:
-    return text.isascii()
-
-
 def _slug(text: str) -> str:
     folded = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
     folded = "".join(c for c in folded if not unicodedata.combining(c))
@@ -644,7 +647,7 @@ def _plan_files(rng: np.random.Generator, communes: pl.DataFrame) -> pl.DataFram
         ]
         headers = {}
         for f in fields:
-            variants = [v for v in HEADER_VARIANTS[f] if not unaccented or _is_ascii(v)]
+            variants = [v for v in HEADER_VARIANTS[f] if not unaccented or v.isascii()]
             headers[f] = variants[int(rng.integers(0, len(variants)))]
         order = [fields[j] for j in rng.permutation(len(fields))]
         ext = {"xlsx": "xlsx", "json": "json"}.get(fmt, "csv")
@@ -1618,6 +1621,7 @@ def write_demo(
                 "delimiter": plan["delimiter"],
                 "line_terminator": plan["line_terminator"] if plan["delimiter"] else None,
                 "columns": dict(zip(plan["columns"], plan["headers"], strict=True)),
+                "record_id_format": None if plan["id_format"] is None else _ID_FORMATS[plan["id_format"]],
                 "date_format": _DATE_FORMATS[plan["date_format"]],
                 "updated_at_format": _UPDATED_FORMATS[plan["updated_format"]],
                 "sex_values": list(_SEX_VOCABULARIES[plan["sex_vocabulary"]]),
