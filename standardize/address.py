@@ -64,6 +64,28 @@ SCORE_NEW_WITH_PROVINCE = 6
 SCORE_NEW_WITH_OLD_PROVINCE = 3
 SCORE_TYPED = 1
 
+# Words that introduce a village, hamlet, residential group or street, folded: Thôn, Xóm, Ấp, Bản, Khóm, Tổ
+# (dân phố), Khu (phố), Phố, Đường, Ngõ, Hẻm, Kiệt, Ngách, Số, Đội, Làng, Cụm.
+LOCALITY_WORDS: tuple[str, ...] = (
+    "thon",
+    "xom",
+    "ap",
+    "ban",
+    "khom",
+    "to",
+    "khu",
+    "pho",
+    "duong",
+    "ngo",
+    "hem",
+    "kiet",
+    "ngach",
+    "so",
+    "doi",
+    "lang",
+    "cum",
+)
+
 FUZZY_CUTOFF = 84.0
 FUZZY_MIN_KEY_LENGTH = 4
 FUZZY_WINDOW_TOKENS = 6
@@ -205,6 +227,30 @@ def _unit_tables() -> dict[str, pl.DataFrame]:
     }
 
 
+@lru_cache(maxsize=1)
+def _lexicon_parts() -> dict[str, pl.DataFrame]:
+    """The lexicon cut for scoped matching: a ward keyword is only looked up inside the provinces an address
+    names (directly or through a district), so a street called "Lê Lợi" is not matched against the 40 wards of
+    that name across the country."""
+    lexicon, _ = _lexicon()
+    units = _unit_tables()
+    high_levels = [PROVINCE_OLD, PROVINCE_NEW, DISTRICT]
+    wards = lexicon.filter(~pl.col("level").is_in(high_levels))
+    ward_provinces = pl.concat(
+        [
+            units["legacy_attrs"].select("unit", "new_province", level=pl.lit(WARD_OLD)),
+            units["new"].select("unit", "new_province", level=pl.lit(WARD_NEW)),
+        ]
+    )
+    return {
+        "keys": lexicon.select("key").unique(),
+        "high": lexicon.filter(pl.col("level").is_in(high_levels)),
+        "wards": wards.join(ward_provinces, on=["level", "unit"]),
+        "ward_keys": wards.select("key").unique(),
+        "typed_ward_keys": wards.filter(pl.col("typed")).select("key").unique(),
+    }
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Tokenising and span keys.
 # --------------------------------------------------------------------------------------------------------------
@@ -233,6 +279,16 @@ def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
     return segments.with_columns(pos=pl.int_range(pl.len(), dtype=pl.Int32).over("addr_id"))
 
 
+def _locality_starts(tokens: pl.DataFrame) -> pl.DataFrame:
+    """Positions right after a village/street word or a house number ("Thôn |Đông Thành", "đường |Lê Lợi",
+    "45/7 |Nguyễn Trãi"): a name there is a village or a street, whatever ward it is also named like."""
+    previous = pl.when(pl.col("seg_uid").shift(1) == pl.col("seg_uid")).then(pl.col("tok").shift(1))
+    before = pl.when(pl.col("seg_uid").shift(2) == pl.col("seg_uid")).then(pl.col("tok").shift(2))
+    city = (previous == "pho") & (before == "thanh").fill_null(False)  # "thành phố X" names a city
+    local = (previous.is_in(LOCALITY_WORDS) & ~city) | previous.str.contains(r"^[0-9]+$")
+    return tokens.filter(local.fill_null(False)).select("addr_id", start="pos")
+
+
 def _spans(tokens: pl.DataFrame, max_tokens: int) -> pl.DataFrame:
     """Every run of 1..max_tokens adjacent tokens inside one comma segment, as a spaceless key."""
     parts = []
@@ -258,12 +314,16 @@ def _spans(tokens: pl.DataFrame, max_tokens: int) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------------------------------
 
 
+# A span typed as a ward anywhere in the country ("phuongdongson"), not inside a typed district ("thi xa ...").
+WARD_SPAN = "ward_span"
+
 # Which levels a typed span overrides: what the text calls a district ("Huyện Quảng Trạch") is not a ward or a
 # province of the same name inside it, and "Tỉnh Sóc Trăng" is not the district Sóc Trăng.
 ANCHOR_OVERRIDES: dict[str, tuple[str, ...]] = {
     DISTRICT: (WARD_OLD, WARD_NEW, DISTRICT, PROVINCE_OLD, PROVINCE_NEW),
     PROVINCE_OLD: (WARD_OLD, WARD_NEW, DISTRICT),
     PROVINCE_NEW: (WARD_OLD, WARD_NEW, DISTRICT),
+    WARD_SPAN: (DISTRICT, PROVINCE_OLD, PROVINCE_NEW),
 }
 
 
@@ -298,11 +358,23 @@ def _plausible(matches: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([rest, old.select(matches.columns), new.select(matches.columns)])
 
 
-def _drop_overlapped(matches: pl.DataFrame) -> pl.DataFrame:
-    """Drop matches overlapping a typed district/province span of another unit (also cross-word run-ons such
-    as "tan [binh thanh] pho" when the text has no commas)."""
-    anchors = matches.filter(pl.col("typed") & pl.col("level").is_in(list(ANCHOR_OVERRIDES))).select(
-        "addr_id", a_start="start", a_end="end", a_level="level", a_unit="unit"
+def _drop_overlapped(matches: pl.DataFrame, explicit_wards: pl.DataFrame) -> pl.DataFrame:
+    """Drop matches overlapping a typed span of another unit (also cross-word run-ons such as
+    "tan [binh thanh] pho" when the text has no commas): what the text calls a ward ("Phường Đồng Sơn") is not
+    the district Đông Sơn inside it."""
+    anchors = pl.concat(
+        [
+            matches.filter(pl.col("typed") & pl.col("level").is_in(list(ANCHOR_OVERRIDES))).select(
+                "addr_id", a_start="start", a_end="end", a_level="level", a_unit="unit"
+            ),
+            explicit_wards.select(
+                "addr_id",
+                a_start="start",
+                a_end="end",
+                a_level=pl.lit(WARD_SPAN),
+                a_unit=pl.lit(None, pl.String),
+            ),
+        ]
     )
     overridden = pl.DataFrame(
         [(a, v) for a, victims in ANCHOR_OVERRIDES.items() for v in victims],
@@ -325,10 +397,78 @@ def _drop_overlapped(matches: pl.DataFrame) -> pl.DataFrame:
     return matches.join(victims, on=["addr_id", "start", "end", "level", "unit"], how="anti")
 
 
-def _readings(matches: pl.DataFrame) -> pl.DataFrame:
+def _drop_localities(
+    matches: pl.DataFrame, explicit_wards: pl.DataFrame, local_starts: pl.DataFrame
+) -> pl.DataFrame:
+    """A village or street named like a ward ("Thôn Đông Thành", "đường Lê Lợi") is not read as the ward when
+    the text names a ward explicitly ("Phường Đồng Sơn") after it."""
+    local = matches.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW]) & ~pl.col("typed")).join(
+        local_starts, on=["addr_id", "start"], how="semi"
+    )
+    last_explicit = explicit_wards.group_by("addr_id").agg(last_start=pl.col("start").max())
+    victims = (
+        local.join(last_explicit, on="addr_id")
+        .filter(pl.col("last_start") > pl.col("end"))
+        .select("addr_id", "start", "end", "level", "unit")
+    )
+    return matches.join(victims, on=["addr_id", "start", "end", "level", "unit"], how="anti")
+
+
+def _drop_other_provinces(
+    readings: pl.DataFrame, matches: pl.DataFrame, districts: pl.DataFrame
+) -> pl.DataFrame:
+    """Drop readings in another province than every one the text names after the ward: "Thôn Đông Thành,
+    Phường Đồng Sơn, Tỉnh Quảng Trị" is not Đông Thanh of Huyện Đông Sơn in Thanh Hóa. Only exact province
+    mentions count, and not those inside the reading's own district ("Xã A, Quảng Ninh, Quảng Bình": Quảng
+    Ninh is the district there, not the province)."""
+    units = _unit_tables()
+    exact = ~pl.col("fuzzy")
+    named = pl.concat(
+        [
+            matches.filter((pl.col("level") == PROVINCE_NEW) & exact).select(
+                "addr_id", p_start="start", p_end="end", named="unit"
+            ),
+            matches.filter((pl.col("level") == PROVINCE_OLD) & exact)
+            .join(units["old_province_to_new"], on="unit")
+            .select("addr_id", p_start="start", p_end="end", named="new_province"),
+        ]
+    )
+    keys = ["addr_id", "kind", "unit", "w_start", "w_end"]
+    after = (
+        readings.select(*keys, "new_province")
+        .join(named, on="addr_id")
+        .filter(pl.col("p_start") > pl.col("w_end"))
+    )
+    own_district = (
+        readings.filter(pl.col("kind") == "old")
+        .select(keys)
+        .join(units["legacy_attrs"].select("unit", "district"), on="unit")
+        .join(districts.select("addr_id", "district", "d_start", "d_end"), on=["addr_id", "district"])
+        .filter(pl.col("d_start") > pl.col("w_end"))
+    )
+    inside_district = (
+        after.join(own_district, on=keys)
+        .filter((pl.col("p_start") <= pl.col("d_end")) & (pl.col("p_end") >= pl.col("d_start")))
+        .select(*keys, "p_start", "p_end")
+        .unique()
+    )
+    contradicted = (
+        after.join(inside_district, on=[*keys, "p_start", "p_end"], how="anti")
+        .group_by(keys)
+        .agg(agrees=(pl.col("named") == pl.col("new_province")).any())
+        .filter(~pl.col("agrees"))
+    )
+    return readings.join(contradicted.select(keys), on=keys, how="anti")
+
+
+def _readings(
+    matches: pl.DataFrame, explicit_wards: pl.DataFrame, local_starts: pl.DataFrame
+) -> pl.DataFrame:
     """Score every old-ward and new-ward reading of each address; one row per (addr_id, reading)."""
     units = _unit_tables()
-    matches = _drop_overlapped(_plausible(matches))
+    matches = _drop_localities(
+        _drop_overlapped(_plausible(matches), explicit_wards), explicit_wards, local_starts
+    )
     by_level = {
         level: matches.filter(pl.col("level") == level)
         for level in (PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW)
@@ -394,6 +534,7 @@ def _readings(matches: pl.DataFrame) -> pl.DataFrame:
             | pl.col("d_fuzzy").fill_null(False)
             | pl.col("p_fuzzy").fill_null(False),
             kind=pl.lit("old"),
+            three_tier=pl.col("has_district"),
         )
         .sort("score", descending=True)
         .unique(["addr_id", "unit", "w_start", "w_end"], keep="first")
@@ -453,6 +594,7 @@ def _readings(matches: pl.DataFrame) -> pl.DataFrame:
             new_codes=pl.concat_list(pl.col("unit")),
             is_split=pl.lit(False),
             kind=pl.lit("new"),
+            three_tier=pl.lit(False),
         )
     )
     columns = [
@@ -466,8 +608,10 @@ def _readings(matches: pl.DataFrame) -> pl.DataFrame:
         "is_split",
         "score",
         "any_fuzzy",
+        "three_tier",
     ]
-    return pl.concat([old.select(columns), new.select(columns)])
+    readings = pl.concat([old.select(columns), new.select(columns)])
+    return _drop_other_provinces(readings, matches, districts)
 
 
 def _accent_tiebreak(best: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
@@ -510,6 +654,8 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) 
         w_start=pl.col("w_start").min(),
         new_province=pl.col("new_province").unique(),
         any_fuzzy=pl.col("any_fuzzy").all(),
+        three_tier=pl.col("three_tier").all(),
+        reading_units=pl.col("unit").filter(pl.col("kind") == "old").unique(),
     )
     # A split old ward is settled when the text elsewhere (before the ward) names exactly one candidate.
     naming = (
@@ -545,6 +691,10 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) 
         .otherwise(pl.concat_list(pl.col("ward_code"))),
         # Several old wards matched equally (not a split): worth a typo-tolerant second look.
         tied=pl.col("ward_code").is_null() & (pl.col("units") > 1),
+        # For reading a commune_code hint: did the text name a district (an old 3-tier address), and which
+        # old wards did it name.
+        three_tier="three_tier",
+        reading_units="reading_units",
     )
 
 
@@ -559,7 +709,9 @@ def _fuzzy_matches(
     """Fuzzy-match spans to keywords of `level`, each address only against the keywords of its scope.
 
     spans: addr_id, start, end, key. scopes: addr_id, scope, before (spans must end before this position).
-    choices: scope, key, unit, typed. Scores only distinct span keys per scope (rapidfuzz `cdist`, C, threaded).
+    choices: scope, key, unit, typed. The (span key, keyword) pairs of each scope are formed by a join, pruned by
+    length (a ratio of FUZZY_CUTOFF needs lengths this close), deduplicated, and scored in one rapidfuzz
+    `cpdist` call (C, threaded): no Python loop over scopes or addresses.
     """
     empty = pl.DataFrame(
         schema={
@@ -587,38 +739,34 @@ def _fuzzy_matches(
     if candidates.is_empty():
         return empty
     choices = choices.filter(pl.col("key").str.len_chars() >= FUZZY_MIN_KEY_LENGTH)
-    found = []
-    query_keys = candidates.select("scope", "key").unique()
-    choices_by_scope = choices.join(query_keys.select("scope").unique(), on="scope", how="semi").partition_by(
-        "scope", as_dict=True
+    slack = (100.0 - FUZZY_CUTOFF) / 100.0
+    pairs = (
+        candidates.select("scope", "key")
+        .unique()
+        .join(choices.select("scope", choice="key").unique(), on="scope")
+        .with_columns(
+            q_len=pl.col("key").str.len_chars().cast(pl.Int32),
+            c_len=pl.col("choice").str.len_chars().cast(pl.Int32),
+        )
+        # fuzz.ratio = 100·(1 − indel/(len1+len2)) and indel ≥ |len1 − len2|.
+        .filter((pl.col("q_len") - pl.col("c_len")).abs() <= slack * (pl.col("q_len") + pl.col("c_len")))
     )
-    # One cdist per scope (a province or a district): a loop over a small domain, not over records.
-    for (scope,), queries in query_keys.partition_by("scope", as_dict=True, maintain_order=False).items():
-        scope_choices = choices_by_scope.get((scope,))
-        if scope_choices is None:
-            continue
-        query_list = queries["key"].to_list()
-        choice_list = scope_choices["key"].to_list()
-        scores = process.cdist(
-            query_list, choice_list, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, dtype=np.uint8, workers=-1
-        )
-        rows, cols = np.nonzero(scores)
-        if rows.size == 0:
-            continue
-        found.append(
-            pl.DataFrame(
-                {
-                    "scope": [scope] * rows.size,
-                    "key": [query_list[i] for i in rows],
-                    "choice": [choice_list[j] for j in cols],
-                    "score": scores[rows, cols].astype(np.float64),
-                }
-            )
-        )
-    if not found:
+    scored = pairs.select("key", "choice").unique()
+    if scored.is_empty():
         return empty
-    hits = pl.concat(found).join(
-        choices.select("scope", choice="key", unit="unit", typed="typed"), on=["scope", "choice"]
+    scores = process.cpdist(
+        scored["key"].to_list(),
+        scored["choice"].to_list(),
+        scorer=fuzz.ratio,
+        score_cutoff=FUZZY_CUTOFF,
+        dtype=np.uint8,
+        workers=-1,
+    )
+    scored = scored.with_columns(score=pl.Series(scores, dtype=pl.Float64)).filter(pl.col("score") > 0)
+    hits = (
+        pairs.select("scope", "key", "choice")
+        .join(scored, on=["key", "choice"])
+        .join(choices.select("scope", choice="key", unit="unit", typed="typed"), on=["scope", "choice"])
     )
     matched = candidates.join(hits, on=["scope", "key"])
     # Per address keep the best-scoring unit only when no other unit scores as well.
@@ -722,36 +870,95 @@ def _province_only(matches: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def resolve_texts(texts: pl.Series) -> pl.DataFrame:
-    """Resolve distinct address strings; one row per input string (same order) with the four output columns."""
-    lexicon, max_tokens = _lexicon()
-    distinct = pl.DataFrame({"text": texts.cast(pl.String)}).with_row_index("addr_id")
-    spans = _spans(_tokens(distinct.drop_nulls("text")), max_tokens)
-    matches = (
-        spans.join(lexicon, on="key")
-        .with_columns(fuzzy=pl.lit(False))
-        .select(
-            "addr_id",
-            pl.col("start").cast(pl.Int32),
-            pl.col("end").cast(pl.Int32),
-            "level",
-            "unit",
-            "typed",
-            "fuzzy",
-        )
+def _high_matches(hits: pl.DataFrame) -> pl.DataFrame:
+    """Exact province and district matches of the known span keys."""
+    return _as_matches(hits.join(_lexicon_parts()["high"], on="key"))
+
+
+def _as_matches(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(
+        "addr_id",
+        pl.col("start").cast(pl.Int32),
+        pl.col("end").cast(pl.Int32),
+        "level",
+        "unit",
+        "typed",
+        fuzzy=pl.lit(False),
     )
+
+
+def _ward_matches(hits: pl.DataFrame, high: pl.DataFrame) -> pl.DataFrame:
+    """Exact ward matches, looked up only inside the new provinces the address names: by a province (old or
+    new) or through a district. Every reading needs one of those, so nothing readable is lost."""
+    units = _unit_tables()
+    parts = _lexicon_parts()
+    scope = pl.concat(
+        [
+            high.filter(pl.col("level") == PROVINCE_NEW).select("addr_id", new_province="unit"),
+            high.filter(pl.col("level") == PROVINCE_OLD)
+            .join(units["old_province_to_new"], on="unit")
+            .select("addr_id", "new_province"),
+            high.filter(pl.col("level") == DISTRICT)
+            .join(units["district_to_new_province"].rename({"district": "unit"}), on="unit")
+            .select("addr_id", "new_province"),
+        ]
+    ).unique()
+    ward_hits = hits.join(parts["ward_keys"], on="key", how="semi")
+    return _as_matches(ward_hits.join(scope, on="addr_id").join(parts["wards"], on=["key", "new_province"]))
+
+
+def _explicit_wards(hits: pl.DataFrame, high: pl.DataFrame) -> pl.DataFrame:
+    """Spans the text types as a ward of some name ("Phường Đồng Sơn", "xa quang phu"), wherever in the country
+    that ward is, except inside a typed district or province ("Thị xã Sơn Tây" holds "xã Sơn Tây")."""
+    spans = hits.join(_lexicon_parts()["typed_ward_keys"], on="key", how="semi").select(
+        "addr_id", "start", "end"
+    )
+    typed_high = high.filter(pl.col("typed")).select("addr_id", a_start="start", a_end="end")
+    inside = (
+        spans.join(typed_high, on="addr_id")
+        .filter((pl.col("a_start") <= pl.col("start")) & (pl.col("a_end") >= pl.col("end")))
+        .select("addr_id", "start", "end")
+    )
+    return spans.join(inside, on=["addr_id", "start", "end"], how="anti").unique()
+
+
+def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
+    """Resolve distinct address strings: one row per input string (same order), with the output columns and
+    what a hint is read against (`three_tier`, `reading_units`)."""
+    _, max_tokens = _lexicon()
+    distinct = pl.DataFrame({"text": texts.cast(pl.String)}).with_row_index("addr_id")
     texts_by_id = distinct.drop_nulls("text")
-    decided = _decide(_readings(matches), matches, texts_by_id)
+    tokens = _tokens(texts_by_id)
+    local_starts = _locality_starts(tokens)
+    spans = _spans(tokens, max_tokens)
+    hits = spans.join(_lexicon_parts()["keys"], on="key", how="semi")
+    high = _high_matches(hits)
+    explicit = _explicit_wards(hits, high)
+    matches = pl.concat([high, _ward_matches(hits, high)])
+    decided = _decide(_readings(matches, explicit, local_starts), matches, texts_by_id)
     settled = decided.filter(~pl.col("tied")).select("addr_id")
     leftover = texts_by_id.join(settled, on="addr_id", how="anti")["addr_id"]
     if leftover.len():
-        fuzzy = _fuzzy_pass(spans, matches, leftover)
+        left_high = high.filter(pl.col("addr_id").is_in(leftover.implode()))
+        fuzzy = _fuzzy_pass(spans, left_high, leftover)
         if fuzzy.height:
             second_look = fuzzy.select("addr_id").unique()
-            second_matches = pl.concat(
-                [matches.join(second_look, on="addr_id", how="semi"), fuzzy], how="vertical_relaxed"
+            is_high = pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW, DISTRICT])
+            second_high = pl.concat(
+                [left_high.join(second_look, on="addr_id", how="semi"), fuzzy.filter(is_high)],
+                how="vertical_relaxed",
             )
-            redecided = _decide(_readings(second_matches), second_matches, texts_by_id)
+            second_matches = pl.concat(
+                [
+                    second_high,
+                    _ward_matches(hits.join(second_look, on="addr_id", how="semi"), second_high),
+                    fuzzy.filter(~is_high),
+                ],
+                how="vertical_relaxed",
+            )
+            redecided = _decide(
+                _readings(second_matches, explicit, local_starts), second_matches, texts_by_id
+            )
             decided = pl.concat(
                 [decided.join(redecided.select("addr_id"), on="addr_id", how="anti"), redecided]
             )
@@ -766,11 +973,20 @@ def resolve_texts(texts: pl.Series) -> pl.DataFrame:
         province_code=pl.coalesce("province_code", "named_province"),
         address_status=pl.col("address_status").fill_null("unmatched"),
         ward_candidates=pl.col("ward_candidates").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        three_tier=pl.col("three_tier").fill_null(False),
+        reading_units=pl.col("reading_units").fill_null(pl.lit([], dtype=pl.List(pl.String))),
     )
 
 
-def _hint_candidates(hints: pl.Series, reference: Reference) -> pl.DataFrame:
-    """New ward codes a commune_code hint may mean: a new code itself, or where a legacy code went."""
+def resolve_texts(texts: pl.Series) -> pl.DataFrame:
+    """Resolve distinct address strings; one row per input string (same order) with the four output columns."""
+    return _resolve_distinct(texts).select("text", *OUTPUT_COLUMNS)
+
+
+def _hint_readings(hints: pl.Series, reference: Reference) -> pl.DataFrame:
+    """The two things a commune_code hint may mean: a new ward code itself, or a legacy ward code (then the old
+    ward it names and the new wards it went to). New and legacy codes share one 5-digit space: 3,316 of the
+    3,321 new codes are also legacy codes, so both readings are kept and the text decides between them."""
     frame = (
         pl.DataFrame({"hint": hints.cast(pl.String)})
         .with_columns(code=pl.col("hint").str.replace_all(r"\D", ""))
@@ -778,55 +994,73 @@ def _hint_candidates(hints: pl.Series, reference: Reference) -> pl.DataFrame:
             code=pl.when(pl.col("code").str.len_chars().is_between(1, 5)).then(pl.col("code").str.zfill(5))
         )
     )
-    as_new = frame.join(reference.new_wards.select(code="ward_code", ward="ward_code"), on="code")
-    as_legacy = frame.join(
-        reference.legacy_to_new.select(code="legacy_ward_code", ward="ward_code").drop_nulls("code"),
-        on="code",
-    )
-    # New and legacy codes share one 5-digit space: keep both readings, the new one first in line.
-    return (
-        pl.concat(
-            [
-                as_new.select("hint", "ward", as_new=pl.lit(True)),
-                as_legacy.select("hint", "ward", as_new=pl.lit(False)),
-            ]
+    as_new = frame.join(reference.new_wards.select(code="ward_code", hint_new="ward_code"), on="code")
+    as_legacy = (
+        frame.join(
+            reference.legacy_to_new.select(
+                code="legacy_ward_code", hint_unit="legacy_key", ward="ward_code"
+            ).drop_nulls("code"),
+            on="code",
         )
         .group_by("hint")
-        .agg(
-            hint_codes=pl.col("ward").unique().sort(),
-            hint_new_codes=pl.col("ward").filter(pl.col("as_new")).unique().sort(),
-        )
+        .agg(pl.col("hint_unit").first(), hint_old_codes=pl.col("ward").unique().sort())
+    )
+    return (
+        frame.select("hint")
+        .join(as_new.select("hint", "hint_new"), on="hint", how="left")
+        .join(as_legacy, on="hint", how="left")
+        .filter(pl.col("hint_new").is_not_null() | pl.col("hint_unit").is_not_null())
     )
 
 
 def _apply_hints(resolved: pl.DataFrame, reference: Reference) -> pl.DataFrame:
-    """Combine the text's answer with the hint's candidates; a disagreement is flagged, never papered over."""
-    hints = _hint_candidates(resolved["hint"].drop_nulls().unique(), reference)
+    """Combine the text's answer with the hint; a disagreement is flagged, never papered over.
+
+    - The text names one ward: kept when either reading of the hint agrees with it, else ambiguous with both
+      answers as candidates.
+    - The text is ambiguous (a split old ward, or tied readings): the hint narrows the candidates only through
+      the readings consistent with the text. As a legacy code, it must be one of the old wards the text names
+      (then its new wards among the candidates count: for a split ward, that is all of them). As a new code, it
+      must be one of the candidates, and is only taken for a 2-tier address: an old 3-tier address is read with
+      its old code, and a hint that merely is also a new code settles nothing. When both readings fit, both
+      count: "Phường Ngọc Thụy … 00118" stays ambiguous between 00097 and 00118.
+    - The text names no ward: the hint's candidates (both readings), inside the province the text names.
+    """
+    hints = _hint_readings(resolved["hint"].drop_nulls().unique(), reference)
     ward_province = reference.new_wards.select("ward_code", "province_code")
     no_codes = pl.lit([], dtype=pl.List(pl.String))
     frame = resolved.join(hints, on="hint", how="left", maintain_order="left").with_columns(
-        pl.col("hint_codes").fill_null(no_codes), pl.col("hint_new_codes").fill_null(no_codes)
+        pl.col("hint_old_codes").fill_null(no_codes),
+        hint_new_codes=pl.when(pl.col("hint_new").is_not_null())
+        .then(pl.concat_list(pl.col("hint_new")))
+        .otherwise(no_codes),
     )
-    has_hint = pl.col("hint_codes").list.len() > 0
+    hint_codes = pl.col("hint_new_codes").list.concat(pl.col("hint_old_codes")).list.unique().list.sort()
+    has_hint = hint_codes.list.len() > 0
     text_codes = pl.col("ward_candidates")
-    # What the hint and the text agree on; the hint read as a new code first, then as either.
-    agreeing_new = pl.col("hint_new_codes").list.set_intersection(text_codes)
-    agreeing = (
-        pl.when(agreeing_new.list.len() > 0)
-        .then(agreeing_new)
-        .otherwise(pl.col("hint_codes").list.set_intersection(text_codes))
+    old_fits = pl.col("reading_units").list.contains(pl.col("hint_unit")).fill_null(False)
+    by_old = (
+        pl.when(old_fits).then(pl.col("hint_old_codes").list.set_intersection(text_codes)).otherwise(no_codes)
     )
+    by_new = (
+        pl.when(~pl.col("three_tier"))
+        .then(pl.col("hint_new_codes").list.set_intersection(text_codes))
+        .otherwise(no_codes)
+    )
+    narrowed = by_old.list.concat(by_new).list.unique().list.sort()
     status = pl.col("address_status")
     combined = frame.with_columns(
         new_candidates=pl.when(~has_hint)
         .then(text_codes)
-        .when(status.is_in(["exact", "fuzzy"]) & (agreeing.list.len() == 1))
+        .when(
+            status.is_in(["exact", "fuzzy"]) & (hint_codes.list.set_intersection(text_codes).list.len() > 0)
+        )
         .then(text_codes)
         .when(status.is_in(["exact", "fuzzy"]))
-        .then(text_codes.list.concat(pl.col("hint_codes")).list.unique().list.sort())
+        .then(text_codes.list.concat(hint_codes).list.unique().list.sort())
         .when(status == "ambiguous")
-        .then(pl.when(agreeing.list.len() > 0).then(agreeing).otherwise(text_codes))
-        .otherwise(pl.col("hint_codes"))
+        .then(pl.when(narrowed.list.len() > 0).then(narrowed).otherwise(text_codes))
+        .otherwise(hint_codes)
     )
     # When the text names only a province, drop hint codes outside it.
     combined = combined.with_row_index("_row")
@@ -847,7 +1081,7 @@ def _apply_hints(resolved: pl.DataFrame, reference: Reference) -> pl.DataFrame:
         new_candidates=pl.when(
             (pl.col("address_status") == "unmatched") & pl.col("province_code").is_not_null()
         )
-        .then(pl.col("kept").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        .then(pl.col("kept").fill_null(no_codes))
         .otherwise(pl.col("new_candidates"))
     )
     single = pl.col("new_candidates").list.len() == 1
@@ -880,8 +1114,9 @@ def resolve_addresses(
 
     `address_status`: exact | fuzzy | ambiguous | unmatched. When ambiguous, `ward_code` is null and
     `ward_candidates` lists the possible new ward codes (`province_code` is still set when known). `hint_column`
-    (e.g. `commune_code`) may hold a legacy 5-digit ward code or a new ward code; it settles ambiguity and is
-    checked against the text: when they disagree the row becomes ambiguous with both answers as candidates.
+    (e.g. `commune_code`) may hold a legacy 5-digit ward code or a new ward code; it is read consistently with the
+    text (see `_apply_hints`), may settle an ambiguity, and is checked against the text: when they disagree the
+    row becomes ambiguous with both answers as candidates.
     Each distinct address (and hint) is resolved once, then joined back; every input row keeps its place.
     """
     if column not in frame.columns:
@@ -895,9 +1130,15 @@ def resolve_addresses(
         hint=pl.col(hint_column).cast(pl.String) if hint_column else pl.lit(None, pl.String),
     )
     pairs = texts.unique(maintain_order=False)
-    by_text = resolve_texts(pairs["text"].unique())
+    by_text = _resolve_distinct(pairs["text"].unique())
     resolved = pairs.join(by_text, on="text", how="left", nulls_equal=True)
     if hint_column is not None and resolved["hint"].is_not_null().any():
         resolved = _apply_hints(resolved, reference)
-    keyed = texts.join(resolved, on=["text", "hint"], how="left", nulls_equal=True, maintain_order="left")
+    keyed = texts.join(
+        resolved.select("text", "hint", *OUTPUT_COLUMNS),
+        on=["text", "hint"],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
     return base.with_columns(keyed.select(OUTPUT_COLUMNS))

@@ -157,22 +157,10 @@ def test_address_split_wards_are_flagged_with_the_true_ward_among_candidates(spl
     assert split_address["right"] >= 0.98
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="standardize/address.py resolve_addresses reads the commune_code hint as a NEW code first; 3316 of"
-    " the 3321 new codes are also legacy codes, so an old system's legacy code of a split ward (00118, Ngọc Thụy"
-    " → Hồng Hà 00097 or Bồ Đề 00118) is taken as 'exact' Bồ Đề although the address names Ngọc Thụy",
-)
 def test_address_never_guesses_a_split_ward_silently(split_address: dict) -> None:
     assert split_address["split_wrong_guesses"] == 0, split_address["wrong_examples"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="standardize/address.py resolve_addresses: the village 'Thôn Đông Thành' is read as a legacy ward"
-    " and wins over the ward the address names ('Phường Đồng Sơn') and the province it names (Quảng Trị): it"
-    " returns 'exact' 15853 (Phường Đông Tiến, Thanh Hóa). Found by benchmarks/evaluate.py at 5000 persons.",
-)
 def test_address_keeps_the_named_ward_and_province_over_a_village_name() -> None:
     from sachsong.standardize.address import resolve_addresses
 

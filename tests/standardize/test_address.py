@@ -145,17 +145,106 @@ def test_split_ward_settled_by_a_village_named_like_a_candidate(ref):
     assert (row["ward_code"], row["address_status"]) == (other["ward_code"], "exact")
 
 
-def test_hint_settles_a_split_ward(ref):
-    _, candidates = split_ward(ref)
+def test_new_code_hint_does_not_settle_a_split_in_an_old_address(ref):
+    # An old 3-tier address comes from an old system: its hint is read as an old code first. 31666 is a
+    # candidate's new code, but as an old code it is another (Sóc Trăng) ward: it settles nothing.
+    legacy, candidates = split_ward(ref)
+    hint = candidates[1]
+    assert (
+        ref.legacy_wards.filter(pl.col("legacy_ward_code") == hint)["legacy_key"].item()
+        != legacy["legacy_key"]
+    )
     frame = pl.DataFrame(
         {
-            "address": ["Xã Tân Thạnh, Huyện Thới Lai, Thành phố Cần Thơ"] * 2,
-            "commune_code": [candidates[1], None],
+            "address": ["Xã Tân Thạnh, Huyện Thới Lai, Thành phố Cần Thơ"] * 3,
+            "commune_code": [hint, legacy["legacy_ward_code"], None],
         }
     )
     out = resolve_addresses(frame, hint_column="commune_code")
-    assert out["ward_code"].to_list() == [candidates[1], None]
+    assert out["address_status"].to_list() == ["ambiguous"] * 3
+    assert out["ward_code"].to_list() == [None] * 3
+    assert out["ward_candidates"].to_list() == [candidates] * 3
+
+
+NGOC_THUY = ("Phường Ngọc Thụy", "Quận Long Biên", "Thành phố Hà Nội")
+
+
+def test_old_code_of_a_split_ward_that_is_also_a_new_code_settles_nothing(ref):
+    # Ngọc Thụy was split; its old code is also the new code of one of its successors (3,316 of the 3,321 new
+    # codes are also old codes). Read as the old code the text names, it cannot choose between them.
+    candidates = new_codes_of_legacy(ref, *NGOC_THUY)
+    assert len(candidates) == 2
+    old_code = ref.legacy_wards.filter(
+        (pl.col("legacy_ward_name") == NGOC_THUY[0]) & (pl.col("legacy_district_name") == NGOC_THUY[1])
+    )["legacy_ward_code"].item()
+    assert old_code in candidates  # the trap: the hint is also a valid new code among the candidates
+    frame = pl.DataFrame(
+        {
+            "address": [
+                "Tổ dân phố 15, Phường Ngọc Thụy, Quận Long Biên, Thành phố Hà Nội",
+                "Tổ dân phố 15, Phường Ngọc Thụy, Thành phố Hà Nội",  # 2-tier form: both readings fit
+            ],
+            "commune_code": [old_code, old_code],
+        }
+    )
+    out = resolve_addresses(frame, hint_column="commune_code")
+    assert out["address_status"].to_list() == ["ambiguous", "ambiguous"]
+    assert out["ward_code"].to_list() == [None, None]
+    assert out["ward_candidates"].to_list() == [candidates, candidates]
+    assert out["province_code"].to_list() == ["01", "01"]
+
+
+def test_new_code_hint_settles_a_split_in_a_two_tier_address(ref):
+    # Without a district the address is in the new 2-tier form: a new code naming one candidate settles it,
+    # as long as the code is not also the old code of the ward the text names.
+    candidates = new_codes_of_legacy(ref, *NGOC_THUY)
+    old_code = ref.legacy_wards.filter(pl.col("legacy_ward_name") == NGOC_THUY[0])["legacy_ward_code"].item()
+    [other] = [code for code in candidates if code != old_code]
+    frame = pl.DataFrame(
+        {"address": ["Phường Ngọc Thụy, Thành phố Hà Nội"] * 2, "commune_code": [other, None]}
+    )
+    out = resolve_addresses(frame, hint_column="commune_code")
+    assert out["ward_code"].to_list() == [other, None]
     assert out["address_status"].to_list() == ["exact", "ambiguous"]
+
+
+def test_old_code_hint_settles_tied_old_wards(ref):
+    # "Phường 1" exists in Đông Hà and in Thị xã Quảng Trị: the old code of one of them is the text's own reading.
+    [dong_ha] = new_codes_of_legacy(ref, "Phường 1", "Thành phố Đông Hà", "Tỉnh Quảng Trị")
+    old_code = ref.legacy_wards.filter(
+        (pl.col("legacy_ward_name") == "Phường 1") & (pl.col("legacy_district_name") == "Thành phố Đông Hà")
+    )["legacy_ward_code"].item()
+    out = resolve_addresses(
+        pl.DataFrame({"address": ["Phường 1, Tỉnh Quảng Trị"], "commune_code": [old_code]}),
+        hint_column="commune_code",
+    )
+    assert (out["ward_code"][0], out["address_status"][0]) == (dong_ha, "exact")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thôn Đông Thành, Phường Đồng Sơn, Tỉnh Quảng Trị",
+        "thon dong thanh phuong dong son tinh quang tri",
+        "Thôn Đông Thành, Phường Đồng Sơn, Tỉnh Quảng Bình",
+        "Thôn Đông Thành, Đồng Sơn, Quảng Trị",  # no type words: the province alone rules out Thanh Hóa
+    ],
+)
+def test_village_name_is_not_the_ward_and_the_named_province_holds(ref, text):
+    # "Đông Thành" folds like Xã Đông Thanh of Thanh Hóa city (whose keywords include "Huyện Đông Sơn"): read
+    # as ward + district it used to win over the ward and province the text names.
+    [expected] = new_codes_of_legacy(ref, "Phường Đồng Sơn", "Thành Phố Đồng Hới", "Tỉnh Quảng Bình")
+    row = resolve_one(text)
+    assert (row["ward_code"], row["address_status"]) == (expected, "exact")
+    assert row["province_code"] == province_code(ref, "Tỉnh Quảng Trị")
+
+
+def test_ward_named_like_an_old_district_is_the_ward(ref):
+    # New Xã Quảng Trạch carries the name of the old district; "Thôn Quảng Phú" is a village here, not the old
+    # Xã Quảng Phú of Huyện Quảng Trạch.
+    row = resolve_one("Thôn Quảng Phú, Xã Quảng Trạch, Tỉnh Quảng Trị")
+    assert row["ward_code"] == new_code(ref, "Xã Quảng Trạch", "Tỉnh Quảng Trị")
+    assert row["address_status"] == "exact"
 
 
 def test_hint_alone_and_hint_against_text(ref):
