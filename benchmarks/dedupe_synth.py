@@ -261,6 +261,12 @@ def _persons(n: int, rng: np.random.Generator, ward_p: np.ndarray) -> pl.DataFra
         np.where(position == 1, rng.integers(-2000, 3000, n), rng.integers(19 * 365, 36 * 365, n)),
     )
     birth = head_birth[household] + offset
+    # A child the parents' ages would place after the cut-off date is born somewhere between the head's 19th
+    # birthday and the cut-off instead (clamping them all to the cut-off would pile thousands on one date).
+    cutoff = date(2025, 6, 30).toordinal()
+    earliest = head_birth[household] + 19 * 365
+    late = birth > cutoff
+    birth = np.where(late, earliest + (rng.random(n) * (cutoff - earliest)).astype(np.int64), birth)
     # Twins: in some households with 2+ children the second child shares the first child's birth date.
     first_child = np.cumsum(sizes) - sizes + 2
     twin = (position == 3) & (rng.random(n) < 0.08)
