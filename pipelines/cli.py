@@ -32,6 +32,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from sachsong.sources.ingest import ingest_directory
+
     from sachsong.tableio import write_table
 
     result = ingest_directory(Path(args.dir), registry=Path(args.registry) if args.registry else None)
@@ -46,11 +47,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_address(args: argparse.Namespace) -> int:
     from sachsong.standardize.address import resolve_addresses
+
     from sachsong.tableio import read_table, write_table
 
     frame = read_table(args.input)
     if args.column not in frame.columns:
-        print(f"{args.input}: no column '{args.column}' (columns: {', '.join(frame.columns)})", file=sys.stderr)
+        print(
+            f"{args.input}: no column '{args.column}' (columns: {', '.join(frame.columns)})", file=sys.stderr
+        )
         return 2
     hint = args.hint_column if args.hint_column in frame.columns else None
     resolved = resolve_addresses(frame, column=args.column, hint_column=hint)
@@ -63,6 +67,7 @@ def cmd_address(args: argparse.Namespace) -> int:
 
 def cmd_reference_diff(args: argparse.Namespace) -> int:
     from sachsong.standardize.reference import load_reference
+
     from sachsong.tableio import write_table
 
     diff = load_reference().disagreements
@@ -74,12 +79,15 @@ def cmd_reference_diff(args: argparse.Namespace) -> int:
 
         with pl.Config(tbl_rows=args.limit, tbl_width_chars=160, fmt_str_lengths=40):
             print(diff)
-        _say(f"{diff.height} disagreements (authoritative: vietnamadminunits; vietnam-provinces code kept as alias_code)")
+        _say(
+            f"{diff.height} disagreements (authoritative: vietnamadminunits; vietnam-provinces code kept as alias_code)"
+        )
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from sachsong.rules.engine import check_raw_table
+
     from sachsong.tableio import read_table, write_table
 
     raw = read_table(args.input)
@@ -114,6 +122,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
 
 def cmd_dedupe(args: argparse.Namespace) -> int:
     from sachsong.matching.dedupe import dedupe_raw_table
+
     from sachsong.tableio import read_table, write_table
 
     raw = read_table(args.input)
@@ -154,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="the whole nightly flow (the embedded demo when given no sources)")
-    run.add_argument("--province", default=DEFAULT_PROVINCE, help="new province code (default: 44, Quảng Trị)")
+    run.add_argument(
+        "--province", default=DEFAULT_PROVINCE, help="new province code (default: 44, Quảng Trị)"
+    )
     run.add_argument("--sources", help="directory of raw exports (default: generate the demo province)")
     run.add_argument("--store", help="store directory (default: ./var/store)")
     run.add_argument("--as-of", help="the run's reference date, YYYY-MM-DD (default: today)")
@@ -166,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("dir")
     ingest.add_argument("--output", required=True)
     ingest.add_argument("--rejects", help="where rejected files/rows go, with file, row and reason")
-    ingest.add_argument("--registry", help="source registry YAML (default: sources/<province>.yaml if present)")
+    ingest.add_argument(
+        "--registry", help="source registry YAML (default: sources/<province>.yaml if present)"
+    )
     ingest.set_defaults(handler=cmd_ingest)
 
     address = sub.add_parser("address", help="resolve old or new addresses to new ward/province codes")
