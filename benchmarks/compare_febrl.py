@@ -179,7 +179,7 @@ def main() -> int:
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--no-splink", action="store_true", help="run sachsong only")
-    parser.add_argument("--splink-floor", type=float, default=-10.0)
+    parser.add_argument("--splink-floor", type=float, default=-20.0)
     parser.add_argument("--u-pairs", type=float, default=1e7)
     args = parser.parse_args()
     splink_args = ["--splink-floor", str(args.splink_floor), "--u-pairs", str(args.u_pairs)]
