@@ -43,6 +43,11 @@ PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW = (
     "ward_new",
 )
 
+# Matches carry levels and unit codes as Enum / Categorical: joins and comparisons on them run on integers,
+# not on long keys such as "tinhquangbinh_huyenquangtrach_xaquangphu".
+LEVEL = pl.Enum([PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW, "ward_span"])
+CODE = pl.Categorical
+
 # Abbreviations of unit types, applied to folded text (word-bounded, so "tp" inside "tphcm" is untouched).
 ABBREVIATIONS: tuple[tuple[str, str], ...] = (
     (r"\bt\.?p\b\.?", " thanh pho "),
@@ -122,8 +127,8 @@ def _keywords(frame: pl.DataFrame, level: str, unit: str, keyword_lists: str, na
         .unique(["unit", "key"])
         .select(
             "key",
-            level=pl.lit(level),
-            unit="unit",
+            level=pl.lit(level, dtype=LEVEL),
+            unit=pl.col("unit").cast(CODE),
             typed=(
                 (pl.col("type_key") != "")
                 & pl.col("key").str.starts_with(pl.col("type_key"))
@@ -194,17 +199,19 @@ def _lexicon() -> tuple[pl.DataFrame, int]:
 def _unit_tables() -> dict[str, pl.DataFrame]:
     ref = load_reference()
     legacy = ref.legacy_wards.select(
-        unit="legacy_key",
-        district="legacy_district_code",
-        old_province="legacy_province_code",
-        new_province="new_province_code",
+        unit=pl.col("legacy_key").cast(CODE),
+        district=pl.col("legacy_district_code").cast(CODE),
+        old_province=pl.col("legacy_province_code").cast(CODE),
+        new_province=pl.col("new_province_code").cast(CODE),
     )
     mapping = ref.legacy_to_new.group_by("legacy_key").agg(
         new_codes=pl.col("ward_code").sort(), is_split=pl.col("is_split").any()
     )
-    new = ref.new_wards.select(unit="ward_code", new_province="province_code")
+    new = ref.new_wards.select(
+        unit=pl.col("ward_code").cast(CODE), new_province=pl.col("province_code").cast(CODE)
+    )
     old_province_to_new = ref.legacy_wards.unique("legacy_province_code").select(
-        unit="legacy_province_code", new_province="new_province_code"
+        unit=pl.col("legacy_province_code").cast(CODE), new_province=pl.col("new_province_code").cast(CODE)
     )
     strip_type = r"^(phường|xã|thị trấn|đặc khu|huyện|quận|thị xã|thành phố)\s+"
     accented_names = pl.concat(
@@ -216,11 +223,16 @@ def _unit_tables() -> dict[str, pl.DataFrame]:
             ),
             ref.new_wards.select(kind=pl.lit("new"), unit="ward_code", name="ward_name"),
         ]
-    ).with_columns(name=pl.col("name").str.normalize("NFC").str.to_lowercase().str.replace(strip_type, ""))
+    ).with_columns(
+        unit=pl.col("unit").cast(CODE),
+        name=pl.col("name").str.normalize("NFC").str.to_lowercase().str.replace(strip_type, ""),
+    )
     return {
         "accented_names": accented_names,
         "legacy_attrs": legacy,
-        "legacy_codes": mapping.rename({"legacy_key": "unit"}),
+        "legacy_codes": mapping.select(
+            pl.col("legacy_key").cast(CODE).alias("unit"), "new_codes", "is_split"
+        ),
         "new": new,
         "old_province_to_new": old_province_to_new,
         "district_to_new_province": legacy.select("district", "new_province").unique(),
@@ -238,8 +250,8 @@ def _lexicon_parts() -> dict[str, pl.DataFrame]:
     wards = lexicon.filter(~pl.col("level").is_in(high_levels))
     ward_provinces = pl.concat(
         [
-            units["legacy_attrs"].select("unit", "new_province", level=pl.lit(WARD_OLD)),
-            units["new"].select("unit", "new_province", level=pl.lit(WARD_NEW)),
+            units["legacy_attrs"].select("unit", "new_province", level=pl.lit(WARD_OLD, dtype=LEVEL)),
+            units["new"].select("unit", "new_province", level=pl.lit(WARD_NEW, dtype=LEVEL)),
         ]
     )
     return {
@@ -315,7 +327,7 @@ def _spans(tokens: pl.DataFrame, max_tokens: int) -> pl.DataFrame:
 
 
 # A span typed as a ward anywhere in the country ("phuongdongson"), not inside a typed district ("thi xa ...").
-WARD_SPAN = "ward_span"
+WARD_SPAN = LEVEL.categories[-1]
 
 # Which levels a typed span overrides: what the text calls a district ("Huyện Quảng Trạch") is not a ward or a
 # province of the same name inside it, and "Tỉnh Sóc Trăng" is not the district Sóc Trăng.
@@ -371,14 +383,14 @@ def _drop_overlapped(matches: pl.DataFrame, explicit_wards: pl.DataFrame) -> pl.
                 "addr_id",
                 a_start="start",
                 a_end="end",
-                a_level=pl.lit(WARD_SPAN),
-                a_unit=pl.lit(None, pl.String),
+                a_level=pl.lit(WARD_SPAN, dtype=LEVEL),
+                a_unit=pl.lit(None, CODE),
             ),
         ]
     )
     overridden = pl.DataFrame(
         [(a, v) for a, victims in ANCHOR_OVERRIDES.items() for v in victims],
-        schema={"a_level": pl.String, "level": pl.String},
+        schema={"a_level": LEVEL, "level": LEVEL},
         orient="row",
     )
     victims = (
@@ -591,7 +603,7 @@ def _readings(
             "new_province",
             "score",
             "any_fuzzy",
-            new_codes=pl.concat_list(pl.col("unit")),
+            new_codes=pl.concat_list(pl.col("unit").cast(pl.String)),
             is_split=pl.lit(False),
             kind=pl.lit("new"),
             three_tier=pl.lit(False),
@@ -655,7 +667,7 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) 
         new_province=pl.col("new_province").unique(),
         any_fuzzy=pl.col("any_fuzzy").all(),
         three_tier=pl.col("three_tier").all(),
-        reading_units=pl.col("unit").filter(pl.col("kind") == "old").unique(),
+        reading_units=pl.col("unit").filter(pl.col("kind") == "old").cast(pl.String).unique(),
     )
     # A split old ward is settled when the text elsewhere (before the ward) names exactly one candidate.
     naming = (
@@ -664,6 +676,7 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) 
             decided.filter(pl.col("candidates").list.len() > 1).select("addr_id", "w_start", "candidates"),
             on="addr_id",
         )
+        .with_columns(pl.col("unit").cast(pl.String))
         .filter((pl.col("end") < pl.col("w_start")) & pl.col("candidates").list.contains(pl.col("unit")))
         .group_by("addr_id")
         .agg(settled=pl.col("unit").unique())
@@ -679,7 +692,7 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) 
         "addr_id",
         "ward_code",
         province_code=pl.when(pl.col("new_province").list.len() == 1).then(
-            pl.col("new_province").list.first()
+            pl.col("new_province").list.first().cast(pl.String)
         ),
         address_status=pl.when(pl.col("ward_code").is_null())
         .then(pl.lit("ambiguous"))
@@ -718,8 +731,8 @@ def _fuzzy_matches(
             "addr_id": pl.UInt32,
             "start": pl.Int32,
             "end": pl.Int32,
-            "level": pl.String,
-            "unit": pl.String,
+            "level": LEVEL,
+            "unit": CODE,
             "typed": pl.Boolean,
             "fuzzy": pl.Boolean,
             "score": pl.Float64,
@@ -730,7 +743,8 @@ def _fuzzy_matches(
     candidates = (
         spans.join(scopes, on="addr_id")
         .filter(
-            (pl.col("end") < pl.col("before"))
+            # The misspelt name runs up to the unit that scopes it ("Xã Quảng Phuu, Huyện Quảng Trạch").
+            (pl.col("end") == pl.col("before") - 1)
             & (pl.col("start") >= pl.col("before") - FUZZY_WINDOW_TOKENS)
             & (pl.col("key").str.len_chars() >= FUZZY_MIN_KEY_LENGTH)
         )
@@ -776,7 +790,7 @@ def _fuzzy_matches(
         "addr_id",
         pl.col("start").cast(pl.Int32),
         pl.col("end").cast(pl.Int32),
-        level=pl.lit(level),
+        level=pl.lit(level, dtype=LEVEL),
         unit="unit",
         typed="typed",
         fuzzy=pl.lit(True),
@@ -788,7 +802,6 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
     """Typo-tolerant matches for addresses that have no reading: province, then district, then ward."""
     lexicon, _ = _lexicon()
     units = _unit_tables()
-    legacy = load_reference().legacy_wards
     spans = spans.filter(pl.col("addr_id").is_in(leftover_ids.implode()))
     current = matches.filter(pl.col("addr_id").is_in(leftover_ids.implode()))
     added = []
@@ -799,9 +812,9 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
         current.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW])).select("addr_id").unique(),
         on="addr_id",
         how="anti",
-    ).with_columns(scope=pl.lit("all"))
+    ).with_columns(scope=pl.lit("all", dtype=CODE))
     for level in (PROVINCE_OLD, PROVINCE_NEW):
-        choices = lexicon.filter(pl.col("level") == level).with_columns(scope=pl.lit("all"))
+        choices = lexicon.filter(pl.col("level") == level).with_columns(scope=pl.lit("all", dtype=CODE))
         added.append(_fuzzy_matches(spans, no_province, choices, level))
     current = pl.concat([current, *[a.drop("score") for a in added]], how="vertical_relaxed")
 
@@ -818,7 +831,7 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
         current.filter(pl.col("level") == DISTRICT).select("addr_id").unique(), on="addr_id", how="anti"
     )
     district_choices = lexicon.filter(pl.col("level") == DISTRICT).join(
-        legacy.select(unit="legacy_district_code", scope="legacy_province_code").unique(), on="unit"
+        units["legacy_attrs"].select(unit="district", scope="old_province").unique(), on="unit"
     )
     district_added = _fuzzy_matches(spans, district_scope, district_choices, DISTRICT)
     added.append(district_added)
@@ -866,7 +879,7 @@ def _province_only(matches: pl.DataFrame) -> pl.DataFrame:
         rightmost.group_by("addr_id")
         .agg(pl.col("province_code").unique())
         .filter(pl.col("province_code").list.len() == 1)
-        .select("addr_id", province_code=pl.col("province_code").list.first())
+        .select("addr_id", province_code=pl.col("province_code").list.first().cast(pl.String))
     )
 
 
