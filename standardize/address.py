@@ -48,18 +48,23 @@ PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW = (
 LEVEL = pl.Enum([PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW, "ward_span"])
 CODE = pl.Categorical
 
-# Abbreviations of unit types, applied to folded text (word-bounded, so "tp" inside "tphcm" is untouched).
-ABBREVIATIONS: tuple[tuple[str, str], ...] = (
-    (r"\bt\.?p\b\.?", " thanh pho "),
-    (r"\btx\b\.?", " thi xa "),
-    (r"\btt\b\.?", " thi tran "),
-    (r"\bdk\b\.?", " dac khu "),
-    (r"\bx\b\.?", " xa "),
-    (r"\bh\b\.?", " huyen "),
-    (r"\bq\b\.?", " quan "),
-    (r"\b[pf]\b\.?", " phuong "),
-    (r"\bt\b\.?", " tinh "),
-)
+# Abbreviations of unit types, as whole folded words ("tp" inside "tphcm" is untouched; "T.P" is joined to
+# "tp" first). Spaceless, like the lexicon's keys: "TP. HCM" gives the key "thanhphohcm".
+ABBREVIATED_TYPES: dict[str, str] = {
+    "tp": "thanhpho",
+    "tx": "thixa",
+    "tt": "thitran",
+    "dk": "dackhu",
+    "x": "xa",
+    "h": "huyen",
+    "q": "quan",
+    "p": "phuong",
+    "f": "phuong",
+    "t": "tinh",
+}
+# A word of the raw text: letters (precomposed or with combining marks), digits, apostrophes inside names.
+WORD = r"[\p{L}\p{M}\p{N}'’`‘]+"
+APOSTROPHES = r"['’`‘]"
 
 # Scores of the readings (higher wins): an old ward with its district is the strongest evidence; a new ward
 # with its new province beats an old ward with only a province, because a 2-tier address names no district.
@@ -268,27 +273,33 @@ def _lexicon_parts() -> dict[str, pl.DataFrame]:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _normalise(text: pl.Expr) -> pl.Expr:
-    # Apostrophes inside names ("Ea H'MLay", "M'Drắk") go first, so "h'" is not read as "huyện".
-    folded = fold_expr(text).str.replace_all(r"['’`‘]", "")
-    for pattern, replacement in ABBREVIATIONS:
-        folded = folded.str.replace_all(pattern, replacement)
-    return folded
-
-
 def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
-    """One row per token: addr_id, segment uid, position in the address, token."""
-    segments = (
-        distinct.select("addr_id", segment=_normalise(pl.col("text")).str.split(","))
+    """One row per token: addr_id, segment uid, position in the address, token (folded, abbreviations of
+    unit types expanded). The text is only lower-cased and split; folding runs once per distinct word."""
+    lowered = pl.col("text").str.to_lowercase().str.replace_all(r"\bt\.\s*p\b", "tp")
+    words = (
+        distinct.select("addr_id", segment=lowered.str.split(","))
         .explode("segment")
-        .with_columns(tokens=pl.col("segment").str.extract_all("[a-z0-9]+"))
-        .drop("segment")
         .with_row_index("seg_uid")
-        .explode("tokens")
-        .drop_nulls("tokens")
-        .rename({"tokens": "tok"})
+        .select("addr_id", "seg_uid", word=pl.col("segment").str.extract_all(WORD))
+        .explode("word")
+        .drop_nulls("word")
     )
-    return segments.with_columns(pos=pl.int_range(pl.len(), dtype=pl.Int32).over("addr_id"))
+    # Apostrophes inside names ("Ea H'MLay", "M'Drắk") are dropped, so "h'" is not read as "huyện".
+    vocabulary = (
+        words.select("word")
+        .unique()
+        .with_columns(
+            tok=fold_expr(pl.col("word")).str.replace_all(APOSTROPHES, "").str.extract_all("[a-z0-9]+")
+        )
+    )
+    tokens = (
+        words.join(vocabulary, on="word", how="left", maintain_order="left")
+        .explode("tok")
+        .drop_nulls("tok")
+        .select("addr_id", "seg_uid", tok=pl.col("tok").replace(ABBREVIATED_TYPES))
+    )
+    return tokens.with_columns(pos=pl.int_range(pl.len(), dtype=pl.Int32).over("addr_id"))
 
 
 def _locality_starts(tokens: pl.DataFrame) -> pl.DataFrame:
@@ -754,10 +765,20 @@ def _fuzzy_matches(
         return empty
     choices = choices.filter(pl.col("key").str.len_chars() >= FUZZY_MIN_KEY_LENGTH)
     slack = (100.0 - FUZZY_CUTOFF) / 100.0
+    # A typed span is compared with keywords typed the same way ("xaquangphuu" with "xaquangphu"), an untyped
+    # one with untyped keywords: every typed span also has its untyped tail among the queries.
+    type_word = pl.col("key").str.extract(TYPE_PREFIX).fill_null("")
     pairs = (
         candidates.select("scope", "key")
         .unique()
-        .join(choices.select("scope", choice="key").unique(), on="scope")
+        .with_columns(type_word=type_word)
+        .join(
+            choices.select("scope", "key")
+            .unique()
+            .with_columns(type_word=type_word)
+            .rename({"key": "choice"}),
+            on=["scope", "type_word"],
+        )
         .with_columns(
             q_len=pl.col("key").str.len_chars().cast(pl.Int32),
             c_len=pl.col("choice").str.len_chars().cast(pl.Int32),
@@ -851,6 +872,9 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
             .select("addr_id", scope="new_province", before="start"),
         ]
     )
+    # Where a district runs up to the province (an old 3-tier address), no new ward can be there.
+    district_ends = current.filter(pl.col("level") == DISTRICT).select("addr_id", before=pl.col("end") + 1)
+    new_scope = new_scope.join(district_ends.unique(), on=["addr_id", "before"], how="anti")
     new_choices = lexicon.filter(pl.col("level") == WARD_NEW).join(
         units["new"].select("unit", scope="new_province"), on="unit"
     )
