@@ -63,6 +63,7 @@ PAIR_COLUMNS: tuple[str, ...] = (
     *(f"{c}_weight" for c in SCORED),
     "tf_given",
     "tf_family",
+    "tf_middle",
     "match_weight",
     "probability",
     "hard_rule",

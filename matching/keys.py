@@ -80,42 +80,39 @@ def _clean_key(column: str) -> pl.Expr:
 
 
 def build_features(std: pl.DataFrame) -> pl.DataFrame:
-    """The per-record features blocking and comparisons use (one row per input record, same order)."""
-    key = _clean_key("name_key")
-    syllables = key.str.split(" ")
-    n = syllables.list.len()
-    display = pl.col("name_norm").cast(pl.String).str.strip_chars().str.split(" ")
-    giv_norm = display.list.last().str.to_lowercase()
-    empty_to_null = lambda e: pl.when(e.str.len_chars() > 0).then(e)  # noqa: E731
-    return std.select(
+    """The per-record features blocking and comparisons use (one row per input record, same order).
+
+    Name parts come from regular-expression captures on the cleaned key (no list columns), in two stages so
+    polars computes the cleaned key once instead of once per derived column.
+    """
+    first, last = r"^(\S+)", r"\s(\S+)$"
+    staged = std.select(
         pl.col("row_uid").cast(pl.Int64),
         pl.col("name_norm").cast(pl.String),
-        key.alias("name_key"),
-        syllables.list.first().alias("fam_key"),
-        pl.when(n > 2).then(syllables.list.slice(1, n - 2).list.join(" ")).alias("mid_key"),
-        pl.when(n > 1).then(syllables.list.last()).alias("giv_key"),
-        empty_to_null(display.list.first().str.to_lowercase()).alias("fam_norm"),
-        pl.when(display.list.len() > 1).then(giv_norm).alias("giv_norm"),
-        giv_norm.str.contains(NON_ASCII).alias("giv_has_marks"),
+        _clean_key("name_key").alias("name_key"),
+        pl.col("name_norm").cast(pl.String).str.strip_chars().str.to_lowercase().alias("_display"),
         pl.col("dob").cast(pl.Date),
-        # Full dates only: a year-only date ("1985-01-01") must never equal a real 1 January birthday.
-        pl.when(pl.col("dob_precision") == "day")
-        .then(
-            (
-                pl.col("dob").dt.year().cast(pl.Int32) * 10000
-                + pl.col("dob").dt.month().cast(pl.Int32) * 100
-                + pl.col("dob").dt.day().cast(pl.Int32)
-            )
-            .cast(pl.String)
-            .str.zfill(8)
-        )
-        .alias("dob_day"),
-        pl.col("dob").dt.year().cast(pl.Int32).alias("birth_year"),
+        pl.col("dob_precision"),
         pl.col("sex_code").cast(pl.String),
-        empty_to_null(pl.col("cccd").cast(pl.String)).alias("cccd"),
-        empty_to_null(pl.col("cmnd").cast(pl.String)).alias("cmnd"),
-        empty_to_null(pl.col("phone_e164").cast(pl.String)).alias("phone_e164"),
-        empty_to_null(pl.col("ward_code").cast(pl.String)).alias("ward_code"),
+        *(pl.col(c).cast(pl.String) for c in ("cccd", "cmnd", "phone_e164", "ward_code")),
+    )
+    empty_to_null = lambda e: pl.when(e.str.len_bytes() > 0).then(e)  # noqa: E731
+    return staged.select(
+        "row_uid",
+        "name_norm",
+        "name_key",
+        pl.col("name_key").str.extract(first).alias("fam_key"),
+        pl.col("name_key").str.extract(r"^\S+ (.+) \S+$").alias("mid_key"),
+        pl.col("name_key").str.extract(last).alias("giv_key"),
+        pl.col("_display").str.extract(first).alias("fam_norm"),
+        pl.col("_display").str.extract(last).alias("giv_norm"),
+        pl.col("_display").str.extract(r"(\S+)$").str.contains(NON_ASCII).alias("giv_has_marks"),
+        "dob",
+        # Full dates only: a year-only date ("1985-01-01") must never equal a real 1 January birthday.
+        pl.when(pl.col("dob_precision") == "day").then(pl.col("dob").dt.strftime("%Y%m%d")).alias("dob_day"),
+        pl.col("dob").dt.year().cast(pl.Int32).alias("birth_year"),
+        "sex_code",
+        *(empty_to_null(pl.col(c)).alias(c) for c in ("cccd", "cmnd", "phone_e164", "ward_code")),
     )
 
 

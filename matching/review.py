@@ -68,6 +68,7 @@ def build_review(scored: pl.DataFrame, std: pl.DataFrame, extra: pl.DataFrame | 
         *explain,
         pl.col("tf_given").round(2),
         pl.col("tf_family").round(2),
+        pl.col("tf_middle").round(2),
     ]
     for field in shown:
         columns += [f"left_{field}", f"right_{field}"]

@@ -266,6 +266,15 @@ def term_frequency_by_id(encoded: EncodedFeatures, column: str) -> np.ndarray:
     return np.where(counts > 0, np.clip(tf, -TF_CLIP, TF_CLIP), 0.0)
 
 
+# (column, key, comparison, highest level that means "the keys are equal"). The middle name matters as much as
+# the others: "Văn"/"Thị" are carried by ~40% of their sex, a rare middle name is strong evidence.
+TF_TERMS: tuple[tuple[str, str, str, int], ...] = (
+    ("tf_given", "giv_key", "given", 2),
+    ("tf_family", "fam_key", "family", 1),
+    ("tf_middle", "mid_key", "middle", 0),
+)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     link: float = 0.7  # auto-link at or above this (calibrated) probability
@@ -292,25 +301,30 @@ def score_compared(
     # TF adjustments apply to an exact agreement on the key (the left key then equals the right one).
     left = encoded.positions(compared["left_uid"])
     tf_columns = []
-    for name, column, agree in (("tf_given", "giv_key", 2), ("tf_family", "fam_key", 1)):
+    for name, column, comparison, agree in TF_TERMS:
         ids, present = encoded.array(column)
         tf = term_frequency_by_id(encoded, column)[ids[left]]
-        level = compared["given_level" if name == "tf_given" else "family_level"].fill_null(99).to_numpy()
+        level = compared[f"{comparison}_level"].fill_null(99).to_numpy()
         tf_columns.append(pl.Series(name, np.where(present[left] & (level <= agree), tf, 0.0)))
     out = compared.with_columns(*columns, *tf_columns)
-    weight_cols = [f"{name}_weight" for name in COMPARISONS] + ["tf_given", "tf_family"]
+    weight_cols = [f"{name}_weight" for name in COMPARISONS] + [term[0] for term in TF_TERMS]
     out = out.with_columns(
         (pl.lit(model.prior_weight()) + pl.sum_horizontal(weight_cols)).alias("match_weight"),
     )
     # Hard rules: two different valid CCCDs are two people; a different sex or given name (both present) is a
     # strong "no" that a steward may still overrule, so those pairs can reach review but never auto-link (a same
-    # CCCD/CMND outweighs a differing sex: the card encodes the sex, the register's field was mistyped).
+    # CCCD/CMND outweighs a differing sex or given name: the card is the identity, the register's field was
+    # mistyped). A null id level (no comparable card) must not switch the rules off.
+    same_card = pl.col("id_level").is_in([0, 1]).fill_null(False)
+    # The same given name and full birth date with a different sex is a mistyped sex field, not a twin (twins
+    # differ in the given name).
+    same_name_and_day = ((pl.col("given_level") <= 2) & (pl.col("dob_level") == 0)).fill_null(False)
     hard_rule = (
         pl.when(pl.col("id_level") == 4)
         .then(pl.lit("different CCCD"))
-        .when((pl.col("sex_level") == 1) & ~pl.col("id_level").is_in([0, 1]))
+        .when((pl.col("sex_level") == 1) & ~same_card & ~same_name_and_day)
         .then(pl.lit("different sex"))
-        .when(pl.col("given_level") == 4)
+        .when((pl.col("given_level") == 4) & ~same_card)
         .then(pl.lit("different given name"))
     )
     probability = 1.0 / (1.0 + pl.lit(2.0).pow(-pl.col("match_weight").clip(-60, 60)))

@@ -69,7 +69,9 @@ def test_pairs_explain_every_score(province_result):
     pairs = province_result.pairs
     weights = [c for c in pairs.columns if c.endswith("_weight") and c != "match_weight"]
     assert {"given_dob_weight", "family_weight", "phone_weight", "ward_weight"} <= set(weights)
-    recomputed = pairs.select(pl.sum_horizontal(*weights, "tf_given", "tf_family").alias("s"), "match_weight")
+    recomputed = pairs.select(
+        pl.sum_horizontal(*weights, "tf_given", "tf_family", "tf_middle").alias("s"), "match_weight"
+    )
     prior = province_result.model.prior_weight()
     assert (recomputed["s"] + prior - recomputed["match_weight"]).abs().max() < 1e-9
 
