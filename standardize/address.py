@@ -350,37 +350,6 @@ ANCHOR_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _plausible(matches: pl.DataFrame) -> pl.DataFrame:
-    """Keep only ward matches whose district or (new) province is also named: most hits of a common name
-    ("An Bình") are elsewhere in the country, and dropping them early keeps the later joins small."""
-    units = _unit_tables()
-    named_new_provinces = pl.concat(
-        [
-            matches.filter(pl.col("level") == PROVINCE_NEW).select("addr_id", new_province="unit"),
-            matches.filter(pl.col("level") == PROVINCE_OLD)
-            .join(units["old_province_to_new"], on="unit")
-            .select("addr_id", "new_province"),
-        ]
-    ).unique()
-    named_districts = matches.filter(pl.col("level") == DISTRICT).select("addr_id", district="unit").unique()
-    old = matches.filter(pl.col("level") == WARD_OLD).join(
-        units["legacy_attrs"].select("unit", "district", "new_province"), on="unit"
-    )
-    old = pl.concat(
-        [
-            old.join(named_districts, on=["addr_id", "district"], how="semi"),
-            old.join(named_new_provinces, on=["addr_id", "new_province"], how="semi"),
-        ]
-    ).unique()
-    new = (
-        matches.filter(pl.col("level") == WARD_NEW)
-        .join(units["new"], on="unit")
-        .join(named_new_provinces, on=["addr_id", "new_province"], how="semi")
-    )
-    rest = matches.filter(~pl.col("level").is_in([WARD_OLD, WARD_NEW]))
-    return pl.concat([rest, old.select(matches.columns), new.select(matches.columns)])
-
-
 def _drop_overlapped(matches: pl.DataFrame, explicit_wards: pl.DataFrame) -> pl.DataFrame:
     """Drop matches overlapping a typed span of another unit (also cross-word run-ons such as
     "tan [binh thanh] pho" when the text has no commas): what the text calls a ward ("Phường Đồng Sơn") is not
@@ -404,20 +373,22 @@ def _drop_overlapped(matches: pl.DataFrame, explicit_wards: pl.DataFrame) -> pl.
         schema={"a_level": LEVEL, "level": LEVEL},
         orient="row",
     )
+    indexed = matches.with_row_index("_match")
     victims = (
-        matches.select("addr_id", "start", "end", "level", "unit")
-        .join(anchors, on="addr_id")
-        .join(overridden, on=["a_level", "level"])
+        indexed.lazy()
+        .select("_match", "addr_id", "start", "end", "level", "unit")
+        .join(anchors.lazy(), on="addr_id")
         .filter(
             (pl.col("start") <= pl.col("a_end"))
             & (pl.col("end") >= pl.col("a_start"))
             & ~((pl.col("level") == pl.col("a_level")) & (pl.col("unit") == pl.col("a_unit")))
             & ~((pl.col("start") <= pl.col("a_start")) & (pl.col("end") >= pl.col("a_end")))
         )
-        .select("addr_id", "start", "end", "level", "unit")
+        .join(overridden.lazy(), on=["a_level", "level"], how="semi")
+        .select("_match")
         .unique()
     )
-    return matches.join(victims, on=["addr_id", "start", "end", "level", "unit"], how="anti")
+    return indexed.lazy().join(victims, on="_match", how="anti").drop("_match").collect()
 
 
 def _drop_localities(
@@ -425,16 +396,16 @@ def _drop_localities(
 ) -> pl.DataFrame:
     """A village or street named like a ward ("Thôn Đông Thành", "đường Lê Lợi") is not read as the ward when
     the text names a ward explicitly ("Phường Đồng Sơn") after it."""
-    local = matches.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW]) & ~pl.col("typed")).join(
-        local_starts, on=["addr_id", "start"], how="semi"
-    )
-    last_explicit = explicit_wards.group_by("addr_id").agg(last_start=pl.col("start").max())
+    indexed = matches.with_row_index("_match").lazy()
+    last_explicit = explicit_wards.lazy().group_by("addr_id").agg(last_start=pl.col("start").max())
     victims = (
-        local.join(last_explicit, on="addr_id")
+        indexed.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW]) & ~pl.col("typed"))
+        .join(local_starts.lazy(), on=["addr_id", "start"], how="semi")
+        .join(last_explicit, on="addr_id")
         .filter(pl.col("last_start") > pl.col("end"))
-        .select("addr_id", "start", "end", "level", "unit")
+        .select("_match")
     )
-    return matches.join(victims, on=["addr_id", "start", "end", "level", "unit"], how="anti")
+    return indexed.join(victims, on="_match", how="anti").drop("_match").collect()
 
 
 def _drop_other_provinces(
@@ -489,9 +460,7 @@ def _readings(
 ) -> pl.DataFrame:
     """Score every old-ward and new-ward reading of each address; one row per (addr_id, reading)."""
     units = _unit_tables()
-    matches = _drop_localities(
-        _drop_overlapped(_plausible(matches), explicit_wards), explicit_wards, local_starts
-    )
+    matches = _drop_localities(_drop_overlapped(matches, explicit_wards), explicit_wards, local_starts)
     by_level = {
         level: matches.filter(pl.col("level") == level)
         for level in (PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW)
