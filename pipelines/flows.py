@@ -1,45 +1,47 @@
-"""The nightly flow of one province: ingest → standardize → checks → matching → checks with clusters → scores →
-publish (gated) → history → report.
+"""The nightly flow of one province: ingest + standardize (in batches of export files, in parallel) → checks →
+matching → checks with clusters ∥ publish gate → conservation → scores → publish → history → report.
 
 Every input row ends up published, quarantined or rejected; the flow proves it per export file (conservation)
 before publishing and fails the run otherwise. A failure at any step records a `failed` run in the store's
-history and leaves the previous snapshot live; a failing publish gate records `gate_failed`.
+history and leaves the previous snapshot live; a failing publish gate records `gate_failed`. The compute steps
+keep their outputs under `<store>/.work/` keyed by their inputs' fingerprints, so a rerun resumes where the
+failed run stopped (see `pipelines.tasks`). The flow logs each step's row counts and seconds, and returns the
+seconds per step in its summary (`step_seconds`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger
-from prefect.filesystems import LocalFileSystem
 from sachsong.pipelines.tasks import (
-    CACHE_EXPIRATION,
-    RESULTS_DIR,
-    CheckTables,
-    Combined,
-    MatchTables,
+    WORK_DIR,
+    StepOutput,
     check_task,
     code_fingerprint,
     combine_fingerprints,
-    combine_task,
     file_fingerprint,
+    gate_task,
     history_task,
-    ingest_task,
+    load_standardized,
     match_task,
+    plan_batches,
+    prepare_task,
+    prune_work,
     publish_task,
     report_task,
     score_task,
-    standardize_task,
 )
 
-CLUSTER_COLUMNS = ("cluster_id", "cluster_size", "confidence")
+LEGACY_RESULTS_DIR = ".prefect-results"  # where earlier versions pickled whole frames; removed on sight
 
 
 class RunFailed(RuntimeError):
@@ -55,22 +57,36 @@ class ConservationError(RunFailed):
 
 
 # ------------------------------------------------------------------------------------------------ inputs
-def source_fingerprints(root: Path) -> dict[str, str]:
-    """SHA-256 of every file ingest may read under `root` (relative POSIX path → hash), hidden files and the demo
-    generator's `truth/` excluded. Keys ingest's cache and, per file, standardize's."""
-    found: dict[str, str] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if relative.parts[0] == "truth" or any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.is_file():
-            found[relative.as_posix()] = file_fingerprint(path)
-    return found
+@dataclass(frozen=True)
+class SourceInputs:
+    """What ingest will read under a sources folder: each file (as ingest names it) with its size and hash."""
+
+    files: dict[str, tuple[int, str]]  # source_file → (bytes, SHA-256)
+    registry: str  # hash of the source registry YAML at the folder's top (column mappings), "" without one
+
+    def fingerprint(self, code: str) -> str:
+        return combine_fingerprints(
+            code, self.registry, *(f"{name}:{digest}" for name, (_, digest) in self.files.items())
+        )
 
 
-def _file_digest(files: dict[str, str], source_file: str, fallback: str) -> str:
-    # Ingest names files relative to `exports/` when the sources folder has one (the demo layout).
-    return files.get(source_file) or files.get(f"exports/{source_file}") or fallback
+def source_inputs(root: Path) -> SourceInputs:
+    """Fingerprint every file ingest accounts for under `root` (hidden files and the demo's `truth/` are not)."""
+    from sachsong.sources.ingest import REGISTRY_FILE_NAMES, list_source_files
+
+    scan_root = root / "exports" if (root / "exports").is_dir() else root
+    files: dict[str, tuple[int, str]] = {}
+    for name in list_source_files(root):
+        path = scan_root / name
+        try:
+            if path.is_symlink() or not path.is_file():
+                raise OSError("not a regular file")
+            files[name] = (path.stat().st_size, file_fingerprint(path))
+        except OSError as error:  # refused by ingest too (links, bad names): its outcome depends on the name
+            files[name] = (0, f"unreadable:{type(error).__name__}")
+    registries = [root / n for n in REGISTRY_FILE_NAMES if (root / n).is_file()]
+    registry = file_fingerprint(registries[0]) if registries else ""
+    return SourceInputs(files, registry)
 
 
 def make_run_id(province: str, as_of: date, started: datetime) -> str:
@@ -86,26 +102,36 @@ def _as_date(value: str | date | None) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
+def _workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 # ------------------------------------------------------------------------------------------ conservation
-def conservation(combined: Combined, checks: CheckTables) -> tuple[dict[str, dict[str, int]], list[str]]:
+def conservation(
+    records: pl.DataFrame, file_counts: pl.DataFrame, published: pl.DataFrame, quarantined: pl.DataFrame
+) -> tuple[dict[str, dict[str, int]], list[str]]:
     """Per export: rows in == published + quarantined + rejected, each standardized row in exactly one place.
 
+    `records`: every standardized row (`row_uid`, `source_file`); `file_counts`: ingest's accounting
+    (`source_file`, `rows_in`, `rows_rejected`); `published`/`quarantined`: the `row_uid`s of each outcome.
     Returns the per-export counts (recorded in `runs.counts_per_source`) and the violations (empty when whole).
     """
     problems: list[str] = []
-    passed = checks.passed.select(pl.col("row_uid").cast(pl.Int64), pl.lit("published").alias("outcome"))
-    quarantined = checks.quarantine.select(
-        pl.col("row_uid").cast(pl.Int64), pl.lit("quarantined").alias("outcome")
+    outcomes = pl.concat(
+        [
+            published.select(pl.col("row_uid").cast(pl.Int64), pl.lit("published").alias("outcome")),
+            quarantined.select(pl.col("row_uid").cast(pl.Int64), pl.lit("quarantined").alias("outcome")),
+        ]
     )
-    outcomes = pl.concat([passed, quarantined])
     twice = outcomes.group_by("row_uid").len().filter(pl.col("len") > 1).height
     if twice:
         problems.append(f"{twice} records are both published and quarantined (or repeated)")
-    unknown = outcomes.join(combined.exports, on="row_uid", how="anti").height
+    exports = records.select(pl.col("row_uid").cast(pl.Int64), pl.col("source_file").alias("export"))
+    unknown = outcomes.join(exports, on="row_uid", how="anti").height
     if unknown:
         problems.append(f"{unknown} published/quarantined rows have a row_uid that no input row has")
     per_export = (
-        combined.exports.join(outcomes.unique("row_uid"), on="row_uid", how="left")
+        exports.join(outcomes.unique("row_uid"), on="row_uid", how="left")
         .group_by("export")
         .agg(
             (pl.col("outcome") == "published").sum().alias("published"),
@@ -115,32 +141,26 @@ def conservation(combined: Combined, checks: CheckTables) -> tuple[dict[str, dic
     )
     counted = {row["export"]: row for row in per_export.iter_rows(named=True)}
     counts: dict[str, dict[str, int]] = {}
-    for export, rows_in in combined.rows_in.items():
-        row = counted.get(export, {"published": 0, "quarantined": 0, "lost": 0})
+    for export, rows_in, rejected in file_counts.select("source_file", "rows_in", "rows_rejected").rows():
+        row = counted.pop(export, {"published": 0, "quarantined": 0, "lost": 0})
         entry = {
-            "rows_in": rows_in,
+            "rows_in": int(rows_in or 0),
             "published": int(row["published"]),
             "quarantined": int(row["quarantined"]),
-            "rejected": combined.rows_rejected.get(export, 0),
+            "rejected": int(rejected or 0),
         }
         counts[export] = entry
         accounted = entry["published"] + entry["quarantined"] + entry["rejected"]
         if int(row["lost"]):
             problems.append(f"{export}: {row['lost']} standardized rows neither published nor quarantined")
-        if accounted != rows_in:
+        if accounted != entry["rows_in"]:
             problems.append(
-                f"{export}: {rows_in} rows in but {entry['published']} published + {entry['quarantined']} "
-                f"quarantined + {entry['rejected']} rejected = {accounted}"
+                f"{export}: {entry['rows_in']} rows in but {entry['published']} published + "
+                f"{entry['quarantined']} quarantined + {entry['rejected']} rejected = {accounted}"
             )
+    for export in counted:
+        problems.append(f"{export}: standardized rows from a file ingest did not account for")
     return counts, problems
-
-
-def published_records(checks: CheckTables, match: MatchTables) -> pl.DataFrame:
-    """The records that passed, each with its cluster (the person it was matched to)."""
-    cluster_columns = [c for c in CLUSTER_COLUMNS if c in match.clusters.columns]
-    clusters = match.clusters.select(pl.col("row_uid").cast(pl.Int64), *cluster_columns)
-    records = checks.passed.drop([c for c in cluster_columns if c in checks.passed.columns])
-    return records.join(clusters, on="row_uid", how="left").sort("row_uid")
 
 
 # ----------------------------------------------------------------------------------------------- the flow
@@ -153,25 +173,15 @@ class RunContext:
     run_id: str
     started_at: datetime
     step: str = "start"
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    _clock: float = 0.0
 
-
-def _prune_results(results_dir: Path) -> None:
-    """Drop cached task results older than the cache expiry so the store does not grow without bound."""
-    if not results_dir.is_dir():
-        return
-    cutoff = time.time() - CACHE_EXPIRATION.total_seconds()
-    for path in results_dir.iterdir():
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-
-
-def results_storage(results_dir: Path) -> str:
-    """A saved LocalFileSystem block for this store's task results (Prefect wants result storage server-side, so
-    Dask workers can resolve it too); its name is derived from the directory, so each store keeps its own cache."""
-    path = str(results_dir.resolve())
-    name = "sachsong-results-" + hashlib.sha256(path.encode("utf-8")).hexdigest()[:16]
-    LocalFileSystem(basepath=path).save(name, overwrite=True)
-    return f"local-file-system/{name}"
+    def begin(self, step: str) -> None:
+        """Start timing `step` (ending the one before): the summary reports seconds per step."""
+        now = time.perf_counter()
+        if self._clock and self.step not in ("start",):
+            self.step_seconds[self.step] = round(self.step_seconds.get(self.step, 0.0) + now - self._clock, 3)
+        self.step, self._clock = step, now
 
 
 def _run_row(ctx: RunContext, status: str, message: str, **fields: Any) -> dict[str, Any]:
@@ -196,100 +206,120 @@ def _record_failure(ctx: RunContext, message: str, fields: dict[str, Any]) -> No
         get_run_logger().error("could not record the failed run in history: %s", error)
 
 
-def nightly_run(ctx: RunContext) -> dict[str, Any]:
-    """The body of the flow: run inside a Prefect flow (its task runner decides where tasks execute)."""
-    from sachsong.store.gate import GoldenGate
+def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
+    """The body of the flow: run inside a Prefect flow (its task runner decides where tasks execute).
+
+    `workers` sizes the batches of export files (two per worker); by default the CPUs this process may use.
+    """
+    from sachsong.store.gate import GoldenGate, preload_great_expectations
 
     logger = get_run_logger()
     fields: dict[str, Any] = {}
+    preload_great_expectations()  # its import takes seconds; the gate runs in this process unless on Dask
     try:
-        ctx.step = "discover"
-        files = source_fingerprints(ctx.sources)
-        if not files:
+        ctx.begin("discover")
+        inputs = source_inputs(ctx.sources)
+        if not inputs.files:
             raise FileNotFoundError(f"{ctx.sources}: no files to ingest")
         code = code_fingerprint()
-        inputs_key = combine_fingerprints(code, *(f"{name}:{digest}" for name, digest in files.items()))
+        inputs_key = inputs.fingerprint(code)
         fields["input_fingerprint"] = inputs_key
+        work = ctx.store / WORK_DIR
+        work.mkdir(parents=True, exist_ok=True)
+        prune_work(work)
+        shutil.rmtree(ctx.store / LEGACY_RESULTS_DIR, ignore_errors=True)
+        batches = plan_batches(
+            {name: size for name, (size, _) in inputs.files.items()}, workers or _workers()
+        )
         logger.info(
-            "run %s: province %s, as of %s, %d files", ctx.run_id, ctx.province, ctx.as_of, len(files)
+            "run %s: province %s, as of %s, %d files (%.1f MB) in %d batches",
+            ctx.run_id,
+            ctx.province,
+            ctx.as_of,
+            len(inputs.files),
+            sum(size for size, _ in inputs.files.values()) / 1e6,
+            len(batches),
         )
 
-        results = ctx.store / RESULTS_DIR
-        results.mkdir(parents=True, exist_ok=True)
-        _prune_results(results)
-        storage = results_storage(results)
-
-        def stored(task_: Any) -> Any:
-            return task_.with_options(result_storage=storage)
-
-        ctx.step = "ingest"
-        ingested = stored(ingest_task)(str(ctx.sources), inputs_key)
-        fields["rows_in"] = int(ingested.counts.get_column("rows_in").sum() or 0)
-        fields["rows_rejected"] = int(ingested.counts.get_column("rows_rejected").sum() or 0)
-
-        ctx.step = "standardize"
-        # One task per export file: they run in parallel on the task runner and are cached per file, so a
-        # changed export re-standardizes alone.
-        parts = ingested.table.partition_by("source_file", as_dict=True, maintain_order=True)
-        exports = sorted(key[0] for key in parts)
-        # A file's raw rows depend on its bytes, the registry (column mappings) and the code.
-        registry = [f"{name}:{digest}" for name, digest in files.items() if name.endswith((".yaml", ".yml"))]
-        shared_key = combine_fingerprints(code, *registry)
-        file_keys = [
-            combine_fingerprints(shared_key, name, _file_digest(files, name, inputs_key)) for name in exports
+        ctx.begin("ingest+standardize")
+        # A batch's rows depend on its files' bytes, the registry, the code, and — through default source ids,
+        # which tell apart files sharing a name — the names of all files.
+        names_key = combine_fingerprints(*inputs.files)
+        batch_keys = [
+            combine_fingerprints(
+                code, inputs.registry, names_key, *(f"{n}:{inputs.files[n][1]}" for n in files)
+            )
+            for files in batches
         ]
-        futures = stored(standardize_task).map(
-            raw=[parts[(name,)] for name in exports], export=exports, fingerprint=file_keys
+        labels = [
+            f"{i + 1}/{len(batches)} ({files[0]} … {len(files)} files)" for i, files in enumerate(batches)
+        ]
+        futures = prepare_task.map(
+            sources=str(ctx.sources), files=batches, work_dir=str(work), key=batch_keys, label=labels
         )
-        standardized = [future.result() for future in futures]
-        ctx.step = "combine"
-        combined = stored(combine_task)(ingested, exports, standardized, fingerprint=inputs_key)
+        prepared: list[StepOutput] = [future.result() for future in futures]
+        fields["rows_in"] = sum(batch.counts["rows_in"] for batch in prepared)
+        fields["rows_rejected"] = sum(batch.counts["rows_rejected"] for batch in prepared)
+        std_key = combine_fingerprints(*batch_keys)
 
-        ctx.step = "checks"
-        first = stored(check_task)(combined.standardized, ctx.as_of, ctx.province, "initial", inputs_key)
-        ctx.step = "matching"
-        match = stored(match_task)(first.passed, fingerprint=inputs_key)
-        ctx.step = "checks"
-        checks = stored(check_task)(
-            combined.standardized,
+        ctx.begin("checks")
+        checks_key = combine_fingerprints(std_key, ctx.as_of.isoformat(), ctx.province, "initial")
+        first = check_task(prepared, ctx.as_of, ctx.province, "initial", str(work), checks_key)
+        ctx.begin("matching")
+        match_key = combine_fingerprints(checks_key, "matching")
+        match = match_task(first, prepared, str(work), match_key)
+        ctx.begin("checks with clusters ∥ gate")
+        # The gate reads only the golden table: run it beside the last checks instead of inside publish.
+        gate = gate_task.submit(str(ctx.store), match, GoldenGate())
+        checks = check_task(
+            prepared,
             ctx.as_of,
             ctx.province,
             "with clusters",
-            inputs_key,
-            clusters=match.clusters,
+            str(work),
+            combine_fingerprints(match_key, "with clusters"),
+            clusters=match,
         )
+        gate_result = gate.result()
 
-        ctx.step = "conservation"
-        counts, problems = conservation(combined, checks)
+        ctx.begin("conservation")
+        records = load_standardized(prepared, ["source_file"])
+        file_counts = pl.concat([batch.read("counts") for batch in prepared], how="diagonal_relaxed")
+        quarantined = checks.read("quarantine", ["row_uid"])
+        passed = (
+            checks.read("passed_uids") if checks.has("passed_uids") else checks.read("passed", ["row_uid"])
+        )
+        counts, problems = conservation(records, file_counts, passed, quarantined)
         fields["counts_per_source"] = counts
-        fields["rows_published"] = checks.passed.height
-        fields["rows_quarantined"] = checks.quarantine.height
+        fields["rows_published"] = passed.height
+        fields["rows_quarantined"] = quarantined.height
         if problems:
             raise ConservationError("; ".join(problems))
-
-        ctx.step = "scores"
-        records_for_scores = combined.standardized.join(
-            match.clusters.select(pl.col("row_uid").cast(pl.Int64), "cluster_id"), on="row_uid", how="left"
+        logger.info(
+            "conservation: %d files, %d rows in = %d published + %d quarantined + %d rejected",
+            len(counts),
+            fields["rows_in"],
+            passed.height,
+            quarantined.height,
+            fields["rows_rejected"],
         )
-        scores = score_task(records_for_scores, checks.findings, ctx.run_id, ctx.as_of, ctx.province)
 
-        ctx.step = "publish"
-        tables = {
-            "residents_records": published_records(checks, match),
-            "residents_golden": match.golden,
-            "quarantine": checks.quarantine,
-            "findings": checks.findings,
-            "rejects": combined.rejects,
-            "review_queue": match.review,
-        }
+        ctx.begin("scores")
+        scores = score_task(prepared, checks, match, ctx.run_id, ctx.as_of, ctx.province)
+
+        ctx.begin("publish")
+        if not gate_result.result.passed:
+            message = gate_result.result.message
+            history_task(str(ctx.store), _run_row(ctx, "gate_failed", message, **fields), None)
+            raise GateFailed(f"publish gate refused run {ctx.run_id}: {message}")
         run_meta = {"run_id": ctx.run_id, "province_code": ctx.province, "as_of": ctx.as_of.isoformat()}
-        published = publish_task(str(ctx.store), tables, run_meta, GoldenGate())
+        published = publish_task(str(ctx.store), prepared, checks, match, run_meta, gate_result)
         fields["table_hashes"] = published.table_hashes
         if not published.published:
             history_task(str(ctx.store), _run_row(ctx, "gate_failed", published.gate.message, **fields), None)
             raise GateFailed(f"publish gate refused run {ctx.run_id}: {published.gate.message}")
 
-        ctx.step = "history"
+        ctx.begin("history")
         history_task(str(ctx.store), _run_row(ctx, "published", published.describe(), **fields), scores)
     except GateFailed:
         raise  # already recorded as gate_failed
@@ -300,8 +330,10 @@ def nightly_run(ctx: RunContext) -> dict[str, Any]:
         raise RunFailed(f"run {ctx.run_id} failed at {ctx.step}: {type(error).__name__}: {error}") from error
 
     # The snapshot is live and recorded; a report failure fails the flow but does not unpublish.
-    ctx.step = "report"
+    ctx.begin("report")
     report = report_task(str(ctx.store), str(ctx.store / "reports"))
+    ctx.begin("done")
+    reused = [o.step for o in (*prepared, first, match, checks) if o.reused]
     summary = {
         "run_id": ctx.run_id,
         "status": "published",
@@ -313,8 +345,16 @@ def nightly_run(ctx: RunContext) -> dict[str, Any]:
         "table_hashes": published.table_hashes,
         "row_counts": published.row_counts,
         "counts_per_source": counts,
+        "batches": len(prepared),
+        "reused_steps": reused,
+        "step_seconds": dict(ctx.step_seconds),
     }
     logger.info("run %s published: %s", ctx.run_id, json.dumps(published.row_counts))
+    logger.info(
+        "seconds per step: %s%s",
+        ", ".join(f"{step} {seconds:.1f}" for step, seconds in ctx.step_seconds.items()),
+        f" (reused: {', '.join(sorted(set(reused)))})" if reused else "",
+    )
     return summary
 
 

@@ -1,19 +1,32 @@
-"""Prefect tasks: each wraps one call into a room and logs what it did in row counts (never names, phones or IDs).
+"""Prefect tasks: each wraps one call into a room and logs what it did in row counts and seconds (never names,
+phones or IDs).
 
-Caching: every task's results are persisted under `<store>/.prefect-results` and keyed by the task's source plus
-a *fingerprint* of its inputs — the SHA-256 of the export files and of the rooms' code and rule packs — instead of
-the frames themselves (hashing millions of rows to build a key would cost more than some steps). A rerun after a
-failure therefore finds ingest, standardize, checks and matching done and resumes at the step that failed; a
-changed file or a changed rule re-runs only what depends on it. Publish, history and report are never cached.
+Tasks hand each other *paths*, not frames: every compute step writes its output tables as Parquet under the
+store's work folder (`<store>/.work/<step>/<key>/`) and returns a small `StepOutput` (the folder, row counts,
+seconds). Nothing big is pickled between tasks or into Prefect's result storage, and a Dask or process worker
+reads only what its step needs.
 
-Retries: I/O steps (ingest, publish, history, report) retry twice, and only on I/O errors — a room's ValueError
-about bad data would fail the same way again.
+Resume: `key` is a fingerprint of the step's inputs — the SHA-256 of the export files, of the rooms' code and rule
+packs, and of the upstream steps' keys — never of the frames themselves (hashing a million rows to build a key
+would cost more than some steps). A step whose folder already exists is reused, so a rerun after a failure
+finds ingest, standardize, checks and matching done and resumes at the step that failed; a changed file re-runs
+only its batch and what follows. Folders appear by an atomic rename, so a crash never leaves half a step.
+Publish, history and report always run.
+
+Retries: I/O steps (publish, history, report) retry twice, and only on I/O errors — a room's ValueError about
+bad data would fail the same way again.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,12 +35,17 @@ from typing import Any
 import duckdb
 import polars as pl
 from prefect import get_run_logger, task
-from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
+from prefect.cache_policies import NO_CACHE
 
-RESULTS_DIR = ".prefect-results"
+WORK_DIR = ".work"
+STEP_MANIFEST = "step.json"
 CACHE_EXPIRATION = timedelta(days=7)
-# Room packages whose code and data (rule packs, YAML registries) decide what a cached result contains.
+# Room packages whose code and data (rule packs, YAML registries) decide what a step's output contains.
 CODE_ROOMS = ("sachsong", "sachsong.sources", "sachsong.standardize", "sachsong.rules", "sachsong.matching")
+# Work files are read back once or twice within hours: LZ4 writes and reads several times faster than zstd.
+WORK_COMPRESSION = "lz4"
+# About 250k canonical rows per batch: ~250 bytes per record in the demo's CSV/XLSX/JSON exports.
+BATCH_BYTES = 64 * 1024 * 1024
 
 
 # ------------------------------------------------------------------------------------------- fingerprints
@@ -68,252 +86,389 @@ def _is_io_error(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-# ------------------------------------------------------------------------------------------ result shapes
-# Tasks return these plain containers (frames and counts), not the rooms' result objects, so persisted results
-# stay picklable and independent of the rooms' internals.
-@dataclass
-class Ingested:
-    table: pl.DataFrame  # canonical raw rows + lineage (source_file, source_row)
-    rejects: pl.DataFrame  # row rejects (source_row set) and whole-file rejects (source_row null)
-    counts: pl.DataFrame  # one row per file: source_file, status, rows_in, rows_out, rows_rejected, ...
-    file_errors: list[str] = field(default_factory=list)
+# ------------------------------------------------------------------------------------- batches of exports
+def plan_batches(
+    sizes: Mapping[str, int], workers: int = 2, batch_bytes: int = BATCH_BYTES
+) -> list[list[str]]:
+    """Cut the export files (in ingest's walk order, with their sizes in bytes) into contiguous batches of about
+    equal size: max(2 × workers, total / batch_bytes) of them, never more than there are files.
+
+    Contiguous runs keep the concatenated batches in the order a whole-folder ingest gives, so `row_uid`s do not
+    depend on how many batches there were; two per worker keep both cores busy when batches differ in cost.
+    """
+    names = list(sizes)
+    if not names:
+        return []
+    total = sum(max(0, int(size)) for size in sizes.values())
+    count = min(len(names), max(2 * max(1, workers), math.ceil(total / batch_bytes)))
+    batches: list[list[str]] = [[] for _ in range(count)]
+    filled = 0
+    for position, name in enumerate(names):
+        size = max(0, int(sizes[name]))
+        # A file goes to the batch whose share of the bytes holds its middle (equal file counts without sizes).
+        middle = (filled + size / 2) / total if total else (position + 0.5) / len(names)
+        batches[min(count - 1, int(middle * count))].append(name)
+        filled += size
+    return [batch for batch in batches if batch]  # a file bigger than a share leaves a neighbour empty
 
 
-@dataclass
-class CheckTables:
-    findings: pl.DataFrame
-    passed: pl.DataFrame
-    quarantine: pl.DataFrame
+# -------------------------------------------------------------------------------------- step outputs on disk
+@dataclass(frozen=True)
+class StepOutput:
+    """A finished step: the folder holding its tables (`<name>.parquet`), its counts, and whether it was reused."""
+
+    step: str
+    key: str
+    directory: str
+    counts: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    reused: bool = False
+
+    def path(self, table: str) -> Path:
+        return Path(self.directory) / f"{table}.parquet"
+
+    def has(self, table: str) -> bool:
+        return self.path(table).is_file()
+
+    def read(self, table: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        return pl.read_parquet(self.path(table), columns=list(columns) if columns is not None else None)
 
 
-@dataclass
-class MatchTables:
-    clusters: pl.DataFrame
-    golden: pl.DataFrame
-    review: pl.DataFrame
+def step_directory(work_dir: Path, step: str, key: str) -> Path:
+    return Path(work_dir) / step / key[:40]
 
 
-@dataclass
-class Combined:
-    standardized: pl.DataFrame  # every standardized record, row_uid renumbered table-wide
-    exports: pl.DataFrame  # row_uid → export (which file a record came from), for the conservation check
-    rejects: pl.DataFrame
-    rows_in: dict[str, int]  # per source file, from ingest's accounting
-    rows_rejected: dict[str, int]  # per source file: rows rejected one by one
+def run_step(
+    work_dir: Path,
+    step: str,
+    key: str,
+    compute: Callable[[], tuple[Mapping[str, pl.DataFrame], dict[str, Any]]],
+) -> StepOutput:
+    """Reuse `<work>/<step>/<key>/` when it exists, else run `compute` (→ tables, counts) and store its tables.
 
-
-# ------------------------------------------------------------------------------------------------- ingest
-def ingest_sources(root: Path) -> Ingested:
-    """Ingest every export under `root` with the sources room; refuse an unbalanced result."""
-    from sachsong.sources.ingest import ingest_directory
-
-    result = ingest_directory(root)
-    if not result.balanced():
-        raise ValueError(
-            f"ingest of {root} is not balanced (rows in != rows out + rejected):\n{result.describe()}"
+    The folder is built under a temporary name and renamed into place, so it exists only when complete.
+    """
+    directory = step_directory(work_dir, step, key)
+    manifest = directory / STEP_MANIFEST
+    if manifest.is_file():
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        os.utime(manifest)  # last use, for pruning
+        return StepOutput(step, key, str(directory), recorded["counts"], recorded["seconds"], reused=True)
+    clock = time.perf_counter()
+    tables, counts = compute()
+    seconds = round(time.perf_counter() - clock, 3)
+    building = directory.with_name(f"{directory.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    building.mkdir(parents=True)
+    try:
+        for name, frame in tables.items():
+            frame.write_parquet(building / f"{name}.parquet", compression=WORK_COMPRESSION, statistics=False)
+        (building / STEP_MANIFEST).write_text(
+            json.dumps({"step": step, "key": key, "counts": counts, "seconds": seconds}, default=str),
+            encoding="utf-8",
         )
-    return Ingested(result.table, result.rejects, result.counts, list(result.file_errors()))
+        try:
+            os.rename(building, directory)
+        except OSError:
+            if not manifest.is_file():  # not a concurrent run that finished the same step first
+                raise
+            shutil.rmtree(building, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return StepOutput(step, key, str(directory), counts, seconds, reused=False)
 
 
-@task(
-    name="ingest",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=_is_io_error,
-    persist_result=True,
-    cache_policy=TASK_SOURCE + INPUTS,
-    cache_expiration=CACHE_EXPIRATION,
-)
-def ingest_task(root: str, fingerprint: str) -> Ingested:
-    ingested = ingest_sources(Path(root))
-    logger = get_run_logger()
-    statuses = ingested.counts.group_by("status").len().sort("status").rows()
-    logger.info(
-        "ingest: %d files (%s), %d rows in, %d read, %d rows rejected",
-        ingested.counts.height,
-        ", ".join(f"{status}={n}" for status, n in statuses),
-        int(ingested.counts.get_column("rows_in").sum() or 0),
-        ingested.table.height,
-        int(ingested.counts.get_column("rows_rejected").sum() or 0),
-    )
-    for error in ingested.file_errors:
-        logger.warning("ingest: file rejected whole: %s", error)
-    return ingested
+def prune_work(work_dir: Path, max_age: timedelta = CACHE_EXPIRATION) -> int:
+    """Delete step folders unused for `max_age` (and abandoned temporary ones) so the store does not grow
+    without bound. Returns how many were deleted."""
+    work_dir = Path(work_dir)
+    if not work_dir.is_dir():
+        return 0
+    cutoff = time.time() - max_age.total_seconds()
+    deleted = 0
+    for step in work_dir.iterdir():
+        if not step.is_dir():
+            continue
+        for directory in step.iterdir():
+            stamp = directory / STEP_MANIFEST
+            try:
+                last_used = (stamp if stamp.is_file() else directory).stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if last_used < cutoff:
+                shutil.rmtree(directory, ignore_errors=True)
+                deleted += 1
+    return deleted
 
 
-# -------------------------------------------------------------------------------------------- standardize
-@task(
-    name="standardize",
-    task_run_name="standardize {export}",
-    persist_result=True,
-    cache_policy=TASK_SOURCE + (INPUTS - "raw"),
-    cache_expiration=CACHE_EXPIRATION,
-)
-def standardize_task(raw: pl.DataFrame, export: str, fingerprint: str) -> pl.DataFrame:
-    from sachsong.standardize.residents import standardize_residents
-
-    standardized = standardize_residents(raw)
-    if standardized.height != raw.height:
-        raise ValueError(
-            f"standardize {export}: {raw.height} rows in but {standardized.height} out; "
-            "standardization must keep every row"
-        )
-    statuses = (
-        standardized.get_column("address_status").value_counts().sort("address_status").rows()
-        if "address_status" in standardized.columns
-        else []
-    )
-    get_run_logger().info(
-        "standardize %s: %d rows; addresses %s",
-        export,
-        standardized.height,
-        ", ".join(f"{status}={count}" for status, count in statuses) or "n/a",
-    )
-    return standardized
+def load_standardized(batches: Sequence[StepOutput], columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """The province's standardized records: the batches stacked in order, `row_uid` renumbered table-wide."""
+    wanted = None if columns is None else [c for c in columns if c != "row_uid"]
+    frames = [batch.read("standardized", wanted) for batch in batches]
+    stacked = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    return stacked.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row_uid"))
 
 
-# ---------------------------------------------------------------------------------------------- combine
-def combine_exports(
-    ingested: Ingested, exports: Sequence[str], standardized: Sequence[pl.DataFrame]
-) -> Combined:
-    """Stack the per-export standardized tables in export order and renumber `row_uid` table-wide."""
-    heights = [frame.height for frame in standardized]
-    mapping = (
-        pl.DataFrame(
-            {"export": list(exports), "rows": heights}, schema={"export": pl.String, "rows": pl.Int64}
-        )
-        .filter(pl.col("rows") > 0)
-        .select(pl.col("export").repeat_by("rows").explode())
-        .with_row_index("row_uid")
-        .with_columns(pl.col("row_uid").cast(pl.Int64))
-    )
-    frames = [frame for frame in standardized if frame.height]
-    if frames:
-        stacked = pl.concat(frames, how="diagonal_relaxed")
-    else:
+def load_passed(checks: StepOutput, batches: Sequence[StepOutput]) -> pl.DataFrame:
+    """The records a check step passed (stored as row ids when they are plain standardized rows)."""
+    if checks.has("passed"):
+        return checks.read("passed")
+    uids = checks.read("passed_uids")
+    return load_standardized(batches).join(uids, on="row_uid", how="semi", maintain_order="left")
+
+
+def _sum(frame: pl.DataFrame, column: str) -> int:
+    return int(frame.get_column(column).sum() or 0) if frame.height else 0
+
+
+# ------------------------------------------------------------------------------- ingest + standardize (batch)
+@task(name="ingest+standardize", task_run_name="ingest+standardize {label}", cache_policy=NO_CACHE)
+def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label: str) -> StepOutput:
+    """Ingest a batch of export files and standardize their rows; refuse an unbalanced ingest."""
+
+    def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+        from sachsong.sources.ingest import ingest_files
         from sachsong.standardize.residents import standardize_residents
 
-        stacked = standardize_residents(ingested.table.clear())
-    stacked = stacked.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row_uid"))
-    counts = ingested.counts.select("source_file", "rows_in", "rows_rejected").rows()
-    return Combined(
-        standardized=stacked,
-        exports=mapping,
-        rejects=ingested.rejects,
-        rows_in={file: int(rows_in or 0) for file, rows_in, _ in counts},
-        rows_rejected={file: int(rejected or 0) for file, _, rejected in counts},
-    )
+        clock = time.perf_counter()
+        ingested = ingest_files(Path(sources), files)
+        if not ingested.balanced():
+            raise ValueError(
+                f"ingest of {label} under {sources} is not balanced (rows in != rows out + rejected):\n"
+                f"{ingested.describe()}"
+            )
+        ingest_seconds = time.perf_counter() - clock
+        clock = time.perf_counter()
+        standardized = standardize_residents(ingested.table)
+        if standardized.height != ingested.table.height:
+            raise ValueError(
+                f"standardize {label}: {ingested.table.height} rows in but {standardized.height} out; "
+                "standardization must keep every row"
+            )
+        statuses = (
+            dict(standardized.get_column("address_status").value_counts().sort("address_status").rows())
+            if "address_status" in standardized.columns
+            else {}
+        )
+        counts = {
+            "files": ingested.counts.height,
+            "rows_in": _sum(ingested.counts, "rows_in"),
+            "rows_read": ingested.table.height,
+            "rows_rejected": _sum(ingested.counts, "rows_rejected"),
+            "files_failed": ingested.counts.filter(pl.col("status") == "failed").height,
+            "file_errors": list(ingested.file_errors()),
+            "addresses": {str(k): int(v) for k, v in statuses.items()},
+            "ingest_seconds": round(ingest_seconds, 3),
+            "standardize_seconds": round(time.perf_counter() - clock, 3),
+        }
+        tables = {"standardized": standardized, "rejects": ingested.rejects, "counts": ingested.counts}
+        return tables, counts
 
-
-@task(
-    name="combine",
-    persist_result=True,
-    cache_policy=TASK_SOURCE + (INPUTS - "ingested" - "standardized"),
-    cache_expiration=CACHE_EXPIRATION,
-)
-def combine_task(
-    ingested: Ingested, exports: list[str], standardized: list[pl.DataFrame], fingerprint: str
-) -> Combined:
-    combined = combine_exports(ingested, exports, standardized)
-    get_run_logger().info(
-        "combine: %d exports, %d rows in, %d standardized, %d rejected",
-        len(exports),
-        sum(combined.rows_in.values()),
-        combined.standardized.height,
-        sum(combined.rows_rejected.values()),
+    output = run_step(Path(work_dir), "prepare", key, compute)
+    counts = output.counts
+    logger = get_run_logger()
+    logger.info(
+        "ingest+standardize %s: %d files, %d rows in → %d read + %d rejected; addresses %s; %s",
+        label,
+        counts["files"],
+        counts["rows_in"],
+        counts["rows_read"],
+        counts["rows_rejected"],
+        ", ".join(f"{status}={n}" for status, n in counts["addresses"].items()) or "n/a",
+        "reused from a previous run"
+        if output.reused
+        else f"ingest {counts['ingest_seconds']:.1f} s, standardize {counts['standardize_seconds']:.1f} s",
     )
-    return combined
+    for error in counts["file_errors"]:
+        logger.warning("ingest: file rejected whole: %s", error)
+    return output
 
 
 # ---------------------------------------------------------------------------------------------- checks
-@task(
-    name="checks",
-    task_run_name="checks ({stage})",
-    persist_result=True,
-    cache_policy=TASK_SOURCE + (INPUTS - "standardized" - "clusters"),
-    cache_expiration=CACHE_EXPIRATION,
-)
+@task(name="checks", task_run_name="checks ({stage})", cache_policy=NO_CACHE)
 def check_task(
-    standardized: pl.DataFrame,
+    batches: list[StepOutput],
     as_of: date,
     province_code: str,
     stage: str,
-    fingerprint: str,
-    clusters: pl.DataFrame | None = None,
-) -> CheckTables:
-    from sachsong.rules.engine import check_standardized
+    work_dir: str,
+    key: str,
+    clusters: StepOutput | None = None,
+) -> StepOutput:
+    def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+        from sachsong.rules.engine import check_standardized
 
-    result = check_standardized(standardized, as_of, clusters=clusters, province_code=province_code)
-    tables = CheckTables(result.findings, result.passed, result.quarantine)
-    by_criterion = (
-        tables.findings.group_by("criterion", "severity").len().sort("criterion", "severity").rows()
-        if tables.findings.height
-        else []
-    )
+        standardized = load_standardized(batches)
+        cluster_table = clusters.read("clusters") if clusters is not None else None
+        result = check_standardized(standardized, as_of, clusters=cluster_table, province_code=province_code)
+        tables = {"findings": result.findings, "quarantine": result.quarantine}
+        # Passed rows are the standardized rows without an error: keep their ids, not a second copy of them.
+        if result.passed.schema == standardized.schema:
+            tables["passed_uids"] = result.passed.select("row_uid")
+        else:
+            tables["passed"] = result.passed
+        by_criterion = (
+            result.findings.group_by("criterion", "severity").len().sort("criterion", "severity").rows()
+            if result.findings.height
+            else []
+        )
+        counts = {
+            "records": standardized.height,
+            "passed": result.passed.height,
+            "quarantined": result.quarantine.height,
+            "findings": result.findings.height,
+            "by_criterion": {f"{c}/{s}": n for c, s, n in by_criterion},
+        }
+        return tables, counts
+
+    output = run_step(Path(work_dir), f"checks-{stage.replace(' ', '-')}", key, compute)
+    counts = output.counts
     get_run_logger().info(
-        "checks (%s): %d records, %d passed, %d quarantined, %d findings [%s]",
+        "checks (%s): %d records, %d passed, %d quarantined, %d findings [%s]; %s",
         stage,
-        standardized.height,
-        tables.passed.height,
-        tables.quarantine.height,
-        tables.findings.height,
-        ", ".join(f"{c}/{s}={n}" for c, s, n in by_criterion),
+        counts["records"],
+        counts["passed"],
+        counts["quarantined"],
+        counts["findings"],
+        ", ".join(f"{k}={n}" for k, n in counts["by_criterion"].items()),
+        "reused from a previous run" if output.reused else f"{output.seconds:.1f} s",
     )
-    return tables
+    return output
 
 
 # --------------------------------------------------------------------------------------------- matching
-@task(
-    name="matching",
-    persist_result=True,
-    cache_policy=TASK_SOURCE + (INPUTS - "records"),
-    cache_expiration=CACHE_EXPIRATION,
-)
-def match_task(records: pl.DataFrame, fingerprint: str) -> MatchTables:
-    from sachsong.matching.dedupe import dedupe_standardized
+@task(name="matching", cache_policy=NO_CACHE)
+def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key: str) -> StepOutput:
+    def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+        from sachsong.matching.dedupe import dedupe_standardized
 
-    result = dedupe_standardized(records)
-    tables = MatchTables(result.clusters, result.golden, result.review)
-    merged = (
-        tables.clusters.filter(pl.col("cluster_size") > 1).height
-        if "cluster_size" in tables.clusters.columns
-        else 0
-    )
+        records = load_passed(checks, batches)
+        result = dedupe_standardized(records)
+        merged = (
+            result.clusters.filter(pl.col("cluster_size") > 1).height
+            if "cluster_size" in result.clusters.columns
+            else 0
+        )
+        tables = {"clusters": result.clusters, "golden": result.golden, "review": result.review}
+        counts = {
+            "records": records.height,
+            "golden": result.golden.height,
+            "in_multi_record_clusters": merged,
+            "review": result.review.height,
+        }
+        return tables, counts
+
+    output = run_step(Path(work_dir), "matching", key, compute)
+    counts = output.counts
     get_run_logger().info(
-        "matching: %d records → %d golden records (%d records in multi-record clusters), %d pairs to review",
-        records.height,
-        tables.golden.height,
-        merged,
-        tables.review.height,
+        "matching: %d records → %d golden records (%d records in multi-record clusters), %d pairs to review; %s",
+        counts["records"],
+        counts["golden"],
+        counts["in_multi_record_clusters"],
+        counts["review"],
+        "reused from a previous run" if output.reused else f"{output.seconds:.1f} s",
     )
-    return tables
+    return output
 
 
 # ------------------------------------------------------------------------------------------------ scores
 @task(name="scores", cache_policy=NO_CACHE)
 def score_task(
-    records: pl.DataFrame, findings: pl.DataFrame, run_id: str, as_of: date, province_code: str
+    batches: list[StepOutput],
+    checks: StepOutput,
+    match: StepOutput,
+    run_id: str,
+    as_of: date,
+    province_code: str,
 ) -> pl.DataFrame:
     from sachsong.reports.scores import compute_scores
 
-    scores = compute_scores(records, findings, run_id, as_of, province_code)
+    clusters = match.read("clusters", ["row_uid", "cluster_id"]).with_columns(
+        pl.col("row_uid").cast(pl.Int64)
+    )
+    records = load_standardized(batches).join(clusters, on="row_uid", how="left")
+    scores = compute_scores(records, checks.read("findings"), run_id, as_of, province_code)
     get_run_logger().info("scores: %d score rows for %d records", scores.height, records.height)
     return scores
 
 
+# ------------------------------------------------------------------------------------------- publish gate
+@dataclass
+class PrecomputedGate:
+    """A gate result computed before publishing (beside the last checks), used by `publish_snapshot` unless the
+    live snapshot changed since — then `gate` runs again on what is really the previous snapshot."""
+
+    result: Any
+    previous_run_id: str | None
+    gate: Any
+
+    def __call__(self, tables: Mapping[str, pl.DataFrame], previous: Any, store_dir: Path) -> Any:
+        if (previous or {}).get("run_id") == self.previous_run_id:
+            return self.result
+        return self.gate(tables, previous, store_dir)
+
+
+@task(name="gate", cache_policy=NO_CACHE)
+def gate_task(store_dir: str, match: StepOutput, gate: Any) -> PrecomputedGate:
+    """Run the publish gate on the golden table while the last checks run, so publishing does not wait for it."""
+    from sachsong.store.reader import current_manifest
+
+    previous = current_manifest(store_dir)
+    clock = time.perf_counter()
+    result = gate({"residents_golden": match.read("golden")}, previous, Path(store_dir))
+    get_run_logger().info("gate: %s (%.1f s)", result.message, time.perf_counter() - clock)
+    return PrecomputedGate(result, (previous or {}).get("run_id"), gate)
+
+
 # ---------------------------------------------------------------------------------------------- publish
+CLUSTER_COLUMNS = ("cluster_id", "cluster_size", "confidence")
+
+
+def published_records(passed: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+    """The records that passed, each with its cluster (the person it was matched to)."""
+    cluster_columns = [c for c in CLUSTER_COLUMNS if c in clusters.columns]
+    clusters = clusters.select(pl.col("row_uid").cast(pl.Int64), *cluster_columns)
+    records = passed.drop([c for c in cluster_columns if c in passed.columns])
+    return records.join(clusters, on="row_uid", how="left").sort("row_uid")
+
+
+def snapshot_tables(
+    batches: Sequence[StepOutput], checks: StepOutput, match: StepOutput
+) -> dict[str, pl.DataFrame]:
+    """The tables of a snapshot, read from the steps' outputs."""
+    return {
+        "residents_records": published_records(load_passed(checks, batches), match.read("clusters")),
+        "residents_golden": match.read("golden"),
+        "quarantine": checks.read("quarantine"),
+        "findings": checks.read("findings"),
+        "rejects": pl.concat([batch.read("rejects") for batch in batches], how="diagonal_relaxed"),
+        "review_queue": match.read("review"),
+    }
+
+
 @task(
     name="publish", retries=2, retry_delay_seconds=2, retry_condition_fn=_is_io_error, cache_policy=NO_CACHE
 )
-def publish_task(store_dir: str, tables: dict[str, pl.DataFrame], run: dict[str, Any], gate: Any) -> Any:
+def publish_task(
+    store_dir: str,
+    batches: list[StepOutput],
+    checks: StepOutput,
+    match: StepOutput,
+    run: dict[str, Any],
+    gate: Any,
+) -> Any:
     from sachsong.store.publish import publish_snapshot
 
+    clock = time.perf_counter()
+    tables = snapshot_tables(batches, checks, match)
+    read_seconds = time.perf_counter() - clock
     result = publish_snapshot(Path(store_dir), tables, run, gate=gate)
     logger = get_run_logger()
+    message = f"{result.describe()} (tables read in {read_seconds:.1f} s)"
     if result.published:
-        logger.info("publish: %s", result.describe())
+        logger.info("publish: %s", message)
     else:
-        logger.error("publish: %s", result.describe())
+        logger.error("publish: %s", message)
     return result
 
 

@@ -5,13 +5,15 @@ and header dialect, maps it onto `schema.RAW_COLUMNS` with lineage (`source_file
 for every row: each data row seen is either in `.table` or in `.rejects`, per file (`.balanced()`).
 A demo directory (`exports/` + `truth/`) is ingested from `exports/` only: the ground truth is never input, and
 `source_file` is then relative to `exports/` (as the demo's truth names the files).
+`ingest_files(root, names)` ingests a subset of `list_source_files(root)` exactly as the whole folder would
+ingest those files, so a nightly flow can ingest in parallel batches.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -499,6 +501,37 @@ def ingest_directory(
     parsed is rejected alone. Rows decoded with a fallback (mixed-encoding files) are published and listed in
     `.warnings`.
     """
+    return _ingest(root, None, registry, max_field_bytes)
+
+
+def list_source_files(root: Path) -> list[str]:
+    """Every file `ingest_directory(root)` accounts for (one `.counts` row each), as its `source_file` names
+    them: relative to `root/exports` when it exists, sorted as ingest walks them. Refused and skipped files are
+    listed too, so that ingesting these names in any grouping accounts for the same files."""
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root}: not a directory")
+    return [relative for _, relative, _ in _walk(_scan_root(root))]
+
+
+def ingest_files(
+    root: Path,
+    files: Iterable[str],
+    registry: Path | None = None,
+    *,
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+) -> IngestResult:
+    """Ingest only `files` (names as `list_source_files(root)` gives them) of the sources under `root`.
+
+    Each file's rows, rejects and counts are exactly those `ingest_directory(root)` gives it: source ids are
+    derived from every file under `root`, so a batch of files ingests the same as the whole folder would.
+    A name that ingest would not find under `root` raises FileNotFoundError naming it.
+    """
+    wanted = list(dict.fromkeys(files))
+    return _ingest(root, wanted, registry, max_field_bytes)
+
+
+def _ingest(root: Path, files: list[str] | None, registry: Path | None, max_field_bytes: int) -> IngestResult:
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"{root}: not a directory")
@@ -512,6 +545,16 @@ def ingest_directory(
         relative for path, relative, refused in entries if refused is None and _is_not_data(path) is None
     ]
     default_ids = _default_source_ids(readable)
+    if files is not None:
+        known = {relative for _, relative, _ in entries}
+        missing = [name for name in files if name not in known]
+        if missing:
+            raise FileNotFoundError(
+                f"{scan_root}: no such source file(s) to ingest: {', '.join(repr(m) for m in missing[:5])}"
+                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            )
+        chosen = set(files)
+        entries = [entry for entry in entries if entry[1] in chosen]
 
     tables: list[pl.DataFrame] = []
     rejects: list[dict[str, object]] = []

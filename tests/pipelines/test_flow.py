@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 from sachsong.pipelines.flows import RunFailed, conservation, province_nightly
 from sachsong.pipelines.run import run_nightly_cli
-from sachsong.pipelines.tasks import CheckTables, Combined
 from sachsong.store.history import read_runs
 from sachsong.store.reader import current_manifest, current_run_id, open_current, read_current_table
 
@@ -50,7 +49,7 @@ def baseline(prefect_server, demo_sources: Path, tmp_path_factory: pytest.TempPa
 
 
 def _copy_without_cache(store: Path, target: Path) -> Path:
-    shutil.copytree(store, target, ignore=shutil.ignore_patterns(".prefect-results"))
+    shutil.copytree(store, target, ignore=shutil.ignore_patterns(".work"))
     return target
 
 
@@ -105,12 +104,13 @@ def test_rerun_resumes_from_cache_and_reproduces_hashes(
     assert summary["table_hashes"] == before["table_hashes"]
 
 
+# step → (module, function to break, the flow step named in the failed run's message)
 STEP_FAILURES = {
-    "ingest": ("sachsong.sources.ingest", "ingest_directory"),
-    "standardize": ("sachsong.standardize.residents", "standardize_residents"),
-    "checks": ("sachsong.rules.engine", "check_standardized"),
-    "matching": ("sachsong.matching.dedupe", "dedupe_standardized"),
-    "publish": ("sachsong.store.publish", "switch_current"),
+    "ingest": ("sachsong.sources.ingest", "ingest_files", "ingest+standardize"),
+    "standardize": ("sachsong.standardize.residents", "standardize_residents", "ingest+standardize"),
+    "checks": ("sachsong.rules.engine", "check_standardized", "checks"),
+    "matching": ("sachsong.matching.dedupe", "dedupe_standardized", "matching"),
+    "publish": ("sachsong.store.publish", "switch_current", "publish"),
 }
 
 
@@ -130,7 +130,7 @@ def test_failure_at_any_step_keeps_previous_snapshot_and_rerun_completes(
             # A real GX failure: yesterday's golden table was far larger than today's.
             patch.setattr(GoldenGate, "minimum_rows", lambda self, previous: 10**9)
         else:
-            module, name = STEP_FAILURES[step]
+            module, name, _ = STEP_FAILURES[step]
 
             def broken(*args, **kwargs):
                 raise RuntimeError(f"injected failure in {step}")
@@ -148,7 +148,10 @@ def test_failure_at_any_step_keeps_previous_snapshot_and_rerun_completes(
         assert (store / "data_docs" / "index.html").is_file()
     else:
         assert failed["status"] == "failed"
-        assert failed["message"].startswith(f"{step}:") and "injected failure" in failed["message"]
+        assert (
+            failed["message"].startswith(f"{STEP_FAILURES[step][2]}:")
+            and "injected failure" in failed["message"]
+        )
     assert failed["run_id"] != live
 
     summary = province_nightly("44", str(demo_sources), str(store), as_of=AS_OF)
@@ -172,28 +175,23 @@ def test_missing_sources_fail_clearly(tmp_path: Path) -> None:
     assert read_runs(tmp_path / "store")["status"].to_list() == ["failed"]
 
 
-def _combined(rows_in: dict[str, int], exports: list[str], rejected: dict[str, int]) -> Combined:
-    mapping = pl.DataFrame(
-        {"row_uid": list(range(len(exports))), "export": exports},
-        schema={"row_uid": pl.Int64, "export": pl.String},
-    )
-    return Combined(pl.DataFrame(), mapping, pl.DataFrame(), rows_in, rejected)
-
-
-def _checks(passed: list[int], quarantined: list[int]) -> CheckTables:
-    frame = lambda ids: pl.DataFrame({"row_uid": ids}, schema={"row_uid": pl.Int64})  # noqa: E731
-    return CheckTables(pl.DataFrame(), frame(passed), frame(quarantined))
+def _uids(ids: list[int]) -> pl.DataFrame:
+    return pl.DataFrame({"row_uid": ids}, schema={"row_uid": pl.Int64})
 
 
 def test_conservation_accounts_per_file_and_catches_leaks() -> None:
-    combined = _combined({"a.csv": 3, "b.xlsx": 2}, ["a.csv", "a.csv", "b.xlsx"], {"a.csv": 1, "b.xlsx": 1})
-    counts, problems = conservation(combined, _checks([0, 2], [1]))
+    records = pl.DataFrame({"row_uid": [0, 1, 2], "source_file": ["a.csv", "a.csv", "b.xlsx"]})
+    files = pl.DataFrame({"source_file": ["a.csv", "b.xlsx"], "rows_in": [3, 2], "rows_rejected": [1, 1]})
+    counts, problems = conservation(records, files, _uids([0, 2]), _uids([1]))
     assert problems == []
     assert counts["a.csv"] == {"rows_in": 3, "published": 1, "quarantined": 1, "rejected": 1}
 
-    _, lost = conservation(combined, _checks([0], [1]))
+    _, lost = conservation(records, files, _uids([0]), _uids([1]))
     assert any("b.xlsx" in p and "neither published nor quarantined" in p for p in lost)
-    _, twice = conservation(combined, _checks([0, 1, 2], [1]))
+    _, twice = conservation(records, files, _uids([0, 1, 2]), _uids([1]))
     assert any("both published and quarantined" in p for p in twice)
-    _, invented = conservation(combined, _checks([0, 1, 2, 7], []))
+    _, invented = conservation(records, files, _uids([0, 1, 2, 7]), _uids([]))
     assert any("no input row" in p for p in invented)
+    stray = records.with_columns(pl.lit("c.json").alias("source_file"))
+    _, unaccounted = conservation(stray, files, _uids([0, 2]), _uids([1]))
+    assert any("c.json" in p and "did not account for" in p for p in unaccounted)
