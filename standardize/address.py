@@ -696,13 +696,45 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) 
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _fuzzy_matches(
-    spans: pl.DataFrame, scopes: pl.DataFrame, choices: pl.DataFrame, level: str
-) -> pl.DataFrame:
+@lru_cache(maxsize=1)
+def _fuzzy_choices() -> dict[str, pl.DataFrame]:
+    """Keywords per level for typo-tolerant matching, with the scope each is searched in (all provinces; the
+    old province of a district; the district of an old ward; the new province of a new ward), their type word
+    and length. Keys shorter than FUZZY_MIN_KEY_LENGTH are left out: one edit in them is another name."""
+    lexicon, _ = _lexicon()
+    units = _unit_tables()
+    everywhere = pl.lit("all", dtype=CODE)
+    scoped = {
+        PROVINCE_OLD: lexicon.filter(pl.col("level") == PROVINCE_OLD).with_columns(scope=everywhere),
+        PROVINCE_NEW: lexicon.filter(pl.col("level") == PROVINCE_NEW).with_columns(scope=everywhere),
+        DISTRICT: lexicon.filter(pl.col("level") == DISTRICT).join(
+            units["legacy_attrs"].select(unit="district", scope="old_province").unique(), on="unit"
+        ),
+        WARD_OLD: lexicon.filter(pl.col("level") == WARD_OLD).join(
+            units["legacy_attrs"].select("unit", scope="district"), on="unit"
+        ),
+        WARD_NEW: lexicon.filter(pl.col("level") == WARD_NEW).join(
+            units["new"].select("unit", scope="new_province"), on="unit"
+        ),
+    }
+    return {
+        level: choices.filter(pl.col("key").str.len_chars() >= FUZZY_MIN_KEY_LENGTH).select(
+            "scope",
+            "key",
+            "unit",
+            "typed",
+            type_word=pl.col("key").str.extract(TYPE_PREFIX).fill_null(""),
+            c_len=pl.col("key").str.len_chars().cast(pl.Int32),
+        )
+        for level, choices in scoped.items()
+    }
+
+
+def _fuzzy_matches(spans: pl.DataFrame, scopes: pl.DataFrame, level: str) -> pl.DataFrame:
     """Fuzzy-match spans to keywords of `level`, each address only against the keywords of its scope.
 
     spans: addr_id, start, end, key. scopes: addr_id, scope, before (spans must end before this position).
-    choices: scope, key, unit, typed. The (span key, keyword) pairs of each scope are formed by a join, pruned by
+    The keywords are `_fuzzy_choices()[level]`. The (span key, keyword) pairs of each scope are formed by a join, pruned by
     length (a ratio of FUZZY_CUTOFF needs lengths this close), deduplicated, and scored in one rapidfuzz
     `cpdist` call (C, threaded): no Python loop over scopes or addresses.
     """
@@ -732,7 +764,7 @@ def _fuzzy_matches(
     )
     if candidates.is_empty():
         return empty
-    choices = choices.filter(pl.col("key").str.len_chars() >= FUZZY_MIN_KEY_LENGTH)
+    choices = _fuzzy_choices()[level]
     slack = (100.0 - FUZZY_CUTOFF) / 100.0
     # A typed span is compared with keywords typed the same way ("xaquangphuu" with "xaquangphu"), an untyped
     # one with untyped keywords: every typed span also has its untyped tail among the queries.
@@ -740,18 +772,8 @@ def _fuzzy_matches(
     pairs = (
         candidates.select("scope", "key")
         .unique()
-        .with_columns(type_word=type_word)
-        .join(
-            choices.select("scope", "key")
-            .unique()
-            .with_columns(type_word=type_word)
-            .rename({"key": "choice"}),
-            on=["scope", "type_word"],
-        )
-        .with_columns(
-            q_len=pl.col("key").str.len_chars().cast(pl.Int32),
-            c_len=pl.col("choice").str.len_chars().cast(pl.Int32),
-        )
+        .with_columns(type_word=type_word, q_len=pl.col("key").str.len_chars().cast(pl.Int32))
+        .join(choices.select("scope", "type_word", "c_len", choice="key").unique(), on=["scope", "type_word"])
         # fuzz.ratio = 100·(1 − indel/(len1+len2)) and indel ≥ |len1 − len2|.
         .filter((pl.col("q_len") - pl.col("c_len")).abs() <= slack * (pl.col("q_len") + pl.col("c_len")))
     )
@@ -790,7 +812,6 @@ def _fuzzy_matches(
 
 def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Series) -> pl.DataFrame:
     """Typo-tolerant matches for addresses that have no reading: province, then district, then ward."""
-    lexicon, _ = _lexicon()
     units = _unit_tables()
     spans = spans.filter(pl.col("addr_id").is_in(leftover_ids.implode()))
     current = matches.filter(pl.col("addr_id").is_in(leftover_ids.implode()))
@@ -804,8 +825,7 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
         how="anti",
     ).with_columns(scope=pl.lit("all", dtype=CODE))
     for level in (PROVINCE_OLD, PROVINCE_NEW):
-        choices = lexicon.filter(pl.col("level") == level).with_columns(scope=pl.lit("all", dtype=CODE))
-        added.append(_fuzzy_matches(spans, no_province, choices, level))
+        added.append(_fuzzy_matches(spans, no_province, level))
     current = pl.concat([current, *[a.drop("score") for a in added]], how="vertical_relaxed")
 
     # District: addresses with an old province (or a new one, via its old provinces) and no district.
@@ -820,19 +840,13 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
     district_scope = province_scope.join(
         current.filter(pl.col("level") == DISTRICT).select("addr_id").unique(), on="addr_id", how="anti"
     )
-    district_choices = lexicon.filter(pl.col("level") == DISTRICT).join(
-        units["legacy_attrs"].select(unit="district", scope="old_province").unique(), on="unit"
-    )
-    district_added = _fuzzy_matches(spans, district_scope, district_choices, DISTRICT)
+    district_added = _fuzzy_matches(spans, district_scope, DISTRICT)
     added.append(district_added)
     current = pl.concat([current, district_added.drop("score")], how="vertical_relaxed")
 
     # Old ward within each matched district; new ward within each matched new province.
     ward_scope = current.filter(pl.col("level") == DISTRICT).select("addr_id", scope="unit", before="start")
-    ward_choices = lexicon.filter(pl.col("level") == WARD_OLD).join(
-        units["legacy_attrs"].select("unit", scope="district"), on="unit"
-    )
-    added.append(_fuzzy_matches(spans, ward_scope, ward_choices, WARD_OLD))
+    added.append(_fuzzy_matches(spans, ward_scope, WARD_OLD))
     new_scope = pl.concat(
         [
             current.filter(pl.col("level") == PROVINCE_NEW).select("addr_id", scope="unit", before="start"),
@@ -844,10 +858,7 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
     # Where a district runs up to the province (an old 3-tier address), no new ward can be there.
     district_ends = current.filter(pl.col("level") == DISTRICT).select("addr_id", before=pl.col("end") + 1)
     new_scope = new_scope.join(district_ends.unique(), on=["addr_id", "before"], how="anti")
-    new_choices = lexicon.filter(pl.col("level") == WARD_NEW).join(
-        units["new"].select("unit", scope="new_province"), on="unit"
-    )
-    added.append(_fuzzy_matches(spans, new_scope, new_choices, WARD_NEW))
+    added.append(_fuzzy_matches(spans, new_scope, WARD_NEW))
     return pl.concat([a.drop("score") for a in added], how="vertical_relaxed")
 
 
