@@ -49,10 +49,16 @@ def connected_components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _cccd_slip(a: str, b: str) -> bool:
+    """Two CCCD strings one typing slip apart: one digit, or only the century/sex and year digits (positions
+    4-6: same birth province, same serial)."""
+    return sum(x != y for x, y in zip(a, b, strict=False)) <= 1 or (a[:3] == b[:3] and a[6:] == b[6:])
+
+
 def _cccds_compatible(left: set[str], right: set[str]) -> bool:
-    """Two clusters may hold one person unless they carry CCCDs more than one digit apart (a one-digit slip is a
-    typing error, two different numbers are two people)."""
-    return all(sum(x != y for x, y in zip(a, b, strict=False)) <= 1 for a in left for b in right)
+    """Two clusters may hold one person unless they carry CCCDs further apart than a typing slip (two different
+    numbers are two people)."""
+    return all(_cccd_slip(a, b) for a in left for b in right)
 
 
 class _Clusters:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler
 from sachsong.matching.keys import EncodedFeatures, encode_features
 
 # Level labels per comparison, index = level code. Order matters: it is the contract of `.pairs`.
@@ -20,7 +20,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "family": ("exact", "same_letters", "fuzzy", "different"),
     "middle": ("exact", "dropped_or_partial", "fuzzy", "different"),
     "dob": ("exact", "day_month_swapped", "one_digit_or_day", "same_year_imprecise", "different"),
-    "id": ("same_cccd", "same_cmnd", "one_digit_apart", "different_cmnd", "different_cccd"),
+    "id": ("same_cccd", "same_cmnd", "typing_slip", "different_cmnd", "different_cccd"),
     "phone": ("same", "different"),
     "ward": ("same", "different"),
     "sex": ("same", "different"),
@@ -46,8 +46,9 @@ NULL = -1  # a level that cannot be computed (a value is missing); becomes a pol
 
 
 def _fuzzy(encoded: EncodedFeatures, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Whether two dictionary-coded strings are close (Jaro-Winkler ≥ 0.88 or one edit apart), computed once per
-    distinct pair of ids with rapidfuzz's batch `cpdist` and mapped back."""
+    """Whether two dictionary-coded strings are close (Jaro-Winkler ≥ 0.88 or one edit apart, an adjacent
+    transposition counting as one edit: "nha"/"nah"), computed once per distinct pair of ids with rapidfuzz's
+    batch `cpdist` and mapped back."""
     out = np.zeros(len(left), dtype=bool)
     if len(left) == 0:
         return out
@@ -58,8 +59,10 @@ def _fuzzy(encoded: EncodedFeatures, column: str, left: np.ndarray, right: np.nd
     words = np.asarray(encoded.vocab[column], dtype=object)
     a, b = words[distinct // width].tolist(), words[distinct % width].tolist()
     jw = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)
-    lev = process.cpdist(a, b, scorer=Levenshtein.distance, workers=-1)
-    close = (np.asarray(jw) >= FUZZY_JARO_WINKLER) | (np.asarray(lev) <= 1)
+    # Optimal string alignment: Levenshtein plus adjacent transpositions (Jaro-Winkler misses "nah"/"nha": with
+    # three letters its matching window is zero).
+    edits = process.cpdist(a, b, scorer=OSA.distance, workers=-1)
+    close = (np.asarray(jw) >= FUZZY_JARO_WINKLER) | (np.asarray(edits) <= 1)
     return close[inverse.reshape(-1)]
 
 
@@ -89,6 +92,13 @@ def _digits_apart(left: np.ndarray, right: np.ndarray, width: int) -> np.ndarray
         apart += (a % 10 != b % 10).astype(np.int8)
         a, b = a // 10, b // 10
     return apart
+
+
+def cccd_birth_digits_only(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Whether two CCCDs (as integers) differ only in their century/sex and birth-year digits (positions 4-6 of
+    12): the same birth-registration province and the same six-digit serial."""
+    a, b = left.astype(np.int64), right.astype(np.int64)
+    return (a != b) & (a // 10**9 == b // 10**9) & (a % 10**6 == b % 10**6)
 
 
 def _select(conditions: list[np.ndarray], choices: list[int], default: int) -> np.ndarray:
@@ -143,7 +153,7 @@ def compare_positions(encoded: EncodedFeatures, left: np.ndarray, right: np.ndar
     # Date of birth: full dates compared digit by digit; a year-only date only by year.
     ld, rd, pld, prd = sides("dob")
     lday, rday, plday, prday = sides("dob_day")
-    ly, ry, _, _ = sides("birth_year")
+    ly, ry, ply, pry = sides("birth_year")
     both_day = plday & prday
     swapped = (
         (lday // 10000 == rday // 10000)
@@ -163,7 +173,9 @@ def compare_positions(encoded: EncodedFeatures, left: np.ndarray, right: np.ndar
         [NULL, 0, 1, 2, 4, 3],
         4,
     )
-    # Identity numbers: a one-digit difference is a typing slip; two different CCCDs are two people.
+    # Identity numbers: a one-digit difference is a typing slip, and so is a CCCD whose century/sex and year
+    # digits were mistyped (same birth province, same six-digit serial) unless the records' birth years differ
+    # (then the digits may be right: two people); any other two different CCCDs are two people.
     lc, rc, plc, prc = sides("cccd")
     lo, ro, plo, pro = sides("cmnd")
     both_cccd, both_cmnd = plc & prc, plo & pro
@@ -171,7 +183,11 @@ def compare_positions(encoded: EncodedFeatures, left: np.ndarray, right: np.ndar
         [
             both_cccd & (lc == rc),
             both_cmnd & (lo == ro),
-            both_cccd & (_digits_apart(lc, rc, 12) == 1),
+            both_cccd
+            & (
+                (_digits_apart(lc, rc, 12) == 1)
+                | (cccd_birth_digits_only(lc, rc) & ~(ply & pry & (ly != ry)))
+            ),
             both_cmnd & (_digits_apart(lo, ro, 9) == 1),
             both_cccd,
             both_cmnd,
@@ -197,13 +213,24 @@ def _level_columns(levels: dict[str, np.ndarray]) -> list[pl.Series]:
     return out
 
 
+def years_apart(encoded: EncodedFeatures, left: np.ndarray, right: np.ndarray) -> pl.Series:
+    """|birth year difference| of each pair (Int16, null when a year is missing): a parent and a child share a
+    household's name, phone and address, and only the years tell them apart."""
+    years, present = encoded.array("birth_year")
+    gap = np.abs(years[left].astype(np.int64) - years[right]).astype(np.int16)
+    series = pl.Series("years_apart", gap, dtype=pl.Int16)
+    missing = ~(present[left] & present[right])
+    return series.set(pl.Series(missing), None) if missing.any() else series
+
+
 def compare_pairs(pairs: pl.DataFrame, features: pl.DataFrame | EncodedFeatures) -> pl.DataFrame:
     """`pairs` (left_uid, right_uid, ...) → the same rows with one `<comparison>_level` column per comparison
-    (Int8, null = cannot compare) and `given_dob_level`."""
+    (Int8, null = cannot compare), `given_dob_level` and `years_apart`."""
     encoded = features if isinstance(features, EncodedFeatures) else encode_features(features)
     left = encoded.positions(pairs["left_uid"])
     right = encoded.positions(pairs["right_uid"])
-    return pairs.with_columns(_level_columns(compare_positions(encoded, left, right)))
+    levels = _level_columns(compare_positions(encoded, left, right))
+    return pairs.with_columns(*levels, years_apart(encoded, left, right))
 
 
 def level_label(comparison: str) -> pl.Expr:

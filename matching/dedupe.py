@@ -60,6 +60,7 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "blocking_rules",
     *(f"{c}_level" for c in COMPARISONS),
     "given_dob_level",
+    "years_apart",
     *(f"{c}_weight" for c in SCORED),
     "tf_given",
     "tf_family",

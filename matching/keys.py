@@ -91,7 +91,13 @@ def build_features(std: pl.DataFrame) -> pl.DataFrame:
         pl.col("name_norm").cast(pl.String),
         _clean_key("name_key").alias("name_key"),
         pl.col("name_norm").cast(pl.String).str.strip_chars().str.to_lowercase().alias("_display"),
-        pl.col("dob").cast(pl.Date),
+        # A birth date after the record's own last update is impossible (the rules room reports it): compared as
+        # missing rather than as evidence that two records are different generations.
+        pl.when(pl.col("dob").cast(pl.Date) <= pl.col("updated_ts").cast(pl.Date))
+        .then(pl.col("dob").cast(pl.Date))
+        .when(pl.col("updated_ts").is_null())
+        .then(pl.col("dob").cast(pl.Date))
+        .alias("dob"),
         pl.col("dob_precision"),
         pl.col("sex_code").cast(pl.String),
         *(pl.col(c).cast(pl.String) for c in ("cccd", "cmnd", "phone_e164", "ward_code")),

@@ -37,8 +37,12 @@ class MatchModel:
     anchors: int = 0  # same-CCCD candidate pairs m was measured on
 
     def weights(self, comparison: str) -> np.ndarray:
-        """log2(m/u) per level."""
-        return np.log2(self.m[comparison] / self.u[comparison])
+        """log2(m/u) per level; a level neither matches nor strangers ever show (m = u = 0) weighs nothing."""
+        m, u = self.m[comparison], self.u[comparison]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.log2(np.where(u > 0, m, 1.0) / np.where(u > 0, u, 1.0))
+        # u = 0 with m > 0 would be an infinite weight: cap it like a level seen once in a million pairs.
+        return np.where(u > 0, ratio, np.where(m > 0, np.log2(np.maximum(m, EPSILON) / EPSILON), 0.0))
 
     def prior_weight(self) -> float:
         return float(np.log2(self.prior / (1.0 - self.prior)))
@@ -258,7 +262,8 @@ def term_frequency_by_id(encoded: EncodedFeatures, column: str) -> np.ndarray:
     counts = encoded.counts(column).astype(np.float64)
     total = counts.sum()
     if not total:
-        return np.zeros(len(counts))
+        # No record carries the key: one zero cell, so that looking up the null-filled id 0 still works.
+        return np.zeros(max(len(counts), 1))
     p = counts / total
     collision = float((p**2).sum())
     with np.errstate(divide="ignore"):
@@ -280,6 +285,9 @@ class Thresholds:
     link: float = 0.7  # auto-link at or above this (calibrated) probability
     review: float = 0.1  # send to stewards between review and link
     cannot_link_weight: float = -8.0  # a scored pair this far below zero forbids merging its two records
+    # Birth years this far apart (and the dates not near each other) are two generations of one household, who
+    # share its family name, phone and address: never auto-linked without the same card.
+    generation_years: int = 15
 
 
 def score_compared(
@@ -290,6 +298,8 @@ def score_compared(
 ) -> pl.DataFrame:
     """Per-field weights, TF adjustments, total weight, probability, hard rules and the pair's band."""
     encoded = features if isinstance(features, EncodedFeatures) else encode_features(features)
+    if "years_apart" not in compared.columns:  # levels built by hand: no birth-year gap to test
+        compared = compared.with_columns(pl.lit(None, dtype=pl.Int16).alias("years_apart"))
     columns = []
     for name in COMPARISONS:
         codes = compared[f"{name}_level"]
@@ -319,6 +329,12 @@ def score_compared(
     # The same given name and full birth date with a different sex is a mistyped sex field, not a twin (twins
     # differ in the given name).
     same_name_and_day = ((pl.col("given_level") <= 2) & (pl.col("dob_level") == 0)).fill_null(False)
+    # Missing evidence is not evidence of identity: a parent and a child whose only disagreement left is the
+    # birth date (the child's name missing, the parent's card malformed) must not link on the household's
+    # phone and address.
+    different_generation = (
+        (pl.col("dob_level") == 4) & (pl.col("years_apart") >= thresholds.generation_years)
+    ).fill_null(False)
     hard_rule = (
         pl.when(pl.col("id_level") == 4)
         .then(pl.lit("different CCCD"))
@@ -326,19 +342,26 @@ def score_compared(
         .then(pl.lit("different sex"))
         .when((pl.col("given_level") == 4) & ~same_card)
         .then(pl.lit("different given name"))
+        .when(different_generation & ~same_card)
+        .then(pl.lit("different generation"))
     )
     probability = 1.0 / (1.0 + pl.lit(2.0).pow(-pl.col("match_weight").clip(-60, 60)))
     out = out.with_columns(
         hard_rule.alias("hard_rule"),
         pl.when(pl.col("id_level") == 4).then(0.0).otherwise(probability).alias("probability"),
     )
+    # The same 12-digit CCCD and the same full birth date are one person whatever the name field says (a typo,
+    # a missing name): the strongest evidence there is, never left to the name weights.
+    same_cccd_and_day = ((pl.col("id_level") == 0) & (pl.col("dob_level") == 0)).fill_null(False)
     band = (
-        pl.when(pl.col("hard_rule").is_null() & (pl.col("probability") >= thresholds.link))
+        pl.when(
+            same_cccd_and_day | pl.col("hard_rule").is_null() & (pl.col("probability") >= thresholds.link)
+        )
         .then(pl.lit("link"))
         .when(pl.col("probability") >= thresholds.review)
         .then(pl.lit("review"))
         .otherwise(pl.lit("distinct"))
     )
     cannot = pl.col("hard_rule").is_not_null() & (pl.col("probability") < thresholds.review)
-    cannot = cannot | (pl.col("match_weight") <= thresholds.cannot_link_weight)
+    cannot = (cannot | (pl.col("match_weight") <= thresholds.cannot_link_weight)) & ~same_cccd_and_day
     return out.with_columns(band.alias("band"), cannot.alias("cannot_link"))

@@ -206,30 +206,15 @@ def test_dedupe_precision(card: dict) -> None:
     assert card["dedupe"]["precision"] >= ev.TARGETS["dedupe.f1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="matching: records of one person with the same CCCD and birth date are split when the name has a"
-    " typo ('Nguyễn Thị Nhã'/'Nãh', 'Phạm Văn Yên'/'Ynê'), and a CCCD whose 2 year digits differ (other 10"
-    " agree, same name, dob, phone) is taken for another person; recall ≈ 0.979, F1 ≈ 0.987 at seed 2027",
-)
 def test_dedupe_f1_reaches_target(card: dict) -> None:
     dedupe = card["dedupe"]
     assert dedupe["f1"] >= ev.TARGETS["dedupe.f1"], dedupe["pairs_split_by_kind"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="matching: a name typo outweighs an identical 12-digit CCCD + birth date + phone (see the F1 test)",
-)
 def test_dedupe_never_splits_same_card_same_birth_date(card: dict) -> None:
     assert card["dedupe"]["same_card_pairs_split"] == 0, card["dedupe"]["pairs_split_by_kind"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="matching: household members 36-71 years apart merged on shared family name, phone and address when"
-    " one record has no name ('?') or a malformed CCCD (11 digits): missing evidence is not counted against",
-)
 def test_dedupe_never_merges_generations(card: dict) -> None:
     assert card["dedupe"]["generation_merges"] == 0, card["dedupe"]["generation_merge_examples"]
 

