@@ -1,0 +1,201 @@
+"""The whole nightly flow at province scale: wall time per million records and peak memory of the run.
+
+    .venv/bin/python benchmarks/bench_scale.py --persons 100000
+    .venv/bin/python benchmarks/bench_scale.py --compare 700000,7000000     # ≈ 1M vs ≈ 10M records
+
+The 10M run is a documented command, not a CI step: it needs tens of GB of disk for the demo exports and the
+store, and most of an hour on 2 cores.
+
+For each size: the demo province is generated (`sachsong demo-data`, not timed), then `sachsong run` runs in a
+child process against one Prefect server started here (so its start-up is not counted, as in production where the
+server is already up). Peak RSS is that child tree's, read with `resource.getrusage(RUSAGE_CHILDREN)` in a
+measuring process that runs nothing else. Baselines, measured in the same run:
+- `sachsong ingest` of the same exports (reading every file, the least any run must do): flow / ingest;
+- with --compare, the first size's seconds per million records: how far from linear the larger sizes are.
+No thresholds: read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+AS_OF = "2026-11-01"
+SACHSONG = Path(sys.executable).with_name("sachsong")
+
+
+def measure(command: list[str], env: dict[str, str], log: Path) -> dict[str, float]:
+    """Run `command` from a fresh measuring process: wall seconds and the peak RSS (MiB) of its process tree."""
+    probe = [sys.executable, __file__, "--measure", str(log), "--", *command]
+    done = subprocess.run(probe, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"measuring {' '.join(command[:2])} failed:\n{done.stderr[-3000:]}\nlog: {log}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _measure_child(log: Path, command: list[str]) -> None:
+    # RUSAGE_CHILDREN is the largest resident set among this process's waited-for descendants: this process runs
+    # exactly one command, so that is the command's process tree (Prefect's and Dask's children included).
+    started = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as output:
+        code = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, check=False).returncode
+    wall = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"wall_s": wall, "peak_rss_mib": peak_kib / 1024, "exit_code": code}))
+    sys.exit(0 if code == 0 else 1)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_prefect_server(home: Path) -> tuple[subprocess.Popen, str]:
+    """A Prefect server for the children (its start-up kept out of the timings)."""
+    port = _free_port()
+    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    server = subprocess.Popen(
+        [str(SACHSONG.with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    import urllib.request
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return server, url
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    sys.exit("the Prefect server did not start within 180 s")
+
+
+def run_size(persons: int, workdir: Path, env: dict[str, str], province: str, dask: str | None) -> dict:
+    from sachsong.store.history import read_runs
+
+    demo, store = workdir / f"demo-{persons}", workdir / f"store-{persons}"
+    clock = time.perf_counter()
+    subprocess.run(
+        [str(SACHSONG), "demo-data", str(demo), "--persons", str(persons), "--province", province],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    generated = time.perf_counter() - clock
+    exports_bytes = sum(p.stat().st_size for p in (demo / "exports").rglob("*") if p.is_file())
+
+    ingest = measure(
+        [str(SACHSONG), "ingest", str(demo), "--output", str(workdir / f"ingest-{persons}.parquet")],
+        env,
+        workdir / f"ingest-{persons}.log",
+    )
+    command = [str(SACHSONG), "run", "--sources", str(demo), "--store", str(store), "--as-of", AS_OF]
+    command += ["--province", province] + (["--dask", dask] if dask else [])
+    flow = measure(command, env, workdir / f"run-{persons}.log")
+    run = read_runs(store).row(-1, named=True)
+    if run["status"] != "published":
+        sys.exit(f"run at {persons} persons did not publish: {run['message']}")
+    records = int(run["rows_in"])
+    return {
+        "persons": persons,
+        "records": records,
+        "exports_mib": exports_bytes / 2**20,
+        "generate_s": generated,
+        "ingest_s": ingest["wall_s"],
+        "flow_s": flow["wall_s"],
+        "flow_s_per_million": flow["wall_s"] / records * 1e6,
+        "peak_rss_mib": flow["peak_rss_mib"],
+        "ingest_peak_rss_mib": ingest["peak_rss_mib"],
+    }
+
+
+def report(results: list[dict]) -> None:
+    first = results[0]
+    print()
+    print(
+        f"{'persons':>9} {'records':>10} {'exports':>9} {'ingest':>8} {'flow':>9} {'flow/ingest':>11} "
+        f"{'s per 1M rec':>12} {'vs first':>8} {'marginal':>10} {'peak RSS':>9}"
+    )
+    for previous, r in zip([None, *results], results, strict=False):
+        # Seconds per extra million records between two sizes: the fixed start-up cost drops out.
+        marginal = (
+            (r["flow_s"] - previous["flow_s"]) / (r["records"] - previous["records"]) * 1e6
+            if previous and r["records"] != previous["records"]
+            else None
+        )
+        print(
+            f"{r['persons']:>9} {r['records']:>10} {r['exports_mib']:>7.1f}MB {r['ingest_s']:>7.1f}s "
+            f"{r['flow_s']:>8.1f}s {r['flow_s'] / r['ingest_s']:>10.2f}x {r['flow_s_per_million']:>11.1f}s "
+            f"{r['flow_s_per_million'] / first['flow_s_per_million']:>7.2f}x "
+            f"{'' if marginal is None else f'{marginal:.1f}s':>10} {r['peak_rss_mib'] / 1024:>7.2f}GB"
+        )
+    print(
+        "\nflow/ingest: the whole nightly run against reading the same exports once (same machine, same run); "
+        "vs first: seconds per million records against the first size's (1.00 = linear scaling); marginal: "
+        "seconds per extra million records from the previous size (fixed start-up cost excluded)."
+    )
+    print(json.dumps(results, indent=1))
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--measure":
+        _measure_child(Path(sys.argv[2]), sys.argv[sys.argv.index("--") + 1 :])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=100_000, help="demo size (default 100000)")
+    parser.add_argument("--compare", help="comma-separated sizes in persons, e.g. 700000,7000000")
+    parser.add_argument("--province", default="44")
+    parser.add_argument("--dask", default=None, help="Dask address or 'local' (passed to sachsong run)")
+    parser.add_argument("--workdir", default=None, help="kept after the run when given")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.compare.split(",")] if args.compare else [args.persons]
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_scale_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    home = workdir / "prefect-home"
+    server, api_url = start_prefect_server(home)
+    env = dict(
+        os.environ,
+        PREFECT_HOME=str(home),
+        PREFECT_API_URL=api_url,
+        GX_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+    )
+    print(f"workdir {workdir}, Prefect server {api_url}, sizes {sizes} persons", flush=True)
+    results = []
+    try:
+        for persons in sizes:
+            result = run_size(persons, workdir, env, args.province, args.dask)
+            print(
+                f"{persons} persons: {result['records']} records, flow {result['flow_s']:.1f} s, "
+                f"peak RSS {result['peak_rss_mib']:.0f} MiB (demo generated in {result['generate_s']:.1f} s)",
+                flush=True,
+            )
+            results.append(result)
+    finally:
+        os.killpg(server.pid, 9)
+        server.wait()
+    report(results)
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
