@@ -1,19 +1,25 @@
 """Resolve free-text Vietnamese addresses (old 3-tier or new 2-tier) to the new (post-2025) ward and province.
 
-How it works, all vectorized:
+How it works, all vectorized (polars expressions and joins, one rapidfuzz batch call per level):
 1. Deduplicate the address column: a province has far fewer distinct addresses than records.
-2. Fold each distinct address (NFC, lower case, no accents, đ→d), expand abbreviations ("TT." → "thi tran"),
-   split it into comma segments and tokens, and form every run of up to a few adjacent tokens as a spaceless
-   key ("Xã Quảng Phú" → "xaquangphu", "quangphu"), the form of vietnamadminunits' keyword lists.
-3. Join those keys to a lexicon of every province, district and ward keyword (old and new): each hit is a
-   *match* with its position in the address.
-4. Score readings of the address: an old ward followed by its old district (and province), a new ward followed
-   by its new province, an old ward followed by its province only. The best reading wins; equal best readings
-   that lead to different new wards make the address ambiguous.
-5. Addresses with no reading get typo-tolerant matches (rapidfuzz `process.cdist`, per province or district
-   scope, over distinct spans only), then are scored again.
-6. Old wards split between several new ones stay ambiguous (all candidates listed, `ward_code` null) unless the
-   text or the `commune_code` hint names one of the candidates.
+2. Cut each distinct address into comma segments and words, fold each distinct word once (NFC, lower case, no
+   accents, đ→d), expand unit-type abbreviations ("TT." → "thitran"), and form every run of up to a few
+   adjacent words as a spaceless key ("Xã Quảng Phú" → "xaquangphu", "quangphu"), the form of
+   vietnamadminunits' keyword lists.
+3. Join those keys to the province and district keywords (old and new), then to the ward keywords of only the
+   provinces the address names (directly or through a district): each hit is a *match* with its position.
+4. Clean the matches: a span the text types as a unit ("Huyện Quảng Trạch", "Phường Đồng Sơn") overrides other
+   readings of the words inside it; a name right after a village or street word ("Thôn Đông Thành", "đường Lê
+   Lợi") is not the ward when a ward is named explicitly after it.
+5. Score readings of the address: an old ward followed by its old district (and province), a new ward followed
+   by its new province, an old ward followed by its province only. A reading in another province than the
+   ones the text names after it is dropped. The best reading wins; equal best readings that lead to different
+   new wards make the address ambiguous.
+6. Addresses with no reading get typo-tolerant matches for the span that runs up to their province or
+   district (rapidfuzz `process.cpdist` over the distinct (span, keyword) pairs of each scope), then are
+   scored again.
+7. Old wards split between several new ones stay ambiguous (all candidates listed, `ward_code` null) unless the
+   text, or a `commune_code` hint read consistently with the text (see `_apply_hints`), names one of them.
 """
 
 from __future__ import annotations
