@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_scale.py --persons 100000
     .venv/bin/python benchmarks/bench_scale.py --compare 700000,7000000     # ≈ 1M vs ≈ 10M records
+    (--persons 700000,7000000 is the same)
 
 The 10M run is a documented command, not a CI step: it needs tens of GB of disk for the demo exports and the
 store, and most of an hour on 2 cores.
@@ -158,13 +159,17 @@ def main() -> None:
         _measure_child(Path(sys.argv[2]), sys.argv[sys.argv.index("--") + 1 :])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--persons", type=int, default=100_000, help="demo size (default 100000)")
+    parser.add_argument(
+        "--persons",
+        default="100000",
+        help="demo size in persons, or several comma-separated (default 100000)",
+    )
     parser.add_argument("--compare", help="comma-separated sizes in persons, e.g. 700000,7000000")
     parser.add_argument("--province", default="44")
     parser.add_argument("--dask", default=None, help="Dask address or 'local' (passed to sachsong run)")
     parser.add_argument("--workdir", default=None, help="kept after the run when given")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.compare.split(",")] if args.compare else [args.persons]
+    sizes = [int(size) for size in (args.compare or args.persons).split(",")]
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_scale_"))
     workdir.mkdir(parents=True, exist_ok=True)
