@@ -215,8 +215,9 @@ def dedupe_standardized(
     clusters = _cluster_table(std, roots, scored, encoded)
     lap("cluster")
     golden = build_golden(std, clusters)
+    lap("golden")
     review = build_review(scored.filter(pl.col("decision").is_null()), std, cut)
-    lap("golden_review")
+    lap("review")
     return DedupeResult(
         clusters=clusters,
         golden=golden,

@@ -1,6 +1,6 @@
 """Golden records: one row per cluster, built by survivorship rules, with lineage to every member.
 
-Rules (each a sort order inside the cluster; the first non-null value wins):
+Rules (each a preference order inside the cluster; the first non-null value wins):
 - identity: a CCCD over a CMND (the golden keeps both columns; `id_number` is the CCCD when any member has one),
   most recent record first;
 - name: the fullest name written with diacritics (longest `name_norm` that has any), tie → most recent;
@@ -39,30 +39,29 @@ GOLDEN_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _pick(
-    frame: pl.DataFrame, columns: list[str], order: list[pl.Expr], descending: list[bool]
-) -> pl.DataFrame:
-    """Per cluster, the `columns` of the first record in `order` (one global sort, then a first per group:
-    much cheaper than sorting inside every group when there are hundreds of thousands of clusters)."""
-    ranked = frame.sort(["_cluster", *order], descending=[False, *descending], nulls_last=True)
-    return ranked.group_by("_cluster", maintain_order=True).agg(pl.col(c).first() for c in columns)
+# Bits of a packed survivorship key: flags and counts above the record's update time in seconds (40 bits reach
+# the year 36812), so one integer arg_max per cluster replaces a sort per rule.
+_TS_BITS = 40
 
 
-def _first_present(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Per cluster, the most recent non-null value of `column`."""
-    present = frame.select("_cluster", column, "updated_ts").filter(pl.col(column).is_not_null())
-    return _pick(present, [column], ["updated_ts"], [True])
-
-
-def _most_frequent(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Per cluster, the most frequent non-null value of `column`, tie → the most recent record's."""
-    present = frame.select("_cluster", column, "updated_ts").filter(pl.col(column).is_not_null())
-    present = present.with_columns(pl.len().over("_cluster", column).alias("_freq"))
-    return _pick(present, [column], ["_freq", "updated_ts"], [True, True])
+def _newest(flags: list[tuple[pl.Expr, int]]) -> pl.Expr:
+    """A packed Int64 key: each (expr, bits) flag or count in order of priority above the update time."""
+    seconds = pl.col("updated_ts").dt.epoch("s").fill_null(0).clip(0, (1 << _TS_BITS) - 1).cast(pl.Int64)
+    key, shift = seconds, _TS_BITS
+    for expr, bits in reversed(flags):
+        key = key + expr.cast(pl.Int64).clip(0, (1 << bits) - 1) * (1 << shift)
+        shift += bits
+    assert shift < 63, "survivorship key overflows an Int64"
+    return key
 
 
 def build_golden(std: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
-    """`std` (standardized records) + `clusters` (`row_uid, cluster_id, cluster_size, confidence`) → golden."""
+    """`std` (standardized records) + `clusters` (`row_uid, cluster_id, cluster_size, confidence`) → golden.
+
+    A record alone in its cluster is its own golden record (a select, no grouping); the clusters with several
+    members are reduced in one group-by where each rule picks its survivor by the arg_max of a packed integer
+    key (the rule's preferences, then the most recent update; ties → the first record in input order).
+    """
     wanted = [
         "row_uid",
         "record_id",
@@ -83,44 +82,63 @@ def build_golden(std: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
         "updated_ts",
     ]
     frame = std.select(c for c in wanted if c in std.columns)
-    frame = frame.join(clusters.select("row_uid", "cluster_id", "cluster_size", "confidence"), on="row_uid")
-    # Sort and group on an integer code of the cluster id (sorting a million id strings is the slow part).
-    frame = frame.with_columns(pl.col("cluster_id").rank("dense").cast(pl.Int64).alias("_cluster"))
     for optional in ("family_name", "middle_name", "given_name", "province_code", "address"):
         if optional not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(optional))
-    frame = frame.with_columns(
-        pl.col("name_norm").str.contains(NON_ASCII).fill_null(False).alias("_marks"),
-        pl.col("name_norm").str.len_chars().fill_null(0).alias("_length"),
-        pl.col("dob").is_not_null().alias("_has_dob"),
-        (pl.col("dob_precision") == "day").fill_null(False).alias("_dob_day"),
-        pl.format("{}:{}", pl.col("source_id"), pl.col("record_id")).alias("_lineage"),
+    frame = frame.join(
+        clusters.select("row_uid", "cluster_id", "cluster_size", "confidence"),
+        on="row_uid",
+        maintain_order="left",
     )
-    recent = pl.col("updated_ts")
-    base = frame.group_by("_cluster").agg(
-        pl.col("cluster_id").first(),
+    lineage = pl.format("{}:{}", pl.col("source_id"), pl.col("record_id"))
+    single = frame.filter(pl.col("cluster_size") == 1)
+    alone = single.select(
+        "cluster_id",
+        "cluster_size",
+        *(c for c in wanted[3:] if c != "updated_ts"),
+        "updated_ts",
+        "confidence",
+        pl.concat_list("row_uid").alias("member_row_uids"),
+        pl.concat_list(lineage).alias("member_record_ids"),
+        pl.concat_list("source_id").alias("sources"),
+    )
+    multi = frame.filter(pl.col("cluster_size") > 1)
+    present = lambda c: pl.col(c).is_not_null()  # noqa: E731
+    freq = lambda c: pl.when(present(c)).then(pl.len().over("cluster_id", c)).otherwise(0)  # noqa: E731
+    keys = {
+        # The fullest name written with diacritics; the chosen record carries its own parts so they agree.
+        "_name": _newest(
+            [
+                (present("name_norm"), 1),
+                (pl.col("name_norm").str.contains(NON_ASCII).fill_null(False), 1),
+                (pl.col("name_norm").str.len_chars().fill_null(0), 8),
+            ]
+        ),
+        "_dob": _newest([(present("dob"), 1), ((pl.col("dob_precision") == "day").fill_null(False), 1)]),
+        **{
+            f"_{c}": _newest([(present(c), 1)])
+            for c in ("cccd", "cmnd", "phone_e164", "province_code", "address")
+        },
+        **{f"_{c}": _newest([(freq(c), 16)]) for c in ("ward_code", "sex_code")},
+    }
+    chosen = {
+        "_name": ["name_norm", "family_name", "middle_name", "given_name"],
+        "_dob": ["dob", "dob_precision"],
+        **{
+            f"_{c}": [c]
+            for c in ("cccd", "cmnd", "phone_e164", "province_code", "address", "ward_code", "sex_code")
+        },
+    }
+    ranked = multi.with_columns(lineage.alias("_lineage"), **keys)
+    merged = ranked.group_by("cluster_id").agg(
         pl.col("cluster_size").first(),
+        *(pl.col(c).get(pl.col(key).arg_max()) for key, columns in chosen.items() for c in columns),
+        pl.col("updated_ts").max(),
         pl.col("confidence").min(),
-        recent.max().alias("updated_ts"),
         pl.col("row_uid").sort().alias("member_row_uids"),
         pl.col("_lineage").sort_by("row_uid").alias("member_record_ids"),
         pl.col("source_id").unique().sort().alias("sources"),
     )
-    # The chosen name record carries its own parts (family/middle/given) so they stay consistent.
-    name = _pick(
-        frame,
-        ["name_norm", "family_name", "middle_name", "given_name"],
-        ["_marks", "_length", "updated_ts"],
-        [True, True, True],
-    )
-    dob = _pick(
-        frame, ["dob", "dob_precision"], [pl.col("_has_dob"), pl.col("_dob_day"), recent], [True, True, True]
-    )
-    parts = [name, dob]
-    parts += [_first_present(frame, c) for c in ("cccd", "cmnd", "phone_e164", "province_code", "address")]
-    parts += [_most_frequent(frame, c) for c in ("ward_code", "sex_code")]
-    golden = base
-    for part in parts:
-        golden = golden.join(part, on="_cluster", how="left")
+    golden = pl.concat([alone, merged.select(alone.columns)], how="vertical_relaxed")
     golden = golden.with_columns(pl.coalesce("cccd", "cmnd").alias("id_number"))
-    return golden.sort("_cluster").select(GOLDEN_COLUMNS)
+    return golden.sort("cluster_id").select(GOLDEN_COLUMNS)
