@@ -258,19 +258,29 @@ def _lexicon_parts() -> dict[str, pl.DataFrame]:
     lexicon, _ = _lexicon()
     units = _unit_tables()
     high_levels = [PROVINCE_OLD, PROVINCE_NEW, DISTRICT]
-    wards = lexicon.filter(~pl.col("level").is_in(high_levels))
     ward_provinces = pl.concat(
         [
             units["legacy_attrs"].select("unit", "new_province", level=pl.lit(WARD_OLD, dtype=LEVEL)),
             units["new"].select("unit", "new_province", level=pl.lit(WARD_NEW, dtype=LEVEL)),
         ]
     )
+    # Every distinct key gets an integer id: the spans are joined on the string once, the rest on the id.
+    keys = (
+        lexicon.group_by("key")
+        .agg(
+            ward_key=pl.col("level").is_in([WARD_OLD, WARD_NEW]).any(),
+            typed_ward_key=(pl.col("level").is_in([WARD_OLD, WARD_NEW]) & pl.col("typed")).any(),
+        )
+        .sort("key")
+        .with_row_index("key_id")
+    )
+    with_id = lexicon.join(keys.select("key", "key_id"), on="key").drop("key")
     return {
-        "keys": lexicon.select("key").unique(),
-        "high": lexicon.filter(pl.col("level").is_in(high_levels)),
-        "wards": wards.join(ward_provinces, on=["level", "unit"]),
-        "ward_keys": wards.select("key").unique(),
-        "typed_ward_keys": wards.filter(pl.col("typed")).select("key").unique(),
+        "keys": keys,
+        "high": with_id.filter(pl.col("level").is_in(high_levels)),
+        "wards": with_id.filter(~pl.col("level").is_in(high_levels)).join(
+            ward_provinces, on=["level", "unit"]
+        ),
     }
 
 
@@ -912,7 +922,7 @@ def _province_only(matches: pl.DataFrame) -> pl.DataFrame:
 
 def _high_matches(hits: pl.DataFrame) -> pl.DataFrame:
     """Exact province and district matches of the known span keys."""
-    return _as_matches(hits.join(_lexicon_parts()["high"], on="key"))
+    return _as_matches(hits.join(_lexicon_parts()["high"], on="key_id"))
 
 
 def _as_matches(frame: pl.DataFrame) -> pl.DataFrame:
@@ -943,16 +953,16 @@ def _ward_matches(hits: pl.DataFrame, high: pl.DataFrame) -> pl.DataFrame:
             .select("addr_id", "new_province"),
         ]
     ).unique()
-    ward_hits = hits.join(parts["ward_keys"], on="key", how="semi")
-    return _as_matches(ward_hits.join(scope, on="addr_id").join(parts["wards"], on=["key", "new_province"]))
+    ward_hits = hits.filter(pl.col("ward_key"))
+    return _as_matches(
+        ward_hits.join(scope, on="addr_id").join(parts["wards"], on=["key_id", "new_province"])
+    )
 
 
 def _explicit_wards(hits: pl.DataFrame, high: pl.DataFrame) -> pl.DataFrame:
     """Spans the text types as a ward of some name ("Phường Đồng Sơn", "xa quang phu"), wherever in the country
     that ward is, except inside a typed district or province ("Thị xã Sơn Tây" holds "xã Sơn Tây")."""
-    spans = hits.join(_lexicon_parts()["typed_ward_keys"], on="key", how="semi").select(
-        "addr_id", "start", "end"
-    )
+    spans = hits.filter(pl.col("typed_ward_key")).select("addr_id", "start", "end")
     typed_high = high.filter(pl.col("typed")).select("addr_id", a_start="start", a_end="end")
     inside = (
         spans.join(typed_high, on="addr_id")
@@ -971,7 +981,7 @@ def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
     tokens = _tokens(texts_by_id)
     local_starts = _locality_starts(tokens)
     spans = _spans(tokens, max_tokens)
-    hits = spans.join(_lexicon_parts()["keys"], on="key", how="semi")
+    hits = spans.join(_lexicon_parts()["keys"], on="key").drop("key")
     high = _high_matches(hits)
     explicit = _explicit_wards(hits, high)
     matches = pl.concat([high, _ward_matches(hits, high)])
