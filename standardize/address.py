@@ -961,15 +961,16 @@ def _ward_matches(hits: pl.DataFrame, high: pl.DataFrame) -> pl.DataFrame:
 
 def _explicit_wards(hits: pl.DataFrame, high: pl.DataFrame) -> pl.DataFrame:
     """Spans the text types as a ward of some name ("Phường Đồng Sơn", "xa quang phu"), wherever in the country
-    that ward is, except inside a typed district or province ("Thị xã Sơn Tây" holds "xã Sơn Tây")."""
+    that ward is, except where they overlap a typed district or province: "thi xa son tay ha noi" holds
+    "xã Sơn Tây" and "xã Sơn Tây Hà", neither of which is a ward there."""
     spans = hits.filter(pl.col("typed_ward_key")).select("addr_id", "start", "end")
     typed_high = high.filter(pl.col("typed")).select("addr_id", a_start="start", a_end="end")
-    inside = (
+    overlapping = (
         spans.join(typed_high, on="addr_id")
-        .filter((pl.col("a_start") <= pl.col("start")) & (pl.col("a_end") >= pl.col("end")))
+        .filter((pl.col("a_start") <= pl.col("end")) & (pl.col("a_end") >= pl.col("start")))
         .select("addr_id", "start", "end")
     )
-    return spans.join(inside, on=["addr_id", "start", "end"], how="anti").unique()
+    return spans.join(overlapping, on=["addr_id", "start", "end"], how="anti").unique()
 
 
 def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:

@@ -239,6 +239,15 @@ def test_village_name_is_not_the_ward_and_the_named_province_holds(ref, text):
     assert row["province_code"] == province_code(ref, "Tỉnh Quảng Trị")
 
 
+def test_ward_typed_inside_a_town_name_is_not_a_ward(ref):
+    # Without commas "thi xa son tay ha noi" also reads "xã Sơn Tây" and "xã Sơn Tây Hà": those run into the
+    # typed town (Thị xã Sơn Tây) and must not override it.
+    [expected] = new_codes_of_legacy(ref, "Xã Sơn Đông", "Thị xã Sơn Tây", "Thành phố Hà Nội")
+    for text in ("Xã Sơn Đông, Thị xã Sơn Tây, Hà Nội", "xa son dong thi xa son tay ha noi"):
+        row = resolve_one(text)
+        assert (row["ward_code"], row["address_status"]) == (expected, "exact"), text
+
+
 def test_ward_named_like_an_old_district_is_the_ward(ref):
     # New Xã Quảng Trạch carries the name of the old district; "Thôn Quảng Phú" is a village here, not the old
     # Xã Quảng Phú of Huyện Quảng Trạch.
