@@ -1,0 +1,138 @@
+"""Batches of export files and the step outputs the flow hands between tasks (no Prefect server needed)."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sachsong.pipelines.flows import source_inputs
+from sachsong.pipelines.tasks import (
+    STEP_MANIFEST,
+    StepOutput,
+    load_standardized,
+    plan_batches,
+    prune_work,
+    run_step,
+    step_directory,
+)
+from sachsong.sources.ingest import ingest_directory, ingest_files, list_source_files
+
+
+def test_batches_are_contiguous_balanced_and_cover_every_file_once() -> None:
+    sizes = {f"{i:03d}.csv": size for i, size in enumerate([10, 1, 1, 1, 50, 1, 1, 1, 1, 1, 30, 5, 0, 0])}
+    batches = plan_batches(sizes, workers=2)
+    assert [name for batch in batches for name in batch] == list(sizes)  # walk order kept, nothing twice
+    assert len(batches) == 4  # two per worker
+    loads = [sum(sizes[name] for name in batch) for batch in batches]
+    assert max(loads) == 50  # the biggest file alone; no batch holds it plus others
+
+    many = {f"{i:04d}.csv": 1000 for i in range(1000)}
+    assert len(plan_batches(many, workers=1, batch_bytes=100_000)) == 10  # total / batch size
+    assert plan_batches({"only.csv": 7}, workers=4) == [["only.csv"]]
+    assert plan_batches({}, workers=2) == []
+    # Empty files still spread by count.
+    assert plan_batches({"a": 0, "b": 0, "c": 0, "d": 0}, workers=1) == [["a", "b"], ["c", "d"]]
+
+
+def test_step_runs_once_and_is_reused(tmp_path: Path) -> None:
+    calls = []
+
+    def compute() -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
+        calls.append(1)
+        return {"table": pl.DataFrame({"row_uid": [0, 1], "x": ["a", None]})}, {"rows": 2}
+
+    first = run_step(tmp_path, "step", "k" * 64, compute)
+    again = run_step(tmp_path, "step", "k" * 64, compute)
+    other = run_step(tmp_path, "step", "j" * 64, compute)
+    assert calls == [1, 1]
+    assert (first.reused, again.reused, other.reused) == (False, True, False)
+    assert again.counts == {"rows": 2} and again.read("table").equals(first.read("table"))
+    assert sorted(p.name for p in (tmp_path / "step").iterdir()) == ["j" * 40, "k" * 40]
+
+
+def test_failed_step_leaves_nothing_to_reuse(tmp_path: Path) -> None:
+    def broken() -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
+        raise RuntimeError("room failed")
+
+    with pytest.raises(RuntimeError, match="room failed"):
+        run_step(tmp_path, "step", "k" * 64, broken)
+    assert not step_directory(tmp_path, "step", "k" * 64).exists()
+
+    class Unwritable(pl.DataFrame):
+        def write_parquet(self, *args, **kwargs):
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        run_step(tmp_path, "step", "k" * 64, lambda: ({"t": Unwritable({"a": [1]})}, {}))
+    assert list((tmp_path / "step").iterdir()) == []  # no half-built folder either
+
+
+def test_prune_drops_only_stale_steps(tmp_path: Path) -> None:
+    fresh = run_step(tmp_path, "a", "1" * 64, lambda: ({"t": pl.DataFrame({"x": [1]})}, {}))
+    stale = run_step(tmp_path, "a", "2" * 64, lambda: ({"t": pl.DataFrame({"x": [2]})}, {}))
+    old = time.time() - timedelta(days=8).total_seconds()
+    os.utime(Path(stale.directory) / STEP_MANIFEST, (old, old))
+    assert prune_work(tmp_path) == 1
+    assert Path(fresh.directory).is_dir() and not Path(stale.directory).exists()
+
+
+def test_stacked_batches_get_table_wide_row_uids(tmp_path: Path) -> None:
+    def batch(key: str, files: list[str]) -> StepOutput:
+        frame = pl.DataFrame({"row_uid": list(range(len(files))), "source_file": files})
+        return run_step(tmp_path, "prepare", key * 64, lambda: ({"standardized": frame}, {}))
+
+    stacked = load_standardized([batch("a", ["x.csv", "x.csv"]), batch("b", ["y.csv"])])
+    assert stacked["row_uid"].to_list() == [0, 1, 2]
+    assert stacked["source_file"].to_list() == ["x.csv", "x.csv", "y.csv"]
+
+
+def _write_exports(root: Path) -> None:
+    exports = root / "exports"
+    (exports / "north").mkdir(parents=True)
+    (exports / "south").mkdir(parents=True)
+    header = "ho_ten,ngay_sinh,gioi_tinh,so_cccd,dia_chi\n"
+    (exports / "north" / "a.csv").write_text(
+        header + "Nguyễn Văn An,01/02/1990,Nam,001090000001,Xã Lộc Hà\nTrần Thị Bình,1985,Nữ,,Xã Lộc Hà\n",
+        encoding="utf-8",
+    )
+    # Same stem in two folders: default source ids depend on both files existing.
+    (exports / "south" / "a.csv").write_text(
+        header + "Lê Văn Cường,03/04/2001,Nam,,Phường 1\n", encoding="utf-8"
+    )
+    (exports / "south" / "b.csv").write_bytes(header.encode() + b"\xff\xfe broken \x00 line\n")
+    (exports / ".hidden.csv").write_text(header, encoding="utf-8")
+    (root / "truth").mkdir()
+    (root / "truth" / "people.parquet").write_bytes(b"not input")
+
+
+def test_ingest_in_batches_equals_one_ingest_of_the_folder(tmp_path: Path) -> None:
+    _write_exports(tmp_path)
+    whole = ingest_directory(tmp_path)
+    names = list_source_files(tmp_path)
+    assert names == whole.counts["source_file"].to_list()
+
+    parts = [ingest_files(tmp_path, batch) for batch in plan_batches(dict.fromkeys(names, 1), workers=1)]
+    assert pl.concat([p.table for p in parts]).equals(whole.table)
+    assert pl.concat([p.counts for p in parts]).equals(whole.counts)
+    assert pl.concat([p.rejects for p in parts]).equals(whole.rejects)
+    assert set(whole.table["source_id"]) == {"north__a", "south__a"}  # qualified because the stems collide
+
+    with pytest.raises(FileNotFoundError, match=r"nope\.csv"):
+        ingest_files(tmp_path, ["nope.csv"])
+
+
+def test_source_inputs_fingerprint_what_ingest_reads(tmp_path: Path) -> None:
+    _write_exports(tmp_path)
+    inputs = source_inputs(tmp_path)
+    assert list(inputs.files) == list_source_files(tmp_path)  # no truth/, no hidden files
+    before = inputs.fingerprint("code")
+    (tmp_path / "exports" / "south" / "a.csv").write_text("changed\n", encoding="utf-8")
+    changed = source_inputs(tmp_path)
+    assert changed.fingerprint("code") != before
+    assert changed.files["north/a.csv"] == inputs.files["north/a.csv"]
+    (tmp_path / "registry.yaml").write_text("sources: []\n", encoding="utf-8")
+    assert source_inputs(tmp_path).registry != ""
