@@ -680,7 +680,7 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) 
         new_province=pl.col("new_province").unique(),
         any_fuzzy=pl.col("any_fuzzy").all(),
         three_tier=pl.col("three_tier").all(),
-        reading_units=pl.col("unit").filter(pl.col("kind") == "old").cast(pl.String).unique(),
+        reading_units=pl.col("unit").filter(pl.col("kind") == "old").cast(pl.String).unique().sort(),
     )
     # A split old ward is settled when the text elsewhere (before the ward) names exactly one candidate.
     naming = (
@@ -973,6 +973,101 @@ def _explicit_wards(hits: pl.DataFrame, high: pl.DataFrame) -> pl.DataFrame:
     return spans.join(overlapping, on=["addr_id", "start", "end"], how="anti").unique()
 
 
+@lru_cache(maxsize=1)
+def _well_formed_tables() -> dict[str, pl.DataFrame]:
+    """For `_well_formed`: (typed old-ward keyword, district keyword) pairs that name exactly one old ward that
+    was not split, with its new ward; and the keywords of every old and new province."""
+    lexicon, _ = _lexicon()
+    units = _unit_tables()
+    wards = (
+        lexicon.filter((pl.col("level") == WARD_OLD) & pl.col("typed"))
+        .select(ward_key="key", unit="unit")
+        .join(units["legacy_attrs"], on="unit")
+        .join(units["legacy_codes"], on="unit")
+    )
+    districts = lexicon.filter(pl.col("level") == DISTRICT).select(district_key="key", district="unit")
+    pairs = (
+        wards.join(districts, on="district")
+        .unique(["ward_key", "district_key", "unit"])
+        .filter(pl.len().over(["ward_key", "district_key"]) == 1)
+        .filter(~pl.col("is_split"))
+        .select(
+            "ward_key",
+            "district_key",
+            "unit",
+            "old_province",
+            "new_province",
+            ward_code=pl.col("new_codes").list.first(),
+        )
+    )
+    provinces = pl.concat(
+        [
+            lexicon.filter(pl.col("level") == PROVINCE_OLD)
+            .join(units["old_province_to_new"], on="unit")
+            .select(province_key="key", old_province="unit", new_province="new_province"),
+            lexicon.filter(pl.col("level") == PROVINCE_NEW).select(
+                province_key="key", old_province=pl.lit(None, CODE), new_province="unit"
+            ),
+        ]
+    )
+    return {"pairs": pairs, "provinces": provinces}
+
+
+def _well_formed(tokens: pl.DataFrame) -> pl.DataFrame:
+    """Old 3-tier addresses whose last comma segments are exactly a typed ward, its district and (optionally)
+    its province ("…, Xã Quảng Phú, Huyện Quảng Trạch, Tỉnh Quảng Bình", any spelling that folds the same):
+    resolved by one join, without the span machinery. Only where the full reading would give the same answer:
+    the ward is typed (the top score), the pair names one unsplit old ward, and a last segment names its own
+    province; anything else is left to the full reading."""
+    tables = _well_formed_tables()
+    segments = (
+        tokens.group_by("seg_uid", maintain_order=True)
+        .agg(pl.col("addr_id").first(), key=pl.col("tok").str.join(""))
+        .group_by("addr_id", maintain_order=True)
+        .agg(keys=pl.col("key"))
+    )
+    last = pl.col("keys")
+    with_province = segments.select(
+        "addr_id",
+        ward_key=last.list.get(-3, null_on_oob=True),
+        district_key=last.list.get(-2, null_on_oob=True),
+        province_key=last.list.get(-1),
+    ).join(tables["pairs"], on=["ward_key", "district_key"])
+    kept = ["addr_id", "unit", "new_province", "ward_code"]
+    own_province = pl.concat(
+        [
+            with_province.join(
+                tables["provinces"].drop_nulls("old_province").drop("new_province"),
+                on=["province_key", "old_province"],
+            ).select(kept),
+            with_province.join(
+                tables["provinces"].drop("old_province"), on=["province_key", "new_province"]
+            ).select(kept),
+        ]
+    )
+    without_province = (
+        segments.join(own_province.select("addr_id"), on="addr_id", how="anti")
+        .select(
+            "addr_id",
+            ward_key=last.list.get(-2, null_on_oob=True),
+            district_key=last.list.get(-1),
+        )
+        .join(tables["pairs"], on=["ward_key", "district_key"])
+        .select("addr_id", "unit", "new_province", "ward_code")
+    )
+    found = pl.concat([own_province, without_province]).unique("addr_id")
+    return found.select(
+        "addr_id",
+        "ward_code",
+        province_code=pl.col("new_province").cast(pl.String),
+        address_status=pl.lit("exact"),
+        ward_candidates=pl.concat_list("ward_code"),
+        tied=pl.lit(False),
+        three_tier=pl.lit(True),
+        reading_units=pl.concat_list(pl.col("unit").cast(pl.String)),
+    )
+
+
 def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
     """Resolve distinct address strings: one row per input string (same order), with the output columns and
     what a hint is read against (`three_tier`, `reading_units`)."""
@@ -980,6 +1075,10 @@ def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
     distinct = pl.DataFrame({"text": texts.cast(pl.String)}).with_row_index("addr_id")
     texts_by_id = distinct.drop_nulls("text")
     tokens = _tokens(texts_by_id)
+    well_formed = _well_formed(tokens)
+    if well_formed.height:
+        tokens = tokens.join(well_formed.select("addr_id"), on="addr_id", how="anti")
+        texts_by_id = texts_by_id.join(well_formed.select("addr_id"), on="addr_id", how="anti")
     local_starts = _locality_starts(tokens)
     spans = _spans(tokens, max_tokens)
     hits = spans.join(_lexicon_parts()["keys"], on="key").drop("key")
@@ -1015,6 +1114,7 @@ def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
             )
             matches = pl.concat([matches, fuzzy], how="vertical_relaxed")
     provinces = _province_only(matches)
+    decided = pl.concat([decided, well_formed.select(decided.columns)], how="vertical_relaxed")
     out = distinct.join(decided, on="addr_id", how="left", maintain_order="left").join(
         provinces.rename({"province_code": "named_province"}), on="addr_id", how="left", maintain_order="left"
     )

@@ -320,3 +320,31 @@ def test_rerun_replaces_previous_output_columns():
 def test_missing_column_is_a_clear_error():
     with pytest.raises(AddressInputError, match=r"no column 'address'.*dia_chi"):
         resolve_addresses(pl.DataFrame({"dia_chi": ["x"]}))
+
+
+WELL_FORMED_AND_NOT = [
+    "Thôn 3, Xã Quảng Phú, Huyện Quảng Trạch, Tỉnh Quảng Bình",  # typed ward, district, old province
+    "XA QUANG PHU, HUYEN QUANG TRACH, QUANG TRI",  # the new province of the district
+    "Xã Quảng Phú, Huyện Quảng Trạch",  # no province
+    "P. 5, Q. 3, TP. Hồ Chí Minh",
+    "Xã Tân Thạnh, Huyện Thới Lai, Thành phố Cần Thơ",  # split ward: not for the shortcut
+    "Xã Quảng Phú, Huyện Quảng Trạch, Tỉnh Thanh Hóa",  # another province: not for the shortcut
+    "Quảng Phú, Quảng Trạch, Quảng Bình",  # untyped ward: not for the shortcut
+    "Xã Sơn Đông, Thị xã Sơn Tây, Hà Nội",
+    "P. 5, Q. 3, TP. HCM",  # "TP. HCM" is found only by the span reading ("hcm" inside it): full reading
+]
+
+
+def test_well_formed_shortcut_gives_what_the_full_reading_gives(monkeypatch):
+    import sachsong.standardize.address as address
+
+    frame = pl.DataFrame({"address": WELL_FORMED_AND_NOT})
+    tokens = address._tokens(frame.select(text="address").with_row_index("addr_id"))
+    claimed = sorted(address._well_formed(tokens)["addr_id"].to_list())
+    assert claimed == [0, 1, 2, 3, 7]
+    shortcut = resolve_addresses(frame)
+    shortcut_off = address._well_formed
+    monkeypatch.setattr(address, "_well_formed", lambda tokens: shortcut_off(tokens).clear())
+    full = resolve_addresses(frame)
+    assert shortcut.equals(full)
+    assert full["address_status"].to_list()[:4] == ["exact"] * 4
