@@ -23,12 +23,14 @@ from sachsong.matching.blocking import (
 )
 from sachsong.matching.cluster import DEFAULT_MAX_CLUSTER_SIZE, cluster_records
 from sachsong.matching.compare import COMPARISONS, SCORED, compare_pairs
+from sachsong.matching.exclusive import share_among_namesakes
 from sachsong.matching.golden import build_golden
 from sachsong.matching.keys import EncodedFeatures, build_features, check_columns, encode_features
 from sachsong.matching.review import build_review, read_decision_file, resolve_decisions, write_review
 from sachsong.matching.scoring import (
     MatchModel,
     Thresholds,
+    decide_bands,
     estimate_u_random,
     fit_anchored,
     fit_em,
@@ -51,6 +53,8 @@ class DedupeConfig:
     estimate_u_by_em: bool | tuple[str, ...] = True  # for plain EM (when there are too few ID anchors)
     estimation: str = "anchored"  # "anchored" (ID-decided pairs measure m/u, EM the rest) or "em"
     seed: int = 11
+    # A record without a full birth date is at most one of the namesakes it resembles (see exclusive.py).
+    share_among_namesakes: bool = True
 
 
 PAIR_COLUMNS: tuple[str, ...] = (
@@ -65,6 +69,7 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "tf_given",
     "tf_family",
     "tf_middle",
+    "namesake_weight",
     "match_weight",
     "probability",
     "hard_rule",
@@ -191,6 +196,10 @@ def dedupe_standardized(
     if model is None:
         model = fit_em(compared, u_random, estimate_u=config.estimate_u_by_em)
     scored = score_compared(compared, model, encoded, config.thresholds)
+    if config.share_among_namesakes:
+        scored = decide_bands(share_among_namesakes(scored, encoded), config.thresholds)
+    else:
+        scored = scored.with_columns(pl.lit(0.0).alias("namesake_weight"))
     lap("score")
     scored = scored.join(resolved, on=["left_uid", "right_uid"], how="left").with_columns(
         band=pl.when(pl.col("decision") == "same")

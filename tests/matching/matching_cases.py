@@ -219,5 +219,33 @@ def hand_made_cases() -> pl.DataFrame:
         record(
             o + 91, "Vũ Quang Đông", date(1941, 9, 22), sex="M", phone="+84911000090", cccd="045041831629"
         ),
+        # A record without a birth date and two namesakes of its ward (two people: different cards): it can be
+        # at most one of them, so it links to neither on the name alone.
+        record(o + 100, "Đinh Công Tuấn", date(1980, 1, 7), sex="M", ward="19011", cccd="044080555001"),
+        record(
+            o + 101,
+            "Đinh Công Tuấn",
+            date(1992, 5, 5),
+            sex="M",
+            ward="19011",
+            cccd="044092555002",
+            source="xa_b",
+        ),
+        record(o + 102, "Đinh Công Tuấn", None, sex="M", ward="19011", source="xa_c"),
+        # The same with one namesake only: nothing to share, the name + ward + phone link stands.
+        record(o + 110, "Lương Thị Hạnh", date(1975, 8, 9), sex="F", ward="19012", phone="+84911000110"),
+        record(o + 111, "Lương Thị Hạnh", None, sex="F", ward="19012", phone="+84911000110", source="xa_b"),
+        # A mistyped sex field on the same name with a year-only date of the same year: one person.
+        record(o + 120, "Quách Thị Diệu", date(1966, 4, 2), sex="F", ward="19013", phone="+84911000120"),
+        record(
+            o + 121,
+            "Quách Thị Diệu",
+            date(1966, 1, 1),
+            "year",
+            sex="M",
+            ward="19013",
+            phone="+84911000120",
+            source="xa_b",
+        ),
     ]
     return frame(rows)

@@ -47,6 +47,25 @@ def test_generations_of_a_household_never_auto_link(province_result):
         assert scored["hard_rule"] == "different generation" and scored["band"] != "link"
 
 
+def test_an_undated_record_shares_its_evidence_among_namesakes(province_result):
+    undated = O + 102
+    for dated in (O + 100, O + 101):
+        scored = pair(province_result, dated, undated)
+        assert scored["namesake_weight"] < -0.5  # the other namesake competes
+        assert scored["band"] != "link"
+        assert cluster_of(province_result, dated) != cluster_of(province_result, undated)
+    assert cluster_of(province_result, O + 100) != cluster_of(province_result, O + 101)
+    alone = pair(province_result, O + 110, O + 111)
+    assert alone["namesake_weight"] == 0.0 and alone["band"] == "link"
+    assert cluster_of(province_result, O + 110) == cluster_of(province_result, O + 111)
+
+
+def test_a_mistyped_sex_with_the_same_name_and_birth_year_is_no_hard_no(province_result):
+    scored = pair(province_result, O + 120, O + 121)
+    assert scored["sex_level"] == 1 and scored["hard_rule"] is None
+    assert cluster_of(province_result, O + 120) == cluster_of(province_result, O + 121)
+
+
 def test_a_card_slip_in_the_birth_digits_does_not_split_a_cluster():
     nodes = pl.DataFrame(
         {"row_uid": [1, 2, 3], "cccd": ["044069792837", "044077792837", "044069000001"]},
