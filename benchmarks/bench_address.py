@@ -119,7 +119,7 @@ def generate(distinct: int, records: int, seed: int) -> tuple[pl.DataFrame, pl.D
     texts = [noisy_address(row, kind, rng) for row, kind in zip(picks, kinds, strict=True)]
     base = pl.DataFrame(
         {"address": texts, "legacy_key": [r["legacy_key"] for r in picks], "noise": kinds}
-    ).unique("address", keep="first")
+    ).unique("address", keep="first", maintain_order=True)
     # Records repeat addresses (households, several registers), skewed like real data.
     weights = [rng.paretovariate(1.5) for _ in range(base.height)]
     index = rng.choices(range(base.height), weights=weights, k=records)
