@@ -201,7 +201,8 @@ def baseline(demo: Demo, prefect_api: str, tmp_path_factory: pytest.TempPathFact
 
 
 def copy_store(store: Path, target: Path, with_cache: bool = False) -> Path:
-    """A copy of a store; without the task cache unless asked, so every step really runs again."""
-    ignore = None if with_cache else shutil.ignore_patterns(".prefect-results")
+    """A copy of a store; without the flow's work caches (hidden folders such as `.work`, `.prefect-results`)
+    unless asked, so every step really runs again."""
+    ignore = None if with_cache else shutil.ignore_patterns(".*")
     shutil.copytree(store, target, ignore=ignore)
     return target
