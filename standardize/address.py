@@ -102,6 +102,10 @@ LOCALITY_WORDS: tuple[str, ...] = (
     "cum",
 )
 
+# The longest ward, district or province name in tokens that the well-formed shortcut reads whole
+# ("thanh pho ho chi minh"); longer segments go to the full reading.
+WELL_FORMED_TOKENS = 6
+
 FUZZY_CUTOFF = 84.0
 FUZZY_MIN_KEY_LENGTH = 4
 FUZZY_WINDOW_TOKENS = 6
@@ -1020,9 +1024,25 @@ def _well_formed(tokens: pl.DataFrame) -> pl.DataFrame:
     the ward is typed (the top score), the pair names one unsplit old ward, and a last segment names its own
     province; anything else is left to the full reading."""
     tables = _well_formed_tables()
+    # Each segment's key from its first row: its tokens concatenated (null when it has more than a ward,
+    # district or province name can have; such a segment is never part of a well-formed tail).
+    same_segment = [
+        pl.col("seg_uid").shift(-k) == pl.col("seg_uid") for k in range(1, WELL_FORMED_TOKENS + 1)
+    ]
+    key = pl.concat_str(
+        [pl.col("tok")]
+        + [
+            pl.when(same).then(pl.col("tok").shift(-k)).otherwise(pl.lit(""))
+            for k, same in enumerate(same_segment[:-1], 1)
+        ]
+    )
     segments = (
-        tokens.group_by("seg_uid", maintain_order=True)
-        .agg(pl.col("addr_id").first(), key=pl.col("tok").str.join(""))
+        tokens.select(
+            "addr_id",
+            first=(pl.col("seg_uid") != pl.col("seg_uid").shift(1)).fill_null(True),
+            key=pl.when(~same_segment[-1].fill_null(False)).then(key),
+        )
+        .filter(pl.col("first"))
         .group_by("addr_id", maintain_order=True)
         .agg(keys=pl.col("key"))
     )
