@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from sachsong.store import history, publish
 from sachsong.store.layout import CURRENT_POINTER, SNAPSHOTS_DIR
-from sachsong.store.publish import GateResult, publish_snapshot
+from sachsong.store.publish import GateResult, publish_snapshot, table_content_hash
 from sachsong.store.reader import current_manifest, current_run_id, open_current, read_current_table
 
 
@@ -190,3 +190,20 @@ def test_history_is_append_only_and_round_trips(tmp_path: Path) -> None:
     assert stored.height == 4
     assert stored.filter(pl.col("run_id") == "r2")["ward_code"].to_list() == ["19630", "19630"]
     assert stored.filter(pl.col("run_id") == "r1")["ward_code"].null_count() == 2
+
+
+def test_content_hash_tells_null_from_empty_and_sees_values_move_between_columns() -> None:
+    connection = duckdb.connect()
+    variants = {
+        "base": "('x', NULL), ('y', 'z')",
+        "empty_not_null": "('x', ''), ('y', 'z')",
+        "moved": "(NULL, 'x'), ('y', 'z')",
+        "swapped_rows_values": "('x', 'z'), ('y', NULL)",
+        "same_rows_reordered": "('y', 'z'), ('x', NULL)",
+    }
+    for name, rows in variants.items():
+        connection.execute(f"CREATE TABLE {name} AS SELECT * FROM (VALUES {rows}) AS v(given, family)")
+    hashes = {name: table_content_hash(connection, name) for name in variants}
+    assert hashes["same_rows_reordered"] == hashes["base"]
+    others = [hashes[name] for name in variants if name != "same_rows_reordered"]
+    assert len(set(others)) == len(others)
