@@ -789,12 +789,13 @@ def _fuzzy_matches(spans: pl.DataFrame, scopes: pl.DataFrame, level: str) -> pl.
     )
     if scopes.is_empty():
         return empty
+    # The misspelt name runs up to the unit that scopes it ("Xã Quảng Phuu, Huyện Quảng Trạch").
     candidates = (
-        spans.join(scopes, on="addr_id")
+        spans.join(
+            scopes.select("addr_id", "scope", end=pl.col("before") - 1).unique(), on=["addr_id", "end"]
+        )
         .filter(
-            # The misspelt name runs up to the unit that scopes it ("Xã Quảng Phuu, Huyện Quảng Trạch").
-            (pl.col("end") == pl.col("before") - 1)
-            & (pl.col("start") >= pl.col("before") - FUZZY_WINDOW_TOKENS)
+            (pl.col("end") - pl.col("start") < FUZZY_WINDOW_TOKENS)
             & (pl.col("key").str.len_chars() >= FUZZY_MIN_KEY_LENGTH)
         )
         .select("addr_id", "start", "end", "key", "scope")
@@ -851,7 +852,8 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
     """Typo-tolerant matches for addresses that have no reading: province, then district, then ward."""
     units = _unit_tables()
     spans = spans.filter(pl.col("addr_id").is_in(leftover_ids.implode()))
-    current = matches.filter(pl.col("addr_id").is_in(leftover_ids.implode()))
+    # A misspelt name runs up to the whole typed district ("Huyện Quảng Trạch"), not up to the name inside it.
+    current = _drop_nested(matches.filter(pl.col("addr_id").is_in(leftover_ids.implode())))
     added = []
     last_position = spans.group_by("addr_id").agg(before=pl.col("end").max() + 1)
 
