@@ -6,6 +6,9 @@ How it works, all vectorized (polars expressions and joins, one rapidfuzz batch 
    accents, đ→d), expand unit-type abbreviations ("TT." → "thitran"), and form every run of up to a few
    adjacent words as a spaceless key ("Xã Quảng Phú" → "xaquangphu", "quangphu"), the form of
    vietnamadminunits' keyword lists.
+   Well-formed old addresses (the last comma segments are exactly a typed ward, its district and its
+   province, in any spelling that folds the same) are resolved right here by one join (`_well_formed`); the
+   steps below give the same answer for them, only slower.
 3. Join those keys to the province and district keywords (old and new), then to the ward keywords of only the
    provinces the address names (directly or through a district): each hit is a *match* with its position.
 4. Clean the matches: a span the text types as a unit ("Huyện Quảng Trạch", "Phường Đồng Sơn") overrides other
