@@ -39,8 +39,9 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("given_dob", ("giv_key", "dob_day"), refine="ward_code"),
     # Robust to a typo in the given name, and to a move.
     BlockingRule("family_middle_dob", ("fam_key", "mid_key", "dob_day"), refine="ward_code"),
-    # Robust to a name garbled beyond the other keys.
-    BlockingRule("ward_dob", ("ward_code", "dob_day"), refine="fam_key"),
+    # Robust to a name garbled beyond the other keys. Carries the sex: at 1.02M synthetic records that keeps the
+    # same F1 (0.9863) with 6% fewer candidate pairs; dropping the rule cost 0.0007 recall for 11% fewer pairs.
+    BlockingRule("ward_dob", ("ward_code", "dob_day", "sex_code"), refine="fam_key"),
 )
 
 DEFAULT_MAX_BLOCK_SIZE = 1000

@@ -69,6 +69,7 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "tf_given",
     "tf_family",
     "tf_middle",
+    "name_dependence_weight",
     "namesake_weight",
     "match_weight",
     "probability",

@@ -132,3 +132,19 @@ def test_a_level_never_seen_weighs_nothing_and_a_zero_u_stays_finite():
         warnings.simplefilter("error", RuntimeWarning)
         weights = model.weights("x")
     assert weights[0] == 0.0 and np.isfinite(weights[1]) and weights[1] > 10 and weights[2] == 0.0
+
+
+def test_name_parts_and_sex_are_not_counted_as_independent(province_result):
+    pairs = province_result.pairs
+    agree = (
+        (pl.col("given_level") <= 2)
+        & (pl.col("family_level") <= 1)
+        & (pl.col("middle_level") == 0)
+        & (pl.col("sex_level") == 0)
+    )
+    whole = pairs.filter(agree)["name_dependence_weight"]
+    # Measured on the synthetic province: "Văn"/"Thị" and the given names tell the sex, so agreeing on all of
+    # them is charged back a share of the bits the independent parts would add.
+    assert whole.len() and whole.n_unique() == 1 and -3.0 < whole[0] < -0.3
+    apart = pairs.filter((pl.col("given_level") >= 3) | (pl.col("sex_level") == 1))["name_dependence_weight"]
+    assert apart.len() and (apart == 0.0).all()
