@@ -29,6 +29,7 @@ from sachsong.pipelines.tasks import (
     code_fingerprint,
     combine_fingerprints,
     file_fingerprint,
+    forget_loaded,
     gate_task,
     history_task,
     load_standardized,
@@ -322,14 +323,17 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
         ctx.begin("history")
         history_task(str(ctx.store), _run_row(ctx, "published", published.describe(), **fields), scores)
     except GateFailed:
+        forget_loaded()
         raise  # already recorded as gate_failed
     except Exception as error:
+        forget_loaded()
         _record_failure(ctx, f"{ctx.step}: {type(error).__name__}: {error}", fields)
         if isinstance(error, RunFailed):
             raise
         raise RunFailed(f"run {ctx.run_id} failed at {ctx.step}: {type(error).__name__}: {error}") from error
 
     # The snapshot is live and recorded; a report failure fails the flow but does not unpublish.
+    forget_loaded()
     ctx.begin("report")
     report = report_task(str(ctx.store), str(ctx.store / "reports"))
     ctx.begin("done")

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -201,12 +202,32 @@ def prune_work(work_dir: Path, max_age: timedelta = CACHE_EXPIRATION) -> int:
     return deleted
 
 
+# The last stacked table, per process: checks, scores, conservation and publish all read the same batches, and on
+# the default thread runner they share one process. Frames are immutable, so sharing one is safe.
+_last_stacked: dict[tuple[str, ...], pl.DataFrame] = {}
+_stacking = threading.Lock()
+
+
 def load_standardized(batches: Sequence[StepOutput], columns: Sequence[str] | None = None) -> pl.DataFrame:
     """The province's standardized records: the batches stacked in order, `row_uid` renumbered table-wide."""
-    wanted = None if columns is None else [c for c in columns if c != "row_uid"]
-    frames = [batch.read("standardized", wanted) for batch in batches]
-    stacked = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
-    return stacked.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row_uid"))
+    key = tuple(str(batch.path("standardized")) for batch in batches)
+    with _stacking:
+        stacked = _last_stacked.get(key)
+        if stacked is None:
+            frames = [batch.read("standardized") for batch in batches]
+            stacked = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+            stacked = stacked.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row_uid"))
+            _last_stacked.clear()
+            _last_stacked[key] = stacked
+    if columns is None:
+        return stacked
+    return stacked.select(list(dict.fromkeys(["row_uid", *columns])))
+
+
+def forget_loaded() -> None:
+    """Drop the kept stacked table (at the end of a run, so an idle worker does not hold a province in memory)."""
+    with _stacking:
+        _last_stacked.clear()
 
 
 def load_passed(checks: StepOutput, batches: Sequence[StepOutput]) -> pl.DataFrame:

@@ -13,6 +13,7 @@ from sachsong.pipelines.flows import source_inputs
 from sachsong.pipelines.tasks import (
     STEP_MANIFEST,
     StepOutput,
+    forget_loaded,
     load_standardized,
     plan_batches,
     prune_work,
@@ -85,9 +86,13 @@ def test_stacked_batches_get_table_wide_row_uids(tmp_path: Path) -> None:
         frame = pl.DataFrame({"row_uid": list(range(len(files))), "source_file": files})
         return run_step(tmp_path, "prepare", key * 64, lambda: ({"standardized": frame}, {}))
 
-    stacked = load_standardized([batch("a", ["x.csv", "x.csv"]), batch("b", ["y.csv"])])
+    batches = [batch("a", ["x.csv", "x.csv"]), batch("b", ["y.csv"])]
+    stacked = load_standardized(batches)
     assert stacked["row_uid"].to_list() == [0, 1, 2]
     assert stacked["source_file"].to_list() == ["x.csv", "x.csv", "y.csv"]
+    assert load_standardized(batches, ["source_file"]).equals(stacked.select("row_uid", "source_file"))
+    forget_loaded()
+    assert load_standardized(batches[1:])["row_uid"].to_list() == [0]
 
 
 def _write_exports(root: Path) -> None:

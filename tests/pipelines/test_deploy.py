@@ -124,6 +124,9 @@ def test_deployment_runs_on_a_process_worker(demo_sources: Path, tmp_path: Path)
         deployment = httpx.get(f"{api_url}/deployments/name/province-nightly/{DEPLOYMENT}", timeout=10).json()
         assert deployment["work_pool_name"] == POOL
         assert deployment["parameters"]["store"] == str(store)
+        # No pull section: the worker runs the flow from the checkout it was deployed from.
+        [pull] = deployment["pull_steps"]
+        assert pull["prefect.deployments.steps.set_working_directory"]["directory"] == str(REPO)
         [schedule] = deployment["schedules"]
         assert schedule["schedule"]["cron"] == "0 2 * * *"
         assert schedule["schedule"]["timezone"] == "Asia/Ho_Chi_Minh"
