@@ -69,6 +69,8 @@ def write_json(path: Path, tables: ExportTables, meta: dict[str, Any]) -> Path:
     payload = {
         "meta": {k: _jsonable(v) for k, v in meta.items()},
         "scores": [{k: _jsonable(v) for k, v in row.items()} for row in tables.scores.iter_rows(named=True)],
+        # Each rule in its own unit: `checked`/`failing` count communes or sources for dataset-level rules.
+        "rules": [{k: _jsonable(v) for k, v in row.items()} for row in tables.rules.iter_rows(named=True)],
         "trend": [{k: _jsonable(v) for k, v in row.items()} for row in tables.trend.iter_rows(named=True)],
         "runs": [{k: _jsonable(v) for k, v in row.items()} for row in tables.runs.iter_rows(named=True)],
     }
@@ -153,6 +155,8 @@ def write_workbook(path: Path, tables: ExportTables, meta: dict[str, Any], targe
             elif column in (
                 "records",
                 "passing",
+                "checked",
+                "failing",
                 "rows_in",
                 "rows_published",
                 "rows_quarantined",

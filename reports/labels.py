@@ -96,8 +96,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "unresolved": ("Chưa xác định được xã/phường", "Commune not resolved"),
     "no_data": ("không có dữ liệu", "no data"),
     "rule_level_note": (
-        "Tỷ lệ theo quy tắc tính cả cảnh báo; điểm theo tiêu chí chỉ tính lỗi.",
-        "Rule pass rates count warnings too; criterion scores count errors only.",
+        "Mỗi quy tắc có tỷ lệ đạt riêng (bản ghi, xã/phường hoặc nguồn không bị quy tắc đó đánh dấu). "
+        "Quy tắc chưa phát hiện gì vẫn được liệt kê với 100%.",
+        "Each rule has its own pass rate (records, communes or sources it did not flag). Rules that found "
+        "nothing are listed at 100%.",
     ),
     "criterion_correct": ("Đúng", "Correct"),
     "criterion_sufficient": ("Đủ", "Sufficient"),
@@ -120,6 +122,68 @@ LABELS: dict[str, tuple[str, str]] = {
         "No run has been published yet, so there are no scores. See the run list below for why.",
     ),
     "open_details": ("Xem chi tiết", "Show details"),
+    "checked": ("Đã kiểm tra", "Checked"),
+    "failing": ("Không đạt", "Failing"),
+    "unit_records": ("bản ghi", "records"),
+    "unit_communes": ("xã/phường", "communes"),
+    "unit_sources": ("nguồn", "sources"),
+    "unit_runs": ("lần chạy", "run"),
+    "dataset_rule_communes": (
+        "quy tắc cấp tập dữ liệu: đếm theo xã/phường",
+        "dataset-level rule: counted in communes",
+    ),
+    "dataset_rule_sources": (
+        "quy tắc cấp tập dữ liệu: đếm theo nguồn dữ liệu",
+        "dataset-level rule: counted in sources",
+    ),
+    "dataset_rule_runs": (
+        "quy tắc cấp tập dữ liệu: đếm cả lần chạy",
+        "dataset-level rule: counted on the whole run",
+    ),
+    "rules_errors": (
+        "Quy tắc mức lỗi — tính vào điểm tiêu chí",
+        "Error rules — these count against the criterion scores",
+    ),
+    "rules_warnings": (
+        "Quy tắc mức cảnh báo — không tính vào điểm",
+        "Warning rules — these do not count against the scores",
+    ),
+    "rules_warnings_note": (
+        "Cảnh báo là việc cần rà soát hoặc đã được xử lý tự động (ví dụ bản ghi trùng được gộp thành hồ sơ gốc); "
+        "tỷ lệ ở đây không tô màu vì không làm giảm điểm.",
+        "Warnings are to review, or are handled automatically (e.g. duplicate records are merged into golden "
+        "records); their rates are not coloured because they do not lower any score.",
+    ),
+    "how_to_read": ("Cách đọc bảng điểm", "How to read this scorecard"),
+    "read_errors_only": (
+        "Điểm của mỗi tiêu chí là tỷ lệ bản ghi không có lỗi nào (mức “lỗi”) của tiêu chí đó, so với mục tiêu 100%. "
+        "Cảnh báo không làm giảm điểm.",
+        "Each criterion's score is the share of records with no error-level finding of that criterion, against "
+        "a 100% target. Warnings never lower a score.",
+    ),
+    "read_duplicates": (
+        "Bản ghi trùng (cùng một người ở nhiều sổ/nguồn) là cảnh báo, không phải lỗi: chúng được gộp thành hồ sơ "
+        "gốc (golden record) và các cặp chưa chắc chắn chờ cán bộ quyết định. Vì vậy điểm “Sạch” chỉ đếm lỗi.",
+        "Duplicate records (the same person in several registers or sources) are warnings, not errors: they are "
+        "merged into golden records, and uncertain pairs wait for a steward's decision. So “Clean” counts "
+        "errors only.",
+    ),
+    "read_records_published": ("bản ghi được công bố", "records published"),
+    "read_persons": ("người (hồ sơ gốc)", "persons (golden records)"),
+    "read_review": ("cặp chưa chắc chắn chờ rà soát", "uncertain pairs awaiting review"),
+    "read_quarantine": (
+        "Bản ghi bị cách ly vẫn được tính: bản ghi lỗi là bản ghi không đạt, không phải bản ghi bị bỏ qua.",
+        "Quarantined records are still counted: a failing record is not a missing one.",
+    ),
+    "read_dataset_rules": (
+        "Quy tắc cấp tập dữ liệu (xã/phường chưa có bản ghi, nguồn không được làm mới) được tính theo đơn vị "
+        "riêng: số xã/phường hoặc số nguồn đạt trên số đã kiểm tra.",
+        "Dataset-level rules (commune has no records, source not refreshed) are scored in their own unit: "
+        "communes or sources passing out of those checked.",
+    ),
+    "clean_card_note": ("gộp trùng", "duplicates merged"),
+    "read_quarantined": ("bản ghi bị cách ly", "records quarantined"),
+    "persons": ("người", "persons"),
 }
 
 

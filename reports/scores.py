@@ -40,6 +40,20 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     "passing": pl.Int64(),
     "share": pl.Float64(),
     "band": pl.String(),
+    # What `records`/`passing` count: records, except on coverage rows (communes) and on the rows of
+    # dataset-level rules, which check communes, sources or the whole run rather than records.
+    "unit": pl.String(),
+}
+UNITS: tuple[str, ...] = ("records", "communes", "sources", "runs")
+DEFAULT_PACK = "residents"  # the rule pack whose catalogue lists every rule, fired or not
+RULE_CATALOGUE_SCHEMA: dict[str, pl.DataType] = {
+    "rule_id": pl.String(),
+    "criterion": pl.String(),
+    "severity": pl.String(),
+    "scope": pl.String(),  # row | dataset
+    "unit": pl.String(),  # records for row rules; communes | sources | runs for dataset rules
+    "message_vi": pl.String(),
+    "message_en": pl.String(),
 }
 
 RECORD_COLUMNS: tuple[str, ...] = ("row_uid", "source_id", "ward_code")
@@ -177,6 +191,59 @@ def province_wards(province_code: str) -> pl.DataFrame:
     return _province_wards_cached(str(province_code))
 
 
+# ------------------------------------------------------------------------------------------- rule catalogue
+def _dataset_unit(columns: Collection[str]) -> str:
+    """The unit a dataset-level check judges, from the columns it reads: communes, else sources, else the run."""
+    if "ward_code" in columns:
+        return "communes"
+    if "source_id" in columns:
+        return "sources"
+    return "runs"
+
+
+@lru_cache(maxsize=8)
+def _pack_catalogue(pack: str) -> pl.DataFrame:
+    from sachsong.rules import python_checks
+    from sachsong.rules.engine import load_pack
+
+    rows = []
+    for rule in load_pack(pack).rules:
+        scope = rule.scope
+        unit = "records"
+        if scope == "dataset":
+            check = python_checks.get_check(rule.python) if rule.python else None
+            unit = _dataset_unit(check.columns if check else ())
+        rows.append((rule.id, rule.criterion, rule.severity, scope, unit, rule.message_vi, rule.message_en))
+    return pl.DataFrame(rows, schema=RULE_CATALOGUE_SCHEMA, orient="row")
+
+
+def rule_catalogue(pack: str | Path = DEFAULT_PACK) -> pl.DataFrame:
+    """Every rule of a rule pack (name or path): `rule_id, criterion, severity, scope, unit, message_vi,
+    message_en`. Dataset-level rules get the unit they judge (communes, sources or runs), row rules `records`."""
+    return _pack_catalogue(str(pack))
+
+
+def _normalize_catalogue(rules: pl.DataFrame | str | Path | None) -> pl.DataFrame:
+    if rules is None:
+        return pl.DataFrame(schema=RULE_CATALOGUE_SCHEMA)
+    if isinstance(rules, str | Path):
+        return rule_catalogue(rules)
+    _require(rules, ("rule_id", "criterion"), "rules")
+    bad_units = rules.filter(~pl.col("unit").is_in(list(UNITS))) if "unit" in rules.columns else rules.clear()
+    bad_units = bad_units.filter(pl.col("unit").is_not_null()) if "unit" in rules.columns else bad_units
+    if bad_units.height:
+        first = bad_units.row(0, named=True)
+        raise ValueError(
+            f"rules: rule {first['rule_id']!r} has unit {first['unit']!r}; expected one of {UNITS}"
+        )
+    return rules.select(
+        [
+            pl.col(c).cast(t) if c in rules.columns else pl.lit(None, dtype=t).alias(c)
+            for c, t in RULE_CATALOGUE_SCHEMA.items()
+        ]
+    ).unique(["rule_id", "criterion"], keep="first", maintain_order=True)
+
+
 # ---------------------------------------------------------------------------------------------- validation
 def _require(frame: pl.DataFrame, columns: Collection[str], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
@@ -261,21 +328,25 @@ def compute_scores(
     *,
     wards: pl.DataFrame | None = None,
     targets: Targets | Mapping[str, Any] | str | Path | None = None,
-    rules: pl.DataFrame | None = None,
+    rules: pl.DataFrame | str | Path | None = DEFAULT_PACK,
     criteria_run: Collection[str] | None = None,
 ) -> pl.DataFrame:
     """Score one run: long rows `run_id, as_of, province_code, level, key, criterion, records, passing, share, band`.
 
     records: the run's standardized records (quarantined ones included) with `row_uid, source_id, ward_code`.
     findings: `schema.FINDING_SCHEMA` rows. wards: the province's new communes (`ward_code`, default from the
-    reference data) — those without records score 0 on "sufficient". rules: optional `rule_id, criterion`
-    catalogue so rules with no finding are listed at 100%. criteria_run: the criteria whose rules ran (default
-    all four); the others get no applicable records (share null, band "n/a").
+    reference data) — those without records score 0 on "sufficient". rules: the rule catalogue, so rules with no
+    finding are listed at 100% — a pack name or path (default: the residents pack), a frame with `rule_id,
+    criterion` (+ optional `unit`: see RULE_CATALOGUE_SCHEMA), or None for the rules that fired only.
+    Dataset-level rules are scored in their own unit (communes or sources checked vs failing), not in records.
+    criteria_run: the criteria whose rules ran (default all four); the others get no applicable records (share
+    null, band "n/a").
     """
     _require(records, RECORD_COLUMNS, "records")
     findings = _check_findings(findings)
     targets = load_targets(targets)
     criteria = tuple(c for c in CRITERIA if criteria_run is None or c in set(criteria_run))
+    catalogue = _normalize_catalogue(rules)
     province_code = str(province_code)
     if wards is None:
         wards = province_wards(province_code)
@@ -343,12 +414,24 @@ def compute_scores(
     empty_rows = _empty_commune_rows(empty_keys, dataset_wards, criteria)
     coverage = _coverage_row(province_code, ward_list, recs)
     rule_rows = _rule_rows(
-        recs, scoped, findings.filter(pl.col("criterion").is_in(list(criteria))), rules, criteria
+        recs,
+        scoped,
+        findings.filter(pl.col("criterion").is_in(list(criteria))),
+        catalogue.filter(pl.col("criterion").is_in(list(criteria))),
+        ward_list,
+        known_wards,
     )
 
     share = pl.when(pl.col("records") > 0).then(pl.col("passing") / pl.col("records")).otherwise(None)
     scores = (
-        pl.concat([long.with_columns(share.alias("share")), empty_rows, coverage, rule_rows])
+        pl.concat(
+            [
+                long.with_columns(share.alias("share"), pl.lit("records").alias("unit")),
+                empty_rows.with_columns(pl.lit("records").alias("unit")),
+                coverage.with_columns(pl.lit("communes").alias("unit")),
+                rule_rows,
+            ]
+        )
         .with_columns(
             pl.lit(str(run_id)).alias("run_id"),
             pl.lit(_as_date(as_of)).alias("as_of"),
@@ -412,32 +495,71 @@ def _rule_rows(
     recs: pl.DataFrame,
     scoped: pl.DataFrame,
     findings: pl.DataFrame,
-    rules: pl.DataFrame | None,
-    criteria: Collection[str],
+    catalogue: pl.DataFrame,
+    ward_list: pl.DataFrame,
+    known_wards: pl.Series,
 ) -> pl.DataFrame:
-    """Per rule: records it flagged (any severity: a warning rule's own pass rate is worth showing) out of all."""
-    total = recs.height
-    flagged = scoped.group_by("rule_id", "criterion").agg(
-        pl.col("row_uid").n_unique().cast(pl.Int64).alias("failing")
+    """Per rule, its own pass rate in its own unit.
+
+    Row rules: records flagged (errors *and* warnings: a warning rule's rate is worth showing) out of all records.
+    Dataset-level rules: communes (or sources, or the run) they named out of those checked — spreading them over
+    records would show 100% for a rule that fired only on communes with no records at all.
+    """
+    dataset = pl.col("row_uid").is_null()
+    is_ward = pl.col("value").is_in(known_wards.implode()).fill_null(False)
+    fired = findings.group_by("rule_id", "criterion").agg(
+        pl.when((~dataset).any())
+        .then(pl.lit("records"))
+        .when((dataset & is_ward).any())
+        .then(pl.lit("communes"))
+        .when((dataset & pl.col("source_id").is_not_null()).any())
+        .then(pl.lit("sources"))
+        .otherwise(pl.lit("runs"))
+        .alias("fired_unit"),
+        pl.col("value").filter(dataset & is_ward).n_unique().cast(pl.Int64).alias("fail_communes"),
+        pl.col("source_id")
+        .filter(dataset & ~is_ward & pl.col("source_id").is_not_null())
+        .n_unique()
+        .cast(pl.Int64)
+        .alias("fail_sources"),
+        dataset.any().cast(pl.Int64).alias("fail_runs"),
     )
-    # A dataset-level rule that only named empty communes touched no record: list it anyway.
-    fired = findings.select("rule_id", "criterion").unique()
-    flagged = fired.join(flagged, on=["rule_id", "criterion"], how="left")
-    if rules is not None:
-        _require(rules, ("rule_id", "criterion"), "rules")
-        catalogue = rules.select(
-            pl.col("rule_id").cast(pl.String), pl.col("criterion").cast(pl.String)
-        ).filter(pl.col("criterion").is_in(list(criteria)))
-        flagged = catalogue.join(flagged, on=["rule_id", "criterion"], how="full", coalesce=True)
-    return flagged.select(
+    flagged = scoped.group_by("rule_id", "criterion").agg(
+        pl.col("row_uid").n_unique().cast(pl.Int64).alias("fail_records")
+    )
+    rules = (
+        catalogue.select("rule_id", "criterion", "unit")
+        .join(fired, on=["rule_id", "criterion"], how="full", coalesce=True)
+        .join(flagged, on=["rule_id", "criterion"], how="left")
+        .with_columns(pl.coalesce("unit", "fired_unit", pl.lit("records")).alias("unit"))
+    )
+    named_wards = findings.filter(dataset & is_ward).select(pl.col("value").alias("ward_code"))
+    named_sources = findings.filter(dataset & ~is_ward).select(pl.col("source_id")).drop_nulls()
+    checked = {
+        "records": recs.height,
+        "communes": pl.concat([ward_list, named_wards]).n_unique(),
+        "sources": pl.concat([recs.select("source_id").drop_nulls(), named_sources]).n_unique(),
+        "runs": 1,
+    }
+    unit = pl.col("unit")
+    checked_expr = pl.lit(0, dtype=pl.Int64)
+    failing_expr = pl.lit(0, dtype=pl.Int64)
+    for name, count in checked.items():
+        checked_expr = pl.when(unit == name).then(pl.lit(count, dtype=pl.Int64)).otherwise(checked_expr)
+        failing_expr = pl.when(unit == name).then(pl.col(f"fail_{name}")).otherwise(failing_expr)
+    failing = pl.min_horizontal(failing_expr.fill_null(0), pl.col("records"))
+    return rules.with_columns(checked_expr.alias("records")).select(
         pl.lit("rule").alias("level"),
         pl.col("rule_id").alias("key"),
         "criterion",
-        pl.lit(total, dtype=pl.Int64).alias("records"),
-        (pl.lit(total, dtype=pl.Int64) - pl.col("failing").fill_null(0)).alias("passing"),
-        (
-            pl.lit(1.0) - pl.col("failing").fill_null(0) / total if total else pl.lit(None, dtype=pl.Float64)
-        ).alias("share"),
+        "records",
+        (pl.col("records") - failing).alias("passing"),
+        pl.when(pl.col("records") > 0)
+        .then(1.0 - failing / pl.col("records"))
+        .otherwise(None)
+        .cast(pl.Float64)
+        .alias("share"),
+        unit,
     )
 
 
@@ -450,6 +572,15 @@ def _ordered(scores: pl.DataFrame) -> pl.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------- history
+def with_units(scores: pl.DataFrame) -> pl.DataFrame:
+    """Score rows with a `unit` column: history written before units existed counted communes on coverage rows
+    and records everywhere else."""
+    default = pl.when(pl.col("level") == "coverage").then(pl.lit("communes")).otherwise(pl.lit("records"))
+    if "unit" not in scores.columns:
+        return scores.with_columns(default.alias("unit"))
+    return scores.with_columns(pl.col("unit").cast(pl.String).fill_null(default))
+
+
 RUN_ORDER = ("as_of", "started_at", "run_id")
 
 
@@ -515,9 +646,10 @@ def compare_with_previous(
     current: pl.DataFrame, history: pl.DataFrame, runs: pl.DataFrame | None
 ) -> pl.DataFrame:
     """`current` scores plus `previous_run_id`, `previous_share` and `change` (share − previous share) against the
-    latest published run before it (same province); nulls when there is none or either share is null."""
+    latest published run before it (same province); nulls when there is none, either share is null, or the row
+    counted another unit then (a rule scored in records before it was scored in communes is no comparison)."""
     if current.is_empty():
-        return current.with_columns(
+        return with_units(current).with_columns(
             pl.lit(None, dtype=pl.String).alias("previous_run_id"),
             pl.lit(None, dtype=pl.Float64).alias("previous_share"),
             pl.lit(None, dtype=pl.Float64).alias("change"),
@@ -526,23 +658,21 @@ def compare_with_previous(
     province_code = current.get_column("province_code")[0]
     as_of = current.get_column("as_of")[0]
     previous_id = _previous_run_id(run_id, as_of, province_code, history, runs)
+    keys = ["level", "key", "criterion", "unit"]
     previous = (
-        history.filter(pl.col("run_id") == previous_id)
-        .select("level", "key", "criterion", pl.col("share").alias("previous_share"))
-        .unique(["level", "key", "criterion"])
+        with_units(history.filter(pl.col("run_id") == previous_id))
+        .select(*keys, pl.col("share").alias("previous_share"))
+        .unique(keys)
         if previous_id is not None
-        else pl.DataFrame(
-            schema={
-                "level": pl.String,
-                "key": pl.String,
-                "criterion": pl.String,
-                "previous_share": pl.Float64,
-            }
-        )
+        else pl.DataFrame(schema={**dict.fromkeys(keys, pl.String), "previous_share": pl.Float64})
     )
-    return current.join(previous, on=["level", "key", "criterion"], how="left").with_columns(
-        pl.lit(previous_id, dtype=pl.String).alias("previous_run_id"),
-        (pl.col("share") - pl.col("previous_share")).alias("change"),
+    return (
+        with_units(current)
+        .join(previous, on=keys, how="left")
+        .with_columns(
+            pl.lit(previous_id, dtype=pl.String).alias("previous_run_id"),
+            (pl.col("share") - pl.col("previous_share")).alias("change"),
+        )
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -34,7 +34,9 @@ from sachsong.reports.scores import (
     compute_scores,
     load_targets,
     province_wards,
+    rule_catalogue,
     score_trend,
+    with_units,
 )
 
 from sachsong.schema import CRITERIA, FINDING_SCHEMA
@@ -47,6 +49,9 @@ CURRENT_POINTER = "CURRENT"
 HISTORY_DATABASE = "history.duckdb"
 SNAPSHOT_DATABASE = "store.duckdb"
 RECORD_TABLES = ("residents_records", "quarantine")
+# Tables whose row counts (never their contents) the overview explains: records published, persons after merging
+# duplicates, uncertain pairs waiting for a steward.
+COUNTED_TABLES = ("residents_records", "residents_golden", "quarantine", "review_queue")
 # The only record columns the report ever reads.
 SAFE_RECORD_COLUMNS = ("row_uid", "record_id", "source_id", "ward_code", "province_code", "source_row")
 
@@ -67,6 +72,7 @@ class StoreView:
     runs: pl.DataFrame | None
     history: pl.DataFrame
     data_docs: Path | None
+    table_counts: dict[str, int] = field(default_factory=dict)  # row counts of COUNTED_TABLES in the snapshot
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
@@ -129,7 +135,15 @@ def _read_history(store_dir: Path) -> tuple[pl.DataFrame | None, pl.DataFrame]:
         connection.close()
 
 
-def _read_snapshot(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _table_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    counts = {}
+    for table in COUNTED_TABLES:
+        if _columns(connection, table):
+            counts[table] = int(connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    return counts
+
+
+def _read_snapshot(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
     connection = _connect(path)
     try:
         parts = []
@@ -176,7 +190,7 @@ def _read_snapshot(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
                     for c, t in schema.items()
                 ]
             ).select(list(schema))
-        return records, findings
+        return records, findings, _table_counts(connection)
     finally:
         connection.close()
 
@@ -192,19 +206,22 @@ def read_store(store_dir: str | Path) -> StoreView:
         schema={c: pl.String for c in SAFE_RECORD_COLUMNS if c != "source_row"}
     ).with_columns(pl.col("row_uid").cast(pl.Int64))
     findings = pl.DataFrame(schema={c: t for c, t in FINDING_SCHEMA.items() if c != "message"})
+    counts: dict[str, int] = {}
     if run_id is not None:
         snapshot = store_dir / "snapshots" / run_id / SNAPSHOT_DATABASE
         if not snapshot.is_file():
             raise ReportError(
                 f"{store_dir / CURRENT_POINTER} names run {run_id}, but {snapshot} does not exist"
             )
-        records, findings = _read_snapshot(snapshot)
+        records, findings, counts = _read_snapshot(snapshot)
     elif history.is_empty() and (runs is None or runs.is_empty()):
         raise ReportError(
             f"{store_dir}: nothing published yet (no {CURRENT_POINTER}, no runs, no score history)"
         )
     docs = store_dir / "data_docs" / "index.html"
-    return StoreView(store_dir, run_id, records, findings, runs, history, docs if docs.is_file() else None)
+    return StoreView(
+        store_dir, run_id, records, findings, runs, history, docs if docs.is_file() else None, counts
+    )
 
 
 # ----------------------------------------------------------------------------------------- view building
@@ -259,33 +276,32 @@ def _province_info(province_code: str) -> tuple[str, pl.DataFrame]:
 
 
 def _rule_catalogue(findings: pl.DataFrame) -> dict[str, dict[str, str]]:
-    """Rule descriptions from the rules room's pack when it is there; a finding's message is never used (it may
-    quote the value)."""
+    """Rule descriptions, severity and unit from the rules room's pack; rules only seen in findings get their
+    severity and criterion from there. A finding's message is never used (it may quote the value)."""
     catalogue: dict[str, dict[str, str]] = {}
     try:
-        from sachsong.rules.engine import load_pack
-
-        for rule in load_pack("residents").rules:
-            rule_id = str(rule.id)
-            en = getattr(rule, "message_en", None) or getattr(rule, "description", None) or rule_id
-            vi = getattr(rule, "message_vi", None) or getattr(rule, "message", None) or en
-            catalogue[rule_id] = {
-                "vi": str(vi),
-                "en": str(en),
-                "criterion": str(getattr(rule, "criterion", "")),
-                "severity": str(getattr(rule, "severity", "")),
+        for row in rule_catalogue().iter_rows(named=True):
+            catalogue[row["rule_id"]] = {
+                "vi": row["message_vi"] or "",
+                "en": row["message_en"] or "",
+                "criterion": row["criterion"],
+                "severity": row["severity"] or "",
+                "scope": row["scope"] or "row",
+                "unit": row["unit"] or "records",
             }
-    except Exception:  # the rules room may not be importable yet; rule ids still identify rules
+    except Exception:  # a broken pack must not hide the scores; rule ids still identify rules
         pass
     if findings.height:
         seen = findings.group_by("rule_id").agg(
-            pl.col("severity").mode().first(), pl.col("criterion").mode().first()
+            pl.col("severity").mode().sort().first(),
+            pl.col("criterion").mode().sort().first(),
+            pl.col("row_uid").is_null().all().alias("dataset_level"),
         )
         for row in seen.iter_rows(named=True):
             entry = catalogue.setdefault(row["rule_id"], {"vi": "", "en": "", "criterion": row["criterion"]})
-            entry.setdefault("severity", row["severity"])
             if not entry.get("severity"):
                 entry["severity"] = row["severity"]
+            entry.setdefault("scope", "dataset" if row["dataset_level"] else "row")
     return catalogue
 
 
@@ -374,6 +390,7 @@ class ReportData:
     ward_names: pl.DataFrame
     rule_catalogue: dict[str, dict[str, str]]
     published: bool = True  # False: no run was ever published; the page shows the run list only
+    table_counts: dict[str, int] = field(default_factory=dict)
 
 
 def _run_field(runs: pl.DataFrame | None, run_id: str | None, column: str) -> Any:
@@ -408,8 +425,17 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
         )
     province_code = str(province_code)
     province_name, wards = _province_info(province_code)
-    if current.is_empty():  # the history lacks this run's scores: compute them from the snapshot
-        as_of = _run_field(view.runs, run_id, "as_of") or datetime.now(UTC).date()
+    # Scores written before rule units existed spread dataset-level rules over records; the live snapshot is
+    # at hand, so score it again rather than show "commune has no records" at 100%.
+    legacy = current.height > 0 and current.get_column("unit").null_count() == current.height
+    if current.is_empty() or (legacy and run_id == view.run_id):
+        # the history lacks this run's scores (or has them in the old form): compute them from the snapshot
+        as_of = (
+            current.get_column("as_of")[0]
+            if current.height
+            else _run_field(view.runs, run_id, "as_of") or datetime.now(UTC).date()
+        )
+        history = history.filter(pl.col("run_id") != run_id)
         current = compute_scores(
             view.records,
             view.findings,
@@ -420,6 +446,7 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
             targets=targets,
         )
         history = pl.concat([history, current], how="vertical_relaxed")
+    history = with_units(history)
     as_of = current.get_column("as_of")[0]
     scores = compare_with_previous(current, history, view.runs)
     trend = score_trend(history, view.runs, level=None, province_code=province_code, always=[run_id])
@@ -441,11 +468,15 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
         trend=trend,
         runs=runs,
         communes=_ranked_communes(scores, ward_names),
-        sources=_wide(scores, "source").sort("key"),
+        # Worst sources first: a province has hundreds of old-commune exports, mostly at 100%.
+        sources=_wide(scores, "source").sort(
+            "overall", "records", "key", descending=[False, True, False], nulls_last=True
+        ),
         rules=rules,
         drilldown=drill,
         ward_names=ward_names,
         rule_catalogue=catalogue,
+        table_counts=view.table_counts,
     )
 
 
@@ -527,8 +558,19 @@ def _page_context(data: ReportData, targets: Targets, data_docs_href: str | None
     for row in data.rules.iter_rows(named=True):
         info = data.rule_catalogue.get(row["key"], {})
         rules.append(
-            {**row, "vi": info.get("vi", ""), "en": info.get("en", ""), "severity": info.get("severity", "")}
+            {
+                **row,
+                "vi": info.get("vi", ""),
+                "en": info.get("en", ""),
+                "severity": info.get("severity", ""),
+                "failing": (row["records"] or 0) - (row["passing"] or 0),
+            }
         )
+    # Errors count against the criterion scores, warnings do not: two tables, so a red warning rule (e.g.
+    # duplicates, merged into golden records) is not read as contradicting a 100% criterion.
+    error_rules = [r for r in rules if r["severity"] != "warning"]
+    warning_rules = [r for r in rules if r["severity"] == "warning"]
+    counts = data.table_counts
     published_runs = data.trend.select("run_id").unique().height
     return {
         "data": data,
@@ -541,6 +583,9 @@ def _page_context(data: ReportData, targets: Targets, data_docs_href: str | None
         "communes": communes,
         "sources": data.sources.to_dicts(),
         "rules": rules,
+        "error_rules": error_rules,
+        "warning_rules": warning_rules,
+        "counts": counts,
         "rule_catalogue": data.rule_catalogue,
         "runs": runs,
         "has_failed_runs": any(r.get("status") != PUBLISHED for r in runs),
@@ -562,9 +607,57 @@ def _labels_json() -> str:
     return json.dumps(payload, ensure_ascii=False).replace("<", "\\u003c")
 
 
+def _rules_export(data: ReportData) -> pl.DataFrame:
+    """The rule table as the page shows it: each rule in its own unit (`checked`, `failing`), whether it counts
+    against the criterion scores (errors do, warnings do not), and its bilingual description."""
+    info = pl.DataFrame(
+        [
+            (
+                rule_id,
+                entry.get("severity") or None,
+                entry.get("scope") or None,
+                entry.get("vi"),
+                entry.get("en"),
+            )
+            for rule_id, entry in data.rule_catalogue.items()
+        ],
+        schema={
+            "rule_id": pl.String,
+            "severity": pl.String,
+            "scope": pl.String,
+            "message_vi": pl.String,
+            "message_en": pl.String,
+        },
+        orient="row",
+    )
+    return (
+        data.rules.rename({"key": "rule_id"})
+        .join(info, on="rule_id", how="left")
+        .select(
+            "rule_id",
+            "criterion",
+            "severity",
+            (pl.col("severity") != "warning").fill_null(True).alias("counts_in_score"),
+            pl.col("scope").fill_null(
+                pl.when(pl.col("unit") == "records").then(pl.lit("row")).otherwise(pl.lit("dataset"))
+            ),
+            "unit",
+            pl.col("records").alias("checked"),
+            "passing",
+            (pl.col("records") - pl.col("passing")).alias("failing"),
+            "share",
+            "band",
+            "previous_share",
+            "change",
+            "message_vi",
+            "message_en",
+        )
+    )
+
+
 def _export_tables(data: ReportData) -> ExportTables:
     names = data.ward_names.select(pl.col("ward_code").alias("key"), pl.col("ward_name").alias("name"))
-    long_cols = ["criterion", "records", "passing", "share", "band", "previous_share", "change"]
+    long_cols = ["criterion", "unit", "records", "passing", "share", "band", "previous_share", "change"]
     province = data.scores.filter(pl.col("level").is_in(["province", "coverage"])).select(
         "level", "key", *long_cols
     )
@@ -578,9 +671,9 @@ def _export_tables(data: ReportData) -> ExportTables:
         *[c for c in ("key", "records") if c in data.sources.columns],
         *[c for c in SCORE_CRITERIA if c in data.sources.columns],
     ).rename({"key": "source_id"}, strict=False)
-    rules = data.rules.select(pl.col("key").alias("rule_id"), *long_cols)
+    rules = _rules_export(data)
     trend = data.trend.filter(pl.col("level").is_in(["province", "coverage"])).select(
-        "run_id", "as_of", "level", "criterion", "records", "passing", "share", "band"
+        "run_id", "as_of", "level", "criterion", "unit", "records", "passing", "share", "band"
     )
     scores = data.scores.join(names, on="key", how="left").drop("run_order", strict=False)
     return ExportTables(province, communes, sources, rules, trend, data.runs, scores)
@@ -617,6 +710,9 @@ def build_report(
         "run_id": data.run_id,
         "as_of": data.as_of,
         "generated_at": datetime.now(UTC).replace(microsecond=0),
+        "scores_count": " / ".join(label("read_errors_only")),
+        "units": " / ".join(label("read_dataset_rules")),
+        "duplicates": " / ".join(label("read_duplicates")),
     }
     write_workbook(output_dir / "scores.xlsx", tables, meta, targets)
     write_json(output_dir / "scores.json", tables, meta)
