@@ -25,6 +25,7 @@ PLANTED = (
 )
 
 PROVINCE = "44"
+GOLDEN_PERSONS = 5
 WARDS = pl.DataFrame(
     {
         "ward_code": ["18859", "18871", "18880"],
@@ -111,6 +112,18 @@ def write_store(store_dir: Path, runs: list[dict], history: pl.DataFrame, curren
         connection.execute("CREATE TABLE residents_records AS SELECT * FROM published")
         connection.execute("CREATE TABLE quarantine AS SELECT *, 'stale' AS reasons FROM quarantined")
         connection.execute("CREATE TABLE findings AS SELECT * FROM findings_frame")
+        # 7 published records are 5 persons once duplicates are merged; 2 uncertain pairs wait for review.
+        golden = pl.DataFrame(
+            {
+                "cluster_id": [f"c{i}" for i in range(GOLDEN_PERSONS)],
+                "full_name": [PLANTED_NAME] * GOLDEN_PERSONS,
+            }
+        )
+        review = pl.DataFrame({"row_uid_a": [0, 1], "row_uid_b": [2, 3], "phone_a": [PLANTED_PHONE] * 2})
+        connection.register("golden_frame", golden)
+        connection.register("review_frame", review)
+        connection.execute("CREATE TABLE residents_golden AS SELECT * FROM golden_frame")
+        connection.execute("CREATE TABLE review_queue AS SELECT * FROM review_frame")
         connection.close()
         (store_dir / "CURRENT").write_text(current + "\n", encoding="utf-8")
     runs_frame = pl.DataFrame(

@@ -14,6 +14,7 @@ from sachsong.reports.scores import (
     compare_with_previous,
     compute_scores,
     load_targets,
+    rule_catalogue,
     score_trend,
 )
 
@@ -143,6 +144,75 @@ def test_rule_catalogue_lists_rules_without_findings():
     scores = scores_for(make_findings(), rules=rules)
     assert score(scores, "rule", "name_present", "sufficient")["share"] == 1.0
     assert score(scores, "rule", "cccd_birth_year", "correct")["passing"] == 7
+    # Only the catalogue passed, plus the rules that fired: no residents-pack rule sneaks in.
+    assert "dob_missing" not in scores.filter(pl.col("level") == "rule").get_column("key").to_list()
+
+
+def test_residents_pack_catalogue_is_the_default():
+    catalogue = rule_catalogue()
+    units = dict(zip(catalogue.get_column("rule_id"), catalogue.get_column("unit"), strict=True))
+    assert units["commune_without_records"] == "communes"
+    assert units["source_not_refreshed"] == "sources"
+    assert units["dob_missing"] == "records"
+    assert catalogue.filter(pl.col("message_vi").is_null() | pl.col("message_en").is_null()).is_empty()
+
+    scores = scores_for(make_findings())
+    rules = scores.filter(pl.col("level") == "rule")
+    # Every rule of the pack is listed, plus the sample's own rule ids that fired.
+    assert set(catalogue.get_column("rule_id")) <= set(rules.get_column("key"))
+    assert {"cccd_birth_year", "commune_has_records"} <= set(rules.get_column("key"))
+    never_fired = score(scores, "rule", "dob_missing", "sufficient")
+    assert (never_fired["records"], never_fired["passing"], never_fired["share"]) == (8, 8, 1.0)
+    assert never_fired["unit"] == "records"
+    # A dataset rule that never fired is checked in its own unit: the 3 communes, the 2 sources.
+    communes = score(scores, "rule", "commune_without_records", "sufficient")
+    assert (communes["unit"], communes["records"], communes["passing"]) == ("communes", 3, 3)
+    sources = score(scores, "rule", "source_not_refreshed", "live")
+    assert (sources["unit"], sources["records"], sources["passing"]) == ("sources", 2, 2)
+    # No catalogue at all: only the rules that fired.
+    fired_only = scores_for(make_findings(), rules=None).filter(pl.col("level") == "rule")
+    assert sorted(fired_only.get_column("key")) == [
+        "cccd_birth_year",
+        "commune_has_records",
+        "phone_format",
+        "updated_within_sla",
+    ]
+
+
+def test_dataset_level_rules_are_scored_in_communes_sources_or_runs():
+    findings = findings_frame(
+        [
+            # Fired only on an empty commune: touches no record, but 1 of the 3 communes fails.
+            (None, None, None, "commune_has_records", "sufficient", "error", "empty", "18880"),
+            (None, None, "ho_khau_dh", "source_refreshed", "live", "warning", "late", "ho_khau_dh"),
+            (None, None, None, "province_dup_rate", "clean", "warning", "high", None),
+            (0, "HK-000101", "ho_khau_dh", "cccd_birth_year", "correct", "error", "m", None),
+        ]
+    )
+    scores = scores_for(findings, rules=None)
+    commune_rule = score(scores, "rule", "commune_has_records", "sufficient")
+    assert commune_rule["unit"] == "communes"
+    assert (commune_rule["records"], commune_rule["passing"]) == (3, 2)
+    assert commune_rule["share"] == pytest.approx(2 / 3)
+    assert commune_rule["band"] == "red"
+    source_rule = score(scores, "rule", "source_refreshed", "live")
+    assert (source_rule["unit"], source_rule["records"], source_rule["passing"]) == ("sources", 2, 1)
+    run_rule = score(scores, "rule", "province_dup_rate", "clean")
+    assert (run_rule["unit"], run_rule["records"], run_rule["passing"]) == ("runs", 1, 0)
+    row_rule = score(scores, "rule", "cccd_birth_year", "correct")
+    assert (row_rule["unit"], row_rule["records"], row_rule["passing"]) == ("records", 8, 7)
+    # Criterion shares still spread the dataset-level error over its commune (here: an empty one).
+    assert score(scores, "commune", "18880", "sufficient")["share"] == 0.0
+    assert score(scores, "coverage", PROVINCE, "sufficient")["unit"] == "communes"
+    assert set(scores.filter(pl.col("level") == "province").get_column("unit")) == {"records"}
+    # A catalogue may name the unit of a dataset rule that did not fire this run.
+    catalogue = pl.DataFrame(
+        {"rule_id": ["ward_count_plausible"], "criterion": ["sufficient"], "unit": ["communes"]}
+    )
+    quiet = score(scores_for(no_findings(), rules=catalogue), "rule", "ward_count_plausible", "sufficient")
+    assert (quiet["unit"], quiet["records"], quiet["passing"]) == ("communes", 3, 3)
+    with pytest.raises(ValueError, match="'ward_count_plausible' has unit 'villages'"):
+        scores_for(no_findings(), rules=catalogue.with_columns(pl.lit("villages").alias("unit")))
 
 
 def test_bands_follow_configurable_thresholds(tmp_path):
@@ -248,6 +318,29 @@ def test_change_is_measured_against_the_previous_published_run():
     # A share that is null (n/a) has a null change, not a number.
     empty_commune = score(changed, "commune", "18880", "live")
     assert empty_commune["change"] is None
+
+
+def test_no_change_across_units_or_from_history_without_units():
+    findings = findings_frame(
+        [(None, None, None, "commune_has_records", "sufficient", "error", "e", "18880")]
+    )
+    before = scores_for(findings, rules=None)
+    now = compute_scores(make_records(), findings, "r2", date(2026, 11, 5), PROVINCE, wards=WARDS, rules=None)
+    runs = runs_frame([("run-1", "2026-11-04", "published"), ("r2", "2026-11-05", "published")])
+    same_unit = score(
+        compare_with_previous(now, pl.concat([before, now]), runs),
+        "rule",
+        "commune_has_records",
+        "sufficient",
+    )
+    assert same_unit["previous_share"] == pytest.approx(2 / 3) and same_unit["change"] == pytest.approx(0)
+    # History written before units existed: that rule was counted in records then, so no change is claimed;
+    # record-level rows still compare.
+    legacy = before.drop("unit")
+    changed = compare_with_previous(now, pl.concat([legacy, now.drop("unit")]), runs)
+    assert score(changed, "rule", "commune_has_records", "sufficient")["change"] is None
+    assert score(changed, "province", PROVINCE, "sufficient")["previous_run_id"] == "run-1"
+    assert score(changed, "province", PROVINCE, "sufficient")["change"] == pytest.approx(0)
 
 
 def test_record_ids_are_masked_and_drilldown_counts_per_commune_and_rule():

@@ -9,7 +9,15 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
-from reports_sample import PLANTED, PROVINCE, WARDS, make_findings, make_records, run_row
+from reports_sample import (
+    GOLDEN_PERSONS,
+    PLANTED,
+    PROVINCE,
+    WARDS,
+    make_findings,
+    make_records,
+    run_row,
+)
 from sachsong.reports.scores import compute_scores
 from sachsong.reports.site import ReportError, build_report
 
@@ -92,6 +100,67 @@ def test_build_report_writes_site_workbook_json_and_csv(built):
     scores_csv = pl.read_csv(out / "scores.csv")
     assert scores_csv.filter(pl.col("level") == "province").height == 5
     assert "status-failed" in html  # the run list shows the failed run
+
+
+def test_rules_are_shown_in_their_own_unit_and_split_by_severity(built):
+    index, out = built
+    payload = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    rules = {r["rule_id"]: r for r in payload["rules"]}
+    # The sample's "commune has no records" fired on an empty commune only: 2 of 3 communes pass, not 100%.
+    empty = rules["commune_has_records"]
+    assert (empty["unit"], empty["checked"], empty["failing"]) == ("communes", 3, 1)
+    assert empty["share"] == pytest.approx(2 / 3) and empty["counts_in_score"] is True
+    assert empty["scope"] == "dataset"
+    # The residents pack's rules are listed even when they never fired, with their bilingual message.
+    quiet = rules["dob_missing"]
+    assert (quiet["unit"], quiet["checked"], quiet["failing"], quiet["share"]) == ("records", 8, 0, 1.0)
+    assert quiet["message_vi"] and quiet["message_en"] and quiet["severity"] == "error"
+    assert (
+        rules["source_not_refreshed"]["unit"] == "sources" and rules["source_not_refreshed"]["checked"] == 2
+    )
+    assert rules["phone_format"]["counts_in_score"] is False  # a warning
+    sheet = openpyxl.load_workbook(out / "scores.xlsx")["rules"]
+    header = [cell.value for cell in sheet[1]]
+    assert {"unit", "checked", "failing", "severity", "message_vi", "message_en"} <= set(header)
+    by_rule = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert by_rule["commune_has_records"][header.index("unit")] == "communes"
+    assert by_rule["commune_has_records"][header.index("checked")] == 3
+
+    html = index.read_text(encoding="utf-8")
+    errors_at, warnings_at = html.index('id="rules-errors"'), html.index('id="rules-warnings"')
+    commune_row = html.index('data-rule="commune_has_records" data-unit="communes"')
+    warning_row = html.index('data-rule="phone_format"')
+    assert errors_at < commune_row < warnings_at < warning_row
+    assert "dataset-level rule: counted in communes" in html
+
+
+def test_overview_explains_errors_only_and_merged_duplicates(built):
+    index, _ = built
+    html = index.read_text(encoding="utf-8")
+    assert "Vì vậy điểm “Sạch” chỉ đếm lỗi" in html and "So “Clean” counts" in html
+    # Counts from the snapshot: 7 published records → 5 persons, 2 pairs for review, 1 quarantined.
+    how_to_read = html[html.index('class="how-to-read"') : html.index('class="coverage"')]
+    assert "<strong>7</strong>" in how_to_read and f"<strong>{GOLDEN_PERSONS}</strong>" in how_to_read
+    assert "<strong>2</strong>" in how_to_read and "<strong>1</strong>" in how_to_read
+    clean_card = html[html.index('data-criterion="clean"') : html.index('data-criterion="live"')]
+    assert f"→ {GOLDEN_PERSONS}" in clean_card
+
+
+def test_history_written_before_units_is_rescored_from_the_snapshot(store_factory, tmp_path):
+    runs, history = sample_history()
+    store = store_factory(runs, history.drop("unit"))
+    out = tmp_path / "site"
+    build_report(store, out)
+    payload = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    empty = next(r for r in payload["rules"] if r["rule_id"] == "commune_has_records")
+    coverage = next(s for s in payload["scores"] if s["level"] == "coverage")
+    # Rescored against province 44's real commune list, as the coverage row is.
+    assert (empty["unit"], empty["checked"], empty["failing"]) == ("communes", coverage["records"], 1)
+    assert empty["checked"] > 50
+    assert empty["change"] is None  # run-1 counted it in records: not comparable
+    live = next(s for s in payload["scores"] if s["level"] == "province" and s["criterion"] == "live")
+    assert live["previous_run_id"] == "run-1" and live["change"] == pytest.approx(-0.25)
+    assert {t["unit"] for t in payload["trend"]} == {"records", "communes"}
 
 
 def header_index(sheet, name: str) -> int:
