@@ -184,6 +184,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "clean_card_note": ("gộp trùng", "duplicates merged"),
     "read_quarantined": ("bản ghi bị cách ly", "records quarantined"),
     "persons": ("người", "persons"),
+    "sources_note": (
+        "Nguồn kém nhất ở đầu bảng. Mỗi nguồn là một tệp xuất của một hệ thống cũ (thường của một xã/phường cũ).",
+        "Worst sources first. Each source is one export of an old system (usually one old commune's).",
+    ),
+    "more_sources": ("Các nguồn còn lại", "The other sources"),
+    "drilldown_note": (
+        "Dòng nền đỏ là lỗi (làm giảm điểm), nền vàng là cảnh báo (không làm giảm điểm).",
+        "Red rows are errors (they lower the score), amber rows are warnings (they do not).",
+    ),
 }
 
 
