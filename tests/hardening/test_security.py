@@ -414,8 +414,9 @@ def test_the_scanner_finds_what_it_looks_for(demo: Demo) -> None:
     assert find_personal_data("run 44-20261101 scored 0.95 on 2026-11-01", numbers, names) == []
 
 
-def _prefect_logs(api_url: str) -> str:
-    """Every log line the session's Prefect server holds (all flow and task runs)."""
+def _prefect_records(api_url: str) -> str:
+    """Everything the session's Prefect server holds about runs: every log line, and every flow and task run's
+    name, parameters and state message."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.sorting import LogSort
 
@@ -428,7 +429,17 @@ def _prefect_logs(api_url: str) -> str:
             if len(page) < 200:
                 break
             offset += 200
-    return "\n".join(lines)
+        for run in client.read_flow_runs(limit=200):
+            lines += [
+                run.name,
+                json.dumps(run.parameters, default=str),
+                (run.state.message if run.state else ""),
+            ]
+        offset = 0
+        while page := client.read_task_runs(limit=200, offset=offset):
+            lines += [line for run in page for line in (run.name, run.state.message if run.state else "")]
+            offset += 200
+    return "\n".join(line or "" for line in lines)
 
 
 def test_reports_and_logs_carry_no_personal_data(baseline: Baseline, demo: Demo, prefect_api: str) -> None:
@@ -443,7 +454,7 @@ def test_reports_and_logs_carry_no_personal_data(baseline: Baseline, demo: Demo,
         found = find_personal_data(_readable_text(path), numbers, names)
         if found:
             leaks[str(path.relative_to(baseline.store))] = found[:5]
-    logs = _prefect_logs(prefect_api)
+    logs = _prefect_records(prefect_api)
     assert "ingest" in logs and "matching" in logs  # the server really holds this run's task logs
     history = read_runs(baseline.store).select("message", "counts_per_source").write_csv()
     for label, text in (("stdout+stderr", baseline.output), ("prefect logs", logs), ("runs", history)):
