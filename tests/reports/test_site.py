@@ -251,6 +251,11 @@ def test_scorecard_in_chromium_offline(built):
             assert page.locator("h1 .en").is_visible()
             assert "scorecard" in page.locator("h1 .en").inner_text()
             assert page.locator("h1 .vi").is_hidden()
+            assert "counts errors only" in page.locator(".how-to-read").inner_text()
+            warnings = page.locator("#rules-warnings")
+            assert warnings.is_visible() and "do not count" in warnings.inner_text()
+            commune_rule = page.locator("tr[data-rule='commune_has_records']")
+            assert "3 communes" in commune_rule.locator("td.num").first.inner_text()
 
             details = page.locator("#commune-18859")
             assert details.get_attribute("open") is None
