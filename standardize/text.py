@@ -86,8 +86,12 @@ def collapse_whitespace(expr: pl.Expr) -> pl.Expr:
 
 
 def clean_text(expr: pl.Expr) -> pl.Expr:
-    """NFC, look-alikes repaired, whitespace collapsed; blank → null."""
-    return empty_to_null(collapse_whitespace(repair_lookalikes(nfc(expr))))
+    """Look-alikes repaired, NFC, whitespace collapsed; blank → null.
+
+    NFC comes after the repair: deleting a zero-width mark between a letter and its tone mark must still leave
+    the letter composed.
+    """
+    return empty_to_null(collapse_whitespace(nfc(repair_lookalikes(expr))))
 
 
 def title_case(expr: pl.Expr) -> pl.Expr:
