@@ -1267,6 +1267,10 @@ def _render_fields(records: pl.DataFrame, ref: ProvinceCommunes, as_of: date) ->
         .then(midnight - pl.duration(days=pl.col("stale_days")) + seconds)
         .when(defect == "future_updated_at")
         .then(midnight + pl.duration(days=pl.col("ahead_days")) + seconds)
+        # A live register is touched every night: each export's first record was updated the day before as_of,
+        # except every 20th export, which plays a system that stopped syncing (the "source refreshed" rule).
+        .when((pl.col("source_row") == 1) & (pl.col("file_index") % 20 != 7))
+        .then(midnight - pl.duration(days=1) + seconds)
         .otherwise(midnight - pl.duration(days=pl.col("updated_days")) + seconds)
     )
     records = records.with_columns(updated.alias("updated_at_clean")).with_columns(
