@@ -27,8 +27,9 @@ from dedupe_synth import make_residents, persons_for_records
 from sachsong.matching.cluster import connected_components
 from sachsong.matching.dedupe import dedupe_standardized
 
-# Splink 5 on 1.02M records on this machine class (DESIGN.md); not re-measured in this run.
-SPLINK_REFERENCE = {"records": 1_020_000, "seconds": 128.0, "peak_gb": 19.6}
+# Splink 5 on 1.02M records on this machine class, measured by compare_splink.py (round 3, this repo's tuned
+# model, docs/matching-benchmarks.md); not re-measured in this run — compare_splink.py does both in one run.
+SPLINK_REFERENCE = {"records": 1_020_000, "seconds": 205.3, "peak_gb": 3.86}
 
 
 def peak_rss_gb() -> float:
