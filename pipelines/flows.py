@@ -32,6 +32,7 @@ from sachsong.pipelines.tasks import (
     forget_loaded,
     gate_task,
     history_task,
+    import_rooms,
     load_standardized,
     match_task,
     plan_batches,
@@ -212,11 +213,11 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
 
     `workers` sizes the batches of export files (two per worker); by default the CPUs this process may use.
     """
-    from sachsong.store.gate import GoldenGate, preload_great_expectations
+    from sachsong.store.gate import GoldenGate
 
     logger = get_run_logger()
     fields: dict[str, Any] = {}
-    preload_great_expectations()  # its import takes seconds; the gate runs in this process unless on Dask
+    import_rooms()
     try:
         ctx.begin("discover")
         inputs = source_inputs(ctx.sources)

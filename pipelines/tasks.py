@@ -77,6 +77,25 @@ def combine_fingerprints(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
+ROOM_MODULES = (
+    "numpy",
+    "pandas",  # the publish gate (Great Expectations) imports it on a thread beside the last checks
+    "sachsong.sources.ingest",
+    "sachsong.standardize.residents",
+    "sachsong.rules.engine",
+    "sachsong.matching.dedupe",
+)
+
+
+def import_rooms() -> None:
+    """Import the rooms in the calling thread before tasks run on threads: parallel first imports of the same
+    C extensions race (a batch failed with "numpy._core.multiarray failed to import" in a fresh process)."""
+    import importlib
+
+    for name in ROOM_MODULES:
+        importlib.import_module(name)
+
+
 def _is_io_error(task: Any, task_run: Any, state: Any) -> bool:
     try:
         state.result()

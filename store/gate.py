@@ -7,12 +7,10 @@ project folder), offline (analytics off) and quiet (no progress bars). On failur
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -29,16 +27,6 @@ GOLDEN_TABLE = "residents_golden"
 # The golden table's person id, by the first of these names it has (the matching room names it).
 PERSON_ID_CANDIDATES = ("person_id", "golden_id", "cluster_id")
 DATA_DOCS_SITE = "publish_gate"
-
-
-def preload_great_expectations() -> threading.Thread:
-    """Import Great Expectations in a background thread (it takes seconds), so a gate run later in the same
-    process does not wait for it; returns the thread."""
-    loader = threading.Thread(
-        target=importlib.import_module, args=("great_expectations",), name="gx-preload", daemon=True
-    )
-    loader.start()
-    return loader
 
 
 @lru_cache(maxsize=1)
