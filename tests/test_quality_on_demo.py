@@ -4,9 +4,10 @@ The same figures `benchmarks/evaluate.py` prints (its scoring functions are impo
 demo generated once per module with a held-out seed. One test per stage, so a failure names the room. Known
 room bugs are `xfail(strict=True)` with the reason: they flip to a failure when fixed, and the marker goes.
 
-Sample size: 1000 persons (~1400 records, ~480 true duplicate pairs, ~100 injected defects). At that size one
-missed duplicate pair moves recall by 0.2%, so the dedupe F1 target (0.99) is resolvable; per defect kind there
-are 5-26 affected records, so a 98% detection target means every one of them must be caught.
+Sample size: 1000 persons (~1400 records, ~480 true duplicate pairs, ~100 injected defects, ~220 sources of
+which ~11 stopped syncing). At that size one missed duplicate pair moves recall by 0.2%, so the dedupe F1 target
+(0.99) is resolvable; per defect kind there are 5-26 affected records, so a 98% detection target means every one
+of them must be caught.
 """
 
 from __future__ import annotations
@@ -40,13 +41,17 @@ ev = _load_evaluate()
 
 
 @pytest.fixture(scope="module")
-def card(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
     from sachsong.sources.demo import write_demo
 
     demo_dir = tmp_path_factory.mktemp("quality") / "demo"
     write_demo(demo_dir, province="44", persons=PERSONS, seed=SEED)
-    run = ev.run_pipeline(demo_dir)
-    return ev.scorecard(run, ev.load_truth(demo_dir))
+    return ev.run_pipeline(demo_dir)
+
+
+@pytest.fixture(scope="module")
+def card(demo_run) -> dict:
+    return ev.scorecard(demo_run, ev.load_truth(demo_run.demo_dir))
 
 
 @pytest.fixture(scope="module")
@@ -151,14 +156,30 @@ def test_address_places_records_in_their_new_ward(card: dict) -> None:
 
 def test_address_split_wards_are_flagged_with_the_true_ward_among_candidates(split_address: dict) -> None:
     assert split_address["split_records"] > 50
-    # Old-address records of a split ward cannot be placed without a street: 'ambiguous' with candidates is
-    # right. 95%, not 100%: the hint-column bug below costs a few records at this size.
-    assert split_address["split_right"] >= 0.95, split_address["wrong_examples"]
-    assert split_address["right"] >= 0.98
+    # Old-address records of a split ward cannot be placed without a street: 'ambiguous' with the true ward among
+    # the candidates is right (measured 100% at 200 and 4000 persons; the target leaves room for typos).
+    target = ev.TARGETS["address.right_min"]
+    assert split_address["split_right"] >= target, split_address["wrong_examples"]
+    assert split_address["right"] >= target, split_address["wrong_examples"]
+    # The flag is what makes them right: most old-address records of a split ward stay ambiguous.
+    assert split_address["by_status"].get("ambiguous", 0) >= 0.5 * split_address["split_records"]
 
 
 def test_address_never_guesses_a_split_ward_silently(split_address: dict) -> None:
     assert split_address["split_wrong_guesses"] == 0, split_address["wrong_examples"]
+
+
+def test_address_reads_an_old_split_ward_code_hint_as_ambiguous() -> None:
+    # 00118 is both the legacy code of Ngọc Thụy (split between 00097 Hồng Hà and 00118 Bồ Đề) and a new code:
+    # an old system's hint must not place the record in 00118 silently (fixed; round-2 weakness).
+    from sachsong.standardize.address import resolve_addresses
+
+    frame = pl.DataFrame(
+        {"address": ["Phường Ngọc Thụy, Quận Long Biên, Thành phố Hà Nội"], "commune_code": ["00118"]}
+    )
+    resolved = resolve_addresses(frame, column="address", hint_column="commune_code").row(0, named=True)
+    assert resolved["address_status"] == "ambiguous", resolved
+    assert {"00097", "00118"} <= set(resolved["ward_candidates"])
 
 
 def test_address_keeps_the_named_ward_and_province_over_a_village_name() -> None:
@@ -178,6 +199,58 @@ def test_rules_detect_each_injected_defect(card: dict, kind: str) -> None:
     assert result["records"] >= 1, f"the demo injected no {kind}: grow PERSONS"
     assert result["detected"] >= ev.TARGETS["rules.detection_min"], result["missed_examples"]
     assert result["right_criterion"] >= ev.TARGETS["rules.detection_min"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rules/python_checks.py source_not_refreshed takes a source's newest updated_ts including timestamps"
+    " after as_of: one future-dated record (an updated_in_future defect) hides a source that stopped syncing",
+)
+def test_rules_flag_every_source_that_stopped_syncing(card: dict) -> None:
+    sources = card["rules"]["sources"]
+    assert sources["stale"] >= 5, "the demo plays too few stale systems: grow PERSONS"
+    assert sources["detected"] == 1.0, sources["missed_examples"]
+
+
+def test_rules_flag_no_live_source_as_not_refreshed(card: dict) -> None:
+    sources = card["rules"]["sources"]
+    assert sources["sources"] - sources["stale"] > 100
+    assert sources["false_alarms"] == 0, sources["false_alarm_examples"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rules/python_checks.py source_not_refreshed: the newest update is taken over every timestamp, a"
+    " future one included, so a future-dated record makes a stale source look refreshed",
+)
+def test_a_future_timestamp_does_not_make_a_stale_source_look_refreshed() -> None:
+    from sachsong.rules.engine import check_raw_table
+
+    from sachsong.schema import RAW_COLUMNS
+
+    def row(record_id: str, source_id: str, updated_at: str) -> dict[str, str | None]:
+        values = {
+            "record_id": record_id,
+            "source_id": source_id,
+            "full_name": "Lê Văn Nam",
+            "date_of_birth": "12/03/1980",
+            "sex": "Nam",
+            "updated_at": updated_at,
+        }
+        return {column: values.get(column) for column in RAW_COLUMNS}
+
+    raw = pl.DataFrame(
+        [
+            row("1", "xa_song", "31/10/2026 08:00:00"),  # synced last night
+            row("2", "xa_ngung", "15/06/2025 08:00:00"),  # stopped syncing over a year ago ...
+            row("3", "xa_ngung", "20/01/2027 08:00:00"),  # ... with one record whose clock was wrong
+        ],
+        schema={column: pl.String for column in RAW_COLUMNS},
+    )
+    findings = check_raw_table(raw, date(2026, 11, 1)).findings
+    assert findings.filter(pl.col("rule_id") == "updated_in_future")["record_id"].to_list() == ["3"]
+    flagged = findings.filter(pl.col("rule_id") == "source_not_refreshed")["source_id"].to_list()
+    assert flagged == ["xa_ngung"]
 
 
 def test_rules_raise_no_false_alarms_on_defect_free_records(card: dict) -> None:
@@ -217,6 +290,80 @@ def test_dedupe_never_splits_same_card_same_birth_date(card: dict) -> None:
 
 def test_dedupe_never_merges_generations(card: dict) -> None:
     assert card["dedupe"]["generation_merges"] == 0, card["dedupe"]["generation_merge_examples"]
+
+
+def test_dedupe_merges_no_two_persons(card: dict) -> None:
+    assert card["dedupe"]["wrong_merges"] == 0, card["dedupe"]["wrong_merge_examples"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="matching links two sisters of one household whose given names are one letter apart (Thương/Hương)"
+    " on the household's shared phone, address, family and middle name, with birth dates unusable or years"
+    " apart (found at 20000 persons, seed 31)",
+)
+@pytest.mark.parametrize(
+    "dob_a, dob_b",
+    [("1990-03-02", "1993-07-09"), ("2034-03-02", "1895-03-20")],
+    ids=["three-years-apart", "both-dates-impossible"],
+)
+def test_dedupe_keeps_siblings_with_near_identical_given_names_apart(
+    demo_run, dob_a: str, dob_b: str
+) -> None:
+    from sachsong.matching.dedupe import dedupe_standardized
+    from sachsong.standardize.residents import standardize_residents
+
+    from sachsong.schema import RAW_COLUMNS
+
+    household = {
+        "source_id": "xa_duc_ninh",
+        "sex": "Nữ",
+        "phone": "0838331645",
+        "address": "Thôn Mỹ Thủy, Phường Đồng Hới, Tỉnh Quảng Trị",
+        "updated_at": "2026-10-31 08:00:00",
+    }
+    sisters = [
+        {**household, "record_id": "S1", "full_name": "Đỗ Thu Thương", "date_of_birth": dob_a},
+        {**household, "record_id": "S2", "full_name": "Đỗ Thu Hương", "date_of_birth": dob_b},
+    ]
+    sisters[0]["citizen_id"], sisters[1]["citizen_id"] = "044190556123", "194556299"  # a CCCD and an old CMND
+    raw = pl.DataFrame(
+        [{column: person.get(column) for column in RAW_COLUMNS} for person in sisters],
+        schema={column: pl.String for column in RAW_COLUMNS},
+    )
+    # The demo province is the background the unsupervised model learns from.
+    background = demo_run.standardized
+    first = int(background["row_uid"].max()) + 1
+    added = standardize_residents(raw).with_columns(pl.col("row_uid") + first)
+    result = dedupe_standardized(pl.concat([background, added], how="diagonal_relaxed"))
+    pair = result.pairs.filter((pl.col("left_uid") == first) & (pl.col("right_uid") == first + 1))
+    assert pair.height == 1, "the sisters were not even compared"
+    assert pair["band"].item() != "link", pair.to_dicts()
+    assert result.clusters.filter(pl.col("row_uid") >= first)["cluster_id"].n_unique() == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sources/demo.py generate_demo: an age_over_120 birth year is as_of.year - old_years with"
+    " old_years >= 121, keeping the true month and day, so a birthday later in the year than as_of shows an"
+    " age of exactly 120 (not over 120): the truth labels a record the rule rightly passes",
+)
+def test_demo_age_over_120_records_are_over_120() -> None:
+    from sachsong.sources.demo import generate_demo
+    from sachsong.standardize.dates import dob_columns
+
+    # as_of early in January: almost every birthday falls later in the year, where the off-by-one shows.
+    as_of = date(2026, 1, 2)
+    records = generate_demo("44", 5000, SEED, as_of).records
+    old = dob_columns(
+        records.filter(pl.col("defects").list.contains("age_over_120")).select(
+            pl.col("out_date_of_birth").alias("date_of_birth")
+        )
+    )
+    assert old.height >= 20
+    # over 120 whole years ⇔ the 121st birthday is on or before as_of
+    not_over = old.filter(pl.col("dob").dt.offset_by("121y") > as_of)
+    assert not_over.is_empty(), not_over.to_dicts()
 
 
 def test_scorecard_is_dated_by_the_demo(card: dict) -> None:
