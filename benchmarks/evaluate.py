@@ -517,9 +517,8 @@ def score_dedupe(run: PipelineRun, truth: pl.DataFrame) -> dict[str, Any]:
       different clusters (the strongest evidence there is, ignored);
       pairs_split_by_kind: every split true pair, by what differed (name noise, ID defect, …);
     - generation_merges: records of different persons whose true birth years are 15+ years apart, merged (a
-      parent and a child or grandchild of one household: they share family name, address and phone). True
-      dates, not the records': two sisters whose records show 2034 and 1895 (both injected defects) are not
-      two generations;
+      parent and a child or grandchild of one household: they share family name, address and phone). Judged on
+      the true birth dates: a record's own date may be an injected defect (2034, 1895) that hides the gap;
       wrong_merges: every pair of different persons in one cluster, with what the records showed.
     """
     frame = (

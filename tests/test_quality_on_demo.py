@@ -298,16 +298,16 @@ def test_dedupe_merges_no_two_persons(card: dict) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="matching links two sisters of one household whose given names are one letter apart (Thương/Hương)"
+    reason="matching links two women of one household whose given names are one letter apart (Thương/Hương)"
     " on the household's shared phone, address, family and middle name, with birth dates unusable or years"
-    " apart (found at 20000 persons, seed 31)",
+    " apart (found at 20000 persons, seed 31: a mother and daughter whose records show 2034 and 1895)",
 )
 @pytest.mark.parametrize(
     "dob_a, dob_b",
     [("1990-03-02", "1993-07-09"), ("2034-03-02", "1895-03-20")],
     ids=["three-years-apart", "both-dates-impossible"],
 )
-def test_dedupe_keeps_siblings_with_near_identical_given_names_apart(
+def test_dedupe_keeps_household_members_with_near_identical_given_names_apart(
     demo_run, dob_a: str, dob_b: str
 ) -> None:
     from sachsong.matching.dedupe import dedupe_standardized
@@ -322,6 +322,7 @@ def test_dedupe_keeps_siblings_with_near_identical_given_names_apart(
         "address": "Thôn Mỹ Thủy, Phường Đồng Hới, Tỉnh Quảng Trị",
         "updated_at": "2026-10-31 08:00:00",
     }
+    # Sisters three years apart, or (as found in the demo) records whose birth dates are both impossible.
     sisters = [
         {**household, "record_id": "S1", "full_name": "Đỗ Thu Thương", "date_of_birth": dob_a},
         {**household, "record_id": "S2", "full_name": "Đỗ Thu Hương", "date_of_birth": dob_b},
