@@ -217,10 +217,13 @@ def commune_without_records(frame: pl.DataFrame, ctx: CheckContext) -> pl.DataFr
 def source_not_refreshed(frame: pl.DataFrame, ctx: CheckContext) -> pl.DataFrame:
     """A source whose newest record is older than its refresh window (value and source_id: the source).
 
-    A source with no readable timestamp at all counts as not refreshed.
+    A source with no readable timestamp at all counts as not refreshed. Timestamps after as_of are left out: one
+    record stamped in the future (itself a "sống" error) must not make a source that stopped syncing look fresh.
     """
     window = int(ctx.params.get("source_window_days", 7))
-    cutoff = pl.lit(ctx.as_of).cast(pl.Datetime("us")) - pl.duration(days=window)
-    newest = frame.group_by("source_id").agg(pl.col("updated_ts").max().alias("newest"))
+    as_of = pl.lit(ctx.as_of).cast(pl.Datetime("us"))
+    cutoff = as_of - pl.duration(days=window)
+    not_future = pl.col("updated_ts") < as_of + pl.duration(days=1)
+    newest = frame.group_by("source_id").agg(pl.col("updated_ts").filter(not_future).max().alias("newest"))
     stale = newest.filter(pl.col("newest").is_null() | (pl.col("newest") < cutoff))
     return stale.select(pl.col("source_id"), pl.col("source_id").alias("value")).sort("source_id")

@@ -867,7 +867,8 @@ def _build_records(
         "variant": rng.integers(0, 6, n),
         "extra_digit": rng.integers(0, 10, n),
         "future_days": rng.integers(30, 3000, n),
-        "old_years": rng.integers(121, 136, n),
+        # 122+ years back: with 121, a birthday later in the year than as_of is still only 120 (not a defect).
+        "old_years": rng.integers(122, 137, n),
         "updated_days": rng.integers(1, 301, n),
         "stale_days": rng.integers(400, 1500, n),
         "ahead_days": rng.integers(1, 91, n),

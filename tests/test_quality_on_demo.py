@@ -201,11 +201,6 @@ def test_rules_detect_each_injected_defect(card: dict, kind: str) -> None:
     assert result["right_criterion"] >= ev.TARGETS["rules.detection_min"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/python_checks.py source_not_refreshed takes a source's newest updated_ts including timestamps"
-    " after as_of: one future-dated record (an updated_in_future defect) hides a source that stopped syncing",
-)
 def test_rules_flag_every_source_that_stopped_syncing(card: dict) -> None:
     sources = card["rules"]["sources"]
     assert sources["stale"] >= 5, "the demo plays too few stale systems: grow PERSONS"
@@ -218,11 +213,6 @@ def test_rules_flag_no_live_source_as_not_refreshed(card: dict) -> None:
     assert sources["false_alarms"] == 0, sources["false_alarm_examples"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/python_checks.py source_not_refreshed: the newest update is taken over every timestamp, a"
-    " future one included, so a future-dated record makes a stale source look refreshed",
-)
 def test_a_future_timestamp_does_not_make_a_stale_source_look_refreshed() -> None:
     from sachsong.rules.engine import check_raw_table
 
@@ -381,12 +371,6 @@ def test_dedupe_an_impossible_old_birth_date_does_not_split_a_person(demo_run) -
     assert clusters["cluster_id"].n_unique() == 1, pairs.to_dicts()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources/demo.py generate_demo: an age_over_120 birth year is as_of.year - old_years with"
-    " old_years >= 121, keeping the true month and day, so a birthday later in the year than as_of shows an"
-    " age of exactly 120 (not over 120): the truth labels a record the rule rightly passes",
-)
 def test_demo_age_over_120_records_are_over_120() -> None:
     from sachsong.sources.demo import generate_demo
     from sachsong.standardize.dates import dob_columns
