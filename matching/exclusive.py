@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from sachsong.matching.keys import EncodedFeatures
+from sachsong.matching.scoring import NEAR_GIVEN_NAME
 from scipy.sparse import coo_matrix, csgraph
 
 
@@ -40,9 +41,11 @@ def share_among_namesakes(scored: pl.DataFrame, encoded: EncodedFeatures) -> pl.
         band_link = (scored["band"] == "link").to_numpy()
         if one_dated.any():
             person = _persons_with_dates(encoded.height, left, right, band_link & both_dated)
-            # Odds of each pair as a competitor: a hard-ruled pair is not a plausible person.
+            # Odds of each pair as a competitor: a hard-ruled pair is not a plausible person (a near given name
+            # with nothing personal to confirm it still is: too little evidence, not evidence against).
             probability = scored["probability"].fill_null(0.0).to_numpy().clip(0.0, 1.0 - 1e-12)
-            plausible = scored["hard_rule"].is_null().to_numpy()
+            rule = scored["hard_rule"]
+            plausible = (rule.is_null() | (rule == NEAR_GIVEN_NAME)).fill_null(True).to_numpy()
             odds = np.where(plausible, probability / (1.0 - probability), 0.0)
             index = np.flatnonzero(one_dated)
             undated = np.where(has_day[left[index]], right[index], left[index])

@@ -79,6 +79,12 @@ def _clean_key(column: str) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
+# Older than this at the record's update is no real birth date (a mistyped year such as 1905 for 1972).
+MAX_AGE_YEARS = 120
+# The date a record's birth date is judged against: its own update, else the newest update in the table.
+_as_of = pl.coalesce(pl.col("updated_ts"), pl.col("updated_ts").max()).cast(pl.Date)
+
+
 def build_features(std: pl.DataFrame) -> pl.DataFrame:
     """The per-record features blocking and comparisons use (one row per input record, same order).
 
@@ -91,11 +97,15 @@ def build_features(std: pl.DataFrame) -> pl.DataFrame:
         pl.col("name_norm").cast(pl.String),
         _clean_key("name_key").alias("name_key"),
         pl.col("name_norm").cast(pl.String).str.strip_chars().str.to_lowercase().alias("_display"),
-        # A birth date after the record's own last update is impossible (the rules room reports it): compared as
-        # missing rather than as evidence that two records are different generations.
-        pl.when(pl.col("dob").cast(pl.Date) <= pl.col("updated_ts").cast(pl.Date))
-        .then(pl.col("dob").cast(pl.Date))
-        .when(pl.col("updated_ts").is_null())
+        # A birth date after the record's own last update, or more than MAX_AGE_YEARS before it, is impossible
+        # (the rules room reports both): compared as missing rather than as evidence that two records are
+        # different generations. A record without an update time is judged against the table's newest one.
+        pl.when(
+            pl.col("dob")
+            .cast(pl.Date)
+            .is_between(_as_of.dt.offset_by(f"-{MAX_AGE_YEARS}y"), _as_of, closed="both")
+            | _as_of.is_null()
+        )
         .then(pl.col("dob").cast(pl.Date))
         .alias("dob"),
         pl.col("dob_precision"),

@@ -282,6 +282,9 @@ TF_TERMS: tuple[tuple[str, str, str, int], ...] = (
 
 MAX_NAME_DEPENDENCE = 2.0  # bits
 
+# The soft hard rule: a fuzzy given name with nothing personal (birth date, card) to confirm it.
+NEAR_GIVEN_NAME = "near given name only"
+
 
 def _collision(encoded: EncodedFeatures, columns: tuple[str, ...]) -> float:
     """The chance that two distinct random records (both carrying every column) agree on all of `columns`:
@@ -398,6 +401,15 @@ def decide_bands(scored: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
     different_generation = (
         (pl.col("dob_level") == 4) & (pl.col("years_apart") >= thresholds.generation_years)
     ).fill_null(False)
+    # A given name one or two letters off is a typo only when something personal confirms the person: in
+    # Vietnamese, names one letter apart are often different names (Hương/Thương, Hà/Hoa, Linh/Lình), and
+    # sisters share the household's phone, address, family and middle name. With the birth dates different or
+    # not comparable and no card in common (the same card or one slip of it), nothing personal is left.
+    near_given_name_only = (
+        (pl.col("given_level") == 3)
+        & (pl.col("dob_level").is_null() | (pl.col("dob_level") == 4))
+        & ~pl.col("id_level").is_in([0, 1, 2]).fill_null(False)
+    ).fill_null(False)
     hard_rule = (
         pl.when(pl.col("id_level") == 4)
         .then(pl.lit("different CCCD"))
@@ -407,6 +419,8 @@ def decide_bands(scored: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
         .then(pl.lit("different given name"))
         .when(different_generation & ~same_card)
         .then(pl.lit("different generation"))
+        .when(near_given_name_only)
+        .then(pl.lit(NEAR_GIVEN_NAME))
     )
     probability = 1.0 / (1.0 + pl.lit(2.0).pow(-pl.col("match_weight").clip(-60, 60)))
     out = out.with_columns(
@@ -432,6 +446,9 @@ def decide_bands(scored: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
         .then(pl.lit("review"))
         .otherwise(pl.lit("distinct"))
     )
-    cannot = pl.col("hard_rule").is_not_null() & (pl.col("probability") < review_bar)
+    # A near given name is no evidence of two people, only too little for one: it holds the pair back from an
+    # auto-link but forbids no merge that other records' links make.
+    strong_no = pl.col("hard_rule").is_not_null() & (pl.col("hard_rule") != NEAR_GIVEN_NAME)
+    cannot = strong_no & (pl.col("probability") < review_bar)
     cannot = (cannot | (pl.col("match_weight") <= thresholds.cannot_link_weight)) & ~same_cccd_and_day
     return out.with_columns(band.alias("band"), cannot.alias("cannot_link"))

@@ -286,12 +286,6 @@ def test_dedupe_merges_no_two_persons(card: dict) -> None:
     assert card["dedupe"]["wrong_merges"] == 0, card["dedupe"]["wrong_merge_examples"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="matching links two women of one household whose given names are one letter apart (Thương/Hương)"
-    " on the household's shared phone, address, family and middle name, with birth dates unusable or years"
-    " apart (found at 20000 persons, seed 31: a mother and daughter whose records show 2034 and 1895)",
-)
 @pytest.mark.parametrize(
     "dob_a, dob_b",
     [("1990-03-02", "1993-07-09"), ("2034-03-02", "1895-03-20")],
@@ -333,11 +327,6 @@ def test_dedupe_keeps_household_members_with_near_identical_given_names_apart(
     assert result.clusters.filter(pl.col("row_uid") >= first)["cluster_id"].n_unique() == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="matching takes a birth date over 120 years old as real for the 'different generation' hard rule: its"
-    " cannot-link against a third record splits a cluster the same CCCD and a same-date, same-name link make",
-)
 def test_dedupe_an_impossible_old_birth_date_does_not_split_a_person(demo_run) -> None:
     from sachsong.matching.dedupe import dedupe_standardized
     from sachsong.standardize.residents import standardize_residents

@@ -13,7 +13,8 @@ from matching_cases import CASE_OFFSET as O
 from matching_cases import frame, load_synth, record
 from sachsong.matching.cluster import cluster_records
 from sachsong.matching.dedupe import dedupe_standardized
-from sachsong.matching.scoring import MatchModel
+from sachsong.matching.keys import build_features
+from sachsong.matching.scoring import MatchModel, Thresholds, decide_bands
 
 
 def cluster_of(result, uid: int) -> str:
@@ -148,3 +149,95 @@ def test_name_parts_and_sex_are_not_counted_as_independent(province_result):
     assert whole.len() and whole.n_unique() == 1 and -3.0 < whole[0] < -0.3
     apart = pairs.filter((pl.col("given_level") >= 3) | (pl.col("sex_level") == 1))["name_dependence_weight"]
     assert apart.len() and (apart == 0.0).all()
+
+
+def test_a_birth_date_over_120_years_before_the_update_counts_as_missing():
+    # One woman in three registers: the clean record, the same CCCD with the year typed 1905, her old CMND with
+    # the same name, date and phone in a neighbouring ward. The 1905 date must not make a "different generation"
+    # cannot-link against the CMND record and split her.
+    shared = {"sex": "F", "phone": "+84907728908", "updated": datetime(2026, 10, 31)}
+    rows = [
+        record(O + 1, "Phùng Thị Hoa", date(1972, 12, 2), cccd="087172236497", ward="19001", **shared),
+        record(O + 2, "Phung Thi Hoa", date(1905, 12, 2), cccd="087172236497", ward="19001", **shared),
+        record(O + 3, "Phùng Thị Hoa", date(1972, 12, 2), cmnd="196532627", ward="19003", **shared),
+    ]
+    background = load_synth().make_residents(300, seed=3).drop("person_id", "household_id")
+    result = dedupe_standardized(pl.concat([background, frame(rows)], how="diagonal_relaxed"))
+    scored = pair(result, O + 1, O + 2)
+    assert scored["dob_level"] is None and scored["years_apart"] is None and scored["band"] == "link"
+    assert pair(result, O + 2, O + 3)["hard_rule"] is None
+    assert cluster_of(result, O + 1) == cluster_of(result, O + 2) == cluster_of(result, O + 3)
+
+
+def test_birth_dates_are_judged_against_the_update_or_the_newest_update():
+    update = datetime(2026, 10, 31)
+    rows = [
+        record(1, "Phùng Văn Bảy", date(1906, 11, 2), updated=update),  # 119: old but possible, kept
+        record(2, "Phùng Văn Bảy", date(1906, 10, 30), updated=update),  # just over 120: missing
+        record(3, "Phùng Văn Bảy", date(2026, 11, 1), updated=update),  # after the update: missing
+        record(4, "Phùng Văn Bảy", date(1905, 12, 2), updated=None),  # no update: the table's newest one
+        record(5, "Phùng Văn Bảy", date(1972, 12, 2), updated=None),
+    ]
+    dob = build_features(frame(rows))["dob"].to_list()
+    assert dob == [date(1906, 11, 2), None, None, None, date(1972, 12, 2)]
+
+
+def test_a_near_given_name_holds_back_an_auto_link_but_forbids_no_merge():
+    levels = {"id_level": [None, None, 0], "given_level": [3, 4, 3], "dob_level": [None, None, None]}
+    scored = pl.DataFrame(
+        {
+            **levels,
+            "sex_level": [0, 0, 0],
+            "years_apart": [None, None, None],
+            "match_weight": [20.0, -2.0, 20.0],
+        },
+        schema_overrides={"years_apart": pl.Int16},
+    )
+    out = decide_bands(scored, Thresholds()).to_dicts()
+    near, different, same_card = out
+    assert (
+        near["hard_rule"] == "near given name only" and near["band"] == "review" and not near["cannot_link"]
+    )
+    assert different["hard_rule"] == "different given name" and different["cannot_link"]
+    assert same_card["hard_rule"] is None and same_card["band"] == "link"
+
+
+def _sisters(dob_a: date | None, dob_b: date | None, **second) -> pl.DataFrame:
+    household = {"sex": "F", "phone": "+84838331645", "ward": "19002", "address": "Thôn Mỹ Thủy"}
+    return frame(
+        [
+            record(O + 1, "Đỗ Thu Thương", dob_a, cccd="044190556123", **household),
+            record(O + 2, "Đỗ Thu Hương", dob_b, **{"cmnd": "194556299", **household, **second}),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "dob_a, dob_b",
+    [(date(1990, 3, 2), date(1993, 7, 9)), (date(1990, 3, 2), None), (None, None)],
+    ids=["three-years-apart", "one-date-missing", "no-dates"],
+)
+def test_household_given_names_one_letter_apart_never_auto_link(dob_a, dob_b):
+    background = load_synth().make_residents(300, seed=3).drop("person_id", "household_id")
+    result = dedupe_standardized(pl.concat([background, _sisters(dob_a, dob_b)], how="diagonal_relaxed"))
+    scored = pair(result, O + 1, O + 2)
+    assert scored["given_level"] == 3  # fuzzy: Thương/Hương are one letter apart
+    assert scored["hard_rule"] == "near given name only" and scored["band"] != "link"
+    assert cluster_of(result, O + 1) != cluster_of(result, O + 2)
+
+
+@pytest.mark.parametrize(
+    "dob_b, second",
+    [
+        (date(1990, 3, 2), {}),  # the same full birth date confirms the typo
+        (None, {"cccd": "044190556123", "cmnd": None}),  # so does the same card
+    ],
+    ids=["same-birth-date", "same-card"],
+)
+def test_a_given_name_typo_confirmed_by_something_personal_still_links(dob_b, second):
+    background = load_synth().make_residents(300, seed=3).drop("person_id", "household_id")
+    sisters = _sisters(date(1990, 3, 2), dob_b, **second)
+    result = dedupe_standardized(pl.concat([background, sisters], how="diagonal_relaxed"))
+    scored = pair(result, O + 1, O + 2)
+    assert scored["given_level"] == 3 and scored["hard_rule"] is None and scored["band"] == "link"
+    assert cluster_of(result, O + 1) == cluster_of(result, O + 2)
