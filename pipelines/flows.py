@@ -315,14 +315,15 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
             history_task(str(ctx.store), _run_row(ctx, "gate_failed", message, **fields), None)
             raise GateFailed(f"publish gate refused run {ctx.run_id}: {message}")
         run_meta = {"run_id": ctx.run_id, "province_code": ctx.province, "as_of": ctx.as_of.isoformat()}
-        published = publish_task(str(ctx.store), prepared, checks, match, run_meta, gate_result)
+        published_row = _run_row(ctx, "published", f"published snapshot {ctx.run_id}", **fields)
+        published = publish_task(
+            str(ctx.store), prepared, checks, match, run_meta, gate_result, published_row
+        )
         fields["table_hashes"] = published.table_hashes
         if not published.published:
             history_task(str(ctx.store), _run_row(ctx, "gate_failed", published.gate.message, **fields), None)
             raise GateFailed(f"publish gate refused run {ctx.run_id}: {published.gate.message}")
 
-        ctx.begin("history")
-        history_task(str(ctx.store), _run_row(ctx, "published", published.describe(), **fields), scores)
     except GateFailed:
         forget_loaded()
         raise  # already recorded as gate_failed
@@ -333,8 +334,11 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
             raise
         raise RunFailed(f"run {ctx.run_id} failed at {ctx.step}: {type(error).__name__}: {error}") from error
 
-    # The snapshot is live and recorded; a report failure fails the flow but does not unpublish.
+    # The snapshot is live and recorded (publish wrote its run row before switching CURRENT); a failure from here
+    # on fails the flow but does not unpublish, and adds no second run row.
     forget_loaded()
+    ctx.begin("history")
+    history_task(str(ctx.store), None, scores, ctx.run_id)
     ctx.begin("report")
     report = report_task(str(ctx.store), str(ctx.store / "reports"))
     ctx.begin("done")

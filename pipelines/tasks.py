@@ -496,13 +496,20 @@ def publish_task(
     match: StepOutput,
     run: dict[str, Any],
     gate: Any,
+    run_row: dict[str, Any] | None = None,
 ) -> Any:
+    """Publish the snapshot; `run_row` (status published) is recorded in history before `CURRENT` switches."""
+    from sachsong.store.history import record_run
     from sachsong.store.publish import publish_snapshot
+
+    def record_published(manifest: Mapping[str, Any]) -> None:
+        if run_row is not None:
+            record_run(Path(store_dir), {**run_row, "table_hashes": manifest["table_hashes"]})
 
     clock = time.perf_counter()
     tables = snapshot_tables(batches, checks, match)
     read_seconds = time.perf_counter() - clock
-    result = publish_snapshot(Path(store_dir), tables, run, gate=gate)
+    result = publish_snapshot(Path(store_dir), tables, run, gate=gate, before_switch=record_published)
     logger = get_run_logger()
     message = f"{result.describe()} (tables read in {read_seconds:.1f} s)"
     if result.published:
@@ -515,13 +522,22 @@ def publish_task(
 @task(
     name="history", retries=2, retry_delay_seconds=1, retry_condition_fn=_is_io_error, cache_policy=NO_CACHE
 )
-def history_task(store_dir: str, run_row: dict[str, Any], scores: pl.DataFrame | None) -> None:
+def history_task(
+    store_dir: str, run_row: dict[str, Any] | None, scores: pl.DataFrame | None, run_id: str | None = None
+) -> None:
+    """Append the run's scores and, when given, its run row (a published run's row is written by publish)."""
     from sachsong.store.history import append_scores, record_run
 
+    run_id = run_id or (run_row or {}).get("run_id")
     if scores is not None and scores.height:
-        append_scores(Path(store_dir), scores, run_row["run_id"])
-    record_run(Path(store_dir), run_row)
-    get_run_logger().info("history: run %s recorded as %s", run_row["run_id"], run_row["status"])
+        append_scores(Path(store_dir), scores, run_id)
+    if run_row is not None:
+        record_run(Path(store_dir), run_row)
+        get_run_logger().info("history: run %s recorded as %s", run_id, run_row["status"])
+    else:
+        get_run_logger().info(
+            "history: %d score rows of run %s", 0 if scores is None else scores.height, run_id
+        )
 
 
 @task(name="report", retries=2, retry_delay_seconds=1, retry_condition_fn=_is_io_error, cache_policy=NO_CACHE)

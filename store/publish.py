@@ -207,11 +207,15 @@ def publish_snapshot(
     run: Mapping[str, Any],
     gate: Gate | None = None,
     keep: int = DEFAULT_KEEP,
+    before_switch: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> PublishResult:
     """Publish `tables` as snapshot `run["run_id"]`; switch `CURRENT` to it only if the gate passes.
 
     `run` must carry `run_id`; its other JSON-serialisable fields (province_code, as_of, ...) go into the
     snapshot's manifest. Raises if the run id was already published (snapshots are immutable).
+    `before_switch(manifest)` runs once the snapshot is complete and before `CURRENT` names it: the flow records
+    the run in history there, so a crash can never leave a live snapshot that history does not know. If it
+    raises, `CURRENT` is not switched.
     """
     store_dir = Path(store_dir)
     run_id = check_run_id(run.get("run_id"))
@@ -259,6 +263,8 @@ def publish_snapshot(
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
+        if before_switch is not None:
+            before_switch(manifest)
         switch_current(store_dir, run_id)
         pruned = prune_snapshots(store_dir, keep=keep)
     return PublishResult(run_id, "published", final, row_counts, hashes, gate_result, previous_id, pruned)

@@ -53,8 +53,16 @@ def _require_current(store_dir: str | Path) -> Path:
 
 
 def open_current(store_dir: str | Path) -> duckdb.DuckDBPyConnection:
-    """A read-only DuckDB connection to the live snapshot; writes through it raise."""
-    return duckdb.connect(str(_require_current(store_dir) / SNAPSHOT_DATABASE), read_only=True)
+    """A read-only DuckDB connection to the live snapshot; writes through it raise.
+
+    External access is off too: a read-only database still lets `COPY ... TO` overwrite files (the snapshot's
+    Parquet copies, `CURRENT`), so a consumer's connection may read this database and nothing else.
+    """
+    return duckdb.connect(
+        str(_require_current(store_dir) / SNAPSHOT_DATABASE),
+        read_only=True,
+        config={"enable_external_access": False},
+    )
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:

@@ -185,11 +185,6 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipelines/flows.py nightly_run: publish switches CURRENT before history_task records the run, so a "
-    "crash in between leaves a live snapshot that history.runs does not know (no table hashes to check it by)",
-)
 def test_kill_9_between_publish_and_history_leaves_a_recorded_snapshot(
     baseline: Baseline, demo: Demo, prefect_api: str, tmp_path: Path
 ) -> None:

@@ -319,12 +319,6 @@ def test_consumers_cannot_change_the_live_snapshot_through_sql(baseline: Baselin
     assert assert_store_intact(store) == live
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/reader.py open_current: the read-only connection keeps DuckDB's file-system access, so "
-    "COPY ... TO overwrites the live snapshot's Parquet copy and CURRENT (fix: connect with "
-    "config={'enable_external_access': False})",
-)
 def test_consumers_cannot_overwrite_snapshot_files_through_their_connection(
     baseline: Baseline, tmp_path: Path
 ) -> None:
