@@ -36,6 +36,20 @@ def ensure_demo(demo_dir: Path, province: str, persons: int) -> Path:
     return demo_dir
 
 
+def demo_as_of(sources: Path) -> date | None:
+    """The reference date a generated demo was written for (`truth/meta.json`), so a demo run is not judged
+    against today's date (its records would all drift stale); None for real sources."""
+    import json
+
+    sources = Path(sources)
+    candidates = [sources / "truth" / "meta.json", sources.parent / "truth" / "meta.json"]
+    meta = next((path for path in candidates if path.is_file()), None)
+    if meta is None:
+        return None
+    value = json.loads(meta.read_text(encoding="utf-8")).get("as_of")
+    return date.fromisoformat(value) if value else None
+
+
 def run_nightly_cli(
     province: str,
     sources: Path | None,
@@ -54,7 +68,12 @@ def run_nightly_cli(
         print(f"{sources}: no such sources directory", file=sys.stderr)
         return 2
     store = Path(store) if store is not None else DEFAULT_STORE_DIR
-    print(f"nightly run: province {province}, sources {sources}, store {store}", flush=True)
+    if as_of is None:
+        as_of = demo_as_of(Path(sources))
+    print(
+        f"nightly run: province {province}, sources {sources}, store {store}, as of {as_of or 'today'}",
+        flush=True,
+    )
     try:
         summary = province_nightly(
             province=province,
