@@ -81,12 +81,14 @@ def build_golden(std: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
         "address",
         "updated_ts",
     ]
-    frame = std.select(c for c in wanted if c in std.columns)
+    # Lazy: the joined member table and its single/multi halves are never materialized whole (at a million
+    # records they were the largest transient holders of the matching step).
+    frame = std.lazy().select(c for c in wanted if c in std.columns)
     for optional in ("family_name", "middle_name", "given_name", "province_code", "address"):
-        if optional not in frame.columns:
+        if optional not in std.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(optional))
     frame = frame.join(
-        clusters.select("row_uid", "cluster_id", "cluster_size", "confidence"),
+        clusters.lazy().select("row_uid", "cluster_id", "cluster_size", "confidence"),
         on="row_uid",
         maintain_order="left",
     )
@@ -139,6 +141,6 @@ def build_golden(std: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
         pl.col("_lineage").sort_by("row_uid").alias("member_record_ids"),
         pl.col("source_id").unique().sort().alias("sources"),
     )
-    golden = pl.concat([alone, merged.select(alone.columns)], how="vertical_relaxed")
+    golden = pl.concat([alone, merged.select(alone.collect_schema().names())], how="vertical_relaxed")
     golden = golden.with_columns(pl.coalesce("cccd", "cmnd").alias("id_number"))
-    return golden.sort("cluster_id").select(GOLDEN_COLUMNS)
+    return golden.sort("cluster_id").select(GOLDEN_COLUMNS).collect()

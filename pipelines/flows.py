@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -176,6 +177,9 @@ class RunContext:
     started_at: datetime
     step: str = "start"
     step_seconds: dict[str, float] = field(default_factory=dict)
+    # The process's peak resident memory (MB) when each step ended: the step that raises it is the one to cut.
+    # A high-water mark, so it includes the threads' work and any earlier run in the same process.
+    step_peak_rss_mb: dict[str, int] = field(default_factory=dict)
     _clock: float = 0.0
 
     def begin(self, step: str) -> None:
@@ -183,6 +187,7 @@ class RunContext:
         now = time.perf_counter()
         if self._clock and self.step not in ("start",):
             self.step_seconds[self.step] = round(self.step_seconds.get(self.step, 0.0) + now - self._clock, 3)
+            self.step_peak_rss_mb[self.step] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         self.step, self._clock = step, now
 
 
@@ -357,6 +362,7 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
         "batches": len(prepared),
         "reused_steps": reused,
         "step_seconds": dict(ctx.step_seconds),
+        "step_peak_rss_mb": dict(ctx.step_peak_rss_mb),
     }
     logger.info("run %s published: %s", ctx.run_id, json.dumps(published.row_counts))
     logger.info(

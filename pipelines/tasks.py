@@ -227,17 +227,26 @@ _last_stacked: dict[tuple[str, ...], pl.DataFrame] = {}
 _stacking = threading.Lock()
 
 
-def load_standardized(batches: Sequence[StepOutput], columns: Sequence[str] | None = None) -> pl.DataFrame:
-    """The province's standardized records: the batches stacked in order, `row_uid` renumbered table-wide."""
+def load_standardized(
+    batches: Sequence[StepOutput], columns: Sequence[str] | None = None, keep: bool = True
+) -> pl.DataFrame:
+    """The province's standardized records: the batches stacked in order, `row_uid` renumbered table-wide.
+
+    keep=False neither keeps the stacked table nor reuses a kept one (and drops it): for a step whose own peak
+    should not carry a second copy of the province."""
     key = tuple(str(batch.path("standardized")) for batch in batches)
     with _stacking:
-        stacked = _last_stacked.get(key)
+        stacked = _last_stacked.get(key) if keep else None
+        if not keep:
+            _last_stacked.clear()
         if stacked is None:
             frames = [batch.read("standardized") for batch in batches]
             stacked = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+            del frames
             stacked = stacked.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row_uid"))
-            _last_stacked.clear()
-            _last_stacked[key] = stacked
+            if keep:
+                _last_stacked.clear()
+                _last_stacked[key] = stacked
     if columns is None:
         return stacked
     return stacked.select(list(dict.fromkeys(["row_uid", *columns])))
@@ -249,12 +258,12 @@ def forget_loaded() -> None:
         _last_stacked.clear()
 
 
-def load_passed(checks: StepOutput, batches: Sequence[StepOutput]) -> pl.DataFrame:
+def load_passed(checks: StepOutput, batches: Sequence[StepOutput], keep: bool = True) -> pl.DataFrame:
     """The records a check step passed (stored as row ids when they are plain standardized rows)."""
     if checks.has("passed"):
         return checks.read("passed")
     uids = checks.read("passed_uids")
-    return load_standardized(batches).join(uids, on="row_uid", how="semi", maintain_order="left")
+    return load_standardized(batches, keep=keep).join(uids, on="row_uid", how="semi", maintain_order="left")
 
 
 def _sum(frame: pl.DataFrame, column: str) -> int:
@@ -382,7 +391,9 @@ def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
         from sachsong.matching.dedupe import dedupe_standardized
 
-        records = load_passed(checks, batches)
+        # Matching has the highest peak of the flow: hold only the passed rows through it, not also the whole
+        # stacked province (the checks after it read the batches again, a fraction of a second).
+        records = load_passed(checks, batches, keep=False)
         result = dedupe_standardized(records)
         merged = (
             result.clusters.filter(pl.col("cluster_size") > 1).height
