@@ -270,6 +270,9 @@ def _cluster_table(
         confidence=pl.when(pl.col("cluster_size") > 1)
         .then(pl.when(pl.col("inside") >= 0).then(pl.col("inside")).otherwise(1.0))
         .otherwise(1.0 - pl.col("outside").clip(lower_bound=0.0))
+        # Multi-threaded sums leave last-bit noise (≈1e-16) between runs; the published value must not carry
+        # it, or the same inputs would give different table hashes.
+        .round(9)
     )
     out = std.select(
         "row_uid", pl.col("record_id").cast(pl.String), pl.col("source_id").cast(pl.String)
