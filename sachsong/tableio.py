@@ -16,7 +16,9 @@ class TableFormatError(ValueError):
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise TableFormatError(f"{path}: expected a .parquet or .csv file, got '{path.suffix or 'no extension'}'")
+        raise TableFormatError(
+            f"{path}: expected a .parquet or .csv file, got '{path.suffix or 'no extension'}'"
+        )
     return suffix
 
 
