@@ -4,6 +4,10 @@ Steps: build `snapshots/<run_id>.tmp/` (DuckDB + Parquet + manifest) → hash ev
 fsync → rename to `snapshots/<run_id>/` → replace `CURRENT`. A crash or a failing gate at any step leaves
 `CURRENT` on the previous snapshot; readers never see a half-built one. Old snapshots beyond `keep` are pruned,
 never the current one.
+
+A table is either a polars DataFrame (held in memory) or a `ParquetQuery`: a SELECT over Parquet files that
+DuckDB streams straight into the snapshot under a bounded memory limit, spilling to disk inside the building
+snapshot, so a province of ten million records is published without ever being stacked in Python memory.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import duckdb
 import polars as pl
@@ -42,6 +47,55 @@ from sachsong.store.reader import current_run_id, read_manifest
 
 DEFAULT_KEEP = 7
 HASH_ALGORITHM = f"sum-of-row-hash/duckdb-{duckdb.__version__}"
+# DuckDB's budget while it builds a snapshot from ParquetQuery tables; beyond it, sorts and joins spill to disk.
+DEFAULT_MEMORY_LIMIT = "2GB"
+# Spill files live inside the building snapshot (same disk, removed with it), deleted before fsync and rename.
+SPILL_DIR = "duckdb_spill"
+PARQUET_COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd"
+
+_SAFE_VIEW = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_GLOB_CHARACTERS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class ParquetQuery:
+    """A table given as a SELECT over Parquet files, run by DuckDB instead of being loaded into polars.
+
+    `files` binds view names to lists of Parquet files (`{"passed": [...], "clusters": [...]}`); each view reads
+    its files with `read_parquet([...], union_by_name=true)`, so batches whose columns differ a little stack
+    by name. `sql` is one SELECT over those views, e.g.
+    `SELECT p.*, c.cluster_id FROM passed p LEFT JOIN clusters c USING (row_uid) ORDER BY row_uid`.
+    A view with no files (or only column-less files, what `pl.DataFrame().write_parquet` gives) is an empty
+    table with the placeholder column `no_columns`, like an empty DataFrame. A single path is taken as a list
+    of one.
+    """
+
+    sql: str
+    # Excluded from hashing (a dict is unhashable); equality still compares it.
+    files: Mapping[str, Sequence[Path]] = field(hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sql, str) or not self.sql.strip():
+            raise ValueError("ParquetQuery.sql must be a non-empty SELECT statement")
+        if not isinstance(self.files, Mapping):
+            raise TypeError(
+                f"ParquetQuery.files must map view names to Parquet files, got {type(self.files)}"
+            )
+        normalized: dict[str, tuple[Path, ...]] = {}
+        for view, paths in self.files.items():
+            if not isinstance(view, str) or not _SAFE_VIEW.match(view):
+                raise ValueError(
+                    f"ParquetQuery view name {view!r} must be a SQL identifier (letters, digits, '_')"
+                )
+            if isinstance(paths, (str, os.PathLike)):
+                paths = [paths]
+            normalized[view] = tuple(Path(path) for path in paths)
+        # A plain dict keeps the query picklable (task runners ship arguments between processes).
+        object.__setattr__(self, "files", normalized)
+
+
+# What `publish_snapshot` accepts as one table.
+Table: TypeAlias = pl.DataFrame | ParquetQuery
 
 
 @dataclass(frozen=True)
@@ -54,8 +108,9 @@ class GateResult:
     docs_path: Path | None = None
 
 
-# A gate sees the candidate tables and the previous snapshot's manifest (None on the first publish).
-Gate = Callable[[Mapping[str, pl.DataFrame], dict[str, Any] | None, Path], GateResult]
+# A gate sees the candidate tables as given (DataFrames or ParquetQuery: `materialize` turns either into a
+# DataFrame), the previous snapshot's manifest (None on the first publish) and the store directory.
+Gate = Callable[[Mapping[str, Table], dict[str, Any] | None, Path], GateResult]
 
 
 @dataclass(frozen=True)
@@ -81,15 +136,8 @@ class PublishResult:
         return f"run {self.run_id}: published {self.snapshot_dir} ({tables})"
 
 
-def table_content_hash(connection: duckdb.DuckDBPyConnection, table: str) -> str:
-    """A deterministic hash of a table's schema and rows, independent of row order and of file encoding.
-
-    Each row is hashed by DuckDB's `hash()` (64 bits, over the typed values); the row hashes are summed (a multiset
-    hash, so the order in which a parallel step emitted rows does not matter) and combined with the schema, the
-    row count and the DuckDB version. Hashes compare between runs on one DuckDB version (reruns, restores); an
-    upgrade changes them all once. Rendering every row as JSON for MD5 cost ten times as much (18 s against 2 s
-    on a million records, benchmarks/bench_flow.py).
-    """
+def _content_summary(connection: duckdb.DuckDBPyConnection, table: str) -> tuple[int, str]:
+    """(row count, content hash) of a DuckDB table, in one scan."""
     check_table_name(table)
     schema = connection.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
@@ -100,10 +148,25 @@ def table_content_hash(connection: duckdb.DuckDBPyConnection, table: str) -> str
         f'SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM "{table}" AS t'
     ).fetchall()[0]
     digest = hashlib.sha256(json.dumps([HASH_ALGORITHM, schema, rows, str(total)]).encode("utf-8"))
-    return digest.hexdigest()
+    return int(rows), digest.hexdigest()
+
+
+def table_content_hash(connection: duckdb.DuckDBPyConnection, table: str) -> str:
+    """A deterministic hash of a table's schema and rows, independent of row order and of file encoding.
+
+    Each row is hashed by DuckDB's `hash()` (64 bits, over the typed values); the row hashes are summed (a multiset
+    hash, so the order in which a parallel step emitted rows does not matter) and combined with the schema, the
+    row count and the DuckDB version. Hashes compare between runs on one DuckDB version (reruns, restores); an
+    upgrade changes them all once. Rendering every row as JSON for MD5 cost ten times as much (18 s against 2 s
+    on a million records, benchmarks/bench_flow.py). A table published from a DataFrame and one published from a
+    ParquetQuery hash alike when their rows and DuckDB types are the same.
+    """
+    return _content_summary(connection, table)[1]
 
 
 EMPTY_TABLE_COLUMN = "no_columns"
+# An empty table with no columns, in SQL: the same placeholder `_storable` gives an empty DataFrame.
+_EMPTY_VIEW_SQL = f"SELECT CAST(NULL AS BOOLEAN) AS {EMPTY_TABLE_COLUMN} WHERE false"
 
 
 def _storable(frame: pl.DataFrame) -> pl.DataFrame:
@@ -116,34 +179,156 @@ def _storable(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(nulls).cast(pl.String)) if nulls else frame
 
 
+def _sql_string(value: str) -> str:
+    """A SQL string literal (DuckDB cannot bind parameters inside CREATE VIEW or COPY ... TO)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _single_select(table: str, sql: str) -> str:
+    """The query's one SELECT statement, without a trailing ';' — refuses anything else, before any work."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ValueError(f"table {table!r}: ParquetQuery.sql does not parse: {exc}") from exc
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        kinds = ", ".join(statement.type.name for statement in statements) or "nothing"
+        raise ValueError(
+            f"table {table!r}: ParquetQuery.sql must be exactly one SELECT statement, got {kinds}"
+        )
+    return sql.strip().rstrip(";").rstrip()
+
+
+def _check_query_files(table: str, query: ParquetQuery) -> None:
+    for view, paths in query.files.items():
+        for path in paths:
+            if not path.is_file():
+                raise FileNotFoundError(f"table {table!r}: view {view!r}: Parquet file {path} does not exist")
+
+
+def _parquet_view_sql(connection: duckdb.DuckDBPyConnection, view: str, paths: Sequence[Path]) -> str:
+    """`SELECT * FROM read_parquet([...])` over the files that have columns, each path quoted as a literal."""
+    readable = []
+    for path in paths:
+        absolute = os.path.abspath(path)
+        # DuckDB reads '*', '?' and '[' in a path as a glob: refuse a path that would match other files too.
+        if _GLOB_CHARACTERS.search(absolute):
+            matched = [
+                row[0] for row in connection.execute("SELECT file FROM glob(?)", [absolute]).fetchall()
+            ]
+            if [os.path.abspath(m) for m in matched] != [absolute]:
+                raise ValueError(
+                    f"view {view!r}: DuckDB would read the path {absolute} as a glob matching "
+                    f"{len(matched)} files; rename it without '*', '?' or '['"
+                )
+        # A column-less file (an empty step output) holds no rows and DuckDB cannot read it: skip it.
+        if pl.scan_parquet(absolute, glob=False).collect_schema().len():
+            readable.append(_sql_string(absolute))
+    if not readable:
+        return _EMPTY_VIEW_SQL
+    return f"SELECT * FROM read_parquet([{', '.join(readable)}], union_by_name = true)"
+
+
+@contextlib.contextmanager
+def _bound_views(connection: duckdb.DuckDBPyConnection, query: ParquetQuery) -> Iterator[None]:
+    """The query's views, as temporary views that are dropped afterwards (a view may share a table's name)."""
+    created: list[str] = []
+    try:
+        for view, paths in query.files.items():
+            view_sql = _parquet_view_sql(connection, view, paths)
+            connection.execute(f"CREATE OR REPLACE TEMP VIEW {_sql_identifier(view)} AS {view_sql}")
+            created.append(view)
+        yield
+    finally:
+        for view in created:
+            connection.execute(f"DROP VIEW IF EXISTS temp.main.{_sql_identifier(view)}")
+
+
+def _typed_select(connection: duckdb.DuckDBPyConnection, select: str) -> str:
+    """`select`, with columns of DuckDB type NULL (all-null everywhere) cast to text, as `_storable` does."""
+    described = connection.execute(f"DESCRIBE {select}").fetchall()
+    nulls = [row[0] for row in described if row[1] == '"NULL"']
+    if not nulls:
+        return select
+    casts = ", ".join(f"CAST({_sql_identifier(c)} AS VARCHAR) AS {_sql_identifier(c)}" for c in nulls)
+    return f"SELECT * REPLACE ({casts}) FROM ({select}\n)"  # newline: `select` may end in a -- comment
+
+
+def _create_from_query(connection: duckdb.DuckDBPyConnection, name: str, query: ParquetQuery) -> None:
+    select = _single_select(name, query.sql)
+    try:
+        with _bound_views(connection, query):
+            connection.execute(f'CREATE TABLE "{name}" AS {_typed_select(connection, select)}')
+    except duckdb.Error as exc:
+        exc.add_note(
+            f"while publishing table {name!r} from a ParquetQuery over views {', '.join(query.files)}"
+        )
+        raise
+
+
+def materialize(table: Table, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """A table as a polars DataFrame: a DataFrame as is, a ParquetQuery run by an in-memory DuckDB.
+
+    For gates that need a table's rows; `columns` keeps only those (and for a ParquetQuery, reads only those).
+    Loads the whole result into memory: ask for the columns you need.
+    """
+    if isinstance(table, pl.DataFrame):
+        return table if columns is None else table.select(list(columns))
+    if not isinstance(table, ParquetQuery):
+        raise TypeError(f"cannot materialize a {type(table).__name__}: expected a DataFrame or ParquetQuery")
+    _check_query_files("materialized ParquetQuery", table)
+    select = _single_select("materialized ParquetQuery", table.sql)
+    if columns is not None:
+        select = f"SELECT {', '.join(_sql_identifier(c) for c in columns)} FROM ({select}\n)"
+    connection = duckdb.connect()
+    try:
+        with _bound_views(connection, table):
+            return connection.sql(select).pl()
+    finally:
+        connection.close()
+
+
 def _write_tables(
-    building: Path, tables: Mapping[str, pl.DataFrame]
+    building: Path, tables: Mapping[str, Table], memory_limit: str
 ) -> tuple[dict[str, int], dict[str, str]]:
     parquet_dir = building / SNAPSHOT_PARQUET_DIR
     parquet_dir.mkdir(parents=True)
+    spill_dir = building / SPILL_DIR
     row_counts: dict[str, int] = {}
     hashes: dict[str, str] = {}
-    storable = {name: _storable(frame) for name, frame in tables.items()}
-    # Parquet copies are written by polars in a second thread while DuckDB loads and hashes the tables: both
-    # release the GIL, and on big tables each takes seconds.
+    frames = {name: _storable(t) for name, t in tables.items() if isinstance(t, pl.DataFrame)}
+    # DataFrames' Parquet copies are written by polars in a second thread while DuckDB loads and hashes the
+    # tables: both release the GIL, and on big tables each takes seconds. A ParquetQuery's copy is written by
+    # DuckDB from the stored table (its rows are never in Python memory).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as writer:
         written = [
             writer.submit(frame.write_parquet, parquet_dir / f"{name}.parquet")
-            for name, frame in storable.items()
+            for name, frame in frames.items()
         ]
-        connection = duckdb.connect(str(building / SNAPSHOT_DATABASE))
+        connection = duckdb.connect(
+            str(building / SNAPSHOT_DATABASE),
+            config={"memory_limit": memory_limit, "temp_directory": str(spill_dir)},
+        )
         try:
-            for name, frame in storable.items():
-                connection.register("incoming_frame", frame)
-                connection.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming_frame')
-                connection.unregister("incoming_frame")
-                row_counts[name] = frame.height
-                hashes[name] = table_content_hash(connection, name)
+            for name, table in tables.items():
+                if isinstance(table, ParquetQuery):
+                    _create_from_query(connection, name, table)
+                    target = _sql_string(str(parquet_dir / f"{name}.parquet"))
+                    connection.execute(f'COPY "{name}" TO {target} ({PARQUET_COPY_OPTIONS})')
+                else:
+                    connection.register("incoming_frame", frames[name])
+                    connection.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming_frame')
+                    connection.unregister("incoming_frame")
+                row_counts[name], hashes[name] = _content_summary(connection, name)
             connection.execute("CHECKPOINT")
         finally:
             connection.close()
         for future in written:
             future.result()  # a failed Parquet write fails the publish
+    shutil.rmtree(spill_dir, ignore_errors=True)
     return row_counts, hashes
 
 
@@ -203,11 +388,12 @@ def publish_lock(store_dir: Path) -> Iterator[None]:
 
 def publish_snapshot(
     store_dir: str | Path,
-    tables: Mapping[str, pl.DataFrame],
+    tables: Mapping[str, Table],
     run: Mapping[str, Any],
     gate: Gate | None = None,
     keep: int = DEFAULT_KEEP,
     before_switch: Callable[[Mapping[str, Any]], None] | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> PublishResult:
     """Publish `tables` as snapshot `run["run_id"]`; switch `CURRENT` to it only if the gate passes.
 
@@ -216,15 +402,23 @@ def publish_snapshot(
     `before_switch(manifest)` runs once the snapshot is complete and before `CURRENT` names it: the flow records
     the run in history there, so a crash can never leave a live snapshot that history does not know. If it
     raises, `CURRENT` is not switched.
+
+    Each table is a polars DataFrame or a `ParquetQuery` (streamed by DuckDB within `memory_limit`, spilling
+    inside the building snapshot). The gate receives `tables` as given.
     """
     store_dir = Path(store_dir)
     run_id = check_run_id(run.get("run_id"))
     if not tables:
         raise ValueError("publish_snapshot needs at least one table")
-    for name, frame in tables.items():
+    for name, table in tables.items():
         check_table_name(name)
-        if not isinstance(frame, pl.DataFrame):
-            raise TypeError(f"table {name!r} is a {type(frame).__name__}, expected a polars DataFrame")
+        if isinstance(table, ParquetQuery):
+            _single_select(name, table.sql)
+            _check_query_files(name, table)
+        elif not isinstance(table, pl.DataFrame):
+            raise TypeError(
+                f"table {name!r} is a {type(table).__name__}, expected a polars DataFrame or a ParquetQuery"
+            )
     snapshots_dir(store_dir).mkdir(parents=True, exist_ok=True)
 
     with publish_lock(store_dir):
@@ -238,7 +432,7 @@ def publish_snapshot(
         building = final.with_name(final.name + BUILDING_SUFFIX)
         building.mkdir()
         try:
-            row_counts, hashes = _write_tables(building, tables)
+            row_counts, hashes = _write_tables(building, tables, memory_limit)
             gate_result = gate(tables, previous, store_dir) if gate is not None else None
             if gate_result is not None and not gate_result.passed:
                 shutil.rmtree(building)
