@@ -222,6 +222,12 @@ class Noise:
     ward_missing: float = 0.03
     sex_missing: float = 0.05
     sex_wrong: float = 0.003
+    # Address detail noise (drawn from its own random stream, so every other field is the same as without it):
+    # a register that left out the house number, one holding an older address inside the ward (a move within
+    # the commune), and one with no address below the ward. A move to another ward changes the whole address.
+    address_partial: float = 0.05
+    address_moved: float = 0.03
+    address_missing: float = 0.03
 
 
 def _persons(n: int, rng: np.random.Generator, ward_p: np.ndarray) -> pl.DataFrame:
@@ -376,6 +382,28 @@ def _strip_diacritics(text: str) -> str:
     return unidecode(text)
 
 
+def _addresses(rng: np.random.Generator, n: int, noise: Noise) -> pl.Expr:
+    """Each record's address: the household's, or (noise) one without the house number, an older one inside the
+    ward, only the ward; a record placed in another ward than its household's (`home_ward_idx`) has moved, and
+    its whole address is new."""
+    draw = pl.Series(rng.random(n))
+    new_house = pl.Series(rng.integers(1, 400, n))
+    new_hamlet = pl.Series(rng.integers(1, 12, n))
+    moved_ward = pl.col("ward_idx") != pl.col("home_ward_idx")
+    ward = pl.col("ward_idx") + 1
+    partial, moved = noise.address_partial, noise.address_partial + noise.address_moved
+    missing = moved + noise.address_missing
+    return (
+        pl.when(moved_ward | (draw >= partial) & (draw < moved))
+        .then(pl.format("Số {}, Thôn {}, Xã {}", new_house, new_hamlet, ward))
+        .when(draw < partial)
+        .then(pl.format("Thôn {}, Xã {}", "hamlet", ward))
+        .when(draw < missing)
+        .then(pl.format("Xã {}", ward))
+        .otherwise(pl.format("Số {}, Thôn {}, Xã {}", "house_no", "hamlet", ward))
+    )
+
+
 def make_residents(
     persons: int = 10_000, seed: int = 7, noise: Noise | None = None, province: str = PROVINCE_CODE
 ) -> pl.DataFrame:
@@ -383,6 +411,7 @@ def make_residents(
     over the province's real new wards."""
     noise = noise or Noise()
     rng = np.random.default_rng(seed)
+    rng_address = np.random.default_rng([seed, 1])  # its own stream: the other fields do not depend on it
     wards = province_wards(province)
     ward_p = _ward_distribution(len(wards), rng)
     people = _persons(persons, rng, ward_p)
@@ -458,7 +487,7 @@ def make_residents(
         cmnd=pl.when(show_cmnd).then(pl.col("cmnd_true")).otherwise(None),
     )
     new_phone = pl.Series(rng.integers(300_000_000, 999_999_999, n))
-    rec = rec.with_columns(
+    rec = rec.with_columns(pl.col("ward_idx").alias("home_ward_idx")).with_columns(
         phone_e164=pl.when(~pl.col("has_phone") | (r() < noise.phone_missing))
         .then(None)
         .otherwise(
@@ -480,7 +509,7 @@ def make_residents(
         .when(sex_draw > 1 - noise.sex_wrong)
         .then(pl.when(pl.col("is_female")).then(pl.lit("M")).otherwise(pl.lit("F")))
         .otherwise(pl.when(pl.col("is_female")).then(pl.lit("F")).otherwise(pl.lit("M"))),
-        address=pl.format("Số {}, Thôn {}, Xã {}", "house_no", "hamlet", pl.col("ward_idx") + 1),
+        address=_addresses(rng_address, n, noise),
         updated_ts=(
             pl.lit(datetime(2019, 1, 1)) + pl.duration(seconds=pl.Series(rng.integers(0, 7 * 365 * 86400, n)))
         ).dt.cast_time_unit("us"),

@@ -24,6 +24,12 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "phone": ("same", "different"),
     "ward": ("same", "different"),
     "sex": ("same", "different"),
+    # Compared only inside one ward (null when the wards differ or one is unknown): a house number or a hamlet
+    # says nothing across wards, and inside one ward namesakes usually live at different addresses.
+    "address": ("same", "contained", "different"),
+    # Whether both records come from one source register (one old commune's system), also only inside one ward:
+    # whether a register holds the same person twice is measured on the anchors, not assumed.
+    "source": ("same", "different"),
 }
 COMPARISONS: tuple[str, ...] = tuple(LEVELS)
 
@@ -37,7 +43,9 @@ JOINT_GIVEN_DOB: tuple[str, ...] = tuple(
 )
 SCORED_LEVELS: dict[str, tuple[str, ...]] = {
     "given_dob": JOINT_GIVEN_DOB,
-    **{name: LEVELS[name] for name in ("family", "middle", "id", "phone", "ward", "sex")},
+    **{
+        name: LEVELS[name] for name in ("family", "middle", "id", "phone", "ward", "sex", "address", "source")
+    },
 }
 SCORED: tuple[str, ...] = tuple(SCORED_LEVELS)
 
@@ -67,19 +75,19 @@ def _fuzzy(encoded: EncodedFeatures, column: str, left: np.ndarray, right: np.nd
 
 
 def _contains_either(
-    encoded: EncodedFeatures, column: str, left: np.ndarray, right: np.ndarray
+    encoded: EncodedFeatures, column: str, left: np.ndarray, right: np.ndarray, whole_words: bool = False
 ) -> np.ndarray:
-    """Whether one coded string sits inside the other (a dropped middle-name syllable), per distinct pair."""
+    """Whether one coded string sits inside the other (a dropped middle-name syllable), per distinct pair;
+    with `whole_words`, only as whole words ("so 1" does not sit inside "so 12")."""
     if len(left) == 0:
         return np.zeros(0, dtype=bool)
     width = len(encoded.vocab[column]) + 1
     distinct, inverse = np.unique(left.astype(np.int64) * width + right, return_inverse=True)
     words = pl.Series(encoded.vocab[column], dtype=pl.String)
     pairs = pl.DataFrame({"a": words.gather(distinct // width), "b": words.gather(distinct % width)})
-    inside = pairs.select(
-        pl.col("a").str.contains(pl.col("b"), literal=True)
-        | pl.col("b").str.contains(pl.col("a"), literal=True)
-    ).to_series()
+    pad = " " if whole_words else ""
+    a, b = pl.concat_str(pl.lit(pad), "a", pl.lit(pad)), pl.concat_str(pl.lit(pad), "b", pl.lit(pad))
+    inside = pairs.select(a.str.contains(b, literal=True) | b.str.contains(a, literal=True)).to_series()
     return inside.to_numpy()[inverse.reshape(-1)]
 
 
@@ -198,6 +206,19 @@ def compare_positions(encoded: EncodedFeatures, left: np.ndarray, right: np.ndar
     for name, column in (("phone", "phone_e164"), ("ward", "ward_code"), ("sex", "sex_code")):
         lv, rv, plv, prv = sides(column)
         levels[name] = _select([~(plv & prv), lv == rv], [NULL, 0], 1)
+    # Inside one ward only: the address detail (same / one inside the other: a dropped house number or
+    # hamlet / different) and the source register.
+    same_ward = levels["ward"] == 0
+    la, ra, pla, pra = sides("addr_key")
+    both_address = same_ward & pla & pra
+    address_differ = both_address & (la != ra)
+    contained = np.zeros(len(left), dtype=bool)
+    contained[address_differ] = _contains_either(
+        encoded, "addr_key", la[address_differ], ra[address_differ], whole_words=True
+    )
+    levels["address"] = _select([~both_address, la == ra, contained], [NULL, 0, 1], 2)
+    ls, rs, pls, prs = sides("source_id")
+    levels["source"] = _select([~(same_ward & pls & prs), ls == rs], [NULL, 0], 1)
     # The joint given-name × birth-date level (see JOINT_GIVEN_DOB); null only when both are missing.
     g, d = levels["given"], levels["dob"]
     joint = np.where(g == NULL, _MISSING, g) * 6 + np.where(d == NULL, _MISSING, d)

@@ -70,6 +70,7 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "tf_family",
     "tf_middle",
     "name_dependence_weight",
+    "household_dependence_weight",
     "namesake_weight",
     "match_weight",
     "probability",

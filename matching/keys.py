@@ -47,6 +47,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "cmnd",
     "phone_e164",
     "ward_code",
+    "addr_key",
+    "source_id",
 )
 
 NON_ASCII = r"[^\x00-\x7F]"
@@ -77,6 +79,53 @@ def _clean_key(column: str) -> pl.Expr:
     """Lower case, single spaces, empty → null."""
     text = pl.col(column).cast(pl.String).str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
     return pl.when(text == "").then(None).otherwise(text)
+
+
+# The address detail: what an address says below the ward (house number, street, hamlet, residential group).
+# Everything from the first segment naming an administrative unit (ward/commune and above, full or abbreviated)
+# on is cut: the ward is compared on its own (`ward_code`), and an old three-tier tail ("Huyện B, Tỉnh C") says
+# nothing about the household. Filler words ("số nhà", "đường") are dropped so "Số 12 đường Lê Lợi" and
+# "12 Lê Lợi" agree.
+_ADMIN_WORDS = r"xa|phuong|thi tran|thi xa|huyen|quan|thanh pho|tinh|dac khu"
+_ADMIN_TAIL = rf"(?:^|,)\s*(?:(?:{_ADMIN_WORDS})\b|(?:x|p|tt|tx|tp|q|h|dk)\.).*$"
+_ADMIN_INLINE = rf"\s(?:{_ADMIN_WORDS})\s.*$"  # an address written without commas
+_FILLER_WORDS = r"\b(?:so|nha|sn|duong|d)\b"
+
+
+def address_detail(column: str = "address") -> pl.Expr:
+    """The folded address detail below the ward ("Số 12, Thôn 3, Xã A, Huyện B" → "12 thon 3"), null when the
+    address names nothing below the ward."""
+    folded = (
+        pl.col(column)
+        .cast(pl.String)
+        .str.normalize("NFD")
+        .str.replace_all(r"\p{Mn}", "")
+        .str.replace_all(r"[đĐð]", "d")
+        .str.to_lowercase()
+    )
+    detail = (
+        folded.str.replace(_ADMIN_TAIL, "")
+        .str.replace(_ADMIN_INLINE, "")
+        .str.replace_all(r"[^a-z0-9]+", " ")
+        .str.replace_all(_FILLER_WORDS, " ")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+    return pl.when(detail.str.len_bytes() > 0).then(detail)
+
+
+def _address_details(std: pl.DataFrame) -> pl.Series:
+    """`addr_key` per record: the detail is computed once per distinct address (a province has about one per
+    household) and joined back on a 64-bit hash of the text. A table without an address column (hand-built)
+    simply has no address evidence."""
+    if "address" not in std.columns:
+        return pl.repeat(None, std.height, dtype=pl.String, eager=True).alias("addr_key")
+    text = std.select(pl.col("address").cast(pl.String).alias("address")).with_columns(
+        pl.col("address").hash().alias("address_hash")
+    )
+    distinct = text.unique(subset="address_hash").select("address_hash", address_detail().alias("addr_key"))
+    joined = text.select("address_hash").join(distinct, on="address_hash", how="left", maintain_order="left")
+    return joined["addr_key"]
 
 
 # Older than this at the record's update is no real birth date (a mistyped year such as 1905 for 1972).
@@ -111,6 +160,8 @@ def build_features(std: pl.DataFrame) -> pl.DataFrame:
         pl.col("dob_precision"),
         pl.col("sex_code").cast(pl.String),
         *(pl.col(c).cast(pl.String) for c in ("cccd", "cmnd", "phone_e164", "ward_code")),
+        _address_details(std),
+        pl.col("source_id").cast(pl.String),
     )
     empty_to_null = lambda e: pl.when(e.str.len_bytes() > 0).then(e)  # noqa: E731
     return staged.select(
@@ -129,13 +180,23 @@ def build_features(std: pl.DataFrame) -> pl.DataFrame:
         pl.col("dob").dt.year().cast(pl.Int32).alias("birth_year"),
         "sex_code",
         *(empty_to_null(pl.col(c)).alias(c) for c in ("cccd", "cmnd", "phone_e164", "ward_code")),
+        "addr_key",
+        empty_to_null(pl.col("source_id")).alias("source_id"),
     )
 
 
 # Columns the comparisons spell out (fuzzy similarity, partial containment): dictionary-coded, with the strings.
-VOCAB_COLUMNS: tuple[str, ...] = ("fam_key", "mid_key", "giv_key")
+VOCAB_COLUMNS: tuple[str, ...] = ("fam_key", "mid_key", "giv_key", "addr_key")
 # Columns only ever tested for equality: a 64-bit hash is as good as the string and 8 bytes wide.
-HASHED_COLUMNS: tuple[str, ...] = ("name_key", "fam_norm", "giv_norm", "phone_e164", "ward_code", "sex_code")
+HASHED_COLUMNS: tuple[str, ...] = (
+    "name_key",
+    "fam_norm",
+    "giv_norm",
+    "phone_e164",
+    "ward_code",
+    "sex_code",
+    "source_id",
+)
 
 
 @dataclass
@@ -143,11 +204,13 @@ class EncodedFeatures:
     """The features as numbers, one row per record sorted by row_uid: what blocking and comparisons read.
 
     Pair tables then carry two integer positions instead of two copies of every string (the old layout held
-    17 columns per side for every candidate pair). `vocab[c][i]` is the string of dictionary id `i` of column c.
+    17 columns per side for every candidate pair). `vocab[c][i]` is the string of dictionary id `i` of column c
+    (a polars Series: a province has about one distinct address per household, kept in Arrow memory rather than
+    as Python strings).
     """
 
     frame: pl.DataFrame
-    vocab: dict[str, list[str]]
+    vocab: dict[str, pl.Series]
     uids: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -186,10 +249,10 @@ class EncodedFeatures:
 def encode_features(features: pl.DataFrame) -> EncodedFeatures:
     """Integer-code the features of `build_features` (sorted by row_uid)."""
     frame = features.sort("row_uid")
-    vocab: dict[str, list[str]] = {}
+    vocab: dict[str, pl.Series] = {}
     exprs: list[pl.Expr] = [pl.col("row_uid")]
     for column in VOCAB_COLUMNS:
-        vocab[column] = frame[column].drop_nulls().unique().sort().to_list()
+        vocab[column] = frame[column].drop_nulls().unique().sort()
         # Dense rank over the sorted distinct strings: id i is vocab[column][i].
         exprs.append((pl.col(column).rank("dense") - 1).cast(pl.Int32).alias(column))
     for column in HASHED_COLUMNS:

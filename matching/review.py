@@ -69,7 +69,11 @@ def build_review(scored: pl.DataFrame, std: pl.DataFrame, extra: pl.DataFrame | 
         pl.col("tf_given").round(2),
         pl.col("tf_family").round(2),
         pl.col("tf_middle").round(2),
-        *(pl.col(c).round(2) for c in ("name_dependence_weight", "namesake_weight") if c in queue.columns),
+        *(
+            pl.col(c).round(2)
+            for c in ("name_dependence_weight", "household_dependence_weight", "namesake_weight")
+            if c in queue.columns
+        ),
     ]
     for field in shown:
         columns += [f"left_{field}", f"right_{field}"]

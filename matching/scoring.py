@@ -79,6 +79,32 @@ def random_pairs(features: pl.DataFrame | EncodedFeatures, n_pairs: int, seed: i
     return pl.DataFrame({"left_uid": uids[left[keep]], "right_uid": uids[right[keep]]}).cast(pl.Int64)
 
 
+# Comparisons made only between records of one ward: their u is measured on random pairs inside a ward.
+WITHIN_WARD: tuple[str, ...] = ("address", "source")
+
+
+def random_pairs_same_ward(encoded: EncodedFeatures, n_pairs: int, seed: int) -> pl.DataFrame:
+    """Uniformly random distinct record pairs inside one ward (a record drawn at random, its partner at random
+    among the other records of its ward): how strangers who are neighbours agree."""
+    rng = np.random.default_rng(seed + 1)
+    wards, present = encoded.array("ward_code")
+    keyed = np.flatnonzero(present)
+    if len(keyed) < 2:
+        return pl.DataFrame(schema={"left_uid": pl.Int64, "right_uid": pl.Int64})
+    order = keyed[np.argsort(wards[keyed], kind="stable")]  # positions grouped by ward, uid order inside
+    sorted_wards = wards[order]
+    starts = np.searchsorted(sorted_wards, sorted_wards, side="left")
+    ends = np.searchsorted(sorted_wards, sorted_wards, side="right")
+    pick = rng.integers(0, len(order), n_pairs)
+    size = ends[pick] - starts[pick]
+    partner = starts[pick] + (rng.random(n_pairs) * size).astype(np.int64)
+    keep = (size > 1) & (partner != pick)
+    uids = encoded.uids
+    return pl.DataFrame({"left_uid": uids[order[pick[keep]]], "right_uid": uids[order[partner[keep]]]}).cast(
+        pl.Int64
+    )
+
+
 def level_frequencies(compared: pl.DataFrame, weights: pl.Series | None = None) -> dict[str, np.ndarray]:
     """Smoothed share of each level among the pairs where the comparison is possible."""
     out = {}
@@ -110,13 +136,19 @@ def estimate_u_random(
     the date are independent, and the product is far less noisy than counting joint cells directly (two random
     records share a name and a full birth date about once in a million pairs).
     """
-    compared = compare_pairs(random_pairs(features, n_pairs, seed), features)
+    encoded = features if isinstance(features, EncodedFeatures) else encode_features(features)
+    compared = compare_pairs(random_pairs(encoded, n_pairs, seed), encoded)
     u = level_frequencies(compared)
     given = _marginal(compared["given_level"], 5)
     dob = _marginal(compared["dob_level"], 5)
     joint = np.outer(given, dob).reshape(-1)
     joint[-1] = EPSILON  # both missing: not comparable, never scored (kept non-zero for the log ratio)
     u["given_dob"] = joint / joint.sum()
+    # Address detail and source register are only compared inside a ward: their u is how neighbours agree.
+    neighbours = compare_pairs(random_pairs_same_ward(encoded, n_pairs, seed), encoded)
+    if neighbours.height:
+        within = level_frequencies(neighbours)
+        u.update({name: within[name] for name in WITHIN_WARD})
     return u
 
 
@@ -126,6 +158,8 @@ def _initial_m() -> dict[str, np.ndarray]:
         k = len(LEVELS[name])
         if name == "id":
             m = np.array([0.55, 0.35, 0.08, 0.01, 0.01])
+        elif name == "source":
+            m = np.ones(k)  # no belief either way: EM learns whether a register holds a person twice
         elif name == "given_dob":
             # Agreement on both is likely for a match; the joint code is given * 6 + dob.
             g, d = np.divmod(np.arange(k), 6)
@@ -330,6 +364,53 @@ def name_dependence(compared: pl.DataFrame, encoded: EncodedFeatures) -> pl.Seri
     return pl.Series("name_dependence_weight", correction, dtype=pl.Float64)
 
 
+def _collision_within(
+    encoded: EncodedFeatures, group: str, columns: tuple[str, ...], mask: np.ndarray
+) -> float:
+    """The chance that two distinct random records of one `group` (a ward) agree on all of `columns`, among the
+    records in `mask`: Σ over (group, values) c(c-1) / Σ over groups n(n-1)."""
+    groups, _ = encoded.array(group)
+    group_codes = groups.astype(np.int64).view(np.uint64)[mask]
+    codes = group_codes.copy()
+    for column in columns:
+        values, _ = encoded.array(column)
+        codes = (codes * np.uint64(0x9E3779B97F4A7C15)) ^ values[mask].astype(np.int64).view(np.uint64)
+
+    def pairs(keys: np.ndarray) -> float:
+        counts = np.unique(keys, return_counts=True)[1].astype(np.float64)
+        return float((counts * (counts - 1)).sum())
+
+    total = pairs(group_codes)
+    return pairs(codes) / total if total > 0 else 0.0
+
+
+def household_dependence(compared: pl.DataFrame, encoded: EncodedFeatures, model: MatchModel) -> pl.Series:
+    """A correction (bits, ≤ 0) for weighing a shared phone and a shared address as independent evidence.
+
+    A household shares both: inside one ward, two different people who share a phone almost always share the
+    address too, so for a pair agreeing on both the address adds little to what the phone said. Measured on the
+    records (no labels): log2 of the ratio between the within-ward collision rate of (phone, address) and the
+    product of the two rates, charged to the pairs agreeing on both (at most the smaller of the two agreement
+    weights: the correction never makes agreeing on both worth less than agreeing on one).
+    """
+    _, has_ward = encoded.array("ward_code")
+    _, has_phone = encoded.array("phone_e164")
+    _, has_address = encoded.array("addr_key")
+    mask = has_ward & has_phone & has_address
+    excess = 0.0
+    if mask.sum() > 2:
+        phone = _collision_within(encoded, "ward_code", ("phone_e164",), mask)
+        address = _collision_within(encoded, "ward_code", ("addr_key",), mask)
+        both = _collision_within(encoded, "ward_code", ("phone_e164", "addr_key"), mask)
+        if both > 0 and phone > 0 and address > 0:
+            excess = float(np.log2(both / (phone * address)))
+    cap = max(0.0, min(float(model.weights("phone")[0]), float(model.weights("address")[0])))
+    excess = float(np.clip(excess, 0.0, cap))
+    agree = (compared["phone_level"] == 0) & (compared["address_level"] == 0)
+    correction = np.where(agree.fill_null(False).to_numpy(), -excess, 0.0)
+    return pl.Series("household_dependence_weight", correction, dtype=pl.Float64)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     link: float = 0.7  # auto-link at or above this (calibrated) probability
@@ -373,9 +454,14 @@ def score_compared(
         tf = term_frequency_by_id(encoded, column)[ids[left]]
         level = compared[f"{comparison}_level"].fill_null(99).to_numpy()
         tf_columns.append(pl.Series(name, np.where(present[left] & (level <= agree), tf, 0.0)))
-    out = compared.with_columns(*columns, *tf_columns, name_dependence(compared, encoded))
+    out = compared.with_columns(
+        *columns,
+        *tf_columns,
+        name_dependence(compared, encoded),
+        household_dependence(compared, encoded, model),
+    )
     weight_cols = [f"{name}_weight" for name in COMPARISONS] + [term[0] for term in TF_TERMS]
-    weight_cols.append("name_dependence_weight")
+    weight_cols += ["name_dependence_weight", "household_dependence_weight"]
     out = out.with_columns(
         (pl.lit(model.prior_weight()) + pl.sum_horizontal(weight_cols)).alias("match_weight"),
     )
