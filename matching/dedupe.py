@@ -109,7 +109,7 @@ class DedupeResult:
             lines.append(f"blocking guard dropped {dropped} oversize block(s); see .blocking")
         if self.model is not None and self.model.method == "anchored":
             lines.append(
-                f"model: m measured on {self.model.anchors} same-CCCD pairs, u on random pairs; "
+                f"model: m measured on {self.model.anchors} same-{self.model.anchor_card} pairs, u on random pairs; "
                 f"match rate among all pairs {self.model.prior:.2e}"
             )
         elif self.model is not None:
@@ -194,7 +194,12 @@ def dedupe_standardized(
     u_random = estimate_u_random(encoded, config.random_pairs_for_u, config.seed)
     model = None
     if config.estimation == "anchored":
-        model = fit_anchored(compared, u_random, records_with_cccd=features["cccd"].count())
+        model = fit_anchored(
+            compared,
+            u_random,
+            records_with_cccd=features["cccd"].count(),
+            records_with_cmnd=features["cmnd"].count(),
+        )
     if model is None:
         model = fit_em(compared, u_random, estimate_u=config.estimate_u_by_em)
     scored = score_compared(compared, model, encoded, config.thresholds)

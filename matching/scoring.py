@@ -34,7 +34,8 @@ class MatchModel:
     converged: bool = False
     u_random: dict[str, np.ndarray] = field(default_factory=dict)
     method: str = "em"  # "em" or "anchored" (m from same-CCCD pairs, u from random pairs)
-    anchors: int = 0  # same-CCCD candidate pairs m was measured on
+    anchors: int = 0  # same-card candidate pairs m was measured on
+    anchor_card: str = "CCCD"  # the card the anchors share (CMND when a register holds too few CCCDs)
 
     def weights(self, comparison: str) -> np.ndarray:
         """log2(m/u) per level; a level neither matches nor strangers ever show (m = u = 0) weighs nothing."""
@@ -239,6 +240,7 @@ def fit_anchored(
     u_random: dict[str, np.ndarray],
     records_with_cccd: int,
     smoothing: float = 50.0,
+    records_with_cmnd: int = 0,
 ) -> MatchModel | None:
     """Fellegi–Sunter parameters measured without labels, anchored on the identity card.
 
@@ -248,11 +250,15 @@ def fit_anchored(
     - prior: the share of same-CCCD pairs among all pairs of records that carry a CCCD is the population's
       match rate, so probabilities stay calibrated as the province grows (more namesakes, weaker name evidence).
     Counts are smoothed towards u (`smoothing` pseudo-pairs) so a level never seen among the anchors gets a sane
-    weight. Returns None when there are too few anchors; the caller then runs plain EM.
+    weight. A register of old cards only (too few same-CCCD pairs) is anchored the same way on the 9-digit CMND,
+    which also names one person. Returns None when there are too few anchors; the caller then runs plain EM.
     """
-    same = compared.filter(pl.col("id_level") == 0)
-    pairs_with_cccd = records_with_cccd * (records_with_cccd - 1) / 2
-    if same.height < MIN_ANCHOR_PAIRS or pairs_with_cccd <= same.height:
+    for card, level, records in (("CCCD", 0, records_with_cccd), ("CMND", 1, records_with_cmnd)):  # noqa: B007
+        same = compared.filter(pl.col("id_level") == level)
+        pairs_with_card = records * (records - 1) / 2
+        if same.height >= MIN_ANCHOR_PAIRS and pairs_with_card > same.height:
+            break
+    else:
         return None
     m, u = {}, {}
     for name in COMPARISONS:
@@ -263,7 +269,7 @@ def fit_anchored(
         codes = same[f"{name}_level"].drop_nulls().to_numpy().astype(int)
         counts = np.bincount(codes, minlength=len(LEVELS[name])).astype(float) + smoothing * u_random[name]
         m[name] = counts / counts.sum()
-    prior = same.height / pairs_with_cccd
+    prior = same.height / pairs_with_card
     return MatchModel(
         m=m,
         u=u,
@@ -273,6 +279,7 @@ def fit_anchored(
         u_random=u_random,
         method="anchored",
         anchors=same.height,
+        anchor_card=card,
     )
 
 
@@ -513,9 +520,10 @@ def decide_bands(scored: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
         hard_rule.alias("hard_rule"),
         pl.when(pl.col("id_level") == 4).then(0.0).otherwise(probability).alias("probability"),
     )
-    # The same 12-digit CCCD and the same full birth date are one person whatever the name field says (a typo,
-    # a missing name): the strongest evidence there is, never left to the name weights.
-    same_cccd_and_day = ((pl.col("id_level") == 0) & (pl.col("dob_level") == 0)).fill_null(False)
+    # The same card (12-digit CCCD or 9-digit CMND, both issued to one person) and the same full birth date are
+    # one person whatever the name field says (a typo, a missing name, family and given name written in swapped
+    # fields): the strongest evidence there is, never left to the name weights.
+    same_card_and_day = (pl.col("id_level").is_in([0, 1]) & (pl.col("dob_level") == 0)).fill_null(False)
     review_bar = pl.col("hard_rule").replace_strict(
         [rule for rule, _ in thresholds.review_hard],
         [bar for _, bar in thresholds.review_hard],
@@ -525,7 +533,7 @@ def decide_bands(scored: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
     review_bar = pl.coalesce(review_bar, pl.lit(thresholds.review))
     band = (
         pl.when(
-            same_cccd_and_day | pl.col("hard_rule").is_null() & (pl.col("probability") >= thresholds.link)
+            same_card_and_day | pl.col("hard_rule").is_null() & (pl.col("probability") >= thresholds.link)
         )
         .then(pl.lit("link"))
         .when(pl.col("probability") >= review_bar)
@@ -536,5 +544,5 @@ def decide_bands(scored: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
     # auto-link but forbids no merge that other records' links make.
     strong_no = pl.col("hard_rule").is_not_null() & (pl.col("hard_rule") != NEAR_GIVEN_NAME)
     cannot = strong_no & (pl.col("probability") < review_bar)
-    cannot = (cannot | (pl.col("match_weight") <= thresholds.cannot_link_weight)) & ~same_cccd_and_day
+    cannot = (cannot | (pl.col("match_weight") <= thresholds.cannot_link_weight)) & ~same_card_and_day
     return out.with_columns(band.alias("band"), cannot.alias("cannot_link"))
