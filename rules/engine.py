@@ -255,7 +255,7 @@ def _as_date(value: object) -> date:
 @dataclass
 class CheckResult:
     findings: pl.DataFrame  # schema.FINDING_SCHEMA, one row per finding
-    passed: pl.DataFrame  # input rows with no error finding
+    passed: pl.DataFrame  # input rows with no error finding; only their row_uid when keep_rows=False
     quarantine: pl.DataFrame  # input rows with ≥1 error finding, + reasons (rule ids) and quarantine_reason
     rows_in: int
     as_of: date
@@ -304,14 +304,13 @@ def _flag_name(index: int) -> str:
     return f"__rule_{index}"
 
 
-def _value_name(index: int) -> str:
-    return f"__value_{index}"
-
-
 def _as_text(frame_column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if isinstance(dtype, pl.List):
         return frame_column.list.join(",")
     return frame_column.cast(pl.String)
+
+
+ReportedValue = pl.Expr | pl.Series | None
 
 
 def _evaluate(
@@ -322,24 +321,26 @@ def _evaluate(
     clusters: pl.DataFrame | None,
     province_code: str | None,
     param_overrides: Mapping[str, Any] | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, list[Rule], list[str]]:
-    """Run rules over frame. Returns (flags, dataset findings, row rules that ran, skipped rule ids).
+) -> tuple[pl.DataFrame, pl.DataFrame, list[Rule], list[str], list[ReportedValue]]:
+    """Run rules over frame. Returns (flags, dataset findings, row rules that ran, skipped ids, values).
 
-    `flags` has row_uid, record_id, source_id, one Boolean column per row rule and one value column per rule
-    that reports a value, all from ONE `select` over the frame.
+    `flags` has row_uid and one Boolean column per row rule, all from ONE `select` over the frame. The values
+    (one per row rule: an expression over the frame, a full-length Series, or None) are not computed here:
+    :func:`_row_findings` computes each only for the rows where its rule fired.
     """
     columns = {name: frame.schema[name] for name in frame.columns}
     missing = {c for c in dataset_columns if c not in columns and c not in ("source_file", "source_row")}
     if missing:
         raise ValueError(f"the table lacks column(s) {sorted(missing)} the rules read")
-    expressions: list[pl.Expr | pl.Series] = [pl.col("row_uid"), pl.col("record_id"), pl.col("source_id")]
+    expressions: list[pl.Expr | pl.Series] = [pl.col("row_uid")]
     row_rules: list[Rule] = []
+    values: list[ReportedValue] = []
     dataset_findings: list[pl.DataFrame] = []
     skipped: list[str] = []
     for rule in rules:
         params = {**rule.params, **(param_overrides or {})}
         index = len(row_rules)
-        value_expr: pl.Expr | pl.Series | None = None
+        value: ReportedValue = None
         if rule.when is not None:
             compiled = compile_expression(
                 rule.when, rule_id=rule.id, columns=columns, params=params, as_of=as_of
@@ -356,22 +357,19 @@ def _evaluate(
             if check.scope == "dataset":
                 dataset_findings.append(_dataset_findings(rule, output))
                 continue
-            flag, value_expr = output if isinstance(output, tuple) else (output, None)
-        if value_expr is None and rule.value is not None:
-            value_expr = _as_text(pl.col(rule.value), columns[rule.value])
+            flag, value = output if isinstance(output, tuple) else (output, None)
+        if value is None and rule.value is not None:
+            value = _as_text(pl.col(rule.value), columns[rule.value])
         fires_on_null = rule.on_null == "fire"
         if isinstance(flag, pl.Series):
             expressions.append(flag.cast(pl.Boolean).fill_null(fires_on_null).alias(_flag_name(index)))
         else:
             expressions.append(flag.fill_null(fires_on_null).alias(_flag_name(index)))
-        if isinstance(value_expr, pl.Series):
-            expressions.append(value_expr.cast(pl.String).alias(_value_name(index)))
-        elif value_expr is not None:
-            expressions.append(value_expr.alias(_value_name(index)))
         row_rules.append(rule)
+        values.append(value)
     flags = frame.select(expressions)
     findings = pl.concat(dataset_findings) if dataset_findings else _empty_findings()
-    return flags, findings, row_rules, skipped
+    return flags, findings, row_rules, skipped, values
 
 
 def _empty_findings() -> pl.DataFrame:
@@ -400,21 +398,68 @@ def _rule_literals(rule: Rule) -> list[pl.Expr]:
     ]
 
 
-def _row_findings(flags: pl.DataFrame, row_rules: Sequence[Rule]) -> pl.DataFrame:
-    """Unpivot the True cells of the flag columns into finding rows (only the fired cells are materialized)."""
-    if not row_rules:
-        return _empty_findings()
-    lazy = flags.lazy()
+def _row_findings(
+    frame: pl.DataFrame, flags: pl.DataFrame, row_rules: Sequence[Rule], values: Sequence[ReportedValue]
+) -> pl.DataFrame:
+    """One finding row per fired (row, rule) cell; each rule's value is computed only for its fired rows.
+
+    A value expression is evaluated over the whole frame and then filtered, inside one `select`, so window
+    expressions (`pl.len().over(...)`) give the same value as before the filter; a plain column is not
+    copied, only its fired rows are. A Series value (from a Python check) is filtered by the flag.
+    """
     parts = []
-    for index, rule in enumerate(row_rules):
-        value_column = _value_name(index)
-        value = pl.col(value_column) if value_column in flags.columns else pl.lit(None, pl.String)
+    for index, (rule, value) in enumerate(zip(row_rules, values, strict=True)):
+        fired = flags.get_column(_flag_name(index))
+        if not fired.any():
+            continue
+        if isinstance(value, pl.Series):
+            reported = pl.lit(value.filter(fired).cast(pl.String))
+        elif value is not None:
+            reported = value.filter(fired).cast(pl.String)
+        else:
+            reported = pl.lit(None, pl.String)
         parts.append(
-            lazy.filter(pl.col(_flag_name(index))).select(
-                "row_uid", "record_id", "source_id", *_rule_literals(rule), value.alias("value")
+            frame.select(
+                pl.col("row_uid", "record_id", "source_id").filter(fired),
+                *_rule_literals(rule),
+                reported.alias("value"),
             )
         )
-    return pl.concat(parts).collect()
+    if not parts:
+        return _empty_findings()
+    return pl.concat(parts)
+
+
+def _quarantine_reasons(
+    quarantined_flags: pl.DataFrame, error_rules: Sequence[tuple[int, Rule]]
+) -> pl.DataFrame:
+    """`reasons` (error rule ids) and `quarantine_reason` (their messages) for each quarantined row, in order.
+
+    Few distinct combinations of error rules occur: their texts are built once per combination and joined
+    back, instead of one text column per error rule over all quarantined rows.
+    """
+    reason_columns = {"reasons": pl.List(pl.String), "quarantine_reason": pl.String}
+    if not error_rules:
+        return pl.DataFrame(
+            {
+                name: pl.repeat(None, quarantined_flags.height, dtype=dtype, eager=True)
+                for name, dtype in reason_columns.items()
+            }
+        )
+    keys = [_flag_name(index) for index, _ in error_rules]
+    fired = quarantined_flags.select(keys)
+    combinations = fired.unique()
+    reasons: list[list[str]] = []
+    texts: list[str] = []
+    for combination in combinations.iter_rows():
+        rules = [rule for (_, rule), on in zip(error_rules, combination, strict=True) if on]
+        reasons.append([rule.id for rule in rules])
+        texts.append("; ".join(f"{rule.id}: {rule.message}" for rule in rules))
+    lookup = combinations.with_columns(
+        pl.Series("reasons", reasons, dtype=pl.List(pl.String)),
+        pl.Series("quarantine_reason", texts, dtype=pl.String),
+    )
+    return fired.join(lookup, on=keys, how="left", maintain_order="left").select(list(reason_columns))
 
 
 def check_standardized(
@@ -424,22 +469,30 @@ def check_standardized(
     clusters: pl.DataFrame | None = None,
     province_code: str | None = None,
     validate_contract: bool = True,
+    keep_rows: bool = True,
 ) -> CheckResult:
     """Check a standardized table against a rule pack; split it into passed and quarantined rows.
 
-    All row rules run in one vectorized `select`. Rows with an error finding are quarantined with `reasons`
-    (the rule ids) and `quarantine_reason` (readable text). A contract breach raises ContractError.
+    All row rules run in one vectorized `select` of Boolean flags; each rule's reported value is then computed
+    only for the rows where it fired. Rows with an error finding are quarantined with `reasons` (the rule ids)
+    and `quarantine_reason` (readable text). A contract breach raises ContractError.
+
+    `keep_rows=False` makes `passed` hold only the `row_uid` of the passed rows, in input order, instead of a
+    copy of every passed row (about the size of the input table): a caller that already holds `std` joins or
+    filters on the ids. `quarantine` keeps the full rows either way (stewards fix them at the source).
     """
     as_of = _as_date(as_of)
     loaded = pack if isinstance(pack, Pack) else load_pack(pack)
     dataset = get_dataset(loaded.dataset)
     if validate_contract:
         validate_standardized(std, loaded.dataset)
-    flags, dataset_findings, row_rules, skipped = _evaluate(
+    flags, dataset_findings, row_rules, skipped, values = _evaluate(
         std, loaded.rules, dataset.columns, as_of, clusters, province_code
     )
-    row_findings = _row_findings(flags, row_rules)
-    findings = pl.concat([row_findings, dataset_findings]).cast(FINDING_SCHEMA)  # type: ignore[arg-type]
+    findings = pl.concat([_row_findings(std, flags, row_rules, values), dataset_findings])
+    del values  # a Python check's full-length value Series is not needed any more
+    if findings.schema != pl.Schema(FINDING_SCHEMA):  # cast copies every column even when nothing changes
+        findings = findings.cast(FINDING_SCHEMA)  # type: ignore[arg-type]
 
     error_rules = [(i, r) for i, r in enumerate(row_rules) if r.severity == "error"]
     if error_rules:
@@ -447,27 +500,10 @@ def check_standardized(
             pl.any_horizontal([pl.col(_flag_name(i)) for i, _ in error_rules]).alias("q")
         ).to_series()
     else:
-        quarantined_mask = pl.Series("q", [False] * std.height, dtype=pl.Boolean)
-    passed = std.filter(~quarantined_mask)
+        quarantined_mask = pl.repeat(False, std.height, dtype=pl.Boolean, eager=True).alias("q")
+    passed = std.filter(~quarantined_mask) if keep_rows else flags.select("row_uid").filter(~quarantined_mask)
     quarantine = std.filter(quarantined_mask)
-    if error_rules:
-        reasons = flags.filter(quarantined_mask).select(
-            pl.concat_list([pl.when(pl.col(_flag_name(i))).then(pl.lit(r.id)) for i, r in error_rules])
-            .list.drop_nulls()
-            .alias("reasons"),
-            pl.concat_list(
-                [pl.when(pl.col(_flag_name(i))).then(pl.lit(f"{r.id}: {r.message}")) for i, r in error_rules]
-            )
-            .list.drop_nulls()
-            .list.join("; ")
-            .alias("quarantine_reason"),
-        )
-        quarantine = quarantine.hstack(reasons)
-    else:
-        quarantine = quarantine.with_columns(
-            pl.lit(None, pl.List(pl.String)).alias("reasons"),
-            pl.lit(None, pl.String).alias("quarantine_reason"),
-        )
+    quarantine = quarantine.hstack(_quarantine_reasons(flags.filter(quarantined_mask), error_rules))
     if passed.height + quarantine.height != std.height:
         raise AssertionError(
             f"conservation broken: {std.height} rows in, {passed.height} passed + {quarantine.height} quarantined"
@@ -489,11 +525,14 @@ def check_raw_table(
     pack: str | Path | Pack = "residents",
     clusters: pl.DataFrame | None = None,
     province_code: str | None = None,
+    keep_rows: bool = True,
 ) -> CheckResult:
     """Standardize a canonical raw table with its dataset's standardizer, then check it."""
     loaded = pack if isinstance(pack, Pack) else load_pack(pack)
     std = get_dataset(loaded.dataset).standardize(raw)
-    return check_standardized(std, as_of, loaded, clusters=clusters, province_code=province_code)
+    return check_standardized(
+        std, as_of, loaded, clusters=clusters, province_code=province_code, keep_rows=keep_rows
+    )
 
 
 # --- the examples each rule carries -------------------------------------------------------------------------
@@ -589,7 +628,7 @@ def run_rule_examples(pack: Pack | str | Path = "residents") -> list[ExampleOutc
         clusters = None
         if example.clusters is not None:
             clusters = pl.DataFrame(example.clusters).with_columns(pl.col("row_uid").cast(pl.Int64))
-        flags, dataset_findings, row_rules, skipped = _evaluate(
+        flags, dataset_findings, row_rules, skipped, _values = _evaluate(
             frame, [example.rule], columns, example.as_of, clusters, example.province_code, example.params
         )
         if skipped:

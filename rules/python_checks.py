@@ -170,9 +170,24 @@ def commune_code_unknown(frame: pl.DataFrame, ctx: CheckContext) -> pl.Expr:
 
 
 @register_check("record_id_repeated_in_source", columns=("source_id", "record_id"))
-def record_id_repeated_in_source(frame: pl.DataFrame, ctx: CheckContext) -> pl.Expr:
+def record_id_repeated_in_source(frame: pl.DataFrame, ctx: CheckContext) -> pl.Series:
     """The source's own id is not unique inside that source."""
-    return pl.col("record_id").is_not_null() & (pl.len().over("source_id", "record_id") > 1)
+    # Hashing the (source, id) text pairs of every row takes ~0.2 GB per million rows. Instead: one 64-bit hash
+    # per pair, sorted, finds the few hashes seen twice; only the rows carrying one of those are compared by
+    # their text (a hash collision can then never make a false finding).
+    pair_hash = frame.select(
+        pl.when(pl.col("record_id").is_not_null()).then(pl.struct("source_id", "record_id").hash())
+    ).to_series()
+    sorted_hashes = pair_hash.drop_nulls().sort()
+    repeated_hashes = sorted_hashes.filter(sorted_hashes == sorted_hashes.shift(1)).unique()
+    candidates = (
+        frame.select("source_id", "record_id")
+        .with_row_index("position")
+        .filter(pair_hash.is_in(repeated_hashes.implode()).fill_null(False))
+    )
+    repeated = candidates.filter(pl.len().over("source_id", "record_id") > 1).get_column("position")
+    flag = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
+    return flag.scatter(repeated, True) if repeated.len() else flag
 
 
 @register_check("in_duplicate_cluster", columns=("row_uid",), needs=("clusters",))
@@ -224,6 +239,13 @@ def source_not_refreshed(frame: pl.DataFrame, ctx: CheckContext) -> pl.DataFrame
     as_of = pl.lit(ctx.as_of).cast(pl.Datetime("us"))
     cutoff = as_of - pl.duration(days=window)
     not_future = pl.col("updated_ts") < as_of + pl.duration(days=1)
-    newest = frame.group_by("source_id").agg(pl.col("updated_ts").filter(not_future).max().alias("newest"))
+    # A filter inside `agg` gathers every group's rows (+0.8 GB on 1.4M rows); masking first keeps it a plain max.
+    newest = (
+        frame.lazy()
+        .select("source_id", pl.when(not_future).then(pl.col("updated_ts")).alias("newest"))
+        .group_by("source_id")
+        .agg(pl.col("newest").max())
+        .collect()
+    )
     stale = newest.filter(pl.col("newest").is_null() | (pl.col("newest") < cutoff))
     return stale.select(pl.col("source_id"), pl.col("source_id").alias("value")).sort("source_id")
