@@ -203,27 +203,41 @@ def _single_select(table: str, sql: str) -> str:
 
 
 def _check_query_files(table: str, query: ParquetQuery) -> None:
-    for view, paths in query.files.items():
-        for path in paths:
-            if not path.is_file():
-                raise FileNotFoundError(f"table {table!r}: view {view!r}: Parquet file {path} does not exist")
+    """Every file exists and is read as itself: fail before any work, naming table, view and file."""
+    globber: duckdb.DuckDBPyConnection | None = None
+    try:
+        for view, paths in query.files.items():
+            for path in paths:
+                if not path.is_file():
+                    raise FileNotFoundError(
+                        f"table {table!r}: view {view!r}: Parquet file {path} does not exist"
+                    )
+                absolute = os.path.abspath(path)
+                # DuckDB reads '*', '?' and '[' in a path as a glob: refuse a path that matches other files too.
+                if not _GLOB_CHARACTERS.search(absolute):
+                    continue
+                globber = globber or duckdb.connect()
+                matched = [
+                    row[0] for row in globber.execute("SELECT file FROM glob(?)", [absolute]).fetchall()
+                ]
+                if [os.path.abspath(m) for m in matched] != [absolute]:
+                    raise ValueError(
+                        f"table {table!r}: view {view!r}: DuckDB would read the path {absolute} as a glob "
+                        f"matching {len(matched)} files; rename it without '*', '?' or '['"
+                    )
+    finally:
+        if globber is not None:
+            globber.close()
 
 
-def _parquet_view_sql(connection: duckdb.DuckDBPyConnection, view: str, paths: Sequence[Path]) -> str:
-    """`SELECT * FROM read_parquet([...])` over the files that have columns, each path quoted as a literal."""
+def _parquet_view_sql(paths: Sequence[Path]) -> str:
+    """`SELECT * FROM read_parquet([...])` over the files that have columns, each path quoted as a literal.
+
+    The paths were checked by `_check_query_files` (they exist and no glob reads them as other files).
+    """
     readable = []
     for path in paths:
         absolute = os.path.abspath(path)
-        # DuckDB reads '*', '?' and '[' in a path as a glob: refuse a path that would match other files too.
-        if _GLOB_CHARACTERS.search(absolute):
-            matched = [
-                row[0] for row in connection.execute("SELECT file FROM glob(?)", [absolute]).fetchall()
-            ]
-            if [os.path.abspath(m) for m in matched] != [absolute]:
-                raise ValueError(
-                    f"view {view!r}: DuckDB would read the path {absolute} as a glob matching "
-                    f"{len(matched)} files; rename it without '*', '?' or '['"
-                )
         # A column-less file (an empty step output) holds no rows and DuckDB cannot read it: skip it.
         if pl.scan_parquet(absolute, glob=False).collect_schema().len():
             readable.append(_sql_string(absolute))
@@ -238,7 +252,7 @@ def _bound_views(connection: duckdb.DuckDBPyConnection, query: ParquetQuery) -> 
     created: list[str] = []
     try:
         for view, paths in query.files.items():
-            view_sql = _parquet_view_sql(connection, view, paths)
+            view_sql = _parquet_view_sql(paths)
             connection.execute(f"CREATE OR REPLACE TEMP VIEW {_sql_identifier(view)} AS {view_sql}")
             created.append(view)
         yield
