@@ -87,17 +87,37 @@ def start_prefect_server(home: Path) -> tuple[subprocess.Popen, str]:
     sys.exit("the Prefect server did not start within 180 s")
 
 
+# The demo generator holds a whole province in memory (≈2.3 GB per million persons): larger sizes are generated
+# as shards of at most this many persons, each with its own seed, written into one exports folder.
+SHARD_PERSONS = 1_000_000
+
+
+def generate_demo(persons: int, demo: Path, env: dict[str, str], province: str) -> None:
+    """`sachsong demo-data` into `demo`; above SHARD_PERSONS, shards 2… go to `exports/shard-<k>/` (ingest walks
+    sub-folders; same-named files in two shards get distinct source ids). Reused when `demo` is complete."""
+    done = demo / "complete.txt"
+    if done.is_file() and done.read_text(encoding="utf-8").strip() == f"{persons} {province}":
+        return
+    shutil.rmtree(demo, ignore_errors=True)
+    shards = max(1, -(-persons // SHARD_PERSONS))
+    for shard in range(shards):
+        size = persons // shards + (1 if shard < persons % shards else 0)
+        target = demo if shard == 0 else demo.with_name(f"{demo.name}.shard-{shard + 1}")
+        command = [str(SACHSONG), "demo-data", str(target), "--persons", str(size), "--province", province]
+        command += ["--seed", str(7 + shard)]
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        if shard:
+            os.rename(target / "exports", demo / "exports" / f"shard-{shard + 1}")
+            shutil.rmtree(target)
+    done.write_text(f"{persons} {province}\n", encoding="utf-8")
+
+
 def run_size(persons: int, workdir: Path, env: dict[str, str], province: str, dask: str | None) -> dict:
     from sachsong.store.history import read_runs
 
     demo, store = workdir / f"demo-{persons}", workdir / f"store-{persons}"
     clock = time.perf_counter()
-    subprocess.run(
-        [str(SACHSONG), "demo-data", str(demo), "--persons", str(persons), "--province", province],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    generate_demo(persons, demo, env, province)
     generated = time.perf_counter() - clock
     exports_bytes = sum(p.stat().st_size for p in (demo / "exports").rglob("*") if p.is_file())
 

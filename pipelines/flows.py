@@ -30,7 +30,6 @@ from sachsong.pipelines.tasks import (
     code_fingerprint,
     combine_fingerprints,
     file_fingerprint,
-    forget_loaded,
     gate_task,
     history_task,
     import_rooms,
@@ -330,10 +329,8 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
             raise GateFailed(f"publish gate refused run {ctx.run_id}: {published.gate.message}")
 
     except GateFailed:
-        forget_loaded()
         raise  # already recorded as gate_failed
     except Exception as error:
-        forget_loaded()
         _record_failure(ctx, f"{ctx.step}: {type(error).__name__}: {error}", fields)
         if isinstance(error, RunFailed):
             raise
@@ -341,7 +338,6 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
 
     # The snapshot is live and recorded (publish wrote its run row before switching CURRENT); a failure from here
     # on fails the flow but does not unpublish, and adds no second run row.
-    forget_loaded()
     ctx.begin("history")
     history_task(str(ctx.store), None, scores, ctx.run_id)
     ctx.begin("report")

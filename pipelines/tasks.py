@@ -24,7 +24,6 @@ import json
 import math
 import os
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +36,8 @@ import duckdb
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from sachsong.matching.keys import REQUIRED_COLUMNS
+from sachsong.matching.review import SHOWN_FIELDS
 
 WORK_DIR = ".work"
 STEP_MANIFEST = "step.json"
@@ -221,49 +222,39 @@ def prune_work(work_dir: Path, max_age: timedelta = CACHE_EXPIRATION) -> int:
     return deleted
 
 
-# The last stacked table, per process: checks, scores, conservation and publish all read the same batches, and on
-# the default thread runner they share one process. Frames are immutable, so sharing one is safe.
-_last_stacked: dict[tuple[str, ...], pl.DataFrame] = {}
-_stacking = threading.Lock()
-
-
-def load_standardized(
-    batches: Sequence[StepOutput], columns: Sequence[str] | None = None, keep: bool = True
-) -> pl.DataFrame:
+def load_standardized(batches: Sequence[StepOutput], columns: Sequence[str] | None = None) -> pl.DataFrame:
     """The province's standardized records: the batches stacked in order, `row_uid` renumbered table-wide.
 
-    keep=False neither keeps the stacked table nor reuses a kept one (and drops it): for a step whose own peak
-    should not carry a second copy of the province."""
-    key = tuple(str(batch.path("standardized")) for batch in batches)
-    with _stacking:
-        stacked = _last_stacked.get(key) if keep else None
-        if not keep:
-            _last_stacked.clear()
-        if stacked is None:
-            frames = [batch.read("standardized") for batch in batches]
-            stacked = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
-            del frames
-            stacked = stacked.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row_uid"))
-            if keep:
-                _last_stacked.clear()
-                _last_stacked[key] = stacked
-    if columns is None:
-        return stacked
-    return stacked.select(list(dict.fromkeys(["row_uid", *columns])))
+    Only `columns` (and `row_uid`) are read from the batch files: a step reads what it uses instead of holding
+    the whole province (≈0.34 GB per million records with every column) from one step to the next.
+    """
+    wanted = None if columns is None else list(dict.fromkeys(["row_uid", *columns]))
+    frames = [batch.read("standardized", wanted) for batch in batches]
+    stacked = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    del frames
+    return stacked.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row_uid"))
 
 
-def forget_loaded() -> None:
-    """Drop the kept stacked table (at the end of a run, so an idle worker does not hold a province in memory)."""
-    with _stacking:
-        _last_stacked.clear()
+def batch_offsets(batches: Sequence[StepOutput]) -> list[tuple[str, int]]:
+    """(standardized Parquet file, the table-wide `row_uid` of its first row) per batch, from file metadata:
+    what a query over the batch files adds to a row's position in its file to get its `row_uid`."""
+    offsets, start = [], 0
+    for batch in batches:
+        path = batch.path("standardized")
+        offsets.append((str(path), start))
+        start += pl.scan_parquet(path).select(pl.len()).collect().item()
+    return offsets
 
 
-def load_passed(checks: StepOutput, batches: Sequence[StepOutput], keep: bool = True) -> pl.DataFrame:
+def load_passed(
+    checks: StepOutput, batches: Sequence[StepOutput], columns: Sequence[str] | None = None
+) -> pl.DataFrame:
     """The records a check step passed (stored as row ids when they are plain standardized rows)."""
     if checks.has("passed"):
-        return checks.read("passed")
+        passed = checks.read("passed")
+        return passed if columns is None else passed.select(list(dict.fromkeys(["row_uid", *columns])))
     uids = checks.read("passed_uids")
-    return load_standardized(batches, keep=keep).join(uids, on="row_uid", how="semi", maintain_order="left")
+    return load_standardized(batches, columns).join(uids, on="row_uid", how="semi", maintain_order="left")
 
 
 def _sum(frame: pl.DataFrame, column: str) -> int:
@@ -386,14 +377,21 @@ def check_task(
 
 
 # --------------------------------------------------------------------------------------------- matching
+# What matching reads: its keys and comparisons, the golden record's survivors, and the review queue's fields.
+MATCH_COLUMNS = (
+    *REQUIRED_COLUMNS,
+    *SHOWN_FIELDS,
+    *("name_norm", "family_name", "middle_name", "given_name", "province_code", "address"),
+)
+
+
 @task(name="matching", cache_policy=NO_CACHE)
 def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key: str) -> StepOutput:
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
         from sachsong.matching.dedupe import dedupe_standardized
 
-        # Matching has the highest peak of the flow: hold only the passed rows through it, not also the whole
-        # stacked province (the checks after it read the batches again, a fraction of a second).
-        records = load_passed(checks, batches, keep=False)
+        # Matching has the highest peak of the flow: hold only the passed rows, and only the columns it reads.
+        records = load_passed(checks, batches, MATCH_COLUMNS)
         result = dedupe_standardized(records)
         merged = (
             result.clusters.filter(pl.col("cluster_size") > 1).height
@@ -423,6 +421,9 @@ def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key
 
 
 # ------------------------------------------------------------------------------------------------ scores
+SCORE_COLUMNS = ("source_id", "ward_code")
+
+
 @task(name="scores", cache_policy=NO_CACHE)
 def score_task(
     batches: list[StepOutput],
@@ -437,7 +438,7 @@ def score_task(
     clusters = match.read("clusters", ["row_uid", "cluster_id"]).with_columns(
         pl.col("row_uid").cast(pl.Int64)
     )
-    records = load_standardized(batches).join(clusters, on="row_uid", how="left")
+    records = load_standardized(batches, SCORE_COLUMNS).join(clusters, on="row_uid", how="left")
     scores = compute_scores(records, checks.read("findings"), run_id, as_of, province_code)
     get_run_logger().info("scores: %d score rows for %d records", scores.height, records.height)
     return scores

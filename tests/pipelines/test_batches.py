@@ -13,7 +13,7 @@ from sachsong.pipelines.flows import source_inputs
 from sachsong.pipelines.tasks import (
     STEP_MANIFEST,
     StepOutput,
-    forget_loaded,
+    batch_offsets,
     load_standardized,
     plan_batches,
     prune_work,
@@ -91,8 +91,11 @@ def test_stacked_batches_get_table_wide_row_uids(tmp_path: Path) -> None:
     assert stacked["row_uid"].to_list() == [0, 1, 2]
     assert stacked["source_file"].to_list() == ["x.csv", "x.csv", "y.csv"]
     assert load_standardized(batches, ["source_file"]).equals(stacked.select("row_uid", "source_file"))
-    forget_loaded()
     assert load_standardized(batches[1:])["row_uid"].to_list() == [0]
+    # A query over the batch files finds each row's row_uid as its file's offset + its position in the file.
+    offsets = batch_offsets(batches)
+    assert [offset for _, offset in offsets] == [0, 2]
+    assert [Path(path) for path, _ in offsets] == [b.path("standardized") for b in batches]
 
 
 def _write_exports(root: Path) -> None:
