@@ -4,13 +4,26 @@ Prints the time of `check_standardized` (every rule of the residents pack, one p
 pandera contract) as a ratio against a baseline measured in the same run on the same frame: one trivial polars
 filter. Target: the whole check under 10 s for 1M records on 2 cores.
 
+It also prints how far `check_standardized` raises the process's peak RSS (sampled from /proc/self/statm by a
+thread), with `keep_rows=True` (passed rows copied) and `keep_rows=False` (passed row ids only, as the nightly
+flow asks), against the size of the table itself. The allocator is told to return freed memory at once so
+the figures are not inflated by earlier steps.
+
     .venv/bin/python benchmarks/bench_rules.py [--rows 1000000] [--seed 7]
 """
 
 from __future__ import annotations
 
+import os
+
+# Before polars loads: jemalloc otherwise keeps freed pages and RSS overstates what a step holds.
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+
 import argparse
+import gc
+import threading
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 
 import numpy as np
@@ -134,6 +147,34 @@ def synthetic_standardized(rows: int, seed: int) -> pl.DataFrame:
     return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_rise(function: Callable[[], object]) -> float:
+    """Bytes by which function() raises the process's peak RSS above where it started (sampled every 5 ms)."""
+    gc.collect()
+    start = _rss_bytes()
+    peak = start
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _rss_bytes())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    result = function()
+    peak = max(peak, _rss_bytes())  # the result is still alive here: it counts
+    done.set()
+    sampler.join()
+    del result
+    return peak - start
+
+
 def best_of(repeats: int, function) -> float:
     times = []
     for _ in range(repeats):
@@ -174,6 +215,20 @@ def main() -> None:
         f"all rules + pandera contract            {with_contract:8.3f} s   {with_contract / baseline:6.1f}x baseline"
     )
     print(f"contract share of the check             {(with_contract - rules_only) / with_contract:8.0%}")
+    ids_only = best_of(
+        args.repeats, lambda: check_standardized(std, AS_OF, pack, province_code="44", keep_rows=False)
+    )
+    print(f"all rules + contract, keep_rows=False   {ids_only:8.3f} s   {ids_only / baseline:6.1f}x baseline")
+    table_gb = std.estimated_size() / 1e9
+    rise_rows = peak_rss_rise(lambda: check_standardized(std, AS_OF, pack, province_code="44")) / 1e9
+    rise_ids = (
+        peak_rss_rise(lambda: check_standardized(std, AS_OF, pack, province_code="44", keep_rows=False)) / 1e9
+    )
+    print(
+        f"peak RSS rise of the check (table {table_gb:.2f} GB): keep_rows=True {rise_rows:.2f} GB"
+        f" ({rise_rows / table_gb:.2f}x the table), keep_rows=False {rise_ids:.2f} GB"
+        f" ({rise_ids / table_gb:.2f}x the table)"
+    )
     print(f"throughput (with contract)              {std.height / with_contract:,.0f} records/s")
     print(result.describe())
     verdict = "meets" if with_contract < 10 else "MISSES"

@@ -3,8 +3,10 @@
 A pack rule says `python: <name>` instead of `when:`. Two scopes:
 
 * ``row`` checks return a Boolean polars expression or Series over the frame (True = finding), or a pair
-  ``(flag, value)`` when the reported value is not a column of the frame. They run in the same single
-  `select` as the expression rules, so they must be vectorized too.
+  ``(flag, value)`` when the reported value is not a column of the frame. Their flags run in the same single
+  `select` as the expression rules, so they must be vectorized too; the value is computed only for the rows
+  where the flag fired (an expression is evaluated over the whole frame, then filtered, so windows keep their
+  meaning; a Series is filtered by the flag).
 * ``dataset`` checks judge the table as a whole and return a frame of findings not tied to one row:
   a ``value`` column (String) and optionally ``source_id``.
 

@@ -6,6 +6,7 @@ formulation of the same check), on small tables shaped like a province's: faults
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date, datetime
 from pathlib import Path
 
@@ -19,8 +20,6 @@ from sachsong.rules.python_checks import (
     register_check,
     source_not_refreshed,
 )
-
-from .test_engine import _write_pack
 
 AS_OF = date(2026, 1, 15)
 NO_IDENTITY = {
@@ -50,6 +49,16 @@ FAULTS = [
     {"phone_status": "invalid", "phone_e164": None, "phone": "09", "commune_code": "4"},
     {"address_status": "ambiguous", "ward_code": None, "ward_candidates": ["18880", "18859"]},
 ]
+
+
+def _write_pack(tmp_path: Path, rules_yaml: str) -> Path:
+    """A pack with the residents pack's header (dataset, example_row) and the given rules."""
+    header = load_pack("residents").path.read_text(encoding="utf-8").split("\nrules:\n")[0]
+    path = tmp_path / "lean.yaml"
+    path.write_text(
+        header + "\nrules:\n" + textwrap.indent(textwrap.dedent(rules_yaml), "  "), encoding="utf-8"
+    )
+    return path
 
 
 def _province_like(std_frame, copies: int = 7) -> pl.DataFrame:
