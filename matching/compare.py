@@ -78,16 +78,23 @@ def _contains_either(
     encoded: EncodedFeatures, column: str, left: np.ndarray, right: np.ndarray, whole_words: bool = False
 ) -> np.ndarray:
     """Whether one coded string sits inside the other (a dropped middle-name syllable), per distinct pair;
-    with `whole_words`, only as whole words ("so 1" does not sit inside "so 12")."""
+    with `whole_words`, whether one's words are all among the other's, in any order ("1" is not inside "12")."""
     if len(left) == 0:
         return np.zeros(0, dtype=bool)
     width = len(encoded.vocab[column]) + 1
     distinct, inverse = np.unique(left.astype(np.int64) * width + right, return_inverse=True)
     words = pl.Series(encoded.vocab[column], dtype=pl.String)
     pairs = pl.DataFrame({"a": words.gather(distinct // width), "b": words.gather(distinct % width)})
-    pad = " " if whole_words else ""
-    a, b = pl.concat_str(pl.lit(pad), "a", pl.lit(pad)), pl.concat_str(pl.lit(pad), "b", pl.lit(pad))
-    inside = pairs.select(a.str.contains(b, literal=True) | b.str.contains(a, literal=True)).to_series()
+    if whole_words:
+        a, b = pl.col("a").str.split(" "), pl.col("b").str.split(" ")
+        inside = pairs.select(
+            (a.list.set_difference(b).list.len() == 0) | (b.list.set_difference(a).list.len() == 0)
+        ).to_series()
+    else:
+        inside = pairs.select(
+            pl.col("a").str.contains(pl.col("b"), literal=True)
+            | pl.col("b").str.contains(pl.col("a"), literal=True)
+        ).to_series()
     return inside.to_numpy()[inverse.reshape(-1)]
 
 

@@ -90,11 +90,14 @@ _ADMIN_WORDS = r"xa|phuong|thi tran|thi xa|huyen|quan|thanh pho|tinh|dac khu"
 _ADMIN_TAIL = rf"(?:^|,)\s*(?:(?:{_ADMIN_WORDS})\b|(?:x|p|tt|tx|tp|q|h|dk)\.).*$"
 _ADMIN_INLINE = rf"\s(?:{_ADMIN_WORDS})\s.*$"  # an address written without commas
 _FILLER_WORDS = r"\b(?:so|nha|sn|duong|d)\b"
+# Abbreviations of the residential units, written out so "TDP 4" and "Tổ dân phố 4" agree.
+_UNIT_ABBREVIATIONS = {r"\btdp\b": "to dan pho", r"\bkp\b": "khu pho", r"\bkdc\b": "khu dan cu"}
 
 
 def address_detail(column: str = "address") -> pl.Expr:
-    """The folded address detail below the ward ("Số 12, Thôn 3, Xã A, Huyện B" → "12 thon 3"), null when the
-    address names nothing below the ward."""
+    """The folded address detail below the ward as its words in sorted order ("Số 12, Thôn 3, Xã A, Huyện B" →
+    "12 3 thon"), null when the address names nothing below the ward. Sorted, because registers order the parts
+    differently ("Thôn 3, số 12" and "Số 12, Thôn 3" are one address)."""
     folded = (
         pl.col(column)
         .cast(pl.String)
@@ -108,10 +111,11 @@ def address_detail(column: str = "address") -> pl.Expr:
         .str.replace(_ADMIN_INLINE, "")
         .str.replace_all(r"[^a-z0-9]+", " ")
         .str.replace_all(_FILLER_WORDS, " ")
-        .str.replace_all(r"\s+", " ")
-        .str.strip_chars()
     )
-    return pl.when(detail.str.len_bytes() > 0).then(detail)
+    for abbreviation, written_out in _UNIT_ABBREVIATIONS.items():
+        detail = detail.str.replace_all(abbreviation, written_out)
+    words = detail.str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(words.str.len_bytes() > 0).then(words.str.split(" ").list.sort().list.join(" "))
 
 
 def _address_details(std: pl.DataFrame) -> pl.Series:
