@@ -310,6 +310,7 @@ def _persons(n: int, rng: np.random.Generator, ward_p: np.ndarray) -> pl.DataFra
             "hamlet": hamlet.astype(np.int64),
             "phone_num": phone,
             "has_phone": has_phone,
+            "is_spouse": position == 1,
         }
     )
     # Days since 0001-01-01 (ordinal 1) → polars Date (days since 1970-01-01).
@@ -404,17 +405,37 @@ def _addresses(rng: np.random.Generator, n: int, noise: Noise) -> pl.Expr:
     )
 
 
+def _clan_villages(people: pl.DataFrame, share: float, rng: np.random.Generator, wards: int) -> pl.DataFrame:
+    """Names cluster by place: in each ward a `share` of the households carry that ward's clan name (a family
+    name rare in the province), the spouses keeping their own."""
+    clan_names = np.array(FAMILY_TAIL, dtype=object)[rng.integers(0, len(FAMILY_TAIL), wards)]
+    households = people["household_id"].max() + 1
+    clan_household = pl.lit(pl.Series(rng.random(households) < share))
+    return people.with_columns(
+        family_name=pl.when(clan_household.gather(pl.col("household_id")) & ~pl.col("is_spouse"))
+        .then(pl.lit(pl.Series(clan_names.astype(str))).gather(pl.col("ward_idx")))
+        .otherwise(pl.col("family_name"))
+    )
+
+
 def make_residents(
-    persons: int = 10_000, seed: int = 7, noise: Noise | None = None, province: str = PROVINCE_CODE
+    persons: int = 10_000,
+    seed: int = 7,
+    noise: Noise | None = None,
+    province: str = PROVINCE_CODE,
+    clan_share: float = 0.0,
 ) -> pl.DataFrame:
     """A standardized residents table for `persons` people (≈1.5 records each) with truth `person_id`, spread
-    over the province's real new wards."""
+    over the province's real new wards. `clan_share` > 0 makes family names cluster by ward (see
+    `_clan_villages`; drawn from its own random stream, every other field stays the same)."""
     noise = noise or Noise()
     rng = np.random.default_rng(seed)
     rng_address = np.random.default_rng([seed, 1])  # its own stream: the other fields do not depend on it
     wards = province_wards(province)
     ward_p = _ward_distribution(len(wards), rng)
     people = _persons(persons, rng, ward_p)
+    if clan_share > 0:
+        people = _clan_villages(people, clan_share, np.random.default_rng([seed, 2]), len(wards))
     n_people = people.height
     copies = rng.choice([1, 2, 3], size=n_people, p=COPIES_P)
     rec = people.select(pl.all().gather(np.repeat(np.arange(n_people), copies)))

@@ -312,6 +312,48 @@ def term_frequency_by_id(encoded: EncodedFeatures, column: str) -> np.ndarray:
     return np.where(counts > 0, np.clip(tf, -TF_CLIP, TF_CLIP), 0.0)
 
 
+# A ward's own name frequencies are shrunk towards the province's by this many pseudo-records (a small ward
+# measures its rare names coarsely).
+WARD_TF_PSEUDO_RECORDS = 100.0
+
+
+def term_frequency_in_ward(encoded: EncodedFeatures, column: str, positions: np.ndarray) -> np.ndarray:
+    """`term_frequency_by_id` of each record's value measured among the records of its own ward.
+
+    Names cluster by place (a village of one clan, a family name common in one region): agreeing on a name that
+    is rare in the province but common in the ward says little about two neighbours. The ward's share of the
+    value is shrunk towards the province's (`WARD_TF_PSEUDO_RECORDS`); the reference Σp² stays the province's,
+    the same as for `term_frequency_by_id`. A record without a ward or a value gets the province figure.
+    """
+    ids, present = encoded.array(column)
+    wards, has_ward = encoded.array("ward_code")
+    counts = encoded.counts(column).astype(np.float64)
+    total = counts.sum()
+    out = term_frequency_by_id(encoded, column)[ids[positions]] if len(positions) else np.zeros(0)
+    keep = present & has_ward
+    if not total or not keep.any() or not len(positions):
+        return out
+    share = counts / total
+    collision = float((share**2).sum())
+    ward_values = np.unique(wards[keep])
+    ward_of = np.searchsorted(ward_values, wards[keep])
+    in_ward = np.bincount(ward_of, minlength=len(ward_values)).astype(np.float64)
+    width = np.int64(len(counts))
+    keys, key_counts = np.unique(ward_of.astype(np.int64) * width + ids[keep], return_counts=True)
+    asked = keep[positions]
+    ward_asked = np.minimum(np.searchsorted(ward_values, wards[positions[asked]]), len(ward_values) - 1)
+    value_asked = ids[positions[asked]].astype(np.int64)
+    key_asked = ward_asked.astype(np.int64) * width + value_asked
+    j = np.minimum(np.searchsorted(keys, key_asked), len(keys) - 1)
+    local = np.where(keys[j] == key_asked, key_counts[j], 0).astype(np.float64)
+    p_ward = (local + WARD_TF_PSEUDO_RECORDS * share[value_asked]) / (
+        in_ward[ward_asked] + WARD_TF_PSEUDO_RECORDS
+    )
+    with np.errstate(divide="ignore"):
+        out[asked] = np.clip(np.log2(collision) - np.log2(p_ward), -TF_CLIP, TF_CLIP)
+    return out
+
+
 # (column, key, comparison, highest level that means "the keys are equal"). The middle name matters as much as
 # the others: "Văn"/"Thị" are carried by ~40% of their sex, a rare middle name is strong evidence.
 TF_TERMS: tuple[tuple[str, str, str, int], ...] = (
@@ -456,9 +498,12 @@ def score_compared(
     # TF adjustments apply to an exact agreement on the key (the left key then equals the right one).
     left = encoded.positions(compared["left_uid"])
     tf_columns = []
+    same_ward = (compared["ward_level"] == 0).fill_null(False).to_numpy()
     for name, column, comparison, agree in TF_TERMS:
         ids, present = encoded.array(column)
         tf = term_frequency_by_id(encoded, column)[ids[left]]
+        # Two neighbours: how common the name is in their own ward.
+        tf[same_ward] = term_frequency_in_ward(encoded, column, left[same_ward])
         level = compared[f"{comparison}_level"].fill_null(99).to_numpy()
         tf_columns.append(pl.Series(name, np.where(present[left] & (level <= agree), tf, 0.0)))
     out = compared.with_columns(

@@ -22,6 +22,8 @@ from sachsong.matching.scoring import (
     fit_anchored,
     household_dependence,
     random_pairs_same_ward,
+    term_frequency_by_id,
+    term_frequency_in_ward,
 )
 
 
@@ -234,3 +236,20 @@ def test_a_card_without_the_same_birth_day_is_left_to_the_weights():
     )
     bands = decide_bands(scored, Thresholds())["band"].to_list()
     assert bands == ["link", "distinct", "distinct"]
+
+
+# --- name frequency inside the ward ------------------------------------------------------------------------
+def test_a_name_common_in_its_ward_weighs_less_between_neighbours():
+    # Ward 19001 is a Phùng village (40 of 50 records); elsewhere Phùng is rare and Nguyễn common.
+    rows = [record(i, f"Phùng Văn A{i}", ward="19001") for i in range(40)]
+    rows += [record(40 + i, f"Nguyễn Văn B{i}", ward="19001") for i in range(10)]
+    rows += [record(100 + i, f"Nguyễn Văn C{i}", ward=f"190{10 + i % 20}") for i in range(400)]
+    rows += [record(600, "Phùng Văn Z", ward="19030"), record(601, "Phùng Văn Y", ward="19030")]
+    encoded = encode_features(build_features(frame(rows)))
+    positions = encoded.positions(np.array([0, 40, 600]))
+    province = term_frequency_by_id(encoded, "fam_key")[encoded.array("fam_key")[0][positions]]
+    in_ward = term_frequency_in_ward(encoded, "fam_key", positions)
+    assert province[0] == province[2] > province[1]  # province-wide Phùng is the rare name
+    assert in_ward[0] < province[0]  # but not in its village
+    assert in_ward[1] > province[1]  # and Nguyễn is rarer there than in the province
+    assert 0 < province[2] - in_ward[2] < province[0] - in_ward[0]  # a ward of two shrinks to the province
