@@ -292,9 +292,7 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
         records = load_standardized(prepared, ["source_file"])
         file_counts = pl.concat([batch.read("counts") for batch in prepared], how="diagonal_relaxed")
         quarantined = checks.read("quarantine", ["row_uid"])
-        passed = (
-            checks.read("passed_uids") if checks.has("passed_uids") else checks.read("passed", ["row_uid"])
-        )
+        passed = checks.read("passed_uids")
         counts, problems = conservation(records, file_counts, passed, quarantined)
         fields["counts_per_source"] = counts
         fields["rows_published"] = passed.height

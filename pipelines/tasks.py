@@ -38,6 +38,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sachsong.matching.keys import REQUIRED_COLUMNS
 from sachsong.matching.review import SHOWN_FIELDS
+from sachsong.store.publish import ParquetQuery
 
 WORK_DIR = ".work"
 STEP_MANIFEST = "step.json"
@@ -235,24 +236,22 @@ def load_standardized(batches: Sequence[StepOutput], columns: Sequence[str] | No
     return stacked.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row_uid"))
 
 
-def batch_offsets(batches: Sequence[StepOutput]) -> list[tuple[str, int]]:
-    """(standardized Parquet file, the table-wide `row_uid` of its first row) per batch, from file metadata:
-    what a query over the batch files adds to a row's position in its file to get its `row_uid`."""
+def batch_offsets(batches: Sequence[StepOutput]) -> list[tuple[Path, int, int]]:
+    """(standardized Parquet file, the table-wide `row_uid` of its first row, its rows) per batch, from file
+    metadata: what a query over the batch files adds to a row's position in its file to get its `row_uid`."""
     offsets, start = [], 0
     for batch in batches:
         path = batch.path("standardized")
-        offsets.append((str(path), start))
-        start += pl.scan_parquet(path).select(pl.len()).collect().item()
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+        offsets.append((path, start, rows))
+        start += rows
     return offsets
 
 
 def load_passed(
     checks: StepOutput, batches: Sequence[StepOutput], columns: Sequence[str] | None = None
 ) -> pl.DataFrame:
-    """The records a check step passed (stored as row ids when they are plain standardized rows)."""
-    if checks.has("passed"):
-        passed = checks.read("passed")
-        return passed if columns is None else passed.select(list(dict.fromkeys(["row_uid", *columns])))
+    """The records a check step passed (it stores their ids), with `columns` only when given."""
     uids = checks.read("passed_uids")
     return load_standardized(batches, columns).join(uids, on="row_uid", how="semi", maintain_order="left")
 
@@ -340,13 +339,12 @@ def check_task(
 
         standardized = load_standardized(batches)
         cluster_table = clusters.read("clusters") if clusters is not None else None
-        result = check_standardized(standardized, as_of, clusters=cluster_table, province_code=province_code)
+        # keep_rows=False: the passed rows come back as their ids only, not as a second copy of the province.
+        result = check_standardized(
+            standardized, as_of, clusters=cluster_table, province_code=province_code, keep_rows=False
+        )
         tables = {"findings": result.findings, "quarantine": result.quarantine}
-        # Passed rows are the standardized rows without an error: keep their ids, not a second copy of them.
-        if result.passed.schema == standardized.schema:
-            tables["passed_uids"] = result.passed.select("row_uid")
-        else:
-            tables["passed"] = result.passed
+        tables["passed_uids"] = result.passed.select("row_uid")
         by_criterion = (
             result.findings.group_by("criterion", "severity").len().sort("criterion", "severity").rows()
             if result.findings.height
@@ -467,7 +465,13 @@ def gate_task(store_dir: str, match: StepOutput, gate: Any) -> PrecomputedGate:
 
     previous = current_manifest(store_dir)
     clock = time.perf_counter()
-    result = gate({"residents_golden": match.read("golden")}, previous, Path(store_dir))
+    # Only the columns the gate reads (three of a few dozen): it converts them to pandas for Great Expectations.
+    columns = (
+        gate.columns_read(pl.read_parquet_schema(match.path("golden")))
+        if hasattr(gate, "columns_read")
+        else None
+    )
+    result = gate({"residents_golden": match.read("golden", columns)}, previous, Path(store_dir))
     get_run_logger().info("gate: %s (%.1f s)", result.message, time.perf_counter() - clock)
     return PrecomputedGate(result, (previous or {}).get("run_id"), gate)
 
@@ -476,25 +480,46 @@ def gate_task(store_dir: str, match: StepOutput, gate: Any) -> PrecomputedGate:
 CLUSTER_COLUMNS = ("cluster_id", "cluster_size", "confidence")
 
 
-def published_records(passed: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
-    """The records that passed, each with its cluster (the person it was matched to)."""
-    cluster_columns = [c for c in CLUSTER_COLUMNS if c in clusters.columns]
-    clusters = clusters.select(pl.col("row_uid").cast(pl.Int64), *cluster_columns)
-    records = passed.drop([c for c in cluster_columns if c in passed.columns])
-    return records.join(clusters, on="row_uid", how="left").sort("row_uid")
+def _whole_table(path: Path) -> ParquetQuery:
+    return ParquetQuery("SELECT * FROM step_table", {"step_table": [path]})
+
+
+def published_records_query(
+    batches: Sequence[StepOutput], checks: StepOutput, match: StepOutput
+) -> ParquetQuery:
+    """The records that passed, each with its cluster (the person it was matched to), as a query DuckDB streams
+    from the step files into the snapshot: row_uid = the batch's offset + the row's position in its file."""
+    offsets = batch_offsets(batches)
+    parts = [
+        f"SELECT * EXCLUDE (file_row_number) REPLACE ((file_row_number + {offset})::BIGINT AS row_uid) "
+        f"FROM batch_{index}"
+        for index, (_, offset, rows) in enumerate(offsets)
+        if rows
+    ] or ["SELECT NULL::BIGINT AS row_uid WHERE false"]  # no rows at all
+    cluster_columns = ", ".join(f"c.{c}" for c in CLUSTER_COLUMNS)
+    sql = (
+        f"WITH standardized AS ({' UNION ALL BY NAME '.join(parts)}) "
+        f"SELECT s.*, {cluster_columns} FROM standardized s SEMI JOIN passed p USING (row_uid) "
+        "LEFT JOIN clusters c USING (row_uid) ORDER BY row_uid"
+    )
+    files = {f"batch_{index}": [path] for index, (path, _, rows) in enumerate(offsets) if rows}
+    files |= {"passed": [checks.path("passed_uids")], "clusters": [match.path("clusters")]}
+    return ParquetQuery(sql, files, row_numbers=True)
 
 
 def snapshot_tables(
     batches: Sequence[StepOutput], checks: StepOutput, match: StepOutput
-) -> dict[str, pl.DataFrame]:
-    """The tables of a snapshot, read from the steps' outputs."""
+) -> dict[str, ParquetQuery]:
+    """The tables of a snapshot, as queries over the steps' Parquet files (none is loaded into this process)."""
     return {
-        "residents_records": published_records(load_passed(checks, batches), match.read("clusters")),
-        "residents_golden": match.read("golden"),
-        "quarantine": checks.read("quarantine"),
-        "findings": checks.read("findings"),
-        "rejects": pl.concat([batch.read("rejects") for batch in batches], how="diagonal_relaxed"),
-        "review_queue": match.read("review"),
+        "residents_records": published_records_query(batches, checks, match),
+        "residents_golden": _whole_table(match.path("golden")),
+        "quarantine": _whole_table(checks.path("quarantine")),
+        "findings": _whole_table(checks.path("findings")),
+        "rejects": ParquetQuery(
+            "SELECT * FROM rejects", {"rejects": [batch.path("rejects") for batch in batches]}
+        ),
+        "review_queue": _whole_table(match.path("review")),
     }
 
 

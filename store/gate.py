@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 from sachsong.store.layout import DATA_DOCS_DIR
-from sachsong.store.publish import GateResult
+from sachsong.store.publish import GateResult, Table, materialize
 
 # GX reads this at import time; a nightly job on a government network must not try to phone home.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -92,12 +92,19 @@ class GoldenGate:
         previous_rows = ((previous or {}).get("row_counts") or {}).get(self.table)
         return math.ceil(previous_rows * self.min_row_ratio) if previous_rows else 0
 
+    def columns_read(self, available: Iterable[str]) -> list[str]:
+        """The golden columns this gate reads, of those `available`: a caller can load just these."""
+        available = list(available)
+        id_column = self.id_column or next((c for c in PERSON_ID_CANDIDATES if c in available), None)
+        wanted = {id_column, *self.extra_keys, "ward_code", "province_code"}
+        return [c for c in available if c in wanted]
+
     def __call__(
-        self, tables: Mapping[str, pl.DataFrame], previous: Mapping[str, Any] | None, store_dir: Path
+        self, tables: Mapping[str, Table], previous: Mapping[str, Any] | None, store_dir: Path
     ) -> GateResult:
         if self.table not in tables:
             return GateResult(False, f"no '{self.table}' table to validate (tables: {', '.join(tables)})")
-        golden = tables[self.table]
+        golden = materialize(tables[self.table])
         id_column = self.id_column or next((c for c in PERSON_ID_CANDIDATES if c in golden.columns), None)
         if id_column is None:
             return GateResult(

@@ -73,6 +73,9 @@ class ParquetQuery:
     sql: str
     # Excluded from hashing (a dict is unhashable); equality still compares it.
     files: Mapping[str, Sequence[Path]] = field(hash=False)
+    # Each view also gets DuckDB's `file_row_number` (a row's position in its file, from 0): with one file per
+    # view, what a query adds to a file's first-row offset to number rows table-wide.
+    row_numbers: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.sql, str) or not self.sql.strip():
@@ -230,7 +233,7 @@ def _check_query_files(table: str, query: ParquetQuery) -> None:
             globber.close()
 
 
-def _parquet_view_sql(paths: Sequence[Path]) -> str:
+def _parquet_view_sql(paths: Sequence[Path], row_numbers: bool = False) -> str:
     """`SELECT * FROM read_parquet([...])` over the files that have columns, each path quoted as a literal.
 
     The paths were checked by `_check_query_files` (they exist and no glob reads them as other files).
@@ -243,7 +246,8 @@ def _parquet_view_sql(paths: Sequence[Path]) -> str:
             readable.append(_sql_string(absolute))
     if not readable:
         return _EMPTY_VIEW_SQL
-    return f"SELECT * FROM read_parquet([{', '.join(readable)}], union_by_name = true)"
+    numbered = ", file_row_number = true" if row_numbers else ""
+    return f"SELECT * FROM read_parquet([{', '.join(readable)}], union_by_name = true{numbered})"
 
 
 @contextlib.contextmanager
@@ -252,7 +256,7 @@ def _bound_views(connection: duckdb.DuckDBPyConnection, query: ParquetQuery) -> 
     created: list[str] = []
     try:
         for view, paths in query.files.items():
-            view_sql = _parquet_view_sql(paths)
+            view_sql = _parquet_view_sql(paths, query.row_numbers)
             connection.execute(f"CREATE OR REPLACE TEMP VIEW {_sql_identifier(view)} AS {view_sql}")
             created.append(view)
         yield

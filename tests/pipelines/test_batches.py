@@ -94,8 +94,8 @@ def test_stacked_batches_get_table_wide_row_uids(tmp_path: Path) -> None:
     assert load_standardized(batches[1:])["row_uid"].to_list() == [0]
     # A query over the batch files finds each row's row_uid as its file's offset + its position in the file.
     offsets = batch_offsets(batches)
-    assert [offset for _, offset in offsets] == [0, 2]
-    assert [Path(path) for path, _ in offsets] == [b.path("standardized") for b in batches]
+    assert [(offset, rows) for _, offset, rows in offsets] == [(0, 2), (2, 1)]
+    assert [path for path, _, _ in offsets] == [b.path("standardized") for b in batches]
 
 
 def _write_exports(root: Path) -> None:
