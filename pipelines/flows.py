@@ -364,6 +364,10 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
         ", ".join(f"{step} {seconds:.1f}" for step, seconds in ctx.step_seconds.items()),
         f" (reused: {', '.join(sorted(set(reused)))})" if reused else "",
     )
+    logger.info(
+        "peak memory (MB) when each step ended: %s",
+        ", ".join(f"{step} {mb}" for step, mb in ctx.step_peak_rss_mb.items()),
+    )
     return summary
 
 
