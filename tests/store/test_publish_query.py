@@ -324,3 +324,27 @@ def test_query_is_picklable_and_compares_by_value(tmp_path: Path) -> None:
     assert query.files == {"passed": (tmp_path / "a.parquet", Path("b.parquet"))}
     assert pickle.loads(pickle.dumps(query)) == query
     assert hash(query) == hash(ParquetQuery("SELECT * FROM passed", {"passed": [tmp_path / "a.parquet"]}))
+
+
+def test_row_numbers_number_rows_table_wide_from_each_files_offset(tmp_path: Path) -> None:
+    # The flow's batch files number their rows from 0 each; a query adds each file's offset to DuckDB's
+    # file_row_number to give the table-wide row_uid the other steps use.
+    first = passed_batch(0, 4).with_columns(pl.int_range(0, 4, dtype=pl.Int64).alias("row_uid"))
+    second = passed_batch(4, 3).with_columns(pl.int_range(0, 3, dtype=pl.Int64).alias("row_uid"))
+    paths = [tmp_path / "b0.parquet", tmp_path / "b1.parquet"]
+    first.write_parquet(paths[0])
+    second.write_parquet(paths[1])
+    numbered = (
+        "SELECT * EXCLUDE (file_row_number) REPLACE ((file_row_number + {offset})::BIGINT AS row_uid) "
+        "FROM batch_{index}"
+    )
+    sql = " UNION ALL BY NAME ".join(numbered.format(offset=o, index=i) for i, o in enumerate((0, 4)))
+    query = ParquetQuery(
+        f"{sql} ORDER BY row_uid", {"batch_0": [paths[0]], "batch_1": [paths[1]]}, row_numbers=True
+    )
+    stacked = materialize(query)
+    assert stacked["row_uid"].to_list() == list(range(7))
+    assert stacked["record_id"].to_list() == [f"R{i}" for i in range(7)]
+    assert "file_row_number" not in stacked.columns
+    plain = ParquetQuery("SELECT * FROM batch_0", {"batch_0": [paths[0]]})
+    assert "file_row_number" not in materialize(plain).columns
