@@ -106,10 +106,11 @@ def address_detail(column: str = "address") -> pl.Expr:
         .str.replace_all(r"[đĐð]", "d")
         .str.to_lowercase()
     )
+    # Punctuation becomes spaces before the inline cut, so "Thôn 3 - Xã A" and "Thôn 3-Xã A" lose their tail too.
     detail = (
         folded.str.replace(_ADMIN_TAIL, "")
-        .str.replace(_ADMIN_INLINE, "")
         .str.replace_all(r"[^a-z0-9]+", " ")
+        .str.replace(_ADMIN_INLINE, "")
         .str.replace_all(_FILLER_WORDS, " ")
     )
     for abbreviation, written_out in _UNIT_ABBREVIATIONS.items():

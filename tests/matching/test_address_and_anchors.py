@@ -45,6 +45,7 @@ def test_address_detail_keeps_what_lies_below_the_ward():
         "Thôn 3, số nhà 12, Xã Hòa An": "12 3 thon",  # the parts in another order
         "Số nhà 45 đường Trần Phú, P. Bến Thành, Q.1, TP.HCM": "45 phu tran",  # abbreviated units, fillers
         "45 Tran Phu Phuong Ben Thanh Quan 1": "45 phu tran",  # no commas at all
+        "Thôn 3-Xã Hòa An-Huyện Phú Hòa": "3 thon",  # dashes instead of commas
         "Tổ dân phố 4, Phường Cửa Nam, Hà Nội": "4 dan pho to",
         "TDP 4, P. Cửa Nam": "4 dan pho to",  # abbreviated residential group
         "Ấp 3 xã Tân Phú": "3 ap",
