@@ -98,15 +98,22 @@ def _contains_either(
     return inside.to_numpy()[inverse.reshape(-1)]
 
 
-def _digits_apart(left: np.ndarray, right: np.ndarray, width: int) -> np.ndarray:
-    """How many of the `width` decimal positions two numbers differ in (Hamming distance of the zero-padded
-    digit strings)."""
-    apart = np.zeros(len(left), dtype=np.int8)
+def _one_slip(left: np.ndarray, right: np.ndarray, width: int) -> np.ndarray:
+    """Whether two numbers of `width` decimal digits (zero-padded) differ by one keying slip: one digit, or two
+    adjacent digits swapped ("1985" / "1958", "…12" / "…21"). The dob level keeps its label `one_digit_or_day`
+    (the `.pairs` contract); it covers the swap too."""
     a, b = left.astype(np.int64), right.astype(np.int64)
-    for _ in range(width):
-        apart += (a % 10 != b % 10).astype(np.int8)
-        a, b = a // 10, b // 10
-    return apart
+    differ = np.zeros((width, len(a)), dtype=bool)
+    swapped_next = np.zeros((width, len(a)), dtype=bool)  # digit i of a is digit i+1 of b and the reverse
+    for i in range(width):
+        da, db = a // 10**i % 10, b // 10**i % 10
+        differ[i] = da != db
+        if i + 1 < width:
+            na, nb = a // 10 ** (i + 1) % 10, b // 10 ** (i + 1) % 10
+            swapped_next[i] = (da == nb) & (na == db)
+    count = differ.sum(axis=0)
+    adjacent_pair = (differ[:-1] & differ[1:] & swapped_next[:-1]).any(axis=0) if width > 1 else False
+    return (count == 1) | ((count == 2) & adjacent_pair)
 
 
 def cccd_birth_digits_only(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -175,7 +182,7 @@ def compare_positions(encoded: EncodedFeatures, left: np.ndarray, right: np.ndar
         & (lday // 100 % 100 == rday % 100)
         & (lday % 100 == rday // 100 % 100)
     )
-    near = (_digits_apart(lday, rday, 8) == 1) | (np.abs(ld.astype(np.int64) - rd) == 1)
+    near = _one_slip(lday, rday, 8) | (np.abs(ld.astype(np.int64) - rd) == 1)
     levels["dob"] = _select(
         [
             ~(pld & prd),
@@ -200,10 +207,10 @@ def compare_positions(encoded: EncodedFeatures, left: np.ndarray, right: np.ndar
             both_cmnd & (lo == ro),
             both_cccd
             & (
-                (_digits_apart(lc, rc, 12) == 1)
+                _one_slip(lc, rc, 12)
                 | (cccd_birth_digits_only(lc, rc) & ~(ply & pry & (ly != ry)))
             ),
-            both_cmnd & (_digits_apart(lo, ro, 9) == 1),
+            both_cmnd & _one_slip(lo, ro, 9),
             both_cccd,
             both_cmnd,
         ],

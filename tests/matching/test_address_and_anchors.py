@@ -254,3 +254,29 @@ def test_a_name_common_in_its_ward_weighs_less_between_neighbours():
     assert in_ward[0] < province[0]  # but not in its village
     assert in_ward[1] > province[1]  # and Nguyễn is rarer there than in the province
     assert 0 < province[2] - in_ward[2] < province[0] - in_ward[0]  # a ward of two shrinks to the province
+
+
+# --- keying slips --------------------------------------------------------------------------------------------
+def _level(left: dict, right: dict, comparison: str) -> str:
+    compared = compare_pairs(
+        pl.DataFrame({"left_uid": [left["row_uid"]], "right_uid": [right["row_uid"]]}),
+        build_features(frame([left, right])),
+    )
+    return compared.select(level_label(comparison)).item()
+
+
+def test_two_adjacent_digits_swapped_are_one_slip_in_dates_and_cards():
+    born = record(1, "Trần Văn Nam", date(1985, 3, 12), cccd="044085001234", cmnd="190123456")
+    other = lambda **k: record(2, "Trần Văn Nam", **k)  # noqa: E731
+    assert _level(born, other(dob=date(1958, 3, 12)), "dob") == "one_digit_or_day"  # year digits swapped
+    assert _level(born, other(dob=date(1985, 3, 21)), "dob") == "one_digit_or_day"  # day digits swapped
+    assert _level(born, other(dob=date(1985, 3, 31)), "dob") == "different"  # two digits, not a swap
+    assert _level(born, other(cccd="044085002134"), "id") == "typing_slip"
+    assert (
+        _level(born, other(cccd="044085003214"), "id") == "different_cccd"
+    )  # two digits apart, not adjacent
+    assert _level(born, other(cmnd="190123465"), "id") == "typing_slip"
+    # A swapped birth year is a slip, not two generations of one household.
+    slipped = record(2, "Trần Văn Nam", date(1958, 3, 12), cccd="044085001234")
+    result = dedupe_standardized(frame([born, slipped, record(3, "Đỗ Thị Mai", date(1990, 2, 1))]))
+    assert pair(result, 1, 2)["hard_rule"] is None and pair(result, 1, 2)["years_apart"] == 27
