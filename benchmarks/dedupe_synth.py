@@ -228,6 +228,11 @@ class Noise:
     address_partial: float = 0.05
     address_moved: float = 0.03
     address_missing: float = 0.03
+    # Keying slips that swap two adjacent digits (own random stream too; off by default so the benchmark's
+    # figures stay comparable): the birth year's last two digits, a CCCD's serial, a phone number.
+    dob_year_swap: float = 0.0
+    id_swap: float = 0.0
+    phone_swap: float = 0.0
 
 
 def _persons(n: int, rng: np.random.Generator, ward_p: np.ndarray) -> pl.DataFrame:
@@ -405,6 +410,34 @@ def _addresses(rng: np.random.Generator, n: int, noise: Noise) -> pl.Expr:
     )
 
 
+def _swap_at(text: pl.Expr, at: pl.Expr) -> pl.Expr:
+    """`text` with the characters at `at` and `at + 1` swapped."""
+    return pl.concat_str(
+        text.str.slice(0, at), text.str.slice(at + 1, 1), text.str.slice(at, 1), text.str.slice(at + 2)
+    )
+
+
+def _digit_swaps(rec: pl.DataFrame, noise: Noise, rng: np.random.Generator) -> pl.DataFrame:
+    """Two adjacent digits swapped: a birth year's last two (1985 → 1958, kept only when still a past date),
+    two digits of a CCCD's six-digit serial, two digits of a phone's nine-digit national number."""
+    n = rec.height
+    draw = {k: pl.Series(rng.random(n)) for k in ("dob", "id", "phone")}
+    serial_at = pl.Series(rng.integers(6, 11, n))  # CCCD positions 6..10 (and the next one)
+    phone_at = pl.Series(rng.integers(3, 11, n))  # after "+84"
+    year = pl.col("dob").dt.year()
+    swapped_year = (year // 100) * 100 + (year % 10) * 10 + (year // 10 % 10)
+    swapped_dob = pl.date(swapped_year, pl.col("dob").dt.month(), pl.col("dob").dt.day().clip(1, 28))
+    dob_swap = (draw["dob"] < noise.dob_year_swap) & (pl.col("dob_precision") == "day")
+    dob_swap = dob_swap & (swapped_year != year) & (swapped_dob <= pl.date(2025, 6, 30))
+    return rec.with_columns(
+        dob=pl.when(dob_swap).then(swapped_dob).otherwise(pl.col("dob")),
+        cccd=pl.when(draw["id"] < noise.id_swap).then(_swap_at(pl.col("cccd"), serial_at)).otherwise("cccd"),
+        phone_e164=pl.when(draw["phone"] < noise.phone_swap)
+        .then(_swap_at(pl.col("phone_e164"), phone_at))
+        .otherwise("phone_e164"),
+    )
+
+
 def _clan_villages(people: pl.DataFrame, share: float, rng: np.random.Generator, wards: int) -> pl.DataFrame:
     """Names cluster by place: in each ward a `share` of the households carry that ward's clan name (a family
     name rare in the province), the spouses keeping their own."""
@@ -536,6 +569,8 @@ def make_residents(
         ).dt.cast_time_unit("us"),
         source_id=pl.Series(rng.choice(["xa_a", "xa_b", "xa_c", "phuong_d"], n)),
     )
+    if noise.dob_year_swap or noise.id_swap or noise.phone_swap:
+        rec = _digit_swaps(rec, noise, np.random.default_rng([seed, 3]))
     # Fold keys over unique display names (few distinct values), joined back.
     uniques = rec.select(pl.col("name_norm").unique())
     uniques = uniques.with_columns(

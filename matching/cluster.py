@@ -50,9 +50,16 @@ def connected_components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
 
 
 def _cccd_slip(a: str, b: str) -> bool:
-    """Two CCCD strings one typing slip apart: one digit, or only the century/sex and year digits (positions
-    4-6: same birth province, same serial)."""
-    return sum(x != y for x, y in zip(a, b, strict=False)) <= 1 or (a[:3] == b[:3] and a[6:] == b[6:])
+    """Two CCCD strings one typing slip apart (as `compare` judges them): one digit, two adjacent digits swapped,
+    or only the century/sex and year digits (positions 4-6: same birth province, same serial)."""
+    apart = [i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y]
+    swapped = (
+        len(apart) == 2
+        and apart[1] == apart[0] + 1
+        and a[apart[0]] == b[apart[1]]
+        and a[apart[1]] == b[apart[0]]
+    )
+    return len(apart) <= 1 or swapped or (a[:3] == b[:3] and a[6:] == b[6:])
 
 
 def _cccds_compatible(left: set[str], right: set[str]) -> bool:

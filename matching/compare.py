@@ -21,7 +21,8 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "middle": ("exact", "dropped_or_partial", "fuzzy", "different"),
     "dob": ("exact", "day_month_swapped", "one_digit_or_day", "same_year_imprecise", "different"),
     "id": ("same_cccd", "same_cmnd", "typing_slip", "different_cmnd", "different_cccd"),
-    "phone": ("same", "different"),
+    # "one_slip" (one digit, or two adjacent digits swapped) is appended so the older codes keep their meaning.
+    "phone": ("same", "different", "one_slip"),
     "ward": ("same", "different"),
     "sex": ("same", "different"),
     # Compared only inside one ward (null when the wards differ or one is unknown): a house number or a hamlet
@@ -50,6 +51,7 @@ SCORED_LEVELS: dict[str, tuple[str, ...]] = {
 SCORED: tuple[str, ...] = tuple(SCORED_LEVELS)
 
 FUZZY_JARO_WINKLER = 0.88
+PHONE_DIGITS = 15  # an E.164 number has at most 15 digits
 NULL = -1  # a level that cannot be computed (a value is missing); becomes a polars null
 
 
@@ -206,10 +208,7 @@ def compare_positions(encoded: EncodedFeatures, left: np.ndarray, right: np.ndar
             both_cccd & (lc == rc),
             both_cmnd & (lo == ro),
             both_cccd
-            & (
-                _one_slip(lc, rc, 12)
-                | (cccd_birth_digits_only(lc, rc) & ~(ply & pry & (ly != ry)))
-            ),
+            & (_one_slip(lc, rc, 12) | (cccd_birth_digits_only(lc, rc) & ~(ply & pry & (ly != ry)))),
             both_cmnd & _one_slip(lo, ro, 9),
             both_cccd,
             both_cmnd,
@@ -220,6 +219,12 @@ def compare_positions(encoded: EncodedFeatures, left: np.ndarray, right: np.ndar
     for name, column in (("phone", "phone_e164"), ("ward", "ward_code"), ("sex", "sex_code")):
         lv, rv, plv, prv = sides(column)
         levels[name] = _select([~(plv & prv), lv == rv], [NULL, 0], 1)
+    # A phone number keyed with one slip is still the person's (or the household's) number.
+    lp, rp, plp, prp = sides("phone_digits")
+    phone_differ = levels["phone"] == 1
+    phone_slip = np.zeros(len(left), dtype=bool)
+    phone_slip[phone_differ] = _one_slip(lp[phone_differ], rp[phone_differ], PHONE_DIGITS)
+    levels["phone"] = np.where(phone_slip & plp & prp, np.int8(2), levels["phone"]).astype(np.int8)
     # Inside one ward only: the address detail (same / one inside the other: a dropped house number or
     # hamlet / different) and the source register.
     same_ward = levels["ward"] == 0

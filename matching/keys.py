@@ -273,5 +273,7 @@ def encode_features(features: pl.DataFrame) -> EncodedFeatures:
         # 12/9 digits fit an Int64 (leading zeros are restored by position when digits are compared).
         pl.col("cccd").str.to_integer(strict=False).alias("cccd"),
         pl.col("cmnd").str.to_integer(strict=False).alias("cmnd"),
+        # The phone's digits as a number, for a keying slip (the hash above answers equality).
+        pl.col("phone_e164").str.replace_all(r"\D", "").str.to_integer(strict=False).alias("phone_digits"),
     ]
     return EncodedFeatures(frame.select(exprs), vocab)

@@ -11,6 +11,7 @@ import polars as pl
 from matching_cases import CASE_OFFSET as O
 from matching_cases import frame, load_synth, record
 from sachsong.matching.blocking import DEFAULT_RULES, generate_candidate_pairs, rule_names
+from sachsong.matching.cluster import cluster_records
 from sachsong.matching.compare import compare_pairs, level_label
 from sachsong.matching.dedupe import dedupe_standardized
 from sachsong.matching.keys import address_detail, build_features, encode_features
@@ -193,7 +194,7 @@ def _compared(id_levels: list[int | None], phone_levels: list[int | None]) -> pl
 def test_a_register_of_old_cards_is_anchored_on_the_cmnd():
     u = {
         "given_dob": np.full(36, 1 / 36),
-        **{c: np.full(k, 1 / k) for c, k in (("family", 4), ("middle", 4), ("id", 5), ("phone", 2))},
+        **{c: np.full(k, 1 / k) for c, k in (("family", 4), ("middle", 4), ("id", 5), ("phone", 3))},
         **{c: np.full(k, 1 / k) for c, k in (("ward", 2), ("sex", 2), ("address", 3), ("source", 2))},
     }
     anchors = MIN_ANCHOR_PAIRS + 50
@@ -203,7 +204,8 @@ def test_a_register_of_old_cards_is_anchored_on_the_cmnd():
     model = fit_anchored(compared, u, records_with_cccd=0, records_with_cmnd=2000)
     assert model is not None and model.method == "anchored" and model.anchor_card == "CMND"
     assert model.anchors == anchors and model.prior == anchors / (2000 * 1999 / 2)
-    assert abs(model.m["phone"][0] - (225 + 25) / (anchors + 50)) < 1e-9  # measured on the anchors, smoothed
+    # Measured on the anchors, smoothed towards u by 50 pseudo-pairs.
+    assert abs(model.m["phone"][0] - (225 + 50 * u["phone"][0]) / (anchors + 50)) < 1e-9
 
 
 def test_the_same_cmnd_and_birth_date_link_whatever_the_name_fields_say():
@@ -265,7 +267,7 @@ def _level(left: dict, right: dict, comparison: str) -> str:
     return compared.select(level_label(comparison)).item()
 
 
-def test_two_adjacent_digits_swapped_are_one_slip_in_dates_and_cards():
+def test_two_adjacent_digits_swapped_are_one_slip_in_dates_cards_and_phones():
     born = record(1, "Trần Văn Nam", date(1985, 3, 12), cccd="044085001234", cmnd="190123456")
     other = lambda **k: record(2, "Trần Văn Nam", **k)  # noqa: E731
     assert _level(born, other(dob=date(1958, 3, 12)), "dob") == "one_digit_or_day"  # year digits swapped
@@ -276,7 +278,28 @@ def test_two_adjacent_digits_swapped_are_one_slip_in_dates_and_cards():
         _level(born, other(cccd="044085003214"), "id") == "different_cccd"
     )  # two digits apart, not adjacent
     assert _level(born, other(cmnd="190123465"), "id") == "typing_slip"
+    phone = record(1, "Trần Văn Nam", phone="+84901234567")
+    assert _level(phone, other(phone="+84901234576"), "phone") == "one_slip"
+    assert _level(phone, other(phone="+84901234568"), "phone") == "one_slip"
+    assert _level(phone, other(phone="+84907654321"), "phone") == "different"
+    assert _level(phone, other(phone="+84901234567"), "phone") == "same"
     # A swapped birth year is a slip, not two generations of one household.
     slipped = record(2, "Trần Văn Nam", date(1958, 3, 12), cccd="044085001234")
     result = dedupe_standardized(frame([born, slipped, record(3, "Đỗ Thị Mai", date(1990, 2, 1))]))
     assert pair(result, 1, 2)["hard_rule"] is None and pair(result, 1, 2)["years_apart"] == 27
+
+
+def test_clustering_keeps_two_cards_an_adjacent_swap_apart_together():
+    nodes = pl.DataFrame(
+        {"row_uid": [1, 2, 3, 4, 5], "cccd": ["044085001234", "044085002134", None, "044085003214", None]}
+    )
+    edges = pl.DataFrame(
+        {"left_uid": [1, 3], "right_uid": [2, 4], "match_weight": [9.0, 9.0], "forced": [False, False]}
+    ).vstack(pl.DataFrame({"left_uid": [2], "right_uid": [3], "match_weight": [8.0], "forced": [False]}))
+    roots, _ = cluster_records(
+        nodes, edges, pl.DataFrame(schema={"left_uid": pl.Int64, "right_uid": pl.Int64})
+    )
+    label = dict(roots.rows())
+    assert label[1] == label[2]  # ...1234 / ...2134: two adjacent digits swapped, one person
+    assert label[3] != label[1] or label[4] != label[1]  # ...3214 is two digits off both: another card
+    assert label[4] != label[1]
