@@ -173,6 +173,10 @@ def dedupe_standardized(
         return _empty_result(std)
     features = build_features(std)
     encoded = encode_features(features)
+    # Only the cards are read as strings from here on; the other string columns (names, address details) are
+    # released before the pairs are built (hundreds of MB at a million records).
+    cards = features.select("row_uid", "cccd", "cmnd")
+    del features
     resolved = _as_decisions(decisions, std)
     lap("features")
     pairs, blocking = generate_candidate_pairs(encoded.frame, config.rules, config.max_block_size)
@@ -197,8 +201,8 @@ def dedupe_standardized(
         model = fit_anchored(
             compared,
             u_random,
-            records_with_cccd=features["cccd"].count(),
-            records_with_cmnd=features["cmnd"].count(),
+            records_with_cccd=cards["cccd"].count(),
+            records_with_cmnd=cards["cmnd"].count(),
         )
     if model is None:
         model = fit_em(compared, u_random, estimate_u=config.estimate_u_by_em)
@@ -227,7 +231,7 @@ def dedupe_standardized(
         (pl.col("decision") == "same").fill_null(False).alias("forced"),
     )
     cannot = scored.filter(pl.col("cannot_link")).select("left_uid", "right_uid")
-    roots, cut = cluster_records(features.select("row_uid", "cccd"), edges, cannot, config.max_cluster_size)
+    roots, cut = cluster_records(cards.select("row_uid", "cccd"), edges, cannot, config.max_cluster_size)
     clusters = _cluster_table(std, roots, scored, encoded)
     lap("cluster")
     golden = build_golden(std, clusters)
