@@ -212,7 +212,11 @@ def dedupe_standardized(
     else:
         scored = scored.with_columns(pl.lit(0.0).alias("namesake_weight"))
     lap("score")
-    scored = scored.join(resolved, on=["left_uid", "right_uid"], how="left").with_columns(
+    if resolved.height:
+        scored = scored.join(resolved, on=["left_uid", "right_uid"], how="left")
+    else:  # no decisions: a join would only copy every pair's columns (hundreds of MB at a million records)
+        scored = scored.with_columns(pl.lit(None, dtype=resolved["decision"].dtype).alias("decision"))
+    scored = scored.with_columns(
         band=pl.when(pl.col("decision") == "same")
         .then(pl.lit("link"))
         .when(pl.col("decision") == "different")
