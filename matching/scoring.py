@@ -235,6 +235,26 @@ MIN_ANCHOR_PAIRS = 200  # below this many same-CCCD candidate pairs, fall back t
 ID_M_DOMAIN = np.array([0.60, 0.37, 0.02, 0.006, 0.004])
 
 
+def _no_worse_than_different(name: str, m: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """m raised where a level would weigh less than "different": any agreement short of "different" (a fuzzy
+    name, a dropped middle name, a phone one slip off, a partial address) is at least as much a sign of one
+    person. Only a level the anchors (almost) never show falls below it, through the smoothing towards u
+    (m = u·50 / (anchors + 50): −12 bits at 180k anchors). Renormalized (the added mass is tiny)."""
+    labels = LEVELS[name]
+    if name not in MONOTONE_COMPARISONS or "different" not in labels:
+        return m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(u > 0, m / u, np.inf)
+    floor = ratio[labels.index("different")]
+    raised = np.where(ratio < floor, u * floor, m)
+    return raised / raised.sum()
+
+
+# Comparisons whose levels are all closer agreements than their "different" level (not `source`: a shared
+# register may be evidence either way; not `id`: its m is fixed; not the joint name × date).
+MONOTONE_COMPARISONS: tuple[str, ...] = ("family", "middle", "phone", "ward", "sex", "address")
+
+
 def fit_anchored(
     compared: pl.DataFrame,
     u_random: dict[str, np.ndarray],
@@ -268,7 +288,7 @@ def fit_anchored(
             continue
         codes = same[f"{name}_level"].drop_nulls().to_numpy().astype(int)
         counts = np.bincount(codes, minlength=len(LEVELS[name])).astype(float) + smoothing * u_random[name]
-        m[name] = counts / counts.sum()
+        m[name] = _no_worse_than_different(name, counts / counts.sum(), u[name])
     prior = same.height / pairs_with_card
     return MatchModel(
         m=m,

@@ -8,6 +8,7 @@ from itertools import combinations
 
 import numpy as np
 import polars as pl
+import pytest
 from matching_cases import CASE_OFFSET as O
 from matching_cases import frame, load_synth, record
 from sachsong.matching.blocking import DEFAULT_RULES, generate_candidate_pairs, rule_names
@@ -205,8 +206,10 @@ def test_a_register_of_old_cards_is_anchored_on_the_cmnd():
     model = fit_anchored(compared, u, records_with_cccd=0, records_with_cmnd=2000)
     assert model is not None and model.method == "anchored" and model.anchor_card == "CMND"
     assert model.anchors == anchors and model.prior == anchors / (2000 * 1999 / 2)
-    # Measured on the anchors, smoothed towards u by 50 pseudo-pairs.
-    assert abs(model.m["phone"][0] - (225 + 50 * u["phone"][0]) / (anchors + 50)) < 1e-9
+    # Measured on the anchors (all of them agree on name and date), smoothed towards u by 50 pseudo-pairs.
+    assert abs(model.m["given_dob"][0] - (anchors + 50 * u["given_dob"][0]) / (anchors + 50)) < 1e-9
+    smoothed = 50 * u["phone"][0]  # u is uniform here
+    assert model.m["phone"][0] / model.m["phone"][1] == pytest.approx((225 + smoothed) / (25 + smoothed))
 
 
 def test_the_same_cmnd_and_birth_date_link_whatever_the_name_fields_say():
@@ -322,3 +325,27 @@ def test_a_rule_with_its_own_block_limit_compares_only_small_crowds(caplog):
     assert "name_year" in found[(20, 21)]
     assert not any("name_year" in rules for (a, _), rules in found.items() if a < 20)
     assert any(r.levelname == "INFO" and "name_year" in r.getMessage() for r in caplog.records)
+
+
+def test_a_level_the_anchors_never_show_weighs_no_less_than_different():
+    u = {
+        "given_dob": np.full(36, 1 / 36),
+        **{
+            c: np.full(k, 1 / k)
+            for c, k in (("family", 4), ("middle", 4), ("id", 5), ("ward", 2), ("sex", 2))
+        },
+        "phone": np.array([1e-5, 1 - 2e-5, 1e-5]),  # same / different / one slip
+        "address": np.array([1e-3, 1e-2, 1 - 1.1e-2]),
+        "source": np.array([0.3, 0.7]),
+    }
+    anchors = 2000
+    # The anchors share the phone 80% of the time, never show a slip; never a partial address; never one source.
+    compared = _compared([0] * anchors, [0] * 1600 + [1] * 400).with_columns(
+        pl.lit(1, dtype=pl.Int8).alias("source_level")
+    )
+    model = fit_anchored(compared, u, records_with_cccd=100_000)
+    phone, address, source = (model.weights(c) for c in ("phone", "address", "source"))
+    assert phone[2] >= phone[1] - 1e-9  # a slip weighs at least what "different" does
+    assert phone[0] > 10 and phone[1] < 0
+    assert address[1] >= address[2] - 1e-9
+    assert source[0] < -4  # not ordered: a register that never lists one person twice is evidence against
