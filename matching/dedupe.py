@@ -347,15 +347,46 @@ def _score_in_chunks(
     ]
     lap("compare")
     model = _fit_model(pl.concat(compared, rechunk=False), u_random, features, config)
-    lean, details = [], []
+    _, has_day = encoded.array("dob_day")
+    lean, details, dated_sides = [], [], []
     while compared:
         scored = score_compared(compared.pop(0), model, encoded, config.thresholds)
         lean.append(scored.select(LEAN_COLUMNS))
         reachable = scored.filter(pl.col("band") != "distinct")
         details.append(reachable.select("left_uid", "right_uid", *DETAIL_COLUMNS))
-        del scored, reachable
-    scored = _share_among_namesakes(pl.concat(lean, rechunk=False), encoded, config)
+        left, right = encoded.positions(scored["left_uid"]), encoded.positions(scored["right_uid"])
+        dated_sides.append(has_day[left].astype(np.int8) + has_day[right])
+        del scored, reachable, left, right
+    scored = pl.concat(lean, rechunk=False)
+    del lean
+    if config.share_among_namesakes:
+        scored = _share_in_place(scored, np.concatenate(dated_sides), encoded, config)
+    else:
+        scored = _share_among_namesakes(scored, encoded, config)
     return scored, pl.concat(details, rechunk=False), model
+
+
+def _share_in_place(
+    scored: pl.DataFrame, dated_sides: np.ndarray, encoded: EncodedFeatures, config: DedupeConfig
+) -> pl.DataFrame:
+    """The namesake step on the pairs it reads, written back in place: it lowers only the pairs where exactly one
+    record has a full birth date, from those pairs and the links between two dated records (see exclusive.py);
+    every other pair keeps its weight and band (namesake_weight 0). Same rows as the step over every pair,
+    without its temporaries for all of them."""
+    band_link = (scored["band"] == "link").to_numpy()
+    reads = np.flatnonzero((dated_sides == 1) | ((dated_sides == 2) & band_link))
+    part = _share_among_namesakes(scored[reads], encoded, config)
+    lowered = dated_sides[reads] == 1
+    rows = pl.Series(reads[lowered])
+    part = part.filter(pl.Series(lowered))
+    namesake = pl.Series("namesake_weight", np.zeros(scored.height)).scatter(rows, part["namesake_weight"])
+    return scored.with_columns(
+        *(
+            scored[c].scatter(rows, part[c])
+            for c in ("match_weight", "probability", "hard_rule", "band", "cannot_link")
+        ),
+        namesake,
+    )
 
 
 def _cluster_table(

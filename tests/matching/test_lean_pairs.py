@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from sachsong.matching import scoring
 from sachsong.matching.blocking import DEFAULT_RULES, generate_candidate_pairs
 from sachsong.matching.compare import compare_pairs
@@ -103,7 +104,9 @@ def test_scoring_in_chunks_equals_scoring_at_once_and_counts_the_records_once(pr
         for start in range(0, compared.height, 250)
     ]
     assert len(chunks) > 3
-    assert pl.concat(chunks).equals(at_once)
+    # Equal up to the last bit of the summed weights: polars' horizontal sum is not bit-stable from run to run
+    # (keep_pairs=True differs from itself the same way); bands, rules and levels must match exactly.
+    assert_frame_equal(pl.concat(chunks), at_once, rel_tol=1e-12, abs_tol=1e-12)
     # Three within-ward collision rates (phone, address, both), measured once for all the chunks.
     assert sorted(calls) == [("addr_key",), ("phone_e164",), ("phone_e164", "addr_key")]
     table, _ = encoded.array("fam_key")
