@@ -314,7 +314,11 @@ def _share_among_namesakes(
 
 def _apply_decisions(scored: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
     """Steward decisions override the band: "same" links, "different" forbids the merge."""
-    return scored.join(resolved, on=["left_uid", "right_uid"], how="left").with_columns(
+    if resolved.height:
+        scored = scored.join(resolved, on=["left_uid", "right_uid"], how="left")
+    else:  # no decisions: a join would only copy every pair's columns (hundreds of MB at a million records)
+        scored = scored.with_columns(pl.lit(None, dtype=resolved["decision"].dtype).alias("decision"))
+    return scored.with_columns(
         band=pl.when(pl.col("decision") == "same")
         .then(pl.lit("link"))
         .when(pl.col("decision") == "different")

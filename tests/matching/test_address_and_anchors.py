@@ -150,7 +150,8 @@ def test_one_household_address_and_given_name_make_a_candidate_despite_name_and_
     }
     assert found[(1, 2)] == ["address_given"]  # no other key brings them together
     assert "address_given" not in found[(1, 3)]  # another address
-    assert DEFAULT_RULES[-1].name == "address_given"  # appended: earlier rules keep their bits
+    # Appended after the older rules, so their bits in `blocking_rules` keep their meaning.
+    assert [rule.name for rule in DEFAULT_RULES[8:]] == ["address_given", "name_year"]
 
 
 # --- scoring on a realistic background -----------------------------------------------------------------------
@@ -303,3 +304,21 @@ def test_clustering_keeps_two_cards_an_adjacent_swap_apart_together():
     assert label[1] == label[2]  # ...1234 / ...2134: two adjacent digits swapped, one person
     assert label[3] != label[1] or label[4] != label[1]  # ...3214 is two digits off both: another card
     assert label[4] != label[1]
+
+
+def test_a_rule_with_its_own_block_limit_compares_only_small_crowds(caplog):
+    # Five namesakes born in 1980 (a crowd) and two born in 1990, all in different wards, dates and no card.
+    crowd = [record(i, "Nguyễn Văn Hùng", date(1980, 1 + i, 3), ward=f"190{10 + i}") for i in range(6)]
+    pair_ = [record(20 + i, "Nguyễn Văn Hùng", date(1990, 5 + i, 9), ward=f"190{30 + i}") for i in range(2)]
+    encoded = encode_features(build_features(frame(crowd + pair_)))
+    with caplog.at_level("INFO", logger="sachsong.matching.blocking"):
+        pairs, report = generate_candidate_pairs(encoded.frame)
+    name_year = report.filter(pl.col("rule") == "name_year").row(0, named=True)
+    assert name_year["dropped_blocks"] == 1 and name_year["dropped_records"] == 6  # over its limit of 5
+    assert name_year["pairs"] == 1
+    found = {
+        (a, b): rule_names(m) for a, b, m in pairs.select("left_uid", "right_uid", "blocking_rules").rows()
+    }
+    assert "name_year" in found[(20, 21)]
+    assert not any("name_year" in rules for (a, _), rules in found.items() if a < 20)
+    assert any(r.levelname == "INFO" and "name_year" in r.getMessage() for r in caplog.records)
