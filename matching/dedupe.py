@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,16 @@ class DedupeConfig:
     seed: int = 11
     # A record without a full birth date is at most one of the namesakes it resembles (see exclusive.py).
     share_among_namesakes: bool = True
+    # Keep every scored pair with its per-field weights in `DedupeResult.pairs` (explanation, tests). With False
+    # (the nightly flow) compare and score run `pair_chunk` candidate pairs at a time and keep per pair only
+    # what clustering and the review queue need, so memory no longer grows with ~36 columns per candidate pair;
+    # clusters, golden records and the review queue are the same, and `.pairs` is empty.
+    keep_pairs: bool = True
+    pair_chunk: int = 2_000_000
+
+    def __post_init__(self) -> None:
+        if self.pair_chunk < 1:
+            raise ValueError(f"DedupeConfig.pair_chunk must be at least 1, got {self.pair_chunk}")
 
 
 PAIR_COLUMNS: tuple[str, ...] = (
@@ -79,6 +90,31 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "decision",
 )
 
+# What a scored pair keeps in lean mode (keep_pairs=False) for the steps after scoring: the namesake step
+# (uids, match_weight, probability, hard_rule, band), decide_bands (levels, years_apart, match_weight),
+# clustering and the cluster table (band, cannot_link, match_weight, probability).
+LEAN_COLUMNS: tuple[str, ...] = (
+    "left_uid",
+    "right_uid",
+    *(f"{c}_level" for c in COMPARISONS),
+    "given_dob_level",
+    "years_apart",
+    "match_weight",
+    "probability",
+    "hard_rule",
+    "band",
+    "cannot_link",
+)
+# The explanation the review queue shows, kept in lean mode only for the pairs that can still reach it.
+DETAIL_COLUMNS: tuple[str, ...] = (
+    *(f"{c}_weight" for c in SCORED),
+    "tf_given",
+    "tf_family",
+    "tf_middle",
+    "name_dependence_weight",
+    "household_dependence_weight",
+)
+
 
 @dataclass
 class DedupeResult:
@@ -90,6 +126,7 @@ class DedupeResult:
     model: MatchModel | None
     decisions_applied: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    pairs_scored: int = 0  # candidate pairs scored (`.pairs` holds them only with keep_pairs=True)
 
     def write_review(self, path: str | Path) -> Path:
         return write_review(self.review, path)
@@ -102,7 +139,7 @@ class DedupeResult:
         lines = [
             f"{records} records → {clusters} persons ({multi} with duplicates, "
             f"{records - clusters} duplicate records merged)",
-            f"{self.pairs.height} candidate pairs scored; {self.review.height} pairs for steward review; "
+            f"{self.pairs_scored} candidate pairs scored; {self.review.height} pairs for steward review; "
             f"{self.decisions_applied} steward decisions applied",
         ]
         if dropped:
@@ -193,9 +230,67 @@ def dedupe_standardized(
         result = _empty_result(std)
         result.blocking = blocking
         return result
-    compared = compare_pairs(pairs, encoded)
-    lap("compare")
+    pairs_scored = pairs.height
     u_random = estimate_u_random(encoded, config.random_pairs_for_u, config.seed)
+    details: pl.DataFrame | None = None
+    if config.keep_pairs:
+        compared = compare_pairs(pairs, encoded)
+        del pairs
+        lap("compare")
+        model = _fit_model(compared, u_random, cards, config)
+        scored = score_compared(compared, model, encoded, config.thresholds)
+        del compared
+        scored = _share_among_namesakes(scored, encoded, config)
+    else:
+        # Zero rows through every step: `.pairs` keeps its schema when it is left empty.
+        empty_pairs = compare_pairs(pairs.clear(), encoded)
+        uids = pairs.select("left_uid", "right_uid")
+        del pairs
+        scored, details, model = _score_in_chunks(uids, encoded, u_random, cards, config, lap)
+        del uids
+        empty_pairs = score_compared(empty_pairs, model, encoded, config.thresholds)
+        empty_pairs = _share_among_namesakes(empty_pairs, encoded, config)
+        empty_pairs = _apply_decisions(empty_pairs, resolved.clear()).select(PAIR_COLUMNS)
+    lap("score")
+    scored = _apply_decisions(scored, resolved)
+    edges = scored.filter(pl.col("band") == "link").select(
+        "left_uid",
+        "right_uid",
+        "match_weight",
+        (pl.col("decision") == "same").fill_null(False).alias("forced"),
+    )
+    cannot = scored.filter(pl.col("cannot_link")).select("left_uid", "right_uid")
+    roots, cut = cluster_records(cards.select("row_uid", "cccd"), edges, cannot, config.max_cluster_size)
+    del edges, cannot
+    clusters = _cluster_table(std, roots, scored, encoded)
+    lap("cluster")
+    golden = build_golden(std, clusters)
+    lap("golden")
+    undecided = scored.filter(pl.col("decision").is_null())
+    if details is not None:
+        # Only pairs still in the link or review band can be listed (review band, or a link cut by clustering).
+        undecided = undecided.filter(pl.col("band") != "distinct").join(
+            details, on=["left_uid", "right_uid"], how="left"
+        )
+    review = build_review(undecided, std, cut)
+    lap("review")
+    return DedupeResult(
+        clusters=clusters,
+        golden=golden,
+        review=review,
+        pairs=scored.select(PAIR_COLUMNS) if details is None else empty_pairs,
+        blocking=blocking,
+        model=model,
+        decisions_applied=resolved.height,
+        timings=timings,
+        pairs_scored=pairs_scored,
+    )
+
+
+def _fit_model(
+    compared: pl.DataFrame, u_random: dict[str, np.ndarray], cards: pl.DataFrame, config: DedupeConfig
+) -> MatchModel:
+    """Anchored on the identity cards when there are enough same-card pairs, else plain EM."""
     model = None
     if config.estimation == "anchored":
         model = fit_anchored(
@@ -206,17 +301,24 @@ def dedupe_standardized(
         )
     if model is None:
         model = fit_em(compared, u_random, estimate_u=config.estimate_u_by_em)
-    scored = score_compared(compared, model, encoded, config.thresholds)
+    return model
+
+
+def _share_among_namesakes(
+    scored: pl.DataFrame, encoded: EncodedFeatures, config: DedupeConfig
+) -> pl.DataFrame:
     if config.share_among_namesakes:
-        scored = decide_bands(share_among_namesakes(scored, encoded), config.thresholds)
-    else:
-        scored = scored.with_columns(pl.lit(0.0).alias("namesake_weight"))
-    lap("score")
+        return decide_bands(share_among_namesakes(scored, encoded), config.thresholds)
+    return scored.with_columns(pl.lit(0.0).alias("namesake_weight"))
+
+
+def _apply_decisions(scored: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
+    """Steward decisions override the band: "same" links, "different" forbids the merge."""
     if resolved.height:
         scored = scored.join(resolved, on=["left_uid", "right_uid"], how="left")
     else:  # no decisions: a join would only copy every pair's columns (hundreds of MB at a million records)
         scored = scored.with_columns(pl.lit(None, dtype=resolved["decision"].dtype).alias("decision"))
-    scored = scored.with_columns(
+    return scored.with_columns(
         band=pl.when(pl.col("decision") == "same")
         .then(pl.lit("link"))
         .when(pl.col("decision") == "different")
@@ -228,29 +330,70 @@ def dedupe_standardized(
         .then(True)
         .otherwise(pl.col("cannot_link")),
     )
-    edges = scored.filter(pl.col("band") == "link").select(
-        "left_uid",
-        "right_uid",
-        "match_weight",
-        (pl.col("decision") == "same").fill_null(False).alias("forced"),
-    )
-    cannot = scored.filter(pl.col("cannot_link")).select("left_uid", "right_uid")
-    roots, cut = cluster_records(cards.select("row_uid", "cccd"), edges, cannot, config.max_cluster_size)
-    clusters = _cluster_table(std, roots, scored, encoded)
-    lap("cluster")
-    golden = build_golden(std, clusters)
-    lap("golden")
-    review = build_review(scored.filter(pl.col("decision").is_null()), std, cut)
-    lap("review")
-    return DedupeResult(
-        clusters=clusters,
-        golden=golden,
-        review=review,
-        pairs=scored.select(PAIR_COLUMNS),
-        blocking=blocking,
-        model=model,
-        decisions_applied=resolved.height,
-        timings=timings,
+
+
+def _score_in_chunks(
+    pairs: pl.DataFrame,
+    encoded: EncodedFeatures,
+    u_random: dict[str, np.ndarray],
+    cards: pl.DataFrame,
+    config: DedupeConfig,
+    lap: Callable[[str], None],
+) -> tuple[pl.DataFrame, pl.DataFrame, MatchModel]:
+    """Lean mode (keep_pairs=False): compare and score `config.pair_chunk` candidate pairs at a time.
+
+    Every per-pair output depends only on its pair, on the model and on statistics of the records (computed
+    once, see scoring.per_records), so the chunks give the rows the whole table would. The model is fit on the
+    levels of all the pairs at once (the same input as with keep_pairs). Each scored chunk is cut at once to
+    LEAN_COLUMNS, plus the uids and DETAIL_COLUMNS of its pairs not already `distinct` (the namesake step only
+    lowers weights, so a distinct pair can never reach the review queue). Returns the lean scored pairs (after
+    the namesake step), the details and the model.
+    """
+    compared = [
+        compare_pairs(pairs.slice(start, config.pair_chunk), encoded)
+        for start in range(0, pairs.height, config.pair_chunk)
+    ]
+    lap("compare")
+    model = _fit_model(pl.concat(compared, rechunk=False), u_random, cards, config)
+    _, has_day = encoded.array("dob_day")
+    lean, details, dated_sides = [], [], []
+    while compared:
+        scored = score_compared(compared.pop(0), model, encoded, config.thresholds)
+        lean.append(scored.select(LEAN_COLUMNS))
+        reachable = scored.filter(pl.col("band") != "distinct")
+        details.append(reachable.select("left_uid", "right_uid", *DETAIL_COLUMNS))
+        left, right = encoded.positions(scored["left_uid"]), encoded.positions(scored["right_uid"])
+        dated_sides.append(has_day[left].astype(np.int8) + has_day[right])
+        del scored, reachable, left, right
+    scored = pl.concat(lean, rechunk=False)
+    del lean
+    if config.share_among_namesakes:
+        scored = _share_in_place(scored, np.concatenate(dated_sides), encoded, config)
+    else:
+        scored = _share_among_namesakes(scored, encoded, config)
+    return scored, pl.concat(details, rechunk=False), model
+
+
+def _share_in_place(
+    scored: pl.DataFrame, dated_sides: np.ndarray, encoded: EncodedFeatures, config: DedupeConfig
+) -> pl.DataFrame:
+    """The namesake step on the pairs it reads, written back in place: it lowers only the pairs where exactly one
+    record has a full birth date, from those pairs and the links between two dated records (see exclusive.py);
+    every other pair keeps its weight and band (namesake_weight 0). Same rows as the step over every pair,
+    without its temporaries for all of them."""
+    band_link = (scored["band"] == "link").to_numpy()
+    reads = np.flatnonzero((dated_sides == 1) | ((dated_sides == 2) & band_link))
+    part = _share_among_namesakes(scored[reads], encoded, config)
+    lowered = dated_sides[reads] == 1
+    rows = pl.Series(reads[lowered])
+    part = part.filter(pl.Series(lowered))
+    namesake = pl.Series("namesake_weight", np.zeros(scored.height)).scatter(rows, part["namesake_weight"])
+    return scored.with_columns(
+        *(
+            scored[c].scatter(rows, part[c])
+            for c in ("match_weight", "probability", "hard_rule", "band", "cannot_link")
+        ),
+        namesake,
     )
 
 

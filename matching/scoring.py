@@ -10,7 +10,10 @@ the random-pair u would count a shared household phone as strong evidence of ide
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -318,6 +321,31 @@ def term_frequencies(features: pl.DataFrame, key: str) -> pl.DataFrame:
     return counts.select(key, (np.log2(collision) - p.log(2)).clip(-TF_CLIP, TF_CLIP).alias("tf_adjustment"))
 
 
+Statistic = TypeVar("Statistic")
+
+
+def per_records(function: Callable[..., Statistic]) -> Callable[..., Statistic]:
+    """Computed once per EncodedFeatures and argument tuple: a statistic of the records, not of the pairs.
+
+    Pairs may be scored chunk by chunk (`DedupeConfig.pair_chunk`); recounting the province for every chunk
+    would make scoring grow with records × chunks. Arrays come back read-only (they are shared)."""
+
+    @functools.wraps(function)
+    def once(encoded: EncodedFeatures, *args: object) -> Statistic:
+        memo = vars(encoded).setdefault("_per_records", {})
+        key = (function.__name__, *args)
+        if key not in memo:
+            value = function(encoded, *args)
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, np.ndarray):
+                    item.setflags(write=False)
+            memo[key] = value
+        return memo[key]
+
+    return once
+
+
+@per_records
 def term_frequency_by_id(encoded: EncodedFeatures, column: str) -> np.ndarray:
     """`term_frequencies` per dictionary id of an encoded vocab column (0 for an id no record carries)."""
     counts = encoded.counts(column).astype(np.float64)
@@ -345,21 +373,13 @@ def term_frequency_in_ward(encoded: EncodedFeatures, column: str, positions: np.
     value is shrunk towards the province's (`WARD_TF_PSEUDO_RECORDS`); the reference Σp² stays the province's,
     the same as for `term_frequency_by_id`. A record without a ward or a value gets the province figure.
     """
-    ids, present = encoded.array(column)
-    wards, has_ward = encoded.array("ward_code")
-    counts = encoded.counts(column).astype(np.float64)
-    total = counts.sum()
+    ids, _ = encoded.array(column)
+    wards, _ = encoded.array("ward_code")
     out = term_frequency_by_id(encoded, column)[ids[positions]] if len(positions) else np.zeros(0)
-    keep = present & has_ward
-    if not total or not keep.any() or not len(positions):
+    keep, share, collision, ward_values, in_ward, keys, key_counts = _ward_value_counts(encoded, column)
+    if not keep.any() or not len(positions):
         return out
-    share = counts / total
-    collision = float((share**2).sum())
-    ward_values = np.unique(wards[keep])
-    ward_of = np.searchsorted(ward_values, wards[keep])
-    in_ward = np.bincount(ward_of, minlength=len(ward_values)).astype(np.float64)
-    width = np.int64(len(counts))
-    keys, key_counts = np.unique(ward_of.astype(np.int64) * width + ids[keep], return_counts=True)
+    width = np.int64(len(share))
     asked = keep[positions]
     ward_asked = np.minimum(np.searchsorted(ward_values, wards[positions[asked]]), len(ward_values) - 1)
     value_asked = ids[positions[asked]].astype(np.int64)
@@ -372,6 +392,26 @@ def term_frequency_in_ward(encoded: EncodedFeatures, column: str, positions: np.
     with np.errstate(divide="ignore"):
         out[asked] = np.clip(np.log2(collision) - np.log2(p_ward), -TF_CLIP, TF_CLIP)
     return out
+
+
+@per_records
+def _ward_value_counts(encoded: EncodedFeatures, column: str) -> tuple:
+    """For `term_frequency_in_ward`: which records count (a value and a ward), the province's shares and Σp²,
+    the sorted wards with their record counts, and the sorted ward × value keys with theirs."""
+    ids, present = encoded.array(column)
+    wards, has_ward = encoded.array("ward_code")
+    counts = encoded.counts(column).astype(np.float64)
+    total = counts.sum()
+    keep = present & has_ward if total else np.zeros(len(ids), dtype=bool)
+    share = counts / total if total else counts
+    collision = float((share**2).sum())
+    ward_values = np.unique(wards[keep])
+    ward_of = np.searchsorted(ward_values, wards[keep])
+    in_ward = np.bincount(ward_of, minlength=len(ward_values)).astype(np.float64)
+    keys, key_counts = np.unique(
+        ward_of.astype(np.int64) * np.int64(len(counts)) + ids[keep], return_counts=True
+    )
+    return keep, share, collision, ward_values, in_ward, keys, key_counts
 
 
 # (column, key, comparison, highest level that means "the keys are equal"). The middle name matters as much as
@@ -389,6 +429,7 @@ MAX_NAME_DEPENDENCE = 2.0  # bits
 NEAR_GIVEN_NAME = "near given name only"
 
 
+@per_records
 def _collision(encoded: EncodedFeatures, columns: tuple[str, ...]) -> float:
     """The chance that two distinct random records (both carrying every column) agree on all of `columns`:
     Σ c(c-1) / N(N-1) over the values' counts c (Σ p² would count each record paired with itself, which
@@ -453,15 +494,9 @@ def _collision_within(
     return pairs(codes) / total if total > 0 else 0.0
 
 
-def household_dependence(compared: pl.DataFrame, encoded: EncodedFeatures, model: MatchModel) -> pl.Series:
-    """A correction (bits, ≤ 0) for weighing a shared phone and a shared address as independent evidence.
-
-    A household shares both: inside one ward, two different people who share a phone almost always share the
-    address too, so for a pair agreeing on both the address adds little to what the phone said. Measured on the
-    records (no labels): log2 of the ratio between the within-ward collision rate of (phone, address) and the
-    product of the two rates, charged to the pairs agreeing on both (at most the smaller of the two agreement
-    weights: the correction never makes agreeing on both worth less than agreeing on one).
-    """
+@per_records
+def _household_excess(encoded: EncodedFeatures) -> float:
+    """log2 of (phone, address) agreeing together over agreeing apart, inside one ward (uncapped)."""
     _, has_ward = encoded.array("ward_code")
     _, has_phone = encoded.array("phone_e164")
     _, has_address = encoded.array("addr_key")
@@ -473,6 +508,19 @@ def household_dependence(compared: pl.DataFrame, encoded: EncodedFeatures, model
         both = _collision_within(encoded, "ward_code", ("phone_e164", "addr_key"), mask)
         if both > 0 and phone > 0 and address > 0:
             excess = float(np.log2(both / (phone * address)))
+    return excess
+
+
+def household_dependence(compared: pl.DataFrame, encoded: EncodedFeatures, model: MatchModel) -> pl.Series:
+    """A correction (bits, ≤ 0) for weighing a shared phone and a shared address as independent evidence.
+
+    A household shares both: inside one ward, two different people who share a phone almost always share the
+    address too, so for a pair agreeing on both the address adds little to what the phone said. Measured on the
+    records (no labels): log2 of the ratio between the within-ward collision rate of (phone, address) and the
+    product of the two rates, charged to the pairs agreeing on both (at most the smaller of the two agreement
+    weights: the correction never makes agreeing on both worth less than agreeing on one).
+    """
+    excess = _household_excess(encoded)
     cap = max(0.0, min(float(model.weights("phone")[0]), float(model.weights("address")[0])))
     excess = float(np.clip(excess, 0.0, cap))
     agree = (compared["phone_level"] == 0) & (compared["address_level"] == 0)

@@ -386,11 +386,13 @@ MATCH_COLUMNS = (
 @task(name="matching", cache_policy=NO_CACHE)
 def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key: str) -> StepOutput:
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
-        from sachsong.matching.dedupe import dedupe_standardized
+        from sachsong.matching.dedupe import DedupeConfig, dedupe_standardized
 
         # Matching has the highest peak of the flow: hold only the passed rows, and only the columns it reads.
         records = load_passed(checks, batches, MATCH_COLUMNS)
-        result = dedupe_standardized(records)
+        # Lean: candidate pairs are compared and scored in chunks and only what clustering and review read is
+        # kept (the flow publishes no per-pair table); same clusters, golden records and review queue.
+        result = dedupe_standardized(records, config=DedupeConfig(keep_pairs=False))
         merged = (
             result.clusters.filter(pl.col("cluster_size") > 1).height
             if "cluster_size" in result.clusters.columns

@@ -129,6 +129,28 @@ def test_blocking_guard_refines_then_drops_oversize_blocks(caplog):
     assert "phone" in caplog.text and "dropped" in caplog.text
 
 
+def test_a_rule_may_guard_its_blocks_more_strictly_than_the_run():
+    # 14 records of one given name at one address detail of a ward: a hamlet, not a household. The address rule's
+    # own guard (10) splits the block by birth year although the run allows 1000 records per block.
+    rows = [
+        record(i, "Nguyễn Văn Hùng", date(1990 if i < 6 else 1950 + i, 1, 2), address="Thôn 3")
+        for i in range(14)
+    ]
+    features = build_features(frame(rows))
+    loose = BlockingRule("address_given", ("ward_code", "addr_key", "giv_key"), refine="birth_year")
+    strict = BlockingRule(
+        "address_given", ("ward_code", "addr_key", "giv_key"), refine="birth_year", max_block_size=10
+    )
+    pairs, report = generate_candidate_pairs(features, (loose,), max_block_size=1000)
+    assert report["oversize_blocks"].item() == 0 and pairs.height == 14 * 13 // 2
+    pairs, report = generate_candidate_pairs(features, (strict,), max_block_size=1000)
+    assert report["oversize_blocks"].item() == 1 and report["refined_blocks"].item() == 1
+    assert pairs.height == 6 * 5 // 2  # only the six born in 1990 still meet
+    # The run's guard still applies when it is the stricter one.
+    pairs, report = generate_candidate_pairs(features, (strict,), max_block_size=5)
+    assert report["dropped_blocks"].item() == 1 and pairs.height == 0
+
+
 def test_blocking_pairs_are_unioned_and_deduplicated():
     rows = [
         record(1, "Lê Văn Tám", date(1970, 1, 2), cccd="044070000001", phone="+84900000001"),
