@@ -28,26 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from sachsong.sources.demo_names import FAMILY_NAME_SHARES
+
 RECORDS_SQL = (
     "SELECT p.*, c.cluster_id, c.cluster_size, c.confidence "
     "FROM passed AS p LEFT JOIN clusters AS c USING (row_uid) ORDER BY row_uid"
 )
-FAMILY = [
-    "Nguyễn",
-    "Trần",
-    "Lê",
-    "Phạm",
-    "Hoàng",
-    "Huỳnh",
-    "Phan",
-    "Vũ",
-    "Võ",
-    "Đặng",
-    "Bùi",
-    "Đỗ",
-    "Hồ",
-    "Ngô",
-]
+FAMILY = [name for name, _ in FAMILY_NAME_SHARES[:14]]  # the demo's most common family names
 MIDDLE = ["Văn", "Thị", "Đức", "Minh", "Ngọc", "Thanh", "Hữu", "Quốc", "Xuân", "Thuý"]
 GIVEN = [
     "An",
