@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 AS_OF = "2026-11-01"
+KILL_ABOVE_ENV = "SACHSONG_BENCH_KILL_ABOVE_GB"
 SACHSONG = Path(sys.executable).with_name("sachsong")
 
 
@@ -39,19 +40,69 @@ def measure(command: list[str], env: dict[str, str], log: Path) -> dict[str, flo
     probe = [sys.executable, __file__, "--measure", str(log), "--", *command]
     done = subprocess.run(probe, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
+        lines = done.stdout.strip().splitlines()
+        if lines and json.loads(lines[-1]).get("killed_above_limit"):
+            sys.exit(
+                f"{' '.join(command[:2])}: killed, its processes held more than {env[KILL_ABOVE_ENV]} GB; log: {log}"
+            )
         sys.exit(f"measuring {' '.join(command[:2])} failed:\n{done.stderr[-3000:]}\nlog: {log}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _tree_rss_bytes(root: int) -> int:
+    """Resident bytes of `root` and all its descendants now (from /proc: Linux only)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    total, stack, page = 0, [root], os.sysconf("SC_PAGE_SIZE")
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
+                total += int(handle.read().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            pass
+        stack.extend(children.get(pid, []))
+    return total
 
 
 def _measure_child(log: Path, command: list[str]) -> None:
     # RUSAGE_CHILDREN is the largest resident set among this process's waited-for descendants: this process runs
     # exactly one command, so that is the command's process tree (Prefect's and Dask's children included).
+    # With KILL_ABOVE_GB set, the tree's summed RSS is polled and the run killed past it: a size that does not
+    # fit must fail alone, not take the shared machine down with it.
+    limit = float(os.environ.get(KILL_ABOVE_ENV) or 0) * 1e9
     started = time.perf_counter()
+    killed = False
+    tree_peak = 0
     with open(log, "w", encoding="utf-8") as output:
-        code = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, check=False).returncode
+        child = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        while child.poll() is None:
+            if limit:
+                tree_peak = max(tree_peak, _tree_rss_bytes(child.pid))
+                if tree_peak > limit:
+                    os.killpg(child.pid, 9)
+                    killed = True
+            time.sleep(0.5)
+        code = child.wait()
     wall = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"wall_s": wall, "peak_rss_mib": peak_kib / 1024, "exit_code": code}))
+    result = {
+        "wall_s": wall,
+        "peak_rss_mib": peak_kib / 1024,
+        "exit_code": code,
+        "killed_above_limit": killed,
+    }
+    if limit:
+        result["tree_peak_rss_mib"] = tree_peak / 2**20
+    print(json.dumps(result))
     sys.exit(0 if code == 0 else 1)
 
 
@@ -188,6 +239,12 @@ def main() -> None:
     parser.add_argument("--province", default="44")
     parser.add_argument("--dask", default=None, help="Dask address or 'local' (passed to sachsong run)")
     parser.add_argument("--workdir", default=None, help="kept after the run when given")
+    parser.add_argument(
+        "--kill-above-gb",
+        type=float,
+        default=None,
+        help="kill a run whose process tree holds more than this (GB) and report it (default: no limit)",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in (args.compare or args.persons).split(",")]
 
@@ -203,6 +260,8 @@ def main() -> None:
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         DO_NOT_TRACK="1",
     )
+    if args.kill_above_gb:
+        env[KILL_ABOVE_ENV] = str(args.kill_above_gb)
     print(f"workdir {workdir}, Prefect server {api_url}, sizes {sizes} persons", flush=True)
     results = []
     try:
