@@ -61,7 +61,7 @@ class DedupeConfig:
     # what clustering and the review queue need, so memory no longer grows with ~36 columns per candidate pair;
     # clusters, golden records and the review queue are the same, and `.pairs` is empty.
     keep_pairs: bool = True
-    pair_chunk: int = 2_000_000
+    pair_chunk: int = 1_000_000
 
     def __post_init__(self) -> None:
         if self.pair_chunk < 1:
@@ -264,21 +264,27 @@ def dedupe_standardized(
     del edges, cannot
     clusters = _cluster_table(std, roots, scored, encoded)
     lap("cluster")
-    golden = build_golden(std, clusters)
-    lap("golden")
     undecided = scored.filter(pl.col("decision").is_null())
     if details is not None:
         # Only pairs still in the link or review band can be listed (review band, or a link cut by clustering).
-        undecided = undecided.filter(pl.col("band") != "distinct").join(
-            details, on=["left_uid", "right_uid"], how="left"
+        undecided = (
+            undecided.filter(pl.col("band") != "distinct")
+            .with_columns(pl.col("hard_rule", "band").cast(pl.String))
+            .join(details, on=["left_uid", "right_uid"], how="left")
         )
     review = build_review(undecided, std, cut)
+    del undecided
     lap("review")
+    if details is not None:
+        # Lean: the pairs are done with; the golden records are built without them in memory.
+        scored = details = None
+    golden = build_golden(std, clusters)
+    lap("golden")
     return DedupeResult(
         clusters=clusters,
         golden=golden,
         review=review,
-        pairs=scored.select(PAIR_COLUMNS) if details is None else empty_pairs,
+        pairs=scored.select(PAIR_COLUMNS) if scored is not None else empty_pairs,
         blocking=blocking,
         model=model,
         decisions_applied=resolved.height,
@@ -314,10 +320,11 @@ def _share_among_namesakes(
 
 def _apply_decisions(scored: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
     """Steward decisions override the band: "same" links, "different" forbids the merge."""
-    if resolved.height:
-        scored = scored.join(resolved, on=["left_uid", "right_uid"], how="left")
-    else:  # no decisions: a join would only copy every pair's columns (hundreds of MB at a million records)
-        scored = scored.with_columns(pl.lit(None, dtype=resolved["decision"].dtype).alias("decision"))
+    if not resolved.height:
+        # No decisions (most nights): nothing to override, and a join or a rewritten band column would copy every
+        # pair (hundreds of MB at a million records).
+        return scored.with_columns(pl.lit(None, dtype=resolved["decision"].dtype).alias("decision"))
+    scored = scored.join(resolved, on=["left_uid", "right_uid"], how="left")
     return scored.with_columns(
         band=pl.when(pl.col("decision") == "same")
         .then(pl.lit("link"))
@@ -359,7 +366,10 @@ def _score_in_chunks(
     lean, details, dated_sides = [], [], []
     while compared:
         scored = score_compared(compared.pop(0), model, encoded, config.thresholds)
-        lean.append(scored.select(LEAN_COLUMNS))
+        # Bands and hard-rule names as categories: a few bytes per pair instead of a string view each.
+        lean.append(
+            scored.select(LEAN_COLUMNS).with_columns(pl.col("hard_rule", "band").cast(pl.Categorical))
+        )
         reachable = scored.filter(pl.col("band") != "distinct")
         details.append(reachable.select("left_uid", "right_uid", *DETAIL_COLUMNS))
         left, right = encoded.positions(scored["left_uid"]), encoded.positions(scored["right_uid"])
@@ -390,7 +400,7 @@ def _share_in_place(
     namesake = pl.Series("namesake_weight", np.zeros(scored.height)).scatter(rows, part["namesake_weight"])
     return scored.with_columns(
         *(
-            scored[c].scatter(rows, part[c])
+            scored[c].scatter(rows, part[c].cast(scored[c].dtype))
             for c in ("match_weight", "probability", "hard_rule", "band", "cannot_link")
         ),
         namesake,
