@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 
 import duckdb
@@ -98,7 +99,18 @@ def generate_candidate_pairs(
     The report has one row per rule: blocks, records_keyed, pairs, oversize_blocks, refined_blocks,
     dropped_blocks, dropped_records.
     """
-    con = connection or duckdb.connect(config={"threads": DUCKDB_THREADS, "memory_limit": DUCKDB_MEMORY})
+    # Row order inside DuckDB does not matter (the pairs are sorted below): not keeping it lets big groupings
+    # spill to disk instead of failing.
+    # Spill files go to a folder of their own, removed at the end (DuckDB's default is `.tmp` in the cwd).
+    spill = tempfile.TemporaryDirectory(prefix="sachsong-blocking-") if connection is None else None
+    con = connection or duckdb.connect(
+        config={
+            "threads": DUCKDB_THREADS,
+            "memory_limit": DUCKDB_MEMORY,
+            "preserve_insertion_order": False,
+            "temp_directory": spill.name if spill else "",
+        }
+    )
     con.register("features", features.select("row_uid", *_columns_used(rules)).to_arrow())
     report_rows = []
     pair_tables = []
@@ -170,15 +182,21 @@ def generate_candidate_pairs(
     union = " UNION ALL ".join(pair_tables)
     # Which rules found a pair, as a bit mask (cheap to aggregate over millions of pairs); `blocked_by` names
     # the first rule in order that found it.
-    pairs = con.sql(
+    # Streamed out in batches: DuckDB's grouping spills past its memory limit, but collecting the whole result
+    # inside DuckDB (`.pl()`) does not, and at 10M records the candidate pairs alone outgrew the limit.
+    reader = con.sql(
         f"SELECT left_uid, right_uid, min(rule) AS first_rule, bit_or(1 << rule) AS blocking_rules "
         f"FROM ({union}) GROUP BY left_uid, right_uid"
-    ).pl()
+    ).to_arrow_reader(1 << 20)
+    pairs = pl.from_arrow(reader.read_all())
+    del reader
     for rule in rules:
         con.execute(f"DROP TABLE IF EXISTS keys_{rule.name}")
     con.unregister("features")
     if connection is None:
         con.close()
+    if spill is not None:
+        spill.cleanup()
     report = pl.DataFrame(report_rows, schema_overrides={"rule": pl.String})
     names = [rule.name for rule in rules]
     pairs = pairs.select(
