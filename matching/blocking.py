@@ -62,8 +62,9 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
 
 DEFAULT_MAX_BLOCK_SIZE = 1000
 STEWARD = "steward"  # `blocked_by` of a pair only a steward's decision brought in
-# DuckDB spills to disk past this rather than growing the process (the guard keeps blocks small anyway).
-DUCKDB_MEMORY = "2GB"
+# A quarter of the machine's memory, at least 2 GB: at 10M records the grouping of every rule's pairs failed
+# inside a 2 GB limit (its hash tables did not spill far enough); the rest of matching holds little at that point.
+DUCKDB_MEMORY = f"{max(2, int(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 4 / 2**30))}GB"
 DUCKDB_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
