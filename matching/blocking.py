@@ -35,17 +35,16 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("cccd", ("cccd",)),
     BlockingRule("cmnd", ("cmnd",)),
     BlockingRule("phone", ("phone_e164",), refine="birth_year"),
-    # Robust to any date error or missing date.
-    # Its own limit of 100: in a city ward of tens of thousands, a common full name is a crowd (at 10M records in
+    # Robust to any date error or missing date. Its own limit of 30: in a city ward of tens of thousands, a common full name is a crowd (at 10M records in
     # Hồ Chí Minh City this key alone made 69M of 136M candidate pairs); a crowd is split by birth year.
-    BlockingRule("name_ward", ("name_key", "ward_code"), refine="birth_year", max_block_size=100),
+    BlockingRule("name_ward", ("name_key", "ward_code"), refine="birth_year", max_block_size=30),
     # Robust to a dropped middle name, swapped day/month and a year-only date.
     BlockingRule("family_given_year_ward", ("fam_key", "giv_key", "birth_year", "ward_code")),
     # Robust to a typo in the family or middle name, and to a move.
-    BlockingRule("given_dob", ("giv_key", "dob_day"), refine="ward_code", max_block_size=100),
+    BlockingRule("given_dob", ("giv_key", "dob_day"), refine="ward_code", max_block_size=30),
     # Robust to a typo in the given name, and to a move.
     BlockingRule(
-        "family_middle_dob", ("fam_key", "mid_key", "dob_day"), refine="ward_code", max_block_size=100
+        "family_middle_dob", ("fam_key", "mid_key", "dob_day"), refine="ward_code", max_block_size=30
     ),
     # Robust to a name garbled beyond the other keys. Carries the sex: at 1.02M synthetic records that keeps the
     # same F1 (0.9863) with 6% fewer candidate pairs; dropping the rule cost 0.0007 recall for 11% fewer pairs.
