@@ -525,6 +525,11 @@ def snapshot_tables(
     }
 
 
+# DuckDB's share while publishing (a quarter of the machine, at least 2 GB): sorting ten million records into the
+# snapshot failed inside 2 GB, and nothing else of the run is held at that point.
+PUBLISH_MEMORY = f"{max(2, int(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 4 / 2**30))}GB"
+
+
 @task(
     name="publish", retries=2, retry_delay_seconds=2, retry_condition_fn=_is_io_error, cache_policy=NO_CACHE
 )
@@ -548,7 +553,9 @@ def publish_task(
     clock = time.perf_counter()
     tables = snapshot_tables(batches, checks, match)
     read_seconds = time.perf_counter() - clock
-    result = publish_snapshot(Path(store_dir), tables, run, gate=gate, before_switch=record_published)
+    result = publish_snapshot(
+        Path(store_dir), tables, run, gate=gate, before_switch=record_published, memory_limit=PUBLISH_MEMORY
+    )
     logger = get_run_logger()
     message = f"{result.describe()} (tables read in {read_seconds:.1f} s)"
     if result.published:
