@@ -328,7 +328,11 @@ def _write_tables(
         ]
         connection = duckdb.connect(
             str(building / SNAPSHOT_DATABASE),
-            config={"memory_limit": memory_limit, "temp_directory": str(spill_dir)},
+            config={
+                "memory_limit": memory_limit,
+                "temp_directory": str(spill_dir),
+                "preserve_insertion_order": False,
+            },
         )
         try:
             for name, table in tables.items():
