@@ -502,7 +502,7 @@ def published_records_query(
     sql = (
         f"WITH standardized AS ({' UNION ALL BY NAME '.join(parts)}) "
         f"SELECT s.*, {cluster_columns} FROM standardized s SEMI JOIN passed p USING (row_uid) "
-        "LEFT JOIN clusters c USING (row_uid) ORDER BY row_uid"
+        "LEFT JOIN clusters c USING (row_uid)"
     )
     files = {f"batch_{index}": [path] for index, (path, _, rows) in enumerate(offsets) if rows}
     files |= {"passed": [checks.path("passed_uids")], "clusters": [match.path("clusters")]}
