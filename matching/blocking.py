@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from sachsong.resources import duckdb_memory_limit
+
 log = logging.getLogger(__name__)
 
 
@@ -65,9 +67,8 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
 
 DEFAULT_MAX_BLOCK_SIZE = 1000
 STEWARD = "steward"  # `blocked_by` of a pair only a steward's decision brought in
-# A quarter of the machine's memory, at least 2 GB: at 10M records the grouping of every rule's pairs failed
-# inside a 2 GB limit (its hash tables did not spill far enough); the rest of matching holds little at that point.
-DUCKDB_MEMORY = f"{max(2, int(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 4 / 2**30))}GB"
+# DuckDB may take a quarter of the machine (see sachsong.resources).
+DUCKDB_MEMORY = duckdb_memory_limit()
 DUCKDB_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 

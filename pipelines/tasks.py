@@ -40,6 +40,8 @@ from sachsong.matching.keys import REQUIRED_COLUMNS
 from sachsong.matching.review import SHOWN_FIELDS
 from sachsong.store.publish import ParquetQuery
 
+from sachsong.resources import duckdb_memory_limit
+
 WORK_DIR = ".work"
 STEP_MANIFEST = "step.json"
 CACHE_EXPIRATION = timedelta(days=7)
@@ -525,9 +527,8 @@ def snapshot_tables(
     }
 
 
-# DuckDB's share while publishing (a quarter of the machine, at least 2 GB): sorting ten million records into the
-# snapshot failed inside 2 GB, and nothing else of the run is held at that point.
-PUBLISH_MEMORY = f"{max(2, int(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 4 / 2**30))}GB"
+# DuckDB's share while publishing: sorting and joining ten million records failed inside a fixed 2 GB.
+PUBLISH_MEMORY = duckdb_memory_limit()
 
 
 @task(
