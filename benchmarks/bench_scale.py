@@ -41,11 +41,16 @@ def measure(command: list[str], env: dict[str, str], log: Path) -> dict[str, flo
     done = subprocess.run(probe, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = done.stdout.strip().splitlines()
-        if lines and json.loads(lines[-1]).get("killed_above_limit"):
+        # The figures of a failed run still matter (how far it got, how much memory it held): print them.
+        figures = json.loads(lines[-1]) if lines else {}
+        if figures.get("killed_above_limit"):
             sys.exit(
-                f"{' '.join(command[:2])}: killed, its processes held more than {env[KILL_ABOVE_ENV]} GB; log: {log}"
+                f"{' '.join(command[:2])}: killed, its processes held more than {env[KILL_ABOVE_ENV]} GB; "
+                f"{json.dumps(figures)}; log: {log}"
             )
-        sys.exit(f"measuring {' '.join(command[:2])} failed:\n{done.stderr[-3000:]}\nlog: {log}")
+        sys.exit(
+            f"measuring {' '.join(command[:2])} failed: {json.dumps(figures)}\n{done.stderr[-3000:]}\nlog: {log}"
+        )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -41,6 +41,7 @@ from sachsong.matching.review import SHOWN_FIELDS
 from sachsong.store.publish import ParquetQuery
 
 from sachsong.resources import duckdb_memory_limit
+from sachsong.tableio import stack_single_chunk
 
 WORK_DIR = ".work"
 STEP_MANIFEST = "step.json"
@@ -232,9 +233,7 @@ def load_standardized(batches: Sequence[StepOutput], columns: Sequence[str] | No
     the whole province (≈0.34 GB per million records with every column) from one step to the next.
     """
     wanted = None if columns is None else list(dict.fromkeys(["row_uid", *columns]))
-    frames = [batch.read("standardized", wanted) for batch in batches]
-    stacked = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
-    del frames
+    stacked = stack_single_chunk([batch.read("standardized", wanted) for batch in batches])
     return stacked.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row_uid"))
 
 
