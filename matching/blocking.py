@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from sachsong.resources import duckdb_memory_limit
+from sachsong.tableio import sort_column_by_column, stack_single_chunk
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,20 @@ def generate_candidate_pairs(
         f"SELECT left_uid, right_uid, min(rule) AS first_rule, bit_or(1 << rule) AS blocking_rules "
         f"FROM ({union}) GROUP BY left_uid, right_uid"
     ).to_arrow_reader(1 << 20)
-    pairs = pl.from_arrow(reader.read_all())
+    names = [rule.name for rule in rules]
+    blocked_by = pl.Enum([*names, STEWARD])
+    # Each batch is cut to its final types as it arrives, then the batches are stacked and sorted a column at a
+    # time: at 10M records the pairs are ~100M rows, and whole-frame copies of them set the matching peak.
+    pieces = [
+        pl.DataFrame(pl.from_arrow(batch)).select(
+            pl.col("left_uid", "right_uid").cast(pl.Int64),
+            pl.col("first_rule")
+            .replace_strict(list(range(len(names))), names, return_dtype=blocked_by)
+            .alias("blocked_by"),
+            pl.col("blocking_rules").cast(pl.Int64),
+        )
+        for batch in reader
+    ]
     del reader
     for rule in rules:
         con.execute(f"DROP TABLE IF EXISTS keys_{rule.name}")
@@ -203,15 +217,15 @@ def generate_candidate_pairs(
     if spill is not None:
         spill.cleanup()
     report = pl.DataFrame(report_rows, schema_overrides={"rule": pl.String})
-    names = [rule.name for rule in rules]
-    pairs = pairs.select(
-        pl.col("left_uid", "right_uid").cast(pl.Int64),
-        pl.col("first_rule")
-        .replace_strict(list(range(len(names))), names, return_dtype=pl.Enum([*names, STEWARD]))
-        .alias("blocked_by"),
-        pl.col("blocking_rules").cast(pl.Int64),
-    ).sort("left_uid", "right_uid")
-    return pairs, report
+    if not pieces:
+        empty = {
+            "left_uid": pl.Int64,
+            "right_uid": pl.Int64,
+            "blocked_by": blocked_by,
+            "blocking_rules": pl.Int64,
+        }
+        return pl.DataFrame(schema=empty), report
+    return sort_column_by_column(stack_single_chunk(pieces), ["left_uid", "right_uid"]), report
 
 
 def rule_names(mask: int, rules: tuple[BlockingRule, ...] = DEFAULT_RULES) -> list[str]:

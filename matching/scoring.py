@@ -188,7 +188,7 @@ def fit_em(
     estimate_u: True (every comparison), False (keep `u_start`), or the names whose u EM re-estimates.
     fixed_m: keep `m_start` for every comparison whose u is also kept (only the free ones move)."""
     level_cols = [f"{c}_level" for c in COMPARISONS]
-    patterns = compared.group_by(level_cols).len("count").sort(level_cols, nulls_last=True)
+    patterns = compared.lazy().group_by(level_cols).len("count").sort(level_cols, nulls_last=True).collect()
     codes = patterns.select(pl.col(level_cols).fill_null(-1)).to_numpy().astype(int)
     counts = patterns["count"].to_numpy().astype(float)
     m = {k: v.copy() for k, v in (m_start or _initial_m()).items()}
@@ -277,7 +277,8 @@ def fit_anchored(
     which also names one person. Returns None when there are too few anchors; the caller then runs plain EM.
     """
     for card, level, records in (("CCCD", 0, records_with_cccd), ("CMND", 1, records_with_cmnd)):  # noqa: B007
-        same = compared.filter(pl.col("id_level") == level)
+        # Lazy: an eager filter would first copy `compared` whole when it is stacked from chunks (lean mode).
+        same = compared.lazy().filter(pl.col("id_level") == level).collect()
         pairs_with_card = records * (records - 1) / 2
         if same.height >= MIN_ANCHOR_PAIRS and pairs_with_card > same.height:
             break

@@ -14,6 +14,7 @@ from sachsong.pipelines.tasks import (
     STEP_MANIFEST,
     StepOutput,
     batch_offsets,
+    load_passed,
     load_standardized,
     plan_batches,
     prune_work,
@@ -144,3 +145,26 @@ def test_source_inputs_fingerprint_what_ingest_reads(tmp_path: Path) -> None:
     assert changed.files["north/a.csv"] == inputs.files["north/a.csv"]
     (tmp_path / "registry.yaml").write_text("sources: []\n", encoding="utf-8")
     assert source_inputs(tmp_path).registry != ""
+
+
+def test_passed_records_are_filtered_batch_by_batch_with_their_table_wide_row_uids(tmp_path: Path) -> None:
+    def batch(key: str, names: list[str]) -> StepOutput:
+        frame = pl.DataFrame(
+            {"row_uid": list(range(len(names))), "full_name": names, "sex": ["nam"] * len(names)}
+        )
+        return run_step(tmp_path, "prepare", key * 64, lambda: ({"standardized": frame}, {}))
+
+    batches = [batch("a", ["An", "Bình", "Chi"]), batch("b", []), batch("c", ["Dũng", "Em"])]
+    # The passed ids as the checks store them; the first batch keeps rows 0 and 2, the last only row 3.
+    passed = pl.DataFrame({"row_uid": [3, 0, 2]})
+    checks = run_step(tmp_path, "checks", "d" * 64, lambda: ({"passed_uids": passed}, {}))
+
+    loaded = load_passed(checks, batches, ["full_name"])
+
+    assert loaded.to_dicts() == [
+        {"row_uid": 0, "full_name": "An"},
+        {"row_uid": 2, "full_name": "Chi"},
+        {"row_uid": 3, "full_name": "Dũng"},
+    ]
+    assert loaded.n_chunks("all") == [1, 1]
+    assert loaded.equals(load_standardized(batches, ["full_name"]).filter(pl.col("row_uid").is_in([0, 2, 3])))
