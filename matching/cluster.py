@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 from scipy.sparse import coo_matrix, csgraph
@@ -117,6 +119,68 @@ class _Clusters:
         return True
 
 
+# Cannot-link pairs looked up per slice of this many: at 10M records nearly every candidate pair is one (59M).
+CANNOT_LINK_SLICE = 4_000_000
+
+
+_NOT_A_NODE = np.iinfo(np.int64).min
+
+
+def _component_lookup(components: pl.DataFrame) -> Callable[[np.ndarray], np.ndarray]:
+    """uids → their component (`_NOT_A_NODE` for a uid that is not a node). A direct table when the uids are
+    dense (the flow's are 0..N), else a binary search over the sorted uids."""
+    uids = components["row_uid"].cast(pl.Int64).to_numpy()
+    labels = components["component"].cast(pl.Int64).to_numpy()
+    if not len(uids):
+        return lambda asked: np.full(len(asked), _NOT_A_NODE, dtype=np.int64)
+    low, high = int(uids.min()), int(uids.max())
+    if high - low < 4 * len(uids) + 1024:
+        table = np.full(high - low + 1, _NOT_A_NODE, dtype=np.int64)
+        table[uids - low] = labels
+
+        def direct(asked: np.ndarray) -> np.ndarray:
+            found = np.full(len(asked), _NOT_A_NODE, dtype=np.int64)
+            inside = (asked >= low) & (asked <= high)
+            found[inside] = table[asked[inside] - low]
+            return found
+
+        return direct
+    order = np.argsort(uids, kind="stable")
+    sorted_uids, sorted_labels = uids[order], labels[order]
+
+    def searched(asked: np.ndarray) -> np.ndarray:
+        position = np.minimum(np.searchsorted(sorted_uids, asked), len(sorted_uids) - 1)
+        return np.where(sorted_uids[position] == asked, sorted_labels[position], _NOT_A_NODE)
+
+    return searched
+
+
+def _cannot_links_within(cannot_links: pl.DataFrame, components: pl.DataFrame) -> pl.DataFrame:
+    """The cannot-link pairs whose two records fell in one component: `left_uid, right_uid, lc` (the component).
+
+    Components looked up in numpy a slice at a time, not two joins over every pair: at 10M records those joins
+    held 4 GB for 59M cannot-links, of which a few thousand fall inside a component. Pairs naming a record that is
+    not a node are ignored.
+    """
+    component_of = _component_lookup(components)
+    found = []
+    for start in range(0, cannot_links.height, CANNOT_LINK_SLICE):
+        part = cannot_links.slice(start, CANNOT_LINK_SLICE)
+        left = part["left_uid"].cast(pl.Int64).to_numpy()
+        right = part["right_uid"].cast(pl.Int64).to_numpy()
+        left_component, right_component = component_of(left), component_of(right)
+        inside = (left_component != _NOT_A_NODE) & (left_component == right_component)
+        found.append(
+            pl.DataFrame(
+                {"left_uid": left[inside], "right_uid": right[inside], "lc": left_component[inside]},
+                schema={"left_uid": pl.Int64, "right_uid": pl.Int64, "lc": pl.Int64},
+            )
+        )
+    if not found:
+        return pl.DataFrame(schema={"left_uid": pl.Int64, "right_uid": pl.Int64, "lc": pl.Int64})
+    return pl.concat(found)
+
+
 def cluster_records(
     nodes: pl.DataFrame,
     edges: pl.DataFrame,
@@ -129,13 +193,8 @@ def cluster_records(
     cannot_links: `left_uid, right_uid`. Returns (`row_uid, cluster_root`, the edges cut while splitting).
     """
     components = connected_components(nodes["row_uid"], edges)
-    comp_of = components.rename({"row_uid": "uid"})
     sizes = components.group_by("component").len("size")
-    cannot_in = (
-        cannot_links.join(comp_of.rename({"uid": "left_uid", "component": "lc"}), on="left_uid")
-        .join(comp_of.rename({"uid": "right_uid", "component": "rc"}), on="right_uid")
-        .filter(pl.col("lc") == pl.col("rc"))
-    )
+    cannot_in = _cannot_links_within(cannot_links, components)
     cccd_conflicts = (
         nodes.join(components, on="row_uid")
         .filter(pl.col("cccd").is_not_null())

@@ -189,6 +189,36 @@ def test_cannot_link_splits_a_household_chain():
     assert cut.select("left_uid", "right_uid").rows() == [(2, 3)]
 
 
+@pytest.mark.parametrize("spacing", [1, 10**9], ids=["dense uids", "sparse uids"])
+def test_cannot_links_split_the_same_way_whatever_the_uids(spacing: int) -> None:
+    # Two household chains and a stray cannot-link naming a record that is not a node: uids 0..N take the direct
+    # lookup table, uids a billion apart the binary search.
+    def uid(i: int) -> int:
+        return 5 + i * spacing
+
+    nodes = pl.DataFrame(
+        {"row_uid": [uid(i) for i in range(7)], "cccd": [None] * 7},
+        schema={"row_uid": pl.Int64, "cccd": pl.String},
+    )
+    edges = pl.DataFrame(
+        {
+            "left_uid": [uid(0), uid(1), uid(3), uid(4)],
+            "right_uid": [uid(1), uid(2), uid(4), uid(5)],
+            "match_weight": [20.0, 5.0, 9.0, 3.0],
+            "forced": [False] * 4,
+        }
+    )
+    cannot = pl.DataFrame(
+        {"left_uid": [uid(0), uid(3), uid(0), uid(6)], "right_uid": [uid(2), uid(5), uid(6), uid(99)]}
+    )
+    roots, cut = cluster_records(nodes, edges, cannot)
+    label = dict(roots.rows())
+    assert label[uid(0)] == label[uid(1)] != label[uid(2)]
+    assert label[uid(3)] == label[uid(4)] != label[uid(5)]
+    assert label[uid(6)] == uid(6)  # the cannot-links naming it change nothing: it was alone
+    assert sorted(cut.select("left_uid", "right_uid").rows()) == [(uid(1), uid(2)), (uid(4), uid(5))]
+
+
 def test_two_cccds_split_and_a_one_digit_slip_does_not():
     nodes = pl.DataFrame(
         {
