@@ -14,6 +14,8 @@ from __future__ import annotations
 import polars as pl
 from sachsong.matching.keys import NON_ASCII
 
+from sachsong.tableio import sort_column_by_column
+
 GOLDEN_COLUMNS: tuple[str, ...] = (
     "cluster_id",
     "cluster_size",
@@ -143,4 +145,5 @@ def build_golden(std: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
     )
     golden = pl.concat([alone, merged.select(alone.collect_schema().names())], how="vertical_relaxed")
     golden = golden.with_columns(pl.coalesce("cccd", "cmnd").alias("id_number"))
-    return golden.sort("cluster_id").select(GOLDEN_COLUMNS).collect()
+    # Sorted a column at a time: a whole-frame sort held the golden table twice (the matching step's peak).
+    return sort_column_by_column(golden.select(GOLDEN_COLUMNS).collect(), ["cluster_id"])

@@ -63,9 +63,10 @@ def stack_single_chunk(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def sort_column_by_column(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
-    """`frame.sort(by)` (nulls last), moving one column at a time: the extra memory is the row order and one
-    column, not a second copy of the frame (100M candidate pairs at 10M records)."""
-    order = frame.select(pl.arg_sort_by(by, nulls_last=True)).to_series()
+    """`frame.sort(by)` (stable), moving one column at a time: the extra memory is the row order and one column,
+    not a second copy of the frame (60M candidate pairs, or 6.7M golden records with their lists, at 10M
+    records)."""
+    order = frame.select(pl.arg_sort_by(by, maintain_order=True)).to_series()
     columns: list[pl.Series] = []
     for name in frame.columns:
         columns.append(frame.get_column(name).gather(order))
