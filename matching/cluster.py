@@ -24,35 +24,55 @@ def connected_components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
     """`row_uid, component` for every node (in the order given); a component is labelled by its smallest
     row_uid. Edges naming an unknown row_uid are ignored. scipy's union-find in C: linear in nodes + edges."""
     uids = nodes.cast(pl.Int64).to_numpy()
-    order = np.argsort(uids, kind="stable")
-    sorted_uids = uids[order]
     n = len(uids)
     if edges.height == 0 or n == 0:
         return pl.DataFrame(
             {"row_uid": uids, "component": uids}, schema={"row_uid": pl.Int64, "component": pl.Int64}
         )
-    # Positions as int32 and each side's uids freed once placed: tens of millions of links at 10M records.
-    left = edges["left_uid"].cast(pl.Int64).to_numpy()
-    lpos = np.minimum(np.searchsorted(sorted_uids, left), n - 1).astype(np.int32)
-    known = sorted_uids[lpos] == left
-    del left
-    right = edges["right_uid"].cast(pl.Int64).to_numpy()
-    rpos = np.minimum(np.searchsorted(sorted_uids, right), n - 1).astype(np.int32)
-    known &= sorted_uids[rpos] == right
-    del right
+    position_of = _position_lookup(uids)
+    left = position_of(edges["left_uid"].cast(pl.Int64).to_numpy())
+    right = position_of(edges["right_uid"].cast(pl.Int64).to_numpy())
+    known = (left >= 0) & (right >= 0)
     graph = coo_matrix(
-        (np.ones(int(known.sum()), dtype=np.int8), (lpos[known], rpos[known])), shape=(n, n)
+        (np.ones(int(known.sum()), dtype=np.int8), (left[known], right[known])), shape=(n, n)
     ).tocsr()
     _, labels = csgraph.connected_components(graph, directed=False)
-    # Nodes are sorted by uid, so a label's first position holds its smallest uid.
-    first = np.full(labels.max() + 1, n, dtype=np.int64)
-    np.minimum.at(first, labels, np.arange(n))
-    component_sorted = sorted_uids[first[labels]]
-    component = np.empty(n, dtype=np.int64)
-    component[order] = component_sorted
+    smallest = np.full(labels.max() + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(smallest, labels, uids)
     return pl.DataFrame(
-        {"row_uid": uids, "component": component}, schema={"row_uid": pl.Int64, "component": pl.Int64}
+        {"row_uid": uids, "component": smallest[labels]}, schema={"row_uid": pl.Int64, "component": pl.Int64}
     )
+
+
+def _position_lookup(uids: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """uids asked → their index in `uids` (the first, for a repeated uid), -1 for a uid not there.
+
+    A direct table when the uids are dense (the flow's are 0..N; int32 positions: tens of millions of links and
+    59M cannot-links are looked up at 10M records), else a binary search over the sorted uids.
+    """
+    n = len(uids)
+    if not n:
+        return lambda asked: np.full(len(asked), -1, dtype=np.int64)
+    low, high = int(uids.min()), int(uids.max())
+    if high - low < 4 * n + 1024:
+        table = np.full(high - low + 1, -1, dtype=np.int32 if n < 2**31 else np.int64)
+        table[uids[::-1] - low] = np.arange(n - 1, -1, -1)  # written last, the first index of a uid wins
+
+        def direct(asked: np.ndarray) -> np.ndarray:
+            found = np.full(len(asked), -1, dtype=table.dtype)
+            inside = (asked >= low) & (asked <= high)
+            found[inside] = table[asked[inside] - low]
+            return found
+
+        return direct
+    order = np.argsort(uids, kind="stable")
+    sorted_uids = uids[order]
+
+    def searched(asked: np.ndarray) -> np.ndarray:
+        at = np.minimum(np.searchsorted(sorted_uids, asked), n - 1)
+        return np.where(sorted_uids[at] == asked, order[at], -1)
+
+    return searched
 
 
 def _cccd_slip(a: str, b: str) -> bool:
@@ -126,43 +146,20 @@ CANNOT_LINK_SLICE = 4_000_000
 _NOT_A_NODE = np.iinfo(np.int64).min
 
 
-def _component_lookup(components: pl.DataFrame) -> Callable[[np.ndarray], np.ndarray]:
-    """uids → their component (`_NOT_A_NODE` for a uid that is not a node). A direct table when the uids are
-    dense (the flow's are 0..N), else a binary search over the sorted uids."""
-    uids = components["row_uid"].cast(pl.Int64).to_numpy()
-    labels = components["component"].cast(pl.Int64).to_numpy()
-    if not len(uids):
-        return lambda asked: np.full(len(asked), _NOT_A_NODE, dtype=np.int64)
-    low, high = int(uids.min()), int(uids.max())
-    if high - low < 4 * len(uids) + 1024:
-        table = np.full(high - low + 1, _NOT_A_NODE, dtype=np.int64)
-        table[uids - low] = labels
-
-        def direct(asked: np.ndarray) -> np.ndarray:
-            found = np.full(len(asked), _NOT_A_NODE, dtype=np.int64)
-            inside = (asked >= low) & (asked <= high)
-            found[inside] = table[asked[inside] - low]
-            return found
-
-        return direct
-    order = np.argsort(uids, kind="stable")
-    sorted_uids, sorted_labels = uids[order], labels[order]
-
-    def searched(asked: np.ndarray) -> np.ndarray:
-        position = np.minimum(np.searchsorted(sorted_uids, asked), len(sorted_uids) - 1)
-        return np.where(sorted_uids[position] == asked, sorted_labels[position], _NOT_A_NODE)
-
-    return searched
-
-
 def _cannot_links_within(cannot_links: pl.DataFrame, components: pl.DataFrame) -> pl.DataFrame:
     """The cannot-link pairs whose two records fell in one component: `left_uid, right_uid, lc` (the component).
 
-    Components looked up in numpy a slice at a time, not two joins over every pair: at 10M records those joins
+    Components looked up in numpy (`_position_lookup`) a slice at a time, not two joins over every pair: at 10M records those joins
     held 4 GB for 59M cannot-links, of which a few thousand fall inside a component. Pairs naming a record that is
     not a node are ignored.
     """
-    component_of = _component_lookup(components)
+    position_of = _position_lookup(components["row_uid"].cast(pl.Int64).to_numpy())
+    labels = components["component"].to_numpy()
+
+    def component_of(asked: np.ndarray) -> np.ndarray:
+        position = position_of(asked)
+        return np.where(position >= 0, labels[position], _NOT_A_NODE)
+
     found = []
     for start in range(0, cannot_links.height, CANNOT_LINK_SLICE):
         part = cannot_links.slice(start, CANNOT_LINK_SLICE)
