@@ -106,7 +106,7 @@ LEAN_COLUMNS: tuple[str, ...] = (
     "band",
     "cannot_link",
 )
-# The explanation the review queue shows, kept in lean mode only for the pairs that can still reach it.
+# The explanation the review queue shows; in lean mode scored again only for the pairs it lists.
 DETAIL_COLUMNS: tuple[str, ...] = (
     *(f"{c}_weight" for c in SCORED),
     "tf_given",
@@ -239,7 +239,7 @@ def dedupe_standardized(
     pairs_scored = pairs.height
     u_random = estimate_u_random(encoded, config.random_pairs_for_u, config.seed)
     lean = not config.keep_pairs
-    if config.keep_pairs:
+    if not lean:
         compared = compare_pairs(pairs, encoded)
         del pairs
         lap("compare")

@@ -230,7 +230,7 @@ def load_standardized(batches: Sequence[StepOutput], columns: Sequence[str] | No
     """The province's standardized records: the batches stacked in order, `row_uid` renumbered table-wide.
 
     Only `columns` (and `row_uid`) are read from the batch files: a step reads what it uses instead of holding
-    the whole province (≈0.34 GB per million records with every column) from one step to the next.
+    the whole province (≈0.6 GB per million records resident with every column) from one step to the next.
     """
     return _stack_batches(batches, columns)
 
@@ -247,7 +247,8 @@ def _stack_batches(
         end = start + frame.height
         frame = frame.with_columns(pl.int_range(start, end, dtype=pl.Int64).alias("row_uid"))
         if keep is not None:
-            mine = keep.slice(keep.search_sorted(start), keep.search_sorted(end) - keep.search_sorted(start))
+            first, last = keep.search_sorted(start), keep.search_sorted(end)
+            mine = keep.slice(first, last - first)
             frame = frame.join(mine.to_frame("row_uid"), on="row_uid", how="semi", maintain_order="left")
         pieces.append(frame)
         start = end

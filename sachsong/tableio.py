@@ -51,6 +51,8 @@ def stack_single_chunk(frames: list[pl.DataFrame]) -> pl.DataFrame:
     — a transient copy of all of it: at 10M records that was +5.6 GB in every rule of the checks. Rechunking
     here column by column keeps the extra memory to one column. `frames` is emptied so the pieces can be freed.
     """
+    # Not shared with sort_column_by_column through a helper taking the frame: the caller's reference would keep
+    # every column alive while the helper dropped them, and the saving would be lost.
     if not frames:
         return pl.DataFrame()
     stacked = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
@@ -65,7 +67,8 @@ def stack_single_chunk(frames: list[pl.DataFrame]) -> pl.DataFrame:
 def sort_column_by_column(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     """`frame.sort(by)` (stable), moving one column at a time: the extra memory is the row order and one column,
     not a second copy of the frame (60M candidate pairs, or 6.7M golden records with their lists, at 10M
-    records)."""
+    records). That holds when the caller passes its only reference (a temporary): a frame the caller still
+    holds cannot be freed column by column."""
     order = frame.select(pl.arg_sort_by(by, maintain_order=True)).to_series()
     columns: list[pl.Series] = []
     for name in frame.columns:
