@@ -10,8 +10,8 @@ with ``lazy=True`` so every value check runs and every failure is collected in o
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import pandera.polars as pa
 import polars as pl
@@ -26,19 +26,33 @@ class ContractError(RuntimeError):
     def __init__(self, dataset: str, failure_cases: pl.DataFrame):
         self.dataset = dataset
         self.failure_cases = failure_cases
+        # The failing values stay in `.failure_cases`: the message reaches logs and runs.message, so it names
+        # columns, checks and row positions, never a value (a failing value is often an identity number).
         summary = (
             failure_cases.group_by("column", "check", maintain_order=True)
-            .agg(pl.len().alias("failures"), pl.col("failure_case").head(3).alias("examples"))
+            .agg(pl.len().alias("failures"), *_first_rows(failure_cases))
             .iter_rows(named=True)
         )
         lines = [
-            f"  {row['column'] or '<table>'}: {row['check']} failed {row['failures']} time(s), e.g. {row['examples']}"
+            f"  {row['column'] or '<table>'}: {row['check']} failed {row['failures']} time(s)"
+            + (f", first at row(s) {row['rows']}" if row.get("rows") else "")
+            + (f": {row['schema_cases']}" if row.get("schema_cases") else "")
             for row in summary
         ]
         super().__init__(
             f"standardized {dataset} table breaks its contract (a standardizer bug, not bad source data):\n"
             + "\n".join(lines)
         )
+
+
+def _first_rows(failure_cases: pl.DataFrame) -> list[pl.Expr]:
+    if "index" not in failure_cases.columns:
+        return [pl.col("failure_case").head(3).alias("schema_cases")]
+    # A failure without a row (a missing column, a wrong dtype) names the schema, not a value: shown.
+    return [
+        pl.col("index").drop_nulls().head(3).alias("rows"),
+        pl.col("failure_case").filter(pl.col("index").is_null()).head(3).alias("schema_cases"),
+    ]
 
 
 def _optional(dtype: pl.DataType, *checks: pa.Check) -> pa.Column:
@@ -126,6 +140,80 @@ def _failure_frame(cases: object) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).cast(pl.String) for c in ("failure_case", "column", "check"))
 
 
+# --- containing a row's breach -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainedTable:
+    """A standardized table whose row-level contract breaches were contained.
+
+    `frame` is the input with each breaching value replaced (nulls, or the column's fallback for a required
+    column) so that it now meets the contract; `breaches` has one row per (row, column): `row_uid`, `column`,
+    `check`. Those rows are quarantined by the engine with a reason per column.
+    """
+
+    frame: pl.DataFrame
+    breaches: pl.DataFrame
+
+
+BREACH_SCHEMA: dict[str, pl.DataType] = {"row_uid": pl.Int64(), "column": pl.String(), "check": pl.String()}
+
+
+def contain_breaches(frame: pl.DataFrame, dataset: str = "residents") -> ContainedTable:
+    """Validate; turn each row-level breach into a contained value plus a breach row, instead of an error.
+
+    One unexpected value must cost one row, never the night: a standardizer output outside its contract (an ID
+    typo that decodes to year 2180, a word where digits belong) is that row's quarantine reason. What cannot be
+    blamed on rows (a missing or mistyped column, duplicate `row_uid`s) is a bug and still raises ContractError,
+    as does a table that still fails after containment.
+    """
+    spec = get_dataset(dataset)
+    try:
+        validate_standardized(frame, dataset)
+    except ContractError as error:
+        cases = error.failure_cases
+    else:
+        return ContainedTable(frame, pl.DataFrame(schema=BREACH_SCHEMA))
+    if "index" not in cases.columns:
+        raise ContractError(dataset, cases)
+    cases = cases.with_columns(pl.col("index").cast(pl.Int64))
+    table_level = cases.filter(
+        pl.col("index").is_null() | (pl.col("column") == "row_uid") | pl.col("column").is_in(spec.raw_columns)
+    )
+    if table_level.height:
+        raise ContractError(dataset, table_level)
+    # A table-wide check (pandera names the schema as its column) is about the column check_columns names.
+    rows = cases.with_columns(
+        pl.col("check").replace_strict(spec.check_columns, default=pl.col("column"), return_dtype=pl.String)
+        .alias("column")
+    )
+    unknown = rows.filter(~pl.col("column").is_in([*frame.columns, *spec.check_columns.values()]))
+    if unknown.height:
+        raise ContractError(dataset, unknown)
+    breaches = pl.DataFrame(
+        {
+            "row_uid": frame.get_column("row_uid").gather(rows.get_column("index")),
+            "column": rows.get_column("column"),
+            "check": rows.get_column("check").cast(pl.String),
+        },
+        schema=BREACH_SCHEMA,
+    ).unique(maintain_order=True)
+    repaired = frame
+    for column, uids in breaches.group_by("column", maintain_order=True).agg("row_uid").iter_rows():
+        hit = pl.col("row_uid").is_in(pl.Series(uids, dtype=pl.Int64).implode())
+        targets = [c for c in (column, *spec.dependent_columns.get(column, ())) if c in frame.columns]
+        for target in targets:
+            fallback = spec.fallbacks.get(target)
+            replacement = pl.lit(fallback, dtype=frame.schema[target]) if fallback is not None else None
+            repaired = repaired.with_columns(
+                pl.when(hit).then(replacement).otherwise(pl.col(target)).alias(target)
+                if replacement is not None
+                else pl.when(~hit).then(pl.col(target)).alias(target)
+            )
+    validate_standardized(repaired, dataset)
+    return ContainedTable(repaired, breaches.sort("row_uid", "column", maintain_order=True))
+
+
 # --- datasets -----------------------------------------------------------------------------------------------
 
 
@@ -137,6 +225,13 @@ class DatasetSpec:
     columns: dict[str, pl.DataType]
     contract: pa.DataFrameSchema
     standardize: Callable[[pl.DataFrame], pl.DataFrame]
+    # Containing a row's breach (see contain_breaches): the raw columns (a breach there is a bug), the value a
+    # required column takes instead of a breaching one, the columns derived from a column (cleared with it), and
+    # the column a table-wide check is about.
+    raw_columns: tuple[str, ...] = ()
+    fallbacks: Mapping[str, str] = field(default_factory=dict)
+    dependent_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    check_columns: Mapping[str, str] = field(default_factory=dict)
 
 
 def _standardize_residents(raw: pl.DataFrame) -> pl.DataFrame:
@@ -151,6 +246,19 @@ _DATASETS: dict[str, DatasetSpec] = {
         columns={**RAW_SCHEMA, **LINEAGE_COLUMNS, **STANDARD_COLUMNS},
         contract=RESIDENTS_CONTRACT,
         standardize=_standardize_residents,
+        raw_columns=tuple(RAW_SCHEMA),
+        fallbacks={"dob_status": "unparsable", "phone_status": "invalid", "address_status": "unmatched"},
+        dependent_columns={
+            "dob": ("dob_precision", "dob_status"),
+            "dob_precision": ("dob", "dob_status"),
+            "citizen_id_digits": ("cccd", "cmnd", "cccd_province_code", "cccd_sex", "cccd_birth_year"),
+            "cccd": ("cccd_province_code", "cccd_sex", "cccd_birth_year"),
+            "identity_numbers": ("cccd", "cmnd", "cccd_province_code", "cccd_sex", "cccd_birth_year"),
+            "phone_e164": ("phone_status",),
+            "ward_code": ("province_code", "ward_candidates", "address_status"),
+            "province_code": ("ward_code", "ward_candidates", "address_status"),
+        },
+        check_columns={"dob_and_precision_agree": "dob", "identity_numbers_agree": "identity_numbers"},
     )
 }
 

@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 import yaml
 from sachsong.rules import python_checks
-from sachsong.rules.contract import ContractError, get_dataset, validate_standardized
+from sachsong.rules.contract import ContractError, contain_breaches, get_dataset, validate_standardized
 from sachsong.rules.expr import RuleExpressionError, compile_expression
 
 from sachsong.schema import CRITERIA, CRITERIA_VI, FINDING_SCHEMA, SEVERITIES
@@ -484,11 +484,15 @@ def check_standardized(
     as_of = _as_date(as_of)
     loaded = pack if isinstance(pack, Pack) else load_pack(pack)
     dataset = get_dataset(loaded.dataset)
+    breaches = None
     if validate_contract:
-        validate_standardized(std, loaded.dataset)
+        contained = contain_breaches(std, loaded.dataset)
+        std, breaches = contained.frame, contained.breaches
     flags, dataset_findings, row_rules, skipped, values = _evaluate(
         std, loaded.rules, dataset.columns, as_of, clusters, province_code
     )
+    if breaches is not None and breaches.height:
+        flags, row_rules, values = _add_breach_rules(flags, row_rules, values, breaches)
     findings = pl.concat([_row_findings(std, flags, row_rules, values), dataset_findings])
     del values  # a Python check's full-length value Series is not needed any more
     if findings.schema != pl.Schema(FINDING_SCHEMA):  # cast copies every column even when nothing changes
@@ -517,6 +521,32 @@ def check_standardized(
         pack=loaded.name,
         skipped_rules=skipped,
     )
+
+
+def _breach_rule(column: str, checks: Sequence[str]) -> Rule:
+    detail = ", ".join(sorted(set(checks)))
+    return Rule(
+        id=f"contract_{column}",
+        criterion="correct",
+        severity="error",
+        message_vi=f"giá trị chuẩn hoá của '{column}' không hợp lệ ({detail}); cần sửa tại nguồn",
+        message_en=f"the standardized '{column}' is outside the table's contract ({detail}); fix it at the source",
+        params={},
+    )
+
+
+def _add_breach_rules(
+    flags: pl.DataFrame, row_rules: list[Rule], values: list[ReportedValue], breaches: pl.DataFrame
+) -> tuple[pl.DataFrame, list[Rule], list[ReportedValue]]:
+    """One error rule per column whose standardized value broke the contract, firing on those rows."""
+    row_rules, values = list(row_rules), list(values)
+    columns = []
+    for column, uids, checks in breaches.group_by("column", maintain_order=True).agg("row_uid", "check").iter_rows():
+        index = len(row_rules)
+        columns.append(pl.col("row_uid").is_in(pl.Series(uids, dtype=pl.Int64).implode()).alias(_flag_name(index)))
+        row_rules.append(_breach_rule(column, checks))
+        values.append(None)
+    return flags.with_columns(columns), row_rules, values
 
 
 def check_raw_table(

@@ -316,13 +316,36 @@ def test_an_empty_table_checks_cleanly(std_frame):
     assert result.findings.height == len(new_ward_codes("44"))
 
 
-def test_a_broken_standardizer_raises_instead_of_quarantining(std_frame):
-    std = std_frame([{}, {}]).with_columns(pl.lit("12AB").alias("cccd"))
-    with pytest.raises(ContractError, match="cccd"):
-        check_standardized(std, AS_OF)
+def test_a_value_outside_the_contract_quarantines_its_row_not_the_table(std_frame):
+    std = std_frame([{}, {}, {}]).with_columns(
+        pl.when(pl.col("row_uid") == 1).then(pl.lit("12AB")).otherwise(pl.col("cccd")).alias("cccd"),
+        pl.when(pl.col("row_uid") == 2).then(pl.lit(2180, pl.Int32)).otherwise(pl.col("cccd_birth_year"))
+        .alias("cccd_birth_year"),
+    )
+    result = check_standardized(std, AS_OF, province_code="44")
+    assert result.rows_in == 3
+    assert result.passed.height + result.quarantine.height == 3
+    reasons = dict(zip(result.quarantine["row_uid"], result.quarantine["reasons"], strict=True))
+    assert "contract_cccd" in reasons[1]
+    assert "contract_cccd_birth_year" in reasons[2]
+    assert 0 not in reasons or not any(r.startswith("contract_") for r in reasons[0])
+    contained = result.quarantine.filter(pl.col("row_uid") == 1)
+    assert contained["cccd"].to_list() == [None]  # the breaching standardized value is not passed on
+    breach_findings = result.findings.filter(pl.col("rule_id").str.starts_with("contract_"))
+    assert set(breach_findings["criterion"]) == {"correct"} and set(breach_findings["severity"]) == {"error"}
+    # Neither the message nor the reported value repeats the breaching value.
+    assert not breach_findings.filter(
+        pl.col("message").str.contains("12AB") | pl.col("value").fill_null("").str.contains("12AB")
+    ).height
+
+
+def test_a_table_level_contract_breach_is_a_bug_and_raises_without_values(std_frame):
     duplicate_uid = std_frame([{}, {}]).with_columns(pl.lit(1, pl.Int64).alias("row_uid"))
     with pytest.raises(ContractError, match="row_uid"):
         check_standardized(duplicate_uid, AS_OF)
+    wrong_type = std_frame([{}, {}]).with_columns(pl.lit("x").alias("dob"))
+    with pytest.raises(ContractError, match="dob"):
+        check_standardized(wrong_type, AS_OF)
 
 
 # --- custom Python checks and null handling -----------------------------------------------------------------
