@@ -12,6 +12,8 @@ from pathlib import Path
 import polars as pl
 from sachsong.matching.compare import COMPARISONS, SCORED, level_label
 
+from sachsong.safetext import neutralize_frame, restore_formula_text, safe_workbook
+
 # Displayed side by side: what each source said, after standardization.
 SHOWN_FIELDS: tuple[str, ...] = (
     "record_id",
@@ -85,17 +87,26 @@ def build_review(scored: pl.DataFrame, std: pl.DataFrame, extra: pl.DataFrame | 
 
 
 def write_review(review: pl.DataFrame, path: str | Path) -> Path:
-    """Write the review queue as .xlsx (one sheet, header frozen) or .csv, by extension."""
+    """Write the review queue as .xlsx (one sheet, header frozen) or .csv, by extension.
+
+    Source values reach stewards' spreadsheets here: every text cell that a spreadsheet would evaluate (`=`, `+`,
+    `-`, `@`, ...) gets a leading quote and the workbook writes strings as strings (no formula, no hyperlink);
+    `read_decision_file` removes the quote again.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flat = review.with_columns(pl.col(pl.Date, pl.Datetime).cast(pl.String))
     suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        flat.write_excel(path, worksheet="review", freeze_panes=(1, 0), autofit=True)
-    elif suffix == ".csv":
-        flat.write_csv(path)
-    else:
+    if suffix not in (".xlsx", ".csv"):
         raise ValueError(f"{path}: the review queue is written as .xlsx or .csv, got '{path.suffix}'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flat = neutralize_frame(review.with_columns(pl.col(pl.Date, pl.Datetime).cast(pl.String)))
+    if suffix == ".xlsx":
+        workbook = safe_workbook(path, nan_inf_to_errors=True)
+        try:
+            flat.write_excel(workbook, worksheet="review", freeze_panes=(1, 0), autofit=True)
+        finally:
+            workbook.close()
+    else:
+        flat.write_csv(path)
     return path
 
 
@@ -113,7 +124,8 @@ def read_decision_file(path: str | Path) -> pl.DataFrame:
         raise DecisionFileError(
             f"{path}: decisions are read from .xlsx, .csv or .parquet, got '{path.suffix}'"
         )
-    return frame.with_columns(pl.all().cast(pl.String))
+    # The review queue was written with a quote before formula-like text: read the value as it was.
+    return frame.with_columns(restore_formula_text(pl.all().cast(pl.String)))
 
 
 def resolve_decisions(decisions: pl.DataFrame, std: pl.DataFrame, origin: str = "decisions") -> pl.DataFrame:

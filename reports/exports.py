@@ -1,20 +1,29 @@
 """Downloads of the scorecard: an Excel workbook formatted for printing, and JSON + CSV of the same scores.
 
 Only aggregate scores and run metadata are written: never record values, names or identity numbers.
+
+Every file is written aside (a temporary file in the same folder), fsynced and renamed over the old one, so a
+disk filling or a crash mid-report leaves the previous complete file. Every text cell of the CSV and Excel
+downloads goes through `sachsong.safetext.neutralize_formula` (OWASP CSV injection), and workbooks never turn
+strings into formulas, hyperlinks or numbers.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import xlsxwriter
 from sachsong.reports.scores import SCORE_CRITERIA, Targets
 from xlsxwriter.utility import xl_col_to_name
+
+from sachsong.safetext import neutralize_formula, neutralize_frame, safe_workbook
 
 BAND_FORMATS = {"green": "#c6efce", "amber": "#ffeb9c", "red": "#ffc7ce", "n/a": "#e7e6e6"}
 
@@ -59,6 +68,40 @@ def safe_runs(runs: pl.DataFrame | None) -> pl.DataFrame:
     )
 
 
+def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call `write(staging)` on a new file beside `path`, fsync it and rename it over `path`.
+
+    Readers see the old complete file or the new complete one; a failure (a full disk, an exception mid-write)
+    removes the staging file and leaves `path` as it was.
+    """
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(staging)
+        with open(staging, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(staging, path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    try:
+        directory = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # a folder that cannot be opened (some platforms): the rename is still atomic
+        return path
+    try:
+        os.fsync(directory)
+    except OSError:
+        pass
+    finally:
+        os.close(directory)
+    return path
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """`text` (UTF-8) written aside and renamed over `path`."""
+    return write_atomically(path, lambda staging: staging.write_bytes(text.encode("utf-8")))
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -74,13 +117,12 @@ def write_json(path: Path, tables: ExportTables, meta: dict[str, Any]) -> Path:
         "trend": [{k: _jsonable(v) for k, v in row.items()} for row in tables.trend.iter_rows(named=True)],
         "runs": [{k: _jsonable(v) for k, v in row.items()} for row in tables.runs.iter_rows(named=True)],
     }
-    path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    return path
+    return write_text_atomically(path, json.dumps(payload, ensure_ascii=False, indent=1))
 
 
 def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
     nested = [c for c, t in frame.schema.items() if isinstance(t, pl.List | pl.Struct)]
-    return frame.drop(nested)
+    return neutralize_frame(frame.drop(nested))
 
 
 def write_csvs(output_dir: Path, tables: ExportTables) -> list[Path]:
@@ -88,8 +130,8 @@ def write_csvs(output_dir: Path, tables: ExportTables) -> list[Path]:
     for name, frame in (("scores", tables.scores), ("trend", tables.trend), ("runs", tables.runs)):
         path = output_dir / f"{name}.csv"
         # A BOM lets Excel on Windows open the Vietnamese text as UTF-8.
-        path.write_bytes(b"\xef\xbb\xbf" + _csv_ready(frame).write_csv().encode("utf-8"))
-        paths.append(path)
+        content = b"\xef\xbb\xbf" + _csv_ready(frame).write_csv().encode("utf-8")
+        paths.append(write_atomically(path, lambda staging, content=content: staging.write_bytes(content)))
     return paths
 
 
@@ -99,13 +141,17 @@ def _excel_value(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return value
+        value = ", ".join(str(v) for v in value)
+    return neutralize_formula(value)
 
 
 def write_workbook(path: Path, tables: ExportTables, meta: dict[str, Any], targets: Targets) -> Path:
     """One sheet per level (province, communes, sources, rules, trend, runs), ready to print."""
-    workbook = xlsxwriter.Workbook(str(path), {"remove_timezone": True})
+    return write_atomically(path, lambda staging: _write_workbook(staging, tables, meta, targets))
+
+
+def _write_workbook(path: Path, tables: ExportTables, meta: dict[str, Any], targets: Targets) -> None:
+    workbook = safe_workbook(path, remove_timezone=True)
     header = workbook.add_format(
         {
             "bold": True,
@@ -142,7 +188,7 @@ def write_workbook(path: Path, tables: ExportTables, meta: dict[str, Any], targe
         sheet.freeze_panes(1, 0)
         columns = frame.columns
         for col, column in enumerate(columns):
-            sheet.write(0, col, column, header)
+            sheet.write(0, col, neutralize_formula(column), header)
             values = frame.get_column(column).to_list()
             longest = max(
                 [len(column), *(len(str(_excel_value(v))) for v in values if v is not None)], default=8
@@ -221,7 +267,6 @@ def write_workbook(path: Path, tables: ExportTables, meta: dict[str, Any], targe
             (f"bands ({criterion})", f"green ≥ {thresholds.green:.0%}, amber ≥ {thresholds.amber:.0%}")
         )
     for row, (key, value) in enumerate(rows):
-        info.write(row, 0, key, header)
-        info.write(row, 1, str(value))
+        info.write(row, 0, neutralize_formula(str(key)), header)
+        info.write(row, 1, neutralize_formula(str(value)))
     workbook.close()
-    return path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +22,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from sachsong.reports.charts import share_bar, trend_chart
 from sachsong.reports.drilldown import commune_rule_counts
-from sachsong.reports.exports import ExportTables, safe_runs, write_csvs, write_json, write_workbook
+from sachsong.reports.exports import (
+    ExportTables,
+    safe_runs,
+    write_atomically,
+    write_csvs,
+    write_json,
+    write_text_atomically,
+    write_workbook,
+)
 from sachsong.reports.labels import LABELS, label
 from sachsong.reports.scores import (
     PUBLISHED,
@@ -39,6 +47,7 @@ from sachsong.reports.scores import (
     with_units,
 )
 
+from sachsong.safetext import visible_frame
 from sachsong.schema import CRITERIA, FINDING_SCHEMA
 
 HERE = Path(__file__).parent
@@ -692,13 +701,13 @@ def build_report(
     store_dir, output_dir = Path(store_dir), Path(output_dir)
     targets = load_targets(targets)
     view = read_store(store_dir)
-    data = prepare(view, targets)
+    data = _visible_text(prepare(view, targets))
     output_dir.mkdir(parents=True, exist_ok=True)
     assets_out = output_dir / "assets"
     assets_out.mkdir(exist_ok=True)
     for asset in ASSETS.iterdir():
         if asset.is_file():
-            shutil.copyfile(asset, assets_out / asset.name)
+            write_atomically(assets_out / asset.name, lambda staging, a=asset: shutil.copyfile(a, staging))
     data_docs_href = None
     if view.data_docs is not None:
         try:
@@ -722,8 +731,19 @@ def build_report(
     write_csvs(output_dir, tables)
     html = _environment().get_template("index.html.j2").render(**_page_context(data, targets, data_docs_href))
     index = output_dir / "index.html"
-    index.write_text(html, encoding="utf-8")
+    write_text_atomically(index, html)
     return index
+
+
+def _visible_text(data: ReportData) -> ReportData:
+    """Bidi overrides, zero-width and control characters (a file name's, as a source id) shown as `\u202e`
+    escapes in every table of the page and the downloads, so no name shows reversed or partly hidden."""
+    frames = {
+        name: visible_frame(value)
+        for name, value in vars(data).items()
+        if isinstance(value, pl.DataFrame) and name != "ward_names"
+    }
+    return replace(data, **frames)
 
 
 def _relpath(target: Path, start: Path) -> str:
