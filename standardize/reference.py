@@ -4,7 +4,11 @@ Built from the installed packages, never the network:
 - `vietnamadminunits` (authoritative): the 10,040 legacy wards, the 3,321 new ones and the old→new mapping
   (its `data/dataset.db` and `data/converter_2025.json`);
 - `vietnam-provinces`: the 3,321 new communes again, with its own codes. Where its code differs it is kept as
-  `alias_code`, and every code or name disagreement between the two is listed in `Reference.disagreements`.
+  `alias_code`, and every code or name disagreement between the two is listed in `Reference.disagreements`;
+- the statistics office's official old→new crosswalk (`data/nso_crosswalk_2025.csv`, provenance in
+  `data/README.md`), a third vote on the old→new mapping: vietnamadminunits lists a second, wrong new ward for
+  some old wards whose name recurs in the merged province, and the crosswalk's notes ("Nhập toàn bộ" = merged
+  whole, "Nhập một phần…" = divided) say which old wards were really split (see `_reconcile_mapping`).
 
 Tables are polars DataFrames; see docs/ARCHITECTURE.md for the contract.
 """
@@ -73,7 +77,9 @@ class Reference:
         return (
             f"{self.legacy_wards.height} legacy wards, {self.new_wards.height} new wards in "
             f"{self.provinces.height} provinces, {split} legacy wards split between several new ones, "
-            f"{self.disagreements.height} disagreements with vietnam-provinces"
+            f"{self.disagreements.filter(pl.col('kind') != 'mapping').height} disagreements with "
+            f"vietnam-provinces, {self.disagreements.filter(pl.col('kind') == 'mapping').height} old wards "
+            "mapped differently by the statistics office's crosswalk"
         )
 
 
@@ -188,6 +194,155 @@ def _build_mapping(converter: dict, new_wards: pl.DataFrame, provinces: pl.DataF
     )
 
 
+NSO_CROSSWALK = "nso_crosswalk_2025.csv"
+# A crosswalk note saying only part of the old ward went into this new ward ("Nhập một phần", "Nhập một phần
+# diện tích", "Phần còn lại sau khi tách…", "Đổi tên từ một phần…"); a few notes carry doubled spaces.
+PARTIAL_NOTE = r"(?i)một\s+phần|phần\s+còn\s+lại"
+_TYPE_WORDS = r"^(phuong|xa|thitran)"
+
+
+def _read_nso_crosswalk() -> pl.DataFrame:
+    """The statistics office's crosswalk, one row per (old ward, new ward): codes as 5 digits (the sheet lost
+    leading zeros in places), the old ward's folded name without its type word, its district code, and whether
+    the note says the old ward was divided.
+
+    Three rows carry the code of a neighbour in the same district while naming another ward ("Xã Đặng Xá" under
+    Cổ Bi's code): a row whose name is not its code's ward is moved to the one ward of the same district that
+    has its name, when there is exactly one."""
+    with resources.as_file(_package_file("sachsong.standardize", "data", NSO_CROSSWALK)) as path:
+        raw = pl.read_csv(path, infer_schema=False)
+    rows = raw.drop_nulls("old_ward_code").select(
+        legacy_ward_code=pl.col("old_ward_code").str.strip_chars().str.zfill(5),
+        ward_code=pl.col("new_ward_code").str.strip_chars().str.zfill(5),
+        name_key=key_expr(pl.col("old_ward_name")).str.replace(_TYPE_WORDS, ""),
+        district_code=pl.col("old_district").str.extract(r"\((\d+)\)\s*$"),
+        partial=pl.col("note").fill_null("").str.normalize("NFC").str.contains(PARTIAL_NOTE),
+    )
+    return rows
+
+
+def _rekey_nso(rows: pl.DataFrame, legacy: pl.DataFrame) -> pl.DataFrame:
+    wards = legacy.drop_nulls("legacy_ward_code").select(
+        "legacy_ward_code",
+        district_code="legacy_district_code",
+        name_key=pl.col("ward_name_key").str.replace(_TYPE_WORDS, ""),
+    )
+    own = rows.join(wards, on="legacy_ward_code", how="left", suffix="_own")
+    misnamed = (pl.col("name_key") != pl.col("name_key_own")) & (
+        pl.col("district_code") == pl.col("district_code_own")
+    )
+    unique_names = wards.filter(pl.len().over("district_code", "name_key") == 1).rename(
+        {"legacy_ward_code": "named_code"}
+    )
+    return (
+        own.with_row_index("_row")
+        .join(unique_names, on=["district_code", "name_key"], how="left")
+        .sort("_row")
+        .select(
+            legacy_ward_code=pl.when(misnamed & pl.col("named_code").is_not_null())
+            .then(pl.col("named_code"))
+            .otherwise(pl.col("legacy_ward_code")),
+            ward_code="ward_code",
+            partial="partial",
+        )
+    )
+
+
+def _reconcile_mapping(vau: pl.DataFrame, nso: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The old→new mapping from two sources, where two votes outvote one.
+
+    Whether an old ward was split gets three votes: vietnamadminunits lists several new wards; the crosswalk
+    lists several; the crosswalk's note says it was divided. The candidates of a split ward are the crosswalk's
+    when it lists several (vietnamadminunits' extras are wards where the name recurs in the merged province),
+    else both lists together. An unsplit ward goes to the one new ward both list, else to the crosswalk's, else
+    to vietnamadminunits'. The default candidate stays vietnamadminunits' where it is still a candidate.
+    Returns the mapping (`legacy_key, ward_code, is_default, is_split`) and, per old ward where the two lists
+    differ, what each source says and what was chosen."""
+    ours = vau.group_by("legacy_key").agg(
+        pl.col("legacy_ward_code").first(),
+        vau_codes=pl.col("ward_code").unique().sort(),
+        vau_default=pl.col("ward_code").filter(pl.col("is_default")).first(),
+    )
+    theirs = nso.group_by("legacy_ward_code").agg(
+        nso_codes=pl.col("ward_code").unique().sort(), nso_partial=pl.col("partial").any()
+    )
+    votes = ours.join(theirs, on="legacy_ward_code", how="left").with_columns(
+        pl.col("nso_codes").fill_null(pl.col("vau_codes")),
+        pl.col("nso_partial").fill_null(pl.col("vau_codes").list.len() > 1),
+    )
+    vau_split = pl.col("vau_codes").list.len() > 1
+    nso_split = pl.col("nso_codes").list.len() > 1
+    both = pl.col("vau_codes").list.set_intersection(pl.col("nso_codes"))
+    split = (vau_split.cast(pl.Int8) + nso_split.cast(pl.Int8) + pl.col("nso_partial").cast(pl.Int8)) >= 2
+    chosen = (
+        pl.when(split & nso_split)
+        .then(pl.col("nso_codes"))
+        .when(split)
+        .then(pl.col("vau_codes").list.concat(pl.col("nso_codes")).list.unique().list.sort())
+        .when(both.list.len() == 1)
+        .then(both)
+        .when(pl.col("nso_codes").list.len() == 1)
+        .then(pl.col("nso_codes"))
+        .otherwise(pl.concat_list("vau_default"))
+    )
+    votes = votes.with_columns(chosen=chosen, is_split=split)
+    mapping = (
+        votes.select("legacy_key", "vau_default", "is_split", ward_code="chosen")
+        .explode("ward_code")
+        .with_columns(
+            is_default=pl.col("ward_code") == pl.col("vau_default"),
+        )
+    )
+    # Where vietnamadminunits' default is no longer a candidate, the first candidate is the default.
+    no_default = ~pl.col("is_default").any().over("legacy_key")
+    first = pl.col("ward_code") == pl.col("ward_code").min().over("legacy_key")
+    mapping = mapping.with_columns(is_default=pl.col("is_default") | (no_default & first)).select(
+        "legacy_key", "ward_code", "is_default", "is_split"
+    )
+    differing = votes.filter(pl.col("vau_codes") != pl.col("nso_codes")).select(
+        "legacy_key", "legacy_ward_code", "vau_codes", "nso_codes", "nso_partial", "chosen", "is_split"
+    )
+    return mapping, differing
+
+
+def _mapping_disagreements(
+    differing: pl.DataFrame, legacy: pl.DataFrame, new_wards: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per old ward whose new wards differ between vietnamadminunits and the crosswalk, in the
+    disagreements table (codes as space-separated text, so the table still writes to CSV)."""
+
+    def codes(column: str) -> pl.Expr:
+        return pl.col(column).list.join(" ")
+
+    return (
+        differing.join(
+            legacy.select(
+                "legacy_key", "legacy_ward_name", "legacy_district_name", province_code="new_province_code"
+            ),
+            on="legacy_key",
+            how="left",
+        )
+        .join(
+            new_wards.select("province_code", "province_name").unique("province_code"),
+            on="province_code",
+            how="left",
+        )
+        .select(
+            kind=pl.lit("mapping"),
+            province_code="province_code",
+            province_name="province_name",
+            legacy_ward_code="legacy_ward_code",
+            legacy_ward_name=pl.col("legacy_ward_name") + ", " + pl.col("legacy_district_name"),
+            vietnamadminunits_codes=codes("vau_codes"),
+            nso_codes=codes("nso_codes"),
+            nso_note=pl.when(pl.col("nso_partial")).then(pl.lit("divided")).otherwise(pl.lit("merged whole")),
+            chosen_codes=codes("chosen"),
+            chosen_split="is_split",
+        )
+        .sort("province_code", "legacy_ward_code")
+    )
+
+
 def _province_fold(expr: pl.Expr) -> pl.Expr:
     # The packages spell the same province "Thành phố Hồ Chí Minh" and "Tp Hồ Chí Minh".
     return key_expr(expr).str.replace(r"^(thanhpho|tinh|tp)", "")
@@ -278,7 +433,9 @@ def _build_disagreements(new_wards: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
 
 
 def _versions() -> dict[str, str]:
-    return {name: metadata.version(name) for name in ("vietnamadminunits", "vietnam-provinces")}
+    versions = {name: metadata.version(name) for name in ("vietnamadminunits", "vietnam-provinces")}
+    versions["nso_crosswalk"] = NSO_CROSSWALK
+    return versions
 
 
 @lru_cache(maxsize=1)
@@ -333,13 +490,18 @@ def load_reference() -> Reference:
         orient="row",
     ).join(provinces.select("province_key", new_province_code="province_code"), on="province_key")
     legacy = _build_legacy(legacy_raw, province_map.drop("province_key"))
-    legacy_to_new = _build_mapping(converter, new_wards, provinces).join(
+    by_package = _build_mapping(converter, new_wards, provinces).join(
         legacy.select("legacy_key", "legacy_ward_code"), on="legacy_key", how="left"
     )
-    legacy_to_new = legacy_to_new.select(
-        "legacy_key", "legacy_ward_code", "ward_code", "is_default", "is_split"
-    )
+    nso = _rekey_nso(_read_nso_crosswalk(), legacy)
+    mapping, differing = _reconcile_mapping(by_package, nso)
+    legacy_to_new = mapping.join(
+        legacy.select("legacy_key", "legacy_ward_code"), on="legacy_key", how="left"
+    ).select("legacy_key", "legacy_ward_code", "ward_code", "is_default", "is_split")
     disagreements, alias = _build_disagreements(new_wards)
+    disagreements = pl.concat(
+        [disagreements, _mapping_disagreements(differing, legacy, new_wards)], how="diagonal"
+    )
     new_wards = new_wards.join(alias, on="ward_code", how="left")
     return Reference(
         provinces=provinces,

@@ -117,9 +117,12 @@ def test_typo_in_district_name_is_fuzzy(ref):
 
 
 def split_ward(ref) -> tuple[dict, list[str]]:
-    """The old Xã Tân Thạnh (Huyện Thới Lai, Cần Thơ), split between two new communes."""
+    """The old Xã Yên Than (Huyện Tiên Yên, Quảng Ninh), split between two new communes (both sources agree).
+
+    (Xã Tân Thạnh of Thới Lai was used here until the statistics office's crosswalk showed it was merged whole:
+    vietnamadminunits' second ward was Sóc Trăng's Tân Thạnh, a name recurring in the merged Cần Thơ.)"""
     legacy = ref.legacy_wards.filter(
-        (pl.col("legacy_ward_name") == "Xã Tân Thạnh") & (pl.col("legacy_district_name") == "Huyện Thới Lai")
+        (pl.col("legacy_ward_name") == "Xã Yên Than") & (pl.col("legacy_district_name") == "Huyện Tiên Yên")
     ).row(0, named=True)
     candidates = sorted(
         ref.legacy_to_new.filter(pl.col("legacy_key") == legacy["legacy_key"])["ward_code"].to_list()
@@ -130,7 +133,7 @@ def split_ward(ref) -> tuple[dict, list[str]]:
 def test_split_ward_is_ambiguous_with_all_candidates(ref):
     legacy, candidates = split_ward(ref)
     assert len(candidates) >= 2
-    row = resolve_one("Xã Tân Thạnh, Huyện Thới Lai, Thành phố Cần Thơ")
+    row = resolve_one("Xã Yên Than, Huyện Tiên Yên, Tỉnh Quảng Ninh")
     assert row["address_status"] == "ambiguous"
     assert row["ward_code"] is None
     assert row["ward_candidates"] == candidates
@@ -140,14 +143,15 @@ def test_split_ward_is_ambiguous_with_all_candidates(ref):
 def test_split_ward_settled_by_a_village_named_like_a_candidate(ref):
     _, candidates = split_ward(ref)
     names = ref.new_wards.filter(pl.col("ward_code").is_in(candidates)).select("ward_code", "ward_short")
-    other = names.filter(pl.col("ward_short") != "Tân Thạnh").row(0, named=True)
-    row = resolve_one(f"Ấp {other['ward_short']}, Xã Tân Thạnh, Huyện Thới Lai, Thành phố Cần Thơ")
+    # (not the candidate named like the district: "Thôn Tiên Yên" would also name Huyện Tiên Yên)
+    other = names.filter(~pl.col("ward_short").is_in(["Yên Than", "Tiên Yên"])).row(0, named=True)
+    row = resolve_one(f"Thôn {other['ward_short']}, Xã Yên Than, Huyện Tiên Yên, Tỉnh Quảng Ninh")
     assert (row["ward_code"], row["address_status"]) == (other["ward_code"], "exact")
 
 
 def test_new_code_hint_does_not_settle_a_split_in_an_old_address(ref):
-    # An old 3-tier address comes from an old system: its hint is read as an old code first. 31666 is a
-    # candidate's new code, but as an old code it is another (Sóc Trăng) ward: it settles nothing.
+    # An old 3-tier address comes from an old system: its hint is read as an old code first. 06874 is a
+    # candidate's new code, but as an old code it is another ward (Xã Điền Xá): it settles nothing.
     legacy, candidates = split_ward(ref)
     hint = candidates[1]
     assert (
@@ -156,7 +160,7 @@ def test_new_code_hint_does_not_settle_a_split_in_an_old_address(ref):
     )
     frame = pl.DataFrame(
         {
-            "address": ["Xã Tân Thạnh, Huyện Thới Lai, Thành phố Cần Thơ"] * 3,
+            "address": ["Xã Yên Than, Huyện Tiên Yên, Tỉnh Quảng Ninh"] * 3,
             "commune_code": [hint, legacy["legacy_ward_code"], None],
         }
     )
@@ -327,7 +331,7 @@ WELL_FORMED_AND_NOT = [
     "XA QUANG PHU, HUYEN QUANG TRACH, QUANG TRI",  # the new province of the district
     "Xã Quảng Phú, Huyện Quảng Trạch",  # no province
     "P. 5, Q. 3, TP. Hồ Chí Minh",
-    "Xã Tân Thạnh, Huyện Thới Lai, Thành phố Cần Thơ",  # split ward: not for the shortcut
+    "Xã Yên Than, Huyện Tiên Yên, Tỉnh Quảng Ninh",  # split ward: not for the shortcut
     "Xã Quảng Phú, Huyện Quảng Trạch, Tỉnh Thanh Hóa",  # another province: not for the shortcut
     "Quảng Phú, Quảng Trạch, Quảng Bình",  # untyped ward: not for the shortcut
     "Xã Sơn Đông, Thị xã Sơn Tây, Hà Nội",
