@@ -114,18 +114,71 @@ def _resolve_pack_path(name_or_path: str | Path) -> Path:
     return path
 
 
+# A pack is a few hundred lines of YAML: beyond these it is a mistake or an attack (an alias bomb, a document
+# nested 100,000 deep), refused before PyYAML builds it.
+MAX_PACK_BYTES = 1_000_000
+MAX_PACK_DEPTH = 32
+
+
+class _PackLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (`*name`, `<<: *name`) and with a nesting limit.
+
+    Aliases are what make a "billion laughs" document of a few hundred bytes expand to gigabytes; a pack never
+    needs them. PyYAML composes nested nodes recursively, so depth is checked while composing, before Python's
+    recursion limit is reached.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML aliases (*name) are not allowed in rule packs", event.start_mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_PACK_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_PACK_DEPTH} levels", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def load_pack(name_or_path: str | Path = "residents") -> Pack:
     """Load and validate a rule pack by name (`residents`) or path. Every expression is compiled now."""
     path = _resolve_pack_path(name_or_path).resolve()
     return _load_pack_cached(path, path.stat().st_mtime_ns)
 
 
+def _read_pack_text(path: Path) -> str:
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_PACK_BYTES + 1)
+    if len(data) > MAX_PACK_BYTES:
+        raise PackError(f"{path}: larger than {MAX_PACK_BYTES} bytes; a rule pack is a small YAML file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PackError(f"{path}: not UTF-8 text (byte {error.start})") from None
+
+
 @cache
 def _load_pack_cached(path: Path, _mtime_ns: int) -> Pack:
+    text = _read_pack_text(path)
+    loader = _PackLoader(text)
+    loader.name = str(path)  # marks in YAML errors name the file, not "<unicode string>"
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = loader.get_single_data()
     except yaml.YAMLError as error:
         raise PackError(f"{path}: not valid YAML: {error}") from None
+    except RecursionError:  # a structure deeper than Python's stack in a part PyYAML walks recursively
+        raise PackError(f"{path}: nested deeper than {MAX_PACK_DEPTH} levels") from None
+    finally:
+        loader.dispose()
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
         raise PackError(f"{path}: a pack is a mapping with a 'rules' list")
     dataset_name = str(document.get("dataset", path.stem))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 MAX_EXPRESSION_LENGTH = 2000
+# Rust's regex engine is linear in the text, but a counted repetition is copied into the automaton once per count,
+# and a Unicode class (\w, ., \p{L}) is large: `\w{100}z` ran ~55x slower than `\w+z` here, `\w{50}z` about
+# as fast. Patterns whose counted repetitions add more than this many copies are refused at load time.
+MAX_REGEX_REPEAT = 50
+MAX_REGEX_LENGTH = 500
 MAX_DEPTH = 32
 MAX_LIST_ITEMS = 500
 
@@ -508,11 +514,134 @@ class _Compiler:
             raise self.fail(node, f"{what} must be {_describe(allowed)}, got {typed.kind}")
 
     def check_regex(self, node: ast.AST, pattern: str) -> None:
+        if len(pattern) > MAX_REGEX_LENGTH:
+            raise self.fail(
+                node, f"regular expression is {len(pattern)} characters long (limit {MAX_REGEX_LENGTH})"
+            )
         try:
             pl.select(pl.lit("").str.contains(pattern))
         except pl.exceptions.PolarsError as error:
             first_line = str(error).strip().splitlines()[-1] if str(error).strip() else "invalid"
             raise self.fail(node, f"invalid regular expression: {first_line}") from None
+        copies = regex_repeat_copies(pattern)
+        if copies > MAX_REGEX_REPEAT:
+            raise self.fail(
+                node,
+                f"regular expression repeats counted parts {copies} extra times (limit {MAX_REGEX_REPEAT}): "
+                "a long counted repetition such as \\w{100} is slow on every row; check the length with "
+                "len(...) and the characters with + or *",
+            )
+
+
+_COUNTED = re.compile(r"\{(\d{1,9})(?:,(\d{0,9}))?\}")
+_GROUP_FLAGS = frozenset("imsxuUR-")
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index after the character class opening at `start` (classes nest: `[a-z&&[^aeiou]]`)."""
+    depth, i = 0, start
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            depth += 1
+            i += 1
+            # A ']' right after '[' or '[^' is a literal member.
+            if i < len(pattern) and pattern[i] == "^":
+                i += 1
+            if i < len(pattern) and pattern[i] == "]":
+                i += 1
+            continue
+        if char == "]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return len(pattern)
+
+
+def _escape_end(pattern: str, start: int) -> int:
+    """The index after the escape starting with the backslash at `start` (`\\p{Greek}`, `\\x{1F600}`, `\\d`)."""
+    kind = pattern[start + 1 : start + 2]
+    if kind in ("p", "P", "x", "u", "U") and pattern[start + 2 : start + 3] == "{":
+        close = pattern.find("}", start + 3)
+        return len(pattern) if close < 0 else close + 1
+    if kind in ("p", "P"):
+        return start + 3
+    if kind == "x":
+        return start + 4
+    return start + 2
+
+
+def regex_repeat_copies(pattern: str) -> int:
+    """How many extra copies of its parts the counted repetitions of `pattern` (Rust syntax) make.
+
+    Every atom counts 1; `x{n}` / `x{n,m}` copies x (with everything inside it) n resp. m times, nested counts
+    multiply; `*`, `+` and `?` are loops, not copies. The result is the pattern's size once expanded minus its
+    written size: `\\d{12}` gives 11, `(\\w{7}){7}` 48, `\\w{100}z` 99.
+    """
+    frames: list[list[int]] = [[0, 0]]  # (expanded, written) size of each open group's contents
+    last: tuple[int, int] | None = None  # the atom a quantifier would apply to
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        atom: tuple[int, int] | None = None
+        if char == "\\":
+            i, atom = _escape_end(pattern, i), (1, 1)
+        elif char == "[":
+            i, atom = _class_end(pattern, i), (1, 1)
+        elif char == "(":
+            i += 1
+            if pattern[i : i + 1] == "?":
+                j = i + 1
+                while j < len(pattern) and pattern[j] in _GROUP_FLAGS:
+                    j += 1
+                if pattern[j : j + 1] == ")":  # `(?i)`: flags only, no group
+                    i, last = j + 1, None
+                    continue
+                if pattern[j : j + 1] in ("P", "<"):  # named group
+                    close = pattern.find(">", j)
+                    j = len(pattern) if close < 0 else close
+                i = j + 1
+            frames.append([0, 0])
+            last = None
+            continue
+        elif char == ")":
+            i += 1
+            if len(frames) > 1:
+                expanded, written = frames.pop()
+                atom = (expanded, written)
+            else:
+                last = None
+                continue
+        elif char == "|":
+            i, last = i + 1, None
+            continue
+        elif char in "*+?":
+            i += 1
+            continue
+        elif char == "{":
+            counted = _COUNTED.match(pattern, i)
+            if counted and last is not None:
+                low, high = counted.group(1), counted.group(2)
+                copies = max(int(low), int(high) if high else 0)
+                frames[-1][0] += last[0] * (copies - 1) if copies else -last[0]
+                last = None
+                i = counted.end()
+                continue
+            i, atom = i + 1, (1, 1)
+        else:
+            i, atom = i + 1, (1, 1)
+        frames[-1][0] += atom[0]
+        frames[-1][1] += atom[1]
+        last = atom
+    while len(frames) > 1:  # unbalanced: polars refused it already; count what was seen
+        expanded, written = frames.pop()
+        frames[-1][0] += expanded
+        frames[-1][1] += written
+    return max(frames[0][0] - frames[0][1], 0)
 
 
 def _member_list(members: list[object]) -> pl.Expr:
