@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sachsong.sources.headers import header_hits
+from sachsong.sources.headers import combine_header_rows, header_hits, header_score
 from sachsong.sources.legacy_fonts import (
     decode_as,
     decode_legacy_bytes,
@@ -245,18 +245,22 @@ def find_header(rows: list[list[str]]) -> tuple[int, list[str]]:
     A two-row header (a group label merged over leaf labels) is read as the lower row with its gaps filled
     from the row above. With no recognisable row at all, the first row is returned.
     """
-    best_index, best_names, best_hits = 0, [_cell(c) for c in rows[0]] if rows else [], 0
+    best_index, best_names, best_score = 0, [_cell(c) for c in rows[0]] if rows else [], (0, 0)
     for index, row in enumerate(rows):
         names = [_cell(c) for c in row]
         candidates = [names]
         if index > 0:
             above = [_cell(c) for c in rows[index - 1]]
-            filled = [n or (above[i] if i < len(above) else "") for i, n in enumerate(names)]
-            candidates.append(filled)
+            if header_hits(above):
+                # The row above names fields itself: a group row merged over this one ("Ngày sinh" over
+                # "Ngày | Tháng | Năm"); the pair maps more columns than the group row alone, so it wins.
+                candidates.append(combine_header_rows(above, names))
+            else:
+                candidates.append([n or (above[i] if i < len(above) else "") for i, n in enumerate(names)])
         for candidate in candidates:
-            hits = header_hits(candidate)
-            if hits > best_hits:
-                best_index, best_names, best_hits = index, candidate, hits
+            score = header_score(candidate)
+            if score[0] and score > best_score:
+                best_index, best_names, best_score = index, candidate, score
     return best_index, best_names
 
 

@@ -19,6 +19,21 @@ from unidecode import unidecode
 FAMILY_PART, MIDDLE_PART, GIVEN_PART = "_family_name", "_middle_name", "_given_name"
 NAME_PARTS = (FAMILY_PART, MIDDLE_PART, GIVEN_PART)
 ROW_COUNTER = "_row_counter"  # STT: a row counter, never an identity
+# Split columns joined by ingest: date of birth in three columns, sex as marks under Nam / Nữ, the address over
+# several columns (joined with ", " in the order below, most specific first).
+DOB_DAY, DOB_MONTH, DOB_YEAR = "_dob_day", "_dob_month", "_dob_year"
+DOB_PARTS = (DOB_DAY, DOB_MONTH, DOB_YEAR)
+SEX_MALE, SEX_FEMALE = "_sex_male_mark", "_sex_female_mark"
+ADDRESS_PARTS = ("_addr_house", "_addr_village", "_addr_commune", "_addr_district", "_addr_province")
+ADDR_HOUSE, ADDR_VILLAGE, ADDR_COMMUNE, ADDR_DISTRICT, ADDR_PROVINCE = ADDRESS_PARTS
+# Which canonical column each part fills (to count a header row's hits and check a group label).
+PART_OF: dict[str, str] = {
+    **dict.fromkeys(NAME_PARTS, "full_name"),
+    **dict.fromkeys(DOB_PARTS, "date_of_birth"),
+    SEX_MALE: "sex",
+    SEX_FEMALE: "sex",
+    **dict.fromkeys(ADDRESS_PARTS, "address"),
+}
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "full_name": (
@@ -155,10 +170,67 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "modified_at",
         "modified",
     ),
-    FAMILY_PART: ("Họ", "family_name", "last_name", "surname"),
+    # "Họ và tên đệm" + "Tên" is the usual split: family and middle names in one column. It is assembled like a
+    # family-name column (parts are joined with spaces in order), so it is listed here.
+    FAMILY_PART: (
+        "Họ",
+        "Họ và tên đệm",
+        "Họ và đệm",
+        "Họ, tên đệm",
+        "Họ tên đệm",
+        "Họ đệm",
+        "Họ và tên lót",
+        "Họ và chữ đệm",
+        "family_name",
+        "last_name",
+        "surname",
+    ),
     MIDDLE_PART: ("Tên đệm", "Tên lót", "Chữ đệm", "middle_name"),
     GIVEN_PART: ("Tên", "given_name", "first_name"),
     ROW_COUNTER: ("STT", "TT", "Số thứ tự", "No", "#", "row", "row_number"),
+    # "Ngày sinh" and "Năm sinh" alone are date_of_birth; next to a month column they become day and year
+    # (see `_split_date_columns`).
+    DOB_MONTH: ("Tháng sinh", "Tháng"),
+    ADDR_HOUSE: ("Số nhà", "Số nhà, đường phố", "Số nhà, đường", "Số nhà/đường", "Đường phố", "Đường"),
+    ADDR_VILLAGE: (
+        "Thôn, xóm",
+        "Thôn/xóm",
+        "Thôn",
+        "Xóm",
+        "Ấp",
+        "Bản",
+        "Thôn, ấp",
+        "Thôn, bản",
+        "Thôn, tổ",
+        "Thôn, tổ dân phố",
+        "Thôn/tổ dân phố",
+        "Tổ dân phố",
+        "Tổ",
+        "Khu phố",
+        "Thôn, xóm, ấp, bản",
+    ),
+    ADDR_COMMUNE: (
+        "Xã, phường",
+        "Xã/phường",
+        "Xã",
+        "Phường",
+        "Phường, xã",
+        "Phường/xã",
+        "Xã, phường, thị trấn",
+        "Xã/phường/thị trấn",
+    ),
+    ADDR_DISTRICT: (
+        "Huyện, quận",
+        "Huyện/quận",
+        "Quận, huyện",
+        "Quận/huyện",
+        "Huyện",
+        "Quận",
+        "Huyện, thị xã",
+        "Quận, huyện, thị xã",
+        "Huyện, quận, thị xã, thành phố",
+    ),
+    ADDR_PROVINCE: ("Tỉnh, thành phố", "Tỉnh/thành phố", "Tỉnh, TP", "Tỉnh/TP", "Tỉnh", "Tỉnh, thành"),
 }
 
 _NOTES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
@@ -218,9 +290,132 @@ class HeaderMapping:
 
 def header_hits(names: list[object]) -> int:
     """How many distinct canonical fields a candidate header row names (to find the header row)."""
-    targets = {hit[0] for hit in map(lookup, names) if hit is not None}
-    targets.discard(ROW_COUNTER)
-    return len(targets)
+    return header_score(names)[0]
+
+
+def header_score(names: list[object]) -> tuple[int, int]:
+    """(distinct canonical fields named, columns mapped): split columns count for the field they fill, so a
+    two-row header "Ngày sinh" over "Ngày | Tháng | Năm" names date_of_birth and maps three columns."""
+    targets = _targets_by_position([str(n or "") for n in names])
+    return len({PART_OF.get(t, t) for t in targets.values()}), len(targets)
+
+
+def _targets_by_position(names: list[str], explicit: dict[str, str] | None = None) -> dict[int, str]:
+    explicit_folded = {fold_header(raw): target for raw, target in (explicit or {}).items()}
+    contextual = _contextual_targets(names)
+    found: dict[int, str] = {}
+    for position, name in enumerate(names):
+        folded = fold_header(name)
+        if folded in explicit_folded:
+            found[position] = explicit_folded[folded]
+        elif position in contextual:
+            found[position] = contextual[position]
+        else:
+            hit = SYNONYM_INDEX.get(folded)
+            if hit is not None and hit[0] != ROW_COUNTER:
+                found[position] = hit[0]
+    # A month column with neither a day nor a year beside it is not a split date.
+    if DOB_MONTH in found.values() and not {DOB_DAY, DOB_YEAR} & set(found.values()):
+        found = {p: t for p, t in found.items() if t != DOB_MONTH}
+    return found
+
+
+_DAY_WORDS = {"ngay", "ngaysinh", "sinhngay"}
+_MONTH_WORDS = {"thang", "thangsinh"}
+_YEAR_WORDS = {"nam", "namsinh"}
+
+
+def _leaf_text(name: str) -> str:
+    """The lower-case label without its parenthesised group: "Nam (Giới tính)" → "nam" (diacritics kept, since
+    "Nam" and "Năm" fold alike)."""
+    return " ".join(_NOTES.sub(" ", unicodedata.normalize("NFC", name)).lower().split())
+
+
+def _is_male_label(name: str) -> bool:
+    return _leaf_text(name) == "nam"
+
+
+def _is_female_label(name: str) -> bool:
+    return fold_header(name) == "nu"
+
+
+def _contextual_targets(names: list[str]) -> dict[int, str]:
+    """Targets that depend on the neighbouring columns: "Nam" beside "Nữ" are sex marks; "Ngày (sinh)" and
+    "Năm (sinh)" beside a month column are the day and year of a date split over three columns."""
+    found: dict[int, str] = {}
+    n = len(names)
+    for i in range(n - 1):
+        if i in found:
+            continue
+        if _is_male_label(names[i]) and _is_female_label(names[i + 1]):
+            found[i], found[i + 1] = SEX_MALE, SEX_FEMALE
+        elif _is_female_label(names[i]) and _is_male_label(names[i + 1]):
+            found[i], found[i + 1] = SEX_FEMALE, SEX_MALE
+    for i in range(n):
+        if i in found or fold_header(names[i]) not in _MONTH_WORDS:
+            continue
+        found[i] = DOB_MONTH
+        if i > 0 and i - 1 not in found and fold_header(names[i - 1]) in _DAY_WORDS:
+            found[i - 1] = DOB_DAY
+        if i + 1 < n and i + 1 not in found and fold_header(names[i + 1]) in _YEAR_WORDS:
+            found[i + 1] = DOB_YEAR
+    return found
+
+
+def _leaf_fields(name: str) -> set[str]:
+    """Canonical fields a lower-row label could be part of."""
+    folded = fold_header(name)
+    fields: set[str] = set()
+    if folded in _DAY_WORDS | _MONTH_WORDS | _YEAR_WORDS:
+        fields.add("date_of_birth")
+    if _is_male_label(name) or _is_female_label(name):
+        fields.add("sex")
+    hit = SYNONYM_INDEX.get(folded)
+    if hit is not None and hit[0] != ROW_COUNTER:
+        fields.add(PART_OF.get(hit[0], hit[0]))
+    return fields
+
+
+def _is_part_label(name: str) -> bool:
+    """A label that means something only under a group ("Ngày", "Nam", "Xã", "Tên"), not a whole field."""
+    hit = SYNONYM_INDEX.get(fold_header(name))
+    if hit is not None and hit[0] not in PART_OF and hit[0] != DOB_MONTH:
+        return False  # a whole field ("Ngày sinh", "Số CCCD") keeps its own name under any group
+    return bool(_leaf_fields(name))
+
+
+def combine_header_rows(upper: list[str], lower: list[str]) -> list[str]:
+    """Column names for a two-row header (a group label merged over leaf labels, exported as two lines).
+
+    A column empty in the lower row takes the upper label (merged vertically, like "STT" or "Họ và tên"). A part
+    label under a group of its field is kept as "leaf (group)", which maps by its leaf: "Ngày (Ngày sinh)",
+    "Nữ (Giới tính)", "Xã (Địa chỉ thường trú)". A part label under another group ("Quê quán" over "Xã") is
+    named "group (leaf)", so it maps by the group (usually to nothing) instead of posing as the address.
+    """
+    width = max(len(upper), len(lower))
+    names: list[str] = []
+    group, previous_lower = "", ""
+    for i in range(width):
+        up = (upper[i] if i < len(upper) else "").strip()
+        low = (lower[i] if i < len(lower) else "").strip()
+        if up:
+            group = up
+        elif not previous_lower:
+            group = ""  # a merged group spans only columns that have leaves below it
+        previous_lower = low
+        if not low:
+            names.append(up)
+            continue
+        if not group or not _is_part_label(low):
+            names.append(low)
+            continue
+        hit = SYNONYM_INDEX.get(fold_header(group))
+        group_field = PART_OF.get(hit[0], hit[0]) if hit is not None else None
+        leaf = _leaf_fields(low)
+        # Year of birth written under the Nam or Nữ column: a sex mark that is also the date.
+        fits = group_field in leaf or (group_field == "date_of_birth" and "sex" in leaf)
+        names.append(f"{low} ({group})" if fits else f"{group} ({low})")
+    return names
 
 
 def map_header(names: list[str], explicit: dict[str, str] | None = None) -> HeaderMapping:
@@ -232,26 +427,32 @@ def map_header(names: list[str], explicit: dict[str, str] | None = None) -> Head
     """
     explicit_folded = {fold_header(raw): target for raw, target in (explicit or {}).items()}
     best: dict[str, tuple[int, int]] = {}  # target → (priority, position)
-    for position, name in enumerate(names):
-        folded = fold_header(name)
+    for position, target in _targets_by_position([str(n) for n in names], explicit).items():
+        folded = fold_header(names[position])
+        hit = SYNONYM_INDEX.get(folded)
         if folded in explicit_folded:
-            candidate: tuple[str, int] | None = (explicit_folded[folded], -1)
+            priority = -1
+        elif hit is not None and hit[0] == target:
+            priority = hit[1]
         else:
-            candidate = SYNONYM_INDEX.get(folded)
-        if candidate is None or candidate[0] == ROW_COUNTER:
-            continue
-        target, priority = candidate
+            priority = 0  # placed by its neighbours (split date, Nam / Nữ marks)
         if target not in best or priority < best[target][0]:
             best[target] = (priority, position)
 
     mapping = HeaderMapping(names=[str(n) for n in names])
     for target, (_, position) in best.items():
         mapping.columns[position] = target
-    if "full_name" in mapping.targets:
-        # A full-name column makes name parts redundant; keep them out of the table.
-        for position, target in list(mapping.columns.items()):
-            if target in NAME_PARTS:
-                del mapping.columns[position]
+    # A whole column makes its split parts redundant (a full-name column beside name parts, a date of birth
+    # beside day/month/year): keep the parts out of the table. Address parts are joined with the address.
+    for whole, parts in (
+        ("full_name", NAME_PARTS),
+        ("date_of_birth", DOB_PARTS),
+        ("sex", (SEX_MALE, SEX_FEMALE)),
+    ):
+        if whole in mapping.targets:
+            for position, target in list(mapping.columns.items()):
+                if target in parts:
+                    del mapping.columns[position]
     for position, name in enumerate(mapping.names):
         if position in mapping.columns:
             continue

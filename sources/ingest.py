@@ -20,6 +20,8 @@ from pathlib import Path, PurePosixPath
 import polars as pl
 from sachsong.sources.detect import DecodeError, decode_bytes, detect_kind
 from sachsong.sources.headers import FAMILY_PART, GIVEN_PART, MIDDLE_PART, map_header
+from sachsong.sources.layout import describe as describe_template_rows
+from sachsong.sources.layout import join_split_columns, split_template_rows
 from sachsong.sources.legacy_fonts import LEGACY_CONVERTERS, detect_legacy_text, restore_tcvn3_capitals
 from sachsong.sources.readers import (
     RAW_LINE_LIMIT,
@@ -398,6 +400,23 @@ def _to_canonical(
         frame = _fix_legacy_cells(frame, data_columns, count)
         frame = frame.with_columns(pl.col(c).str.normalize("NFC") for c in data_columns)
 
+    # Report-template rows (column numbers, repeated headers, totals, signatures, ...) are rejects, not records.
+    frame, template = split_template_rows(frame, grid.header, mapping)
+    template_rejects = [
+        {
+            "source_file": relative,
+            "source_row": row,
+            "field": None,
+            "reason": f"template row: {kind}",
+            "raw_line": raw,
+        }
+        for row, kind, raw in template.select(
+            "source_row", "kind", _raw_line(template.drop("kind"), grid.delimiter).alias("raw")
+        ).iter_rows()
+    ]
+    if template_rejects:
+        count.notes.append(describe_template_rows(template["kind"]))
+
     # One cheap pass says whether any field is unusable; the reasons are worked out on those rows only.
     unusable = pl.any_horizontal(
         pl.col(c).str.contains("[\x00\ufffd]") | (pl.col(c).str.len_bytes() > max_field_bytes)
@@ -407,7 +426,7 @@ def _to_canonical(
     bad = frame.filter(pl.col("_unusable")).with_columns(
         _value_rejects(frame, grid.header, max_field_bytes).alias("_reject")
     )
-    rejects = [
+    rejects = template_rejects + [
         {
             "source_file": relative,
             "source_row": row,
@@ -428,6 +447,10 @@ def _to_canonical(
         frame = _restore_tcvn3_capital_columns(frame, list(by_target.values()), count)
     clean = {target: pl.col(column).str.strip_chars() for target, column in by_target.items()}
     clean = {target: pl.when(expr.str.len_bytes() > 0).then(expr) for target, expr in clean.items()}
+    clean, split_notes, split_warnings = join_split_columns(frame, clean)
+    count.notes.extend(split_notes)
+    for row, reason in split_warnings.iter_rows():
+        grid.flagged_rows[row] = f"{grid.flagged_rows[row]}; {reason}" if row in grid.flagged_rows else reason
     if "full_name" not in clean:
         parts = [clean[p] for p in (FAMILY_PART, MIDDLE_PART, GIVEN_PART) if p in clean]
         clean["full_name"] = pl.concat_str(parts, separator=" ", ignore_nulls=True)

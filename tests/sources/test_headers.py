@@ -8,7 +8,9 @@ from sachsong.sources.headers import (
     GIVEN_PART,
     MIDDLE_PART,
     SYNONYMS,
+    combine_header_rows,
     fold_header,
+    header_score,
     lookup,
     map_header,
 )
@@ -119,3 +121,52 @@ def test_unknown_columns_are_extras() -> None:
     mapping = map_header(["Họ và tên", "Dân tộc", "Tôn giáo"])
     assert mapping.extras == ["Dân tộc", "Tôn giáo"]
     assert not map_header(["Dân tộc", "Tôn giáo"]).has_name
+
+
+def test_family_and_middle_in_one_column_plus_given_name_make_the_full_name() -> None:
+    for family in ("Họ và tên đệm", "Họ và đệm", "Họ, tên đệm", "HO VA TEN DEM"):
+        mapping = map_header(["STT", family, "Tên", "Ngày sinh"])
+        assert mapping.columns == {1: "_family_name", 2: "_given_name", 3: "date_of_birth"}
+        assert mapping.has_name
+
+
+def test_split_date_sex_marks_and_address_parts_are_placed_by_their_neighbours() -> None:
+    mapping = map_header(["Họ và tên", "Ngày sinh", "Tháng sinh", "Năm sinh", "Nam", "Nữ", "Thôn, xóm", "Xã"])
+    assert list(mapping.columns.values()) == [
+        "full_name",
+        "_dob_day",
+        "_dob_month",
+        "_dob_year",
+        "_sex_male_mark",
+        "_sex_female_mark",
+        "_addr_village",
+        "_addr_commune",
+    ]
+    # Alone, "Năm sinh" is the date of birth and "Tháng" means nothing.
+    assert map_header(["Họ và tên", "Năm sinh", "Tháng"]).columns == {0: "full_name", 1: "date_of_birth"}
+    # A whole date-of-birth column makes day / month / year columns extras.
+    mapping = map_header(["Họ và tên", "Ngày tháng năm sinh", "Ngày", "Tháng", "Năm"])
+    assert mapping.columns == {0: "full_name", 1: "date_of_birth"}
+
+
+def test_two_row_header_keeps_the_group_of_each_leaf() -> None:
+    upper = ["STT", "Họ và tên", "Ngày sinh", "", "", "Giới tính", "", "Quê quán", "", "Ghi chú"]
+    lower = ["", "", "Ngày", "Tháng", "Năm", "Nam", "Nữ", "Xã", "Huyện", ""]
+    names = combine_header_rows(upper, lower)
+    assert names == [
+        "STT",
+        "Họ và tên",
+        "Ngày (Ngày sinh)",
+        "Tháng (Ngày sinh)",
+        "Năm (Ngày sinh)",
+        "Nam (Giới tính)",
+        "Nữ (Giới tính)",
+        "Quê quán (Xã)",  # a birthplace, not the address
+        "Quê quán (Huyện)",
+        "Ghi chú",
+    ]
+    mapping = map_header(names)
+    assert sorted(mapping.targets) == sorted(
+        ["full_name", "_dob_day", "_dob_month", "_dob_year", "_sex_male_mark", "_sex_female_mark"]
+    )
+    assert header_score(names) > header_score(upper)

@@ -1,0 +1,259 @@
+"""Report-template layouts: rows of a commune's Excel report that are not records.
+
+Offices export registers from report templates, so the rows under the header hold more than people: a
+"(1) (2) … (n)" column-number row, the header again at every page break, empty rows, rows that hold only an STT
+number, totals ("Tổng cộng", "Cộng"), signature blocks ("Người lập biểu", "TM. UBND" and the signers' names
+below), the date line ("…, ngày … tháng … năm …"), notes, and a title block pasted again mid-file.
+`template_rows` finds them with polars expressions over the grid (`c0..cN` + `source_row`) so ingest can reject
+each one with a reason (never a personal value) and count them per file. The title block above the header is
+skipped by header detection (`detect.find_header`) and noted there.
+
+Keyword rows count only when the row's name cells are empty or hold the keyword themselves: "Cộng Hòa" is a
+commune and "ngày 5 tháng 10 năm 1955" a date of birth in a real record.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+import polars as pl
+from sachsong.sources.headers import (
+    ADDRESS_PARTS,
+    DOB_PARTS,
+    NAME_PARTS,
+    ROW_COUNTER,
+    SEX_FEMALE,
+    SEX_MALE,
+    HeaderMapping,
+    lookup,
+)
+
+# Kind of template row → (singular, plural) for the file's notes.
+KINDS: dict[str, tuple[str, str]] = {
+    "empty row": ("empty row", "empty rows"),
+    "column-number row": ("column-number row", "column-number rows"),
+    "repeated header": ("repeated header", "repeated headers"),
+    "title line": ("title line", "title lines"),
+    "total row": ("total row", "total rows"),
+    "signature row": ("signature row", "signature rows"),
+    "date line": ("date line", "date lines"),
+    "note row": ("note row", "note rows"),
+    "STT-only row": ("STT-only row", "STT-only rows"),
+}
+
+# Matched against the lower-cased, stripped cell (NFC; "uỷ"/"ủy" and "hoà"/"hòa" spellings both listed).
+_TOTAL = r"^(?:tổng\s+(?:cộng|số)|cộng\s+trang|(?:tổng|cộng)\s*(?::|$|\d|\())"
+_SIGNATURE = (
+    r"^(?:người\s+(?:lập|ghi|kiểm\s+tra|duyệt|tổng\s+hợp|đại\s+diện)|kế\s+toán|thủ\s+trưởng|(?:phó\s+)?chủ\s+tịch"
+    r"|tm\.?\s|t/m\b|kt\.?\s|q\.\s*chủ|trưởng\s+(?:thôn|ấp|bản|xóm|khu|công\s+an|ban)|xác\s+nhận"
+    r"|\(?\s*ký\s*(?:tên|,|và|ghi|\))|đã\s+ký|cán\s+bộ\s+(?:tư\s+pháp|hộ\s+tịch|tổng\s+hợp|thống\s+kê|lập))"
+)
+_DATE_LINE = r"ngày[\s\d.…_/-]*tháng[\s\d.…_/-]*năm"
+_NOTE = r"^(?:\*+\s*)?(?:ghi\s+chú|lưu\s+ý|chú\s+thích|chú\s+ý|nb\s*:)"
+_TITLE = (
+    r"^(?:(?:ủy|uỷ|uy)\s+ban\s+nhân\s+dân|ubnd\b|cộng\s+ho[àa]\s+xã\s+hội"
+    r"|độc\s+lập\s*[-–]|danh\s+sách\b|biểu\s+(?:số|mẫu)|mẫu\s+số|bảng\s+(?:kê|tổng\s+hợp))"
+)
+_COLUMN_NUMBER = r"^\(?\s*(\d{1,3})\s*\)?$"
+_COLUMN_LETTER = r"^\(?\s*[A-Z]\s*\)?$"
+_ROW_NUMBER = r"^\d{1,6}\.?$"
+# Columns whose values make a row a record even after a signature line (signers' names have none of them).
+_RECORD_FIELDS = {"date_of_birth", "sex", "citizen_id", "phone", *DOB_PARTS, SEX_MALE, SEX_FEMALE}
+_GROUPED = re.compile(r"^(.*?)\s*\((.*)\)$")
+
+
+def _norm(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).lower().split())
+
+
+def _header_variants(name: str) -> list[str]:
+    """The spellings a repeated header shows in one column: the whole name, and for a two-row header its leaf
+    and its group ("Ngày (Ngày sinh)" repeats as "Ngày" on the lower line and "Ngày sinh" on the upper)."""
+    variants = {_norm(name)}
+    grouped = _GROUPED.match(name)
+    if grouped:
+        variants.update((_norm(grouped.group(1)), _norm(grouped.group(2))))
+    return sorted(v for v in variants if v)
+
+
+def template_rows(frame: pl.DataFrame, header: list[str], mapping: HeaderMapping) -> pl.DataFrame:
+    """(source_row, kind) of every row of `frame` that is part of the report template, not a record."""
+    columns = [c for c in frame.columns if c.startswith("c") and c[1:].isdigit()]
+    if not columns or frame.height == 0:
+        return pl.DataFrame(schema={"source_row": pl.Int64(), "kind": pl.String()})
+    cells = {c: pl.col(c).str.strip_chars() for c in columns}
+    filled = {c: cells[c].str.len_bytes().fill_null(0) > 0 for c in columns}
+    lowered = {c: cells[c].str.to_lowercase() for c in columns}
+    n_filled = pl.sum_horizontal(filled.values())
+
+    def any_cell(pattern: str, within: list[str] | None = None) -> pl.Expr:
+        return pl.any_horizontal(lowered[c].str.contains(pattern).fill_null(False) for c in within or columns)
+
+    targets = {f"c{position}": target for position, target in mapping.columns.items()}
+    name_columns = [c for c, t in targets.items() if (t == "full_name" or t in NAME_PARTS) and c in cells]
+    counters = [
+        f"c{i}"
+        for i, name in enumerate(header)
+        if f"c{i}" in cells and (hit := lookup(name)) is not None and hit[0] == ROW_COUNTER
+    ]
+    if not counters and "c0" in cells and "c0" not in targets:
+        counters = ["c0"]  # an unlabelled first column of row numbers
+    record_columns = [c for c, t in targets.items() if t in _RECORD_FIELDS]
+
+    # Column-number row: every filled cell is a small number or a letter, numbers rising left to right.
+    numbers = [cells[c].str.extract(_COLUMN_NUMBER, 1).cast(pl.Int64, strict=False) for c in columns]
+    tokens = pl.sum_horizontal(
+        (cells[c].str.contains(_COLUMN_NUMBER) | cells[c].str.contains(_COLUMN_LETTER)).fill_null(False)
+        for c in columns
+    )
+    rising = (
+        pl.concat_list(numbers)
+        .list.drop_nulls()
+        .list.eval(pl.element().diff().drop_nulls().min())
+        .list.first()
+        > 0
+    )
+    column_numbers = (
+        (n_filled >= max(2, len(columns) // 2))
+        & (tokens == n_filled)
+        & (pl.sum_horizontal(n.is_not_null() for n in numbers) >= 2)
+        & rising.fill_null(False)
+    )
+
+    # Repeated header: at least two filled cells, each one a spelling of its column's header.
+    header_cells = [
+        lowered[c].str.replace_all(r"\s+", " ").is_in(_header_variants(header[i])).fill_null(False)
+        for i, c in enumerate(columns)
+        if i < len(header)
+    ]
+    repeated = (n_filled >= 2) & (pl.sum_horizontal(header_cells) == n_filled)
+
+    # Keyword rows, only where the name cells are empty or hold the keyword.
+    keywords = f"{_TOTAL}|{_SIGNATURE}|{_DATE_LINE}|{_NOTE}|{_TITLE}"
+    if name_columns:
+        no_name = pl.all_horizontal(~filled[c] for c in name_columns) | any_cell(keywords, name_columns)
+    else:
+        no_name = pl.lit(True)
+    signature = any_cell(_SIGNATURE) | any_cell(_DATE_LINE)
+
+    only_counter = (
+        pl.all_horizontal(cells[c].str.contains(_ROW_NUMBER).fill_null(False) for c in counters)
+        & (n_filled == len(counters))
+        if counters
+        else pl.lit(False)
+    )
+    kind = (
+        pl.when(n_filled == 0)
+        .then(pl.lit("empty row"))
+        .when(column_numbers)
+        .then(pl.lit("column-number row"))
+        .when(repeated)
+        .then(pl.lit("repeated header"))
+        .when(no_name & any_cell(_TOTAL))
+        .then(pl.lit("total row"))
+        .when(no_name & any_cell(_SIGNATURE))
+        .then(pl.lit("signature row"))
+        .when(no_name & any_cell(_DATE_LINE))
+        .then(pl.lit("date line"))
+        .when(no_name & any_cell(_NOTE))
+        .then(pl.lit("note row"))
+        .when(no_name & any_cell(_TITLE) & (n_filled <= 2))
+        .then(pl.lit("title line"))
+        .when(only_counter)
+        .then(pl.lit("STT-only row"))
+    )
+    # Below a signature or date line, a row with a couple of cells and no record field is the signers' names.
+    after_signature = (no_name & signature).fill_null(False).cum_max()
+    no_record_field = (
+        pl.all_horizontal(~filled[c] for c in record_columns) if record_columns else pl.lit(True)
+    )
+    signers = after_signature.shift(1, fill_value=False) & (n_filled <= 2) & no_record_field
+    kind = pl.when(kind.is_null() & signers).then(pl.lit("signature row")).otherwise(kind)
+    return frame.select(pl.col("source_row").cast(pl.Int64), kind.alias("kind")).filter(
+        pl.col("kind").is_not_null()
+    )
+
+
+def describe(kinds: pl.Series) -> str:
+    """ "3 template rows dropped: 1 column-number row, 2 repeated headers" (kinds in a fixed order)."""
+    counted = Counter(kinds.to_list())
+    total = sum(counted.values())
+    parts = [
+        f"{counted[kind]} {forms[0] if counted[kind] == 1 else forms[1]}"
+        for kind, forms in KINDS.items()
+        if counted[kind]
+    ]
+    return f"{total} template row{'s' if total != 1 else ''} dropped: {', '.join(parts)}"
+
+
+def split_template_rows(
+    frame: pl.DataFrame, header: list[str], mapping: HeaderMapping
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the records, the template rows with a `kind` column) of a grid frame."""
+    found = template_rows(frame, header, mapping)
+    if found.height == 0:
+        return frame, frame.clear().with_columns(kind=pl.lit(None, dtype=pl.String))
+    dropped = frame.join(found, on="source_row", how="inner", maintain_order="left")
+    return frame.join(found, on="source_row", how="anti", maintain_order="left"), dropped
+
+
+# --- Split columns ----------------------------------------------------------------------------------------------
+_NOT_A_MARK = ["0", "-", "–", "không", "k"]
+_HAS_YEAR = r"(?:^|\D)(?:1[89]|20)\d{2}(?:\D|$)"
+
+
+def _digits(expr: pl.Expr, width: int) -> pl.Expr:
+    """Excel's "5.0" → "5", then one digit padded to `width` ("5" → "05"); anything else is kept as typed."""
+    plain = expr.str.replace(r"^(\d+)\.0+$", "${1}")
+    return pl.when(plain.str.contains(r"^\d$")).then(plain.str.pad_start(width, "0")).otherwise(plain)
+
+
+def join_split_columns(
+    frame: pl.DataFrame, clean: dict[str, pl.Expr]
+) -> tuple[dict[str, pl.Expr], list[str], pl.DataFrame]:
+    """Join columns split by the template into canonical ones: day/month/year → "dd/mm/yyyy" (or what is
+    filled, "yyyy" alone), Nam / Nữ marks → "Nam" / "Nữ", address parts → "house, village, commune, district,
+    province". `clean` maps targets to stripped, empty-as-null expressions over `frame`. Returns the new
+    expressions, notes for the file, and (source_row, reason) warnings for rows whose marks say nothing."""
+    clean = dict(clean)
+    notes: list[str] = []
+    warnings = pl.DataFrame(schema={"source_row": pl.Int64(), "reason": pl.String()})
+    if any(p in clean for p in DOB_PARTS):
+        day, month, year = (clean.pop(p, pl.lit(None, dtype=pl.String)) for p in DOB_PARTS)
+        parts = [_digits(day, 2), _digits(month, 2), _digits(year, 4)]
+        clean["date_of_birth"] = pl.when(pl.any_horizontal(p.is_not_null() for p in parts)).then(
+            pl.concat_str(parts, separator="/", ignore_nulls=True)
+        )
+        notes.append("date_of_birth joined from day / month / year columns")
+    if SEX_MALE in clean and SEX_FEMALE in clean:
+        male_value, female_value = clean.pop(SEX_MALE), clean.pop(SEX_FEMALE)
+        male = male_value.is_not_null() & ~male_value.str.to_lowercase().is_in(_NOT_A_MARK)
+        female = female_value.is_not_null() & ~female_value.str.to_lowercase().is_in(_NOT_A_MARK)
+        male, female = male.fill_null(False), female.fill_null(False)
+        clean["sex"] = pl.when(male & ~female).then(pl.lit("Nam")).when(female & ~male).then(pl.lit("Nữ"))
+        notes.append("sex read from marks under separate Nam / Nữ columns")
+        if "date_of_birth" not in clean:
+            # Registers that write the year of birth under the Nam or Nữ column: the mark is the date.
+            marked = pl.when(male & ~female).then(male_value).when(female & ~male).then(female_value)
+            if frame.select(marked.str.contains(_HAS_YEAR).any()).item():
+                clean["date_of_birth"] = pl.when(marked.str.contains(_HAS_YEAR)).then(marked)
+                notes.append("date_of_birth read from the year written under Nam / Nữ")
+        reason = (
+            pl.when(male & female)
+            .then(pl.lit("sex marks: both Nam and Nữ are marked; sex left empty"))
+            .when(~male & ~female)
+            .then(pl.lit("sex marks: neither Nam nor Nữ is marked; sex left empty"))
+        )
+        warnings = frame.select(pl.col("source_row").cast(pl.Int64), reason.alias("reason")).filter(
+            pl.col("reason").is_not_null()
+        )
+    address_parts = [p for p in ("address", *ADDRESS_PARTS) if p in clean]
+    if any(p in clean for p in ADDRESS_PARTS):
+        exprs = [clean.pop(p) for p in address_parts]
+        clean["address"] = pl.when(pl.any_horizontal(e.is_not_null() for e in exprs)).then(
+            pl.concat_str(exprs, separator=", ", ignore_nulls=True)
+        )
+        notes.append(f"address joined from {len(exprs)} columns")
+    return clean, notes, warnings
