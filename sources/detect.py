@@ -58,7 +58,10 @@ class DecodedText:
 
 # --- File kind --------------------------------------------------------------------------------------------------
 def detect_kind(path: Path, head: bytes) -> str:
-    """xlsx | xls | json | jsonl | delimited | binary — by content first, then by extension."""
+    """xlsx | xls | html | json | jsonl | delimited | binary — by content first, then by extension.
+
+    "html" is a web page holding tables: what web-based commune software exports as .xls/.xlsx.
+    """
     suffix = path.suffix.lower()
     if head.startswith(b"PK\x03\x04"):
         return "xlsx"
@@ -67,6 +70,8 @@ def detect_kind(path: Path, head: bytes) -> str:
     if looks_binary(head):
         return "binary"
     stripped = _strip_bom(head).lstrip()
+    if looks_like_html(head):
+        return "html"
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix == ".json" or stripped[:1] in (b"[", b"{"):
@@ -76,6 +81,21 @@ def detect_kind(path: Path, head: bytes) -> str:
             return "jsonl"
         return "json"
     return "delimited"
+
+
+_HTML_MARK = re.compile(rb"<(?:!doctype\s+html|html|table|tbody|tr)[\s>]", re.IGNORECASE)
+
+
+def looks_like_html(head: bytes) -> bool:
+    """Markup first (after a byte-order mark, blanks or an XML declaration) and an <html> or <table> tag
+    in the first few KB."""
+    sample = head[:8192]
+    for bom, name in _BOMS:
+        if sample.startswith(bom) and name != "utf-8-sig":
+            sample = sample.decode(name, "ignore").encode("utf-8", "ignore")  # the codec reads the BOM
+            break
+    sample = _strip_bom(sample).lstrip()
+    return sample[:1] == b"<" and _HTML_MARK.search(sample) is not None
 
 
 def _strip_bom(data: bytes) -> bytes:

@@ -12,31 +12,45 @@ ingest those files, so a nightly flow can ingest in parallel batches.
 from __future__ import annotations
 
 import os
+import stat
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import polars as pl
-from sachsong.sources.detect import DecodeError, decode_bytes, detect_kind
+from sachsong.sources.detect import DecodedText, DecodeError, decode_bytes, detect_kind
 from sachsong.sources.headers import FAMILY_PART, GIVEN_PART, MIDDLE_PART, map_header
 from sachsong.sources.layout import describe as describe_template_rows
 from sachsong.sources.layout import join_split_columns, split_template_rows
 from sachsong.sources.legacy_fonts import LEGACY_CONVERTERS, detect_legacy_text, restore_tcvn3_capitals
+from sachsong.sources.limits import (
+    DEFAULT_LIMITS,
+    ReadLimits,
+    ScannedText,
+    check_xlsx,
+    json_too_deep,
+    not_regular,
+    open_confined,
+    read_all,
+    scan_text,
+)
 from sachsong.sources.readers import (
     RAW_LINE_LIMIT,
     FileRejected,
     Grid,
     read_delimited,
+    read_html,
     read_json,
     read_json_lines,
     read_spreadsheet,
 )
-from sachsong.sources.registry import Registry, SourceSpec, load_registry
+from sachsong.sources.registry import Registry, RegistryError, SourceSpec, load_registry
 
 from sachsong.schema import LINEAGE_COLUMNS, RAW_COLUMNS, empty_raw_table
 
-DEFAULT_MAX_FIELD_BYTES = 1_000_000
+DEFAULT_MAX_FIELD_BYTES = DEFAULT_LIMITS.max_field_bytes
 REJECT_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.String(),
     "source_row": pl.Int64(),
@@ -89,6 +103,7 @@ class FileCount:
     error: str | None = None
     columns: str | None = None
     notes: list[str] = field(default_factory=list)
+    rows_held: int | None = None  # data rows counted from the file's bytes before parsing (text: lines)
 
     def as_dict(self) -> dict[str, object]:
         row = {k: getattr(self, k) for k in COUNT_SCHEMA}
@@ -108,15 +123,19 @@ class IngestResult:
     registry: Registry | None = None
 
     def balanced(self) -> bool:
-        """Every file's data rows are all accounted for: rows_in == rows_out + rows_rejected."""
+        """Every file's data rows are all accounted for: rows_in == rows_out + rows_rejected. A file rejected
+        whole has one reject row without a source_row and counts every row it holds as rejected."""
         if self.counts.is_empty():
             return True
         ok = self.counts.select(
             (pl.col("rows_in") == pl.col("rows_out") + pl.col("rows_rejected")).all()
         ).item()
-        totals_match = self.table.height == int(self.counts["rows_out"].sum()) and self.rejects.filter(
-            pl.col("source_row").is_not_null()
-        ).height == int(self.counts["rows_rejected"].sum())
+        row_rejects = self.rejects.filter(pl.col("source_row").is_not_null()).height
+        whole_files = int(self.counts.filter(pl.col("status") == "failed")["rows_rejected"].sum() or 0)
+        totals_match = (
+            self.table.height == int(self.counts["rows_out"].sum())
+            and row_rejects + whole_files == int(self.counts["rows_rejected"].sum())
+        )
         return bool(ok) and totals_match
 
     def freshness_days(self) -> dict[str, int]:
@@ -183,9 +202,40 @@ def _printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, str, tuple[str, str] | None]]:
-    """(path, POSIX path relative to root, (status, reason) when refused or skipped), sorted, never leaving root."""
+def _visible(name: str) -> str:
+    """A file name as it may be shown: without bidi overrides, zero-width and other invisible format
+    characters (a right-to-left override shows "x_\u202eslx.csv" as "x_xls.csv")."""
+    if name.isascii():
+        return name
+    return "".join(c for c in name if unicodedata.category(c) != "Cf")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One file or folder the walk found: where it is, its name as ingest reports it (`relative`), and its
+    lstat at walk time (the opened file must be that same file)."""
+
+    path: Path
+    relative: str
+    refused: tuple[str, str] | None
+    real: str = ""  # POSIX path relative to the scan root as the OS spells it (to open it)
+    seen: os.stat_result | None = None
+
+
+def _walk(root: Path) -> Iterator[_Entry]:
+    """Every file and linked folder under root, sorted, never leaving root; refused and skipped ones carry
+    (status, reason). Files are looked at with lstat only: nothing is opened, so a FIFO cannot block."""
     resolved_root = root.resolve()
+    shown: set[str] = set()
+
+    def unique(name: str) -> str:
+        candidate, n = name, 1
+        while candidate in shown:  # two names differing only by invisible characters
+            n += 1
+            candidate = f"{name}~{n}"
+        shown.add(candidate)
+        return candidate
+
     for directory, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         here = Path(directory)
@@ -196,36 +246,49 @@ def _walk(root: Path) -> Iterator[tuple[Path, str, tuple[str, str] | None]]:
                 dirnames.remove(name)
             elif (here / name).is_symlink():
                 dirnames.remove(name)
-                relative = (here / name).relative_to(root).as_posix()
-                yield here / name, relative, ("failed", "symbolic link to a folder: not followed")
+                real = (here / name).relative_to(root).as_posix()
+                refusal = ("failed", "symbolic link to a folder: not followed")
+                yield _Entry(here / name, unique(_visible(_printable(real))), refusal, real)
         for name in sorted(filenames):
             path = here / name
-            relative = _printable(path.relative_to(root).as_posix())
+            real = path.relative_to(root).as_posix()
+            relative = unique(_visible(_printable(real)))
             lowered = name.lower()
-            if relative != path.relative_to(root).as_posix():
-                yield path, relative, ("failed", "file name is not valid UTF-8: refused")
+            if _printable(real) != real:
+                yield _Entry(path, relative, ("failed", "file name is not valid UTF-8: refused"), real)
                 continue
-            if any(part in lowered for part in _SUSPICIOUS_NAME_PARTS) or any(ord(c) < 32 for c in name):
-                yield path, relative, ("failed", f"suspicious file name {name!r} (path tricks): refused")
+            if any(part in lowered for part in _SUSPICIOUS_NAME_PARTS) or any(
+                ord(c) < 32 or unicodedata.category(c) == "Cc" for c in name
+            ):
+                shown_name = _visible(name).encode("unicode_escape").decode("ascii")
+                refusal = ("failed", f"suspicious file name '{shown_name}' (path tricks): refused")
+                yield _Entry(path, relative, refusal, real)
                 continue
-            if path.is_symlink():
+            try:
+                seen = os.lstat(path)
+            except OSError as exc:
+                yield _Entry(path, relative, ("failed", f"cannot be looked at ({exc.strerror})"), real)
+                continue
+            if stat.S_ISLNK(seen.st_mode):
                 try:
                     target = path.resolve(strict=True)
                 except (OSError, RuntimeError):
-                    yield path, relative, ("failed", "broken symbolic link")
+                    yield _Entry(path, relative, ("failed", "broken symbolic link"), real)
                     continue
                 if not target.is_relative_to(resolved_root):
-                    yield (
-                        path,
-                        relative,
-                        ("failed", "symbolic link points outside the sources folder: refused"),
-                    )
+                    refusal = ("failed", "symbolic link points outside the sources folder: refused")
+                    yield _Entry(path, relative, refusal, real)
                     continue
                 # A link to a file inside the folder would ingest that file twice.
-                inside = target.relative_to(resolved_root).as_posix()
-                yield path, relative, ("skipped", f"symbolic link to {inside}, which is ingested itself")
+                inside = _visible(_printable(target.relative_to(resolved_root).as_posix()))
+                refusal = ("skipped", f"symbolic link to {inside}, which is ingested itself")
+                yield _Entry(path, relative, refusal, real)
                 continue
-            yield path, relative, None
+            kind = not_regular(seen.st_mode)
+            if kind is not None:
+                yield _Entry(path, relative, ("failed", f"{kind}, not a regular file: refused"), real)
+                continue
+            yield _Entry(path, relative, None, real, seen)
 
 
 def _is_not_data(path: Path) -> str | None:
@@ -252,43 +315,118 @@ def _default_source_ids(relatives: list[str]) -> dict[str, str]:
 
 
 # --- One file ---------------------------------------------------------------------------------------------------
-def _read_grid(path: Path, spec: SourceSpec | None, count: FileCount) -> Grid | None:
-    data = path.read_bytes()
-    if not data.strip():
-        count.status, count.error = (
-            "empty",
-            "empty file (no bytes)" if not data else "empty file (only blanks)",
-        )
+def _read_grid(
+    root_fd: int, entry: _Entry, spec: SourceSpec | None, count: FileCount, limits: ReadLimits
+) -> Grid | None:
+    """Open the file the walk saw (confined, no link followed, never blocking) and read it within limits."""
+    fd = open_confined(root_fd, entry.real, entry.seen)
+    try:
+        return _read_open_file(fd, entry.path, spec, count, limits)
+    finally:
+        os.close(fd)
+
+
+def _over(what: str, value: int, limit: int, name: str) -> FileRejected:
+    return FileRejected(
+        f"{what} {value:,}, over the limit of {limit:,} ({name})", rows_note=f"over a read limit ({name})"
+    )
+
+
+def _read_open_file(
+    fd: int, path: Path, spec: SourceSpec | None, count: FileCount, limits: ReadLimits
+) -> Grid | None:
+    size = os.fstat(fd).st_size
+    if size == 0:
+        count.status, count.error = "empty", "empty file (no bytes)"
         return None
-    kind = detect_kind(path, data[:65536])
+    if size > limits.max_file_bytes:
+        raise _over("file size in bytes", size, limits.max_file_bytes, "max_file_bytes")
+    head = os.pread(fd, 65536, 0)
+    if size <= len(head) and not head.strip():
+        count.status, count.error = "empty", "empty file (only blanks)"
+        return None
+    kind = detect_kind(path, head)
     count.kind = kind
     if kind == "binary":
-        raise FileRejected("binary content, not a text export, spreadsheet or JSON")
+        raise FileRejected(
+            "binary content, not a text export, spreadsheet or JSON", rows_note="binary content has no rows"
+        )
     columns = spec.columns if spec else None
+    sheet = spec.sheet if spec else None
+    header_row = spec.header_row if spec else None
     if kind in ("xlsx", "xls"):
         count.encoding = kind
-        return read_spreadsheet(
-            path,
-            sheet=spec.sheet if spec else None,
-            header_row=spec.header_row if spec else None,
-            columns=columns,
-        )
-    try:
-        decoded = decode_bytes(data, spec.encoding if spec else None)
-    except DecodeError as exc:
-        raise FileRejected(str(exc)) from exc
-    count.encoding = decoded.encoding
-    count.notes.extend(decoded.notes)
+        source: Path | str | bytes | None = None
+        if kind == "xlsx":
+            with os.fdopen(os.dup(fd), "rb") as stream:
+                check = check_xlsx(stream, size, limits)
+            count.notes.extend(check.notes)
+            source = check.replacement
+        if source is None:
+            # The library opens the descriptor already checked, not the path (which could be swapped).
+            source = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else read_all(fd, size)
+        return read_spreadsheet(source, sheet=sheet, header_row=header_row, columns=columns)
     if kind == "json":
-        return read_json(decoded.text, columns)
+        if size > limits.max_json_bytes:
+            raise _over("JSON file size in bytes", size, limits.max_json_bytes, "max_json_bytes")
+        data = read_all(fd, size)
+        if json_too_deep(data, limits.max_json_depth):
+            raise FileRejected(
+                f"JSON nested deeper than {limits.max_json_depth} levels (max_json_depth)",
+                rows_note="over a read limit (max_json_depth)",
+            )
+        return read_json(_decode(data, None, spec, count).text, columns)
+    scanned = scan_text(fd, size, head, limits)
+    if scanned.nonblank_lines == 0:
+        count.status, count.error = "empty", "empty file (only blanks)"
+        return None
+    # Counted before parsing, for a file rejected whole: its lines below one header line.
+    count.rows_held = scanned.nonblank_lines - (0 if kind == "jsonl" else 1) if kind != "html" else None
+    if scanned.nonblank_lines > limits.max_rows + 1:
+        raise _over("non-blank lines", scanned.nonblank_lines, limits.max_rows, "max_rows")
+    decoded = _decode(scanned.data, scanned, spec, count)
+    long_reason = f"line longer than {limits.line_limit():,} bytes (max_line_bytes): not read"
     if kind == "jsonl":
-        return read_json_lines(decoded.text, columns)
-    return read_delimited(
+        bad = {line: long_reason for line in scanned.long_lines}
+        for line in json_too_deep(scanned.data, limits.max_json_depth, per_line=True) - scanned.long_lines:
+            bad[line] = f"JSON nested deeper than {limits.max_json_depth} levels (max_json_depth)"
+        return read_json_lines(decoded.text, columns, bad)
+    if kind == "html":
+        grid = read_html(
+            decoded.text,
+            header_row,
+            columns,
+            max_cells=limits.max_cells,
+            max_cell_chars=limits.line_limit(),
+        )
+        grid.dialect = f"{grid.dialect} in a .{path.suffix.lstrip('.').lower() or 'file'} file"
+        return grid
+    grid = read_delimited(
         decoded,
         delimiter=spec.delimiter if spec else None,
-        header_row=spec.header_row if spec else None,
+        header_row=header_row,
         columns=columns,
+        long_lines=scanned.long_lines,
+        line_limit=limits.line_limit(),
     )
+    if scanned.cr_only:
+        grid.notes.insert(0, "Mac CR line endings")
+    return grid
+
+
+def _decode(data: bytes, scanned: ScannedText | None, spec: SourceSpec | None, count: FileCount) -> DecodedText:
+    hint = spec.encoding if spec and not (scanned and scanned.transcoded_from) else None
+    try:
+        decoded = decode_bytes(data, hint)
+    except DecodeError as exc:
+        raise FileRejected(str(exc)) from exc
+    encoding = decoded.encoding
+    if scanned is not None and scanned.transcoded_from and encoding.startswith("utf-8"):
+        # The scan re-encoded a UTF-16/32 file as UTF-8: report what the file is.
+        encoding = scanned.transcoded_from + encoding[len("utf-8") :]
+    count.encoding = encoding
+    count.notes.extend(decoded.notes)
+    return decoded
 
 
 def _fix_legacy_cells(frame: pl.DataFrame, columns: list[str], count: FileCount) -> pl.DataFrame:
@@ -479,23 +617,40 @@ def _to_canonical(
 
 
 def _ingest_file(
-    path: Path,
-    relative: str,
+    root_fd: int,
+    entry: _Entry,
     spec: SourceSpec | None,
     source_id: str,
     count: FileCount,
-    max_field_bytes: int,
+    limits: ReadLimits,
 ) -> tuple[pl.DataFrame | None, list[dict[str, object]], list[dict[str, object]]]:
-    grid = _read_grid(path, spec, count)
+    relative = entry.relative
+    grid = _read_grid(root_fd, entry, spec, count, limits)
     if grid is None:
         return None, [], []
     count.dialect = grid.dialect
     count.notes.extend(grid.notes)
-    table, value_rejects = _to_canonical(grid, spec, source_id, relative, count, max_field_bytes)
-    rejects = [{"source_file": relative, **r.as_dict()} for r in grid.rejects] + value_rejects
+    columns = spec.columns if spec else None
+    tables: list[pl.DataFrame] = []
+    rejects = [{"source_file": relative, **r.as_dict()} for r in grid.rejects]
+    flagged: dict[int, str] = {}
+    described: list[str] = []
+    extras = 0
+    for part in [grid, *grid.more]:
+        if not map_header(part.header, columns).has_name:  # readers check this; never quote the header
+            raise FileRejected(f"no recognisable name column in the header row ({len(part.header)} column(s))")
+        table, value_rejects = _to_canonical(part, spec, source_id, relative, count, limits.max_field_bytes)
+        tables.append(table)
+        rejects.extend(value_rejects)
+        flagged.update(part.flagged_rows)
+        described.append(count.columns or "")
+        extras += count.extra_columns
+    if len(described) > 1:
+        count.columns = " | ".join(described)
+        count.extra_columns = extras
+    table = tables[0] if len(tables) == 1 else pl.concat(tables, how="vertical")
     warnings = [
-        {"source_file": relative, "source_row": row, "reason": why}
-        for row, why in sorted(grid.flagged_rows.items())
+        {"source_file": relative, "source_row": row, "reason": why} for row, why in sorted(flagged.items())
     ]
     count.rows_in = grid.rows_in
     count.rows_out = table.height
@@ -514,17 +669,26 @@ def ingest_directory(
     root: Path,
     registry: Path | None = None,
     *,
-    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+    max_field_bytes: int | None = None,
+    limits: ReadLimits | None = None,
 ) -> IngestResult:
     """Ingest every export under `root` (only `root/exports` when it exists; never `truth/`).
 
     `registry` is a source registry YAML; without one, `root/registry.yaml` or `root/sources.yaml` is used when
-    present, and otherwise every file is its own source named after its stem. A file that cannot be read is
-    rejected whole (one row in `.rejects` with a null `source_row`, status "failed"); a row that cannot be
-    parsed is rejected alone. Rows decoded with a fallback (mixed-encoding files) are published and listed in
-    `.warnings`.
+    present (a regular file inside root: a link or anything else is refused), and otherwise every file is its
+    own source named after its stem. A file that cannot be read, or breaks one of `limits`, is rejected whole
+    (one row in `.rejects` with a null `source_row`, status "failed", its rows counted as rejected when they
+    can be counted from the file); a row that cannot be parsed is rejected alone. Rows decoded with a
+    fallback (mixed-encoding files) are published and listed in `.warnings`.
     """
-    return _ingest(root, None, registry, max_field_bytes)
+    return _ingest(root, None, registry, _limits(limits, max_field_bytes))
+
+
+def _limits(limits: ReadLimits | None, max_field_bytes: int | None) -> ReadLimits:
+    limits = limits or DEFAULT_LIMITS
+    if max_field_bytes is not None:
+        limits = replace(limits, max_field_bytes=max_field_bytes)
+    return limits
 
 
 def list_source_files(root: Path) -> list[str]:
@@ -534,7 +698,7 @@ def list_source_files(root: Path) -> list[str]:
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"{root}: not a directory")
-    return [relative for _, relative, _ in _walk(_scan_root(root))]
+    return [entry.relative for entry in _walk(_scan_root(root))]
 
 
 def ingest_files(
@@ -542,7 +706,8 @@ def ingest_files(
     files: Iterable[str],
     registry: Path | None = None,
     *,
-    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+    max_field_bytes: int | None = None,
+    limits: ReadLimits | None = None,
 ) -> IngestResult:
     """Ingest only `files` (names as `list_source_files(root)` gives them) of the sources under `root`.
 
@@ -551,25 +716,39 @@ def ingest_files(
     A name that ingest would not find under `root` raises FileNotFoundError naming it.
     """
     wanted = list(dict.fromkeys(files))
-    return _ingest(root, wanted, registry, max_field_bytes)
+    return _ingest(root, wanted, registry, _limits(limits, max_field_bytes))
 
 
-def _ingest(root: Path, files: list[str] | None, registry: Path | None, max_field_bytes: int) -> IngestResult:
+def _find_registry(root: Path) -> Path | None:
+    """root/registry.yaml or root/sources.yaml, only as a regular file of root itself."""
+    for name in REGISTRY_FILE_NAMES:
+        try:
+            seen = os.lstat(root / name)
+        except FileNotFoundError:
+            continue
+        kind = not_regular(seen.st_mode)
+        if kind is not None:
+            raise RegistryError(f"{name}: {kind}, not a regular file inside the sources folder: refused")
+        return root / name
+    return None
+
+
+def _ingest(root: Path, files: list[str] | None, registry: Path | None, limits: ReadLimits) -> IngestResult:
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"{root}: not a directory")
     if registry is None:
-        registry = next((root / n for n in REGISTRY_FILE_NAMES if (root / n).is_file()), None)
-    loaded = load_registry(registry) if registry is not None else None
+        found = _find_registry(root)
+        loaded = load_registry(found, confine_to=root) if found is not None else None
+    else:
+        loaded = load_registry(registry)
     scan_root = _scan_root(root)
 
     entries = list(_walk(scan_root))
-    readable = [
-        relative for path, relative, refused in entries if refused is None and _is_not_data(path) is None
-    ]
+    readable = [e.relative for e in entries if e.refused is None and _is_not_data(e.path) is None]
     default_ids = _default_source_ids(readable)
     if files is not None:
-        known = {relative for _, relative, _ in entries}
+        known = {e.relative for e in entries}
         missing = [name for name in files if name not in known]
         if missing:
             raise FileNotFoundError(
@@ -577,47 +756,58 @@ def _ingest(root: Path, files: list[str] | None, registry: Path | None, max_fiel
                 + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
             )
         chosen = set(files)
-        entries = [entry for entry in entries if entry[1] in chosen]
+        entries = [e for e in entries if e.relative in chosen]
 
     tables: list[pl.DataFrame] = []
     rejects: list[dict[str, object]] = []
     warnings: list[dict[str, object]] = []
     counts: list[FileCount] = []
-    for path, relative, refused in entries:
-        count = FileCount(source_file=relative)
-        counts.append(count)
-        if refused is not None:
-            count.status, count.error = refused
-            if count.status == "failed":
-                rejects.append(_file_reject(relative, count.error))
-            continue
-        skip = _is_not_data(path)
-        if skip is not None:
-            count.status, count.error = "skipped", skip
-            continue
-        spec = loaded.source_for([relative, path.relative_to(root).as_posix()]) if loaded else None
-        source_id = spec.source_id_for(default_ids[relative]) if spec else default_ids[relative]
-        count.source_id = source_id
-        count.freshness_days = spec.freshness_days if spec else 1
-        try:
-            table, file_rejects, file_warnings = _ingest_file(
-                path, relative, spec, source_id, count, max_field_bytes
-            )
-        except FileRejected as exc:
-            count.status, count.error = "failed", str(exc)
-            count.rows_in = count.rows_out = count.rows_rejected = 0
-            rejects.append(_file_reject(relative, str(exc)))
-            continue
-        except (OSError, pl.exceptions.PolarsError, ValueError) as exc:
-            reason = f"unreadable: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            count.status, count.error = "failed", reason
-            count.rows_in = count.rows_out = count.rows_rejected = 0
-            rejects.append(_file_reject(relative, reason))
-            continue
-        if table is not None:
-            tables.append(table)
-        rejects.extend(file_rejects)
-        warnings.extend(file_warnings)
+    root_fd = os.open(scan_root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        for entry in entries:
+            path, relative = entry.path, entry.relative
+            count = FileCount(source_file=relative)
+            counts.append(count)
+            if entry.refused is not None:
+                count.status, count.error = entry.refused
+                if count.status == "failed":
+                    rejects.append(_file_reject(relative, count.error))
+                continue
+            skip = _is_not_data(path)
+            if skip is not None:
+                count.status, count.error = "skipped", skip
+                continue
+            if relative != entry.real:
+                count.notes.append("file name holds invisible or bidi control characters: shown without them")
+            spec = loaded.source_for([relative, entry.real, path.relative_to(root).as_posix()]) if loaded else None
+            source_id = spec.source_id_for(default_ids[relative]) if spec else default_ids[relative]
+            count.source_id = source_id
+            count.freshness_days = spec.freshness_days if spec else 1
+            try:
+                table, file_rejects, file_warnings = _ingest_file(root_fd, entry, spec, source_id, count, limits)
+            except FileRejected as exc:
+                _reject_whole(count, rejects, str(exc), exc.rows, exc.rows_note)
+                continue
+            except OSError as exc:
+                reason = f"unreadable: {type(exc).__name__} ({exc.strerror or 'error'})"
+                _reject_whole(count, rejects, reason, None, "the file could not be read")
+                continue
+            except RecursionError:
+                _reject_whole(count, rejects, "nested too deeply to read", None, "over a read limit")
+                continue
+            except MemoryError:
+                _reject_whole(count, rejects, "too large to read in memory", None, "over a read limit")
+                continue
+            except Exception as exc:  # one file never stops the province; the error's text may hold values
+                reason = f"unreadable: {type(exc).__name__}"
+                _reject_whole(count, rejects, reason, None, "the file could not be read")
+                continue
+            if table is not None:
+                tables.append(table)
+            rejects.extend(file_rejects)
+            warnings.extend(file_warnings)
+    finally:
+        os.close(root_fd)
 
     table = pl.concat(tables, how="vertical") if tables else empty_raw_table()
     table = table.select([*RAW_COLUMNS, *LINEAGE_COLUMNS])
@@ -633,3 +823,17 @@ def _ingest(root: Path, files: list[str] | None, registry: Path | None, max_fiel
         root=root,
         registry=loaded,
     )
+
+
+def _reject_whole(
+    count: FileCount, rejects: list[dict[str, object]], reason: str, rows: int | None, rows_note: str | None
+) -> None:
+    """The file is rejected whole: every row it holds, counted from the file itself, is a rejected row."""
+    count.status, count.error = "failed", reason
+    held = rows if rows is not None else count.rows_held
+    if held is None:
+        held = 0
+        count.notes.append(f"rows not counted: {rows_note or 'the file could not be read'}")
+    count.rows_in = count.rows_rejected = max(held, 0)
+    count.rows_out = 0
+    rejects.append(_file_reject(count.source_file, reason))

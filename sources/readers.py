@@ -12,7 +12,9 @@ import io
 import json
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,11 @@ from sachsong.sources.detect import (
     sniff_delimiter,
 )
 from sachsong.sources.headers import map_header
+from sachsong.sources.limits import MAX_COLUMNS, FileRejected
 
 RAW_LINE_LIMIT = 500
 PREFERRED_JSON_KEYS = ("data", "records", "items", "rows", "results", "danh_sach", "du_lieu")
-
-
-class FileRejected(ValueError):
-    """The whole file cannot be used; the message says why."""
+__all__ = ["FileRejected", "Grid", "RowReject", "read_delimited", "read_html", "read_json", "read_json_lines"]
 
 
 @dataclass
@@ -62,6 +62,9 @@ class Grid:
     notes: list[str] = field(default_factory=list)
     needs_nfc: bool = False  # text decoded by ingest is NFC already; cells from xlsx/JSON are not
     delimiter: str = ","  # to rebuild a rejected row's raw line
+    # Further parts of the same file with a header of their own (another sheet, another JSON list): their
+    # rows are numbered after this one's; `rows_in` and `rejects` here account for every part.
+    more: list[Grid] = field(default_factory=list)
 
 
 def positional(n: int) -> list[str]:
@@ -78,10 +81,19 @@ def read_delimited(
     delimiter: str | None = None,
     header_row: int | None = None,
     columns: dict[str, str] | None = None,
+    long_lines: set[int] | None = None,
+    line_limit: int | None = None,
 ) -> Grid:
     """CSV/TSV/TXT. Polars parses well-formed text; Python's csv module takes over only for the files polars
-    cannot be trusted with (quoted fields spanning lines) or rejects, to find the bad rows."""
+    cannot be trusted with (quoted fields spanning lines) or rejects, to find the bad rows.
+
+    `long_lines`: 0-based physical lines that were too long to read (over `line_limit` bytes; ingest replaced
+    them by a stub): each is a rejected row. Mac CR-only line ends are read as line ends."""
     text = decoded.text
+    cr_notes = []
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")
+        cr_notes.append("Mac CR line endings")
     sniffed = delimiter is None
     delimiter = delimiter or sniff_delimiter(text)
     head = parse_head(text, delimiter)
@@ -99,15 +111,18 @@ def read_delimited(
     header_end_line = head[header_index][0]
     _check_header(header, delimiter, sniffed, columns)
     skipped = header_index  # title lines above the header
-    notes = [f"{skipped} line(s) above the header skipped"] if skipped else []
+    notes = cr_notes + ([f"{skipped} line(s) above the header skipped"] if skipped else [])
     dialect = f"delimited {_delimiter_name(delimiter)}"
 
     body_start = _offset_after_line(text, header_end_line)
     body = text[body_start:]
     fallback_body_lines = {n - header_end_line - 1 for n in decoded.fallback_lines if n > header_end_line}
-    grid = _read_body_fast(body, delimiter, header, fallback_body_lines)
+    long_body = _LongLines(
+        {n - header_end_line - 1 for n in (long_lines or ()) if n > header_end_line}, line_limit
+    )
+    grid = _read_body_fast(body, delimiter, header, fallback_body_lines, long_body)
     if grid is None:
-        grid = _read_body_python(body, delimiter, header, fallback_body_lines)
+        grid = _read_body_python(body, delimiter, header, fallback_body_lines, long_body)
         grid.dialect = f"{dialect} (row-by-row parse)"
     else:
         grid.dialect = dialect
@@ -120,7 +135,20 @@ def _delimiter_name(delimiter: str) -> str:
     return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(delimiter, repr(delimiter))
 
 
+@dataclass
+class _LongLines:
+    """Body lines (0-based) replaced by a stub because they were longer than `limit` bytes."""
+
+    lines: set[int]
+    limit: int | None
+
+    def reason(self) -> str:
+        limit = f"{self.limit:,} bytes" if self.limit else "the line limit"
+        return f"line longer than {limit} (max_line_bytes): not read"
+
+
 def _check_header(header: list[str], delimiter: str, sniffed: bool, columns: dict[str, str] | None) -> None:
+    # The cells are not quoted: in a file without a header they are a person's data.
     if not map_header(header, columns).has_name:
         fields = len(header)
         hint = ""
@@ -128,8 +156,7 @@ def _check_header(header: list[str], delimiter: str, sniffed: bool, columns: dic
             hint = " (only one column: the delimiter could not be recognised)"
         elif fields == 1:
             hint = f" (only one column: is the delimiter really {_delimiter_name(delimiter)}?)"
-        shown = ", ".join(repr(h) for h in header[:8])
-        raise FileRejected(f"no recognisable name column in the header [{shown}]{hint}")
+        raise FileRejected(f"no recognisable name column in the header row ({fields} column(s)){hint}")
 
 
 def _offset_after_line(text: str, line_index: int) -> int:
@@ -145,7 +172,9 @@ def _offset_after_line(text: str, line_index: int) -> int:
 _QUOTED_FIELD = r'"(?:[^"]|"")*"'
 
 
-def _read_body_fast(body: str, delimiter: str, header: list[str], fallback_lines: set[int]) -> Grid | None:
+def _read_body_fast(
+    body: str, delimiter: str, header: list[str], fallback_lines: set[int], long_lines: _LongLines
+) -> Grid | None:
     """Vectorised: check every physical line's field count, then let polars parse the good lines.
 
     Returns None when a quoted field spans lines (line counts prove nothing then) or polars disagrees.
@@ -172,6 +201,10 @@ def _read_body_fast(body: str, delimiter: str, header: list[str], fallback_lines
             fields=line.str.replace_all(_QUOTED_FIELD, "").str.count_matches(delimiter, literal=True) + 1,
         )
         lines = lines.update(recount, on="line_no")
+    if long_lines.lines:
+        lines = lines.with_columns(
+            fields=pl.when(pl.col("line_no").is_in(sorted(long_lines.lines))).then(-1).otherwise("fields")
+        )
     last_is_blank = lines.height > 0 and bool(lines["blank"][-1])
     blanks = int(lines["blank"].sum())
     lines = lines.filter(~pl.col("blank")).with_columns(
@@ -205,6 +238,8 @@ def _read_body_fast(body: str, delimiter: str, header: list[str], fallback_lines
         frame = _empty_frame(ncols)
     rejects = [
         RowReject(row, None, f"expected {ncols} fields, found {count}", text)
+        if count >= 0
+        else RowReject(row, None, long_lines.reason(), "")
         for row, count, text in bad.select("source_row", "fields", "line").iter_rows()
     ]
     flagged: dict[int, str] = {}
@@ -216,7 +251,9 @@ def _read_body_fast(body: str, delimiter: str, header: list[str], fallback_lines
     )
 
 
-def _read_body_python(body: str, delimiter: str, header: list[str], fallback_lines: set[int]) -> Grid:
+def _read_body_python(
+    body: str, delimiter: str, header: list[str], fallback_lines: set[int], long_lines: _LongLines
+) -> Grid:
     """Row by row with the csv module, keeping every record's physical lines to report bad ones."""
     ncols = len(header)
     physical = body.split("\n")
@@ -249,6 +286,9 @@ def _read_body_python(body: str, delimiter: str, header: list[str], fallback_lin
             row += 1
             if any(line in fallback_lines for line in span):
                 flagged[row] = "line not UTF-8: decoded with the legacy encoding"
+            if long_lines.lines and any(line in long_lines.lines for line in span):
+                rejects.append(RowReject(row, None, long_lines.reason(), ""))
+                continue
             if len(fields) != ncols:
                 rejects.append(RowReject(row, None, f"expected {ncols} fields, found {len(fields)}", raw))
                 continue
@@ -270,24 +310,30 @@ def _read_body_python(body: str, delimiter: str, header: list[str], fallback_lin
     return Grid(header=header, frame=frame, rows_in=row, dialect="", rejects=rejects, flagged_rows=flagged)
 
 
-# --- Spreadsheets -----------------------------------------------------------------------------------------------
+# --- Spreadsheets and HTML tables -------------------------------------------------------------------------------
 _MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00$")
 
 
 def read_spreadsheet(
-    path: Path,
+    source: Path | str | bytes,
     sheet: str | int | None = None,
     header_row: int | None = None,
     columns: dict[str, str] | None = None,
 ) -> Grid:
-    """xlsx/xls through fastexcel (calamine). The first sheet with a recognisable header is read, and every
-    other sheet with the same header is appended (an export split across sheets); other sheets are noted."""
+    """xlsx/xls through fastexcel (calamine): every sheet is read. Sheets whose header maps are data (sheets
+    with the same header are appended: an export split across sheets; another header is another part); the
+    rows of a sheet whose header does not map are rejected with that reason, so they are counted.
+
+    `source` is a path or the workbook's bytes; ingest has checked an xlsx against its limits before."""
     import fastexcel
 
     try:
-        workbook = fastexcel.read_excel(path)
+        workbook = fastexcel.read_excel(source)
     except Exception as exc:  # fastexcel raises its own error types for broken archives
-        raise FileRejected(f"not a readable spreadsheet: {exc}") from exc
+        # Its message may quote the workbook's content: only the kind of error is kept.
+        raise FileRejected(
+            f"not a readable spreadsheet ({type(exc).__name__})", rows_note="the workbook cannot be opened"
+        ) from exc
     names = list(workbook.sheet_names)
     if sheet is not None:
         if isinstance(sheet, int) and 0 <= sheet < len(names):
@@ -295,22 +341,44 @@ def read_spreadsheet(
         elif sheet in names:
             wanted = [str(sheet)]
         else:
-            raise FileRejected(f"sheet {sheet!r} (from the registry) not found; sheets: {names}")
+            raise FileRejected(
+                f"sheet {sheet!r} (from the registry) not found; sheets: {names}",
+                rows_note="the registry's sheet is missing",
+            )
     else:
         wanted = names
 
-    chosen_header: list[str] | None = None
-    parts: list[pl.DataFrame] = []
+    def sheets() -> Iterable[tuple[str, pl.DataFrame | Exception]]:
+        for name in wanted:
+            try:
+                yield name, workbook.load_sheet(name, header_row=None, dtypes="string").to_polars()
+            except Exception as exc:  # a chart sheet, a broken part: noted, the other sheets still count
+                yield name, exc
+
+    return sheets_to_grid(sheets(), header_row, columns, "spreadsheet", many=len(names) > 1)
+
+
+def sheets_to_grid(
+    sheets: Iterable[tuple[str, pl.DataFrame | Exception]],
+    header_row: int | None,
+    columns: dict[str, str] | None,
+    kind: str,
+    many: bool = False,
+) -> Grid:
+    """Tables of cells (any column names, string or null cells) → one Grid accounting for all their rows."""
+    groups: dict[tuple[str, ...], tuple[list[str], list[pl.DataFrame]]] = {}
+    rejects: list[RowReject] = []
     notes: list[str] = []
     row_offset = 0
-    for sheet_name in wanted:
-        try:
-            grid = workbook.load_sheet(sheet_name, header_row=None, dtypes="string").to_polars()
-        except Exception as exc:
-            notes.append(f"sheet {sheet_name!r} unreadable: {exc}")
+    for sheet_name, loaded in sheets:
+        if isinstance(loaded, Exception):
+            notes.append(
+                f"{_part(kind)} {sheet_name!r} unreadable ({type(loaded).__name__}): rows not counted"
+            )
             continue
+        grid = loaded.select(pl.all().cast(pl.String))
         grid = grid.filter(~pl.all_horizontal(pl.all().is_null() | (pl.all().str.strip_chars() == "")))
-        if grid.height == 0:
+        if grid.height == 0 or grid.width == 0:
             continue
         head_rows = [list(r) for r in grid.head(30).iter_rows()]
         if header_row is not None:
@@ -318,37 +386,61 @@ def read_spreadsheet(
             header = [("" if c is None else str(c).strip()) for c in head_rows[index]]
         else:
             index, header = find_header(head_rows)
-        header = _trim_header(header, grid.slice(index + 1))
-        if chosen_header is None:
-            if not map_header(header, columns).has_name:
-                notes.append(f"sheet {sheet_name!r} skipped: no recognisable name column")
-                continue
-            chosen_header = header
-        elif [h.lower() for h in header] != [h.lower() for h in chosen_header]:
-            notes.append(f"sheet {sheet_name!r} skipped: its header differs from the first data sheet")
-            continue
-        body = grid.slice(index + 1).select(grid.columns[: len(header)])
+        body = grid.slice(index + 1)
+        header = _trim_header(header, body)
+        body = body.select(grid.columns[: len(header)])
         body.columns = positional(len(header))
-        body = body.with_columns(pl.col(c).str.replace(_MIDNIGHT.pattern, "${1}") for c in body.columns)
-        body = body.with_columns(
-            source_row=pl.int_range(row_offset + 1, row_offset + body.height + 1, dtype=pl.Int64)
-        )
+        first_row = row_offset + 1
         row_offset += body.height
-        if len(wanted) > 1 or len(names) > 1:
-            notes.append(f"sheet {sheet_name!r}: rows {body['source_row'].min()}–{body['source_row'].max()}")
-        parts.append(body)
-    if chosen_header is None:
-        detail = "; ".join(notes) if notes else "all sheets are empty"
-        raise FileRejected(f"no sheet with a recognisable name column ({detail})")
-    frame = pl.concat(parts) if parts else _empty_frame(len(chosen_header))
-    return Grid(
-        header=chosen_header,
-        frame=frame,
-        rows_in=frame.height,
-        dialect=f"spreadsheet ({len(parts)} sheet(s))",
-        notes=notes,
-        needs_nfc=True,
-    )
+        if not map_header(header, columns).has_name:
+            if body.height:
+                reason = f"{_part(kind)} {sheet_name!r}: no recognisable name column in its header"
+                raw = body.select(
+                    pl.concat_str([pl.col(c).fill_null("") for c in body.columns], separator="\t").str.slice(
+                        0, RAW_LINE_LIMIT
+                    )
+                ).to_series()
+                rejects.extend(
+                    RowReject(row, None, reason, text)
+                    for row, text in enumerate(raw.to_list(), start=first_row)
+                )
+                notes.append(
+                    f"{_part(kind)} {sheet_name!r}: {body.height} row(s) rejected (no recognisable name column)"
+                )
+            else:
+                notes.append(f"{_part(kind)} {sheet_name!r} skipped: no recognisable name column")
+            continue
+        body = body.with_columns(pl.col(c).str.replace(_MIDNIGHT.pattern, "${1}") for c in body.columns)
+        body = body.with_columns(source_row=pl.int_range(first_row, row_offset + 1, dtype=pl.Int64))
+        key = tuple(h.lower() for h in header)
+        groups.setdefault(key, (header, []))[1].append(body)
+        if many and body.height:
+            notes.append(f"{_part(kind)} {sheet_name!r}: rows {first_row}–{row_offset}")
+    if not groups:
+        detail = "; ".join(notes) if notes else f"all {_part(kind)}s are empty"
+        raise FileRejected(f"no {_part(kind)} with a recognisable name column ({detail})", rows=row_offset)
+    grids = [
+        Grid(
+            header=header,
+            frame=pl.concat(parts) if parts else _empty_frame(len(header)),
+            rows_in=sum(p.height for p in parts),
+            dialect="",
+            needs_nfc=True,
+            delimiter="\t",
+        )
+        for header, parts in groups.values()
+    ]
+    main = grids[0]
+    main.more = grids[1:]
+    main.rows_in = row_offset
+    main.rejects = rejects
+    main.notes = notes
+    main.dialect = f"{kind} ({len(grids)} header(s))" if len(grids) > 1 else kind
+    return main
+
+
+def _part(kind: str) -> str:
+    return "table" if kind.startswith("html") else "sheet"
 
 
 def _trim_header(header: list[str], body: pl.DataFrame) -> list[str]:
@@ -359,6 +451,134 @@ def _trim_header(header: list[str], body: pl.DataFrame) -> list[str]:
     while end > 0 and not header[end - 1] and not (end - 1 < len(filled) and filled[end - 1]):
         end -= 1
     return [h or f"column_{i + 1}" for i, h in enumerate(header[:end])]
+
+
+_SPACES = re.compile(r"\s+")
+
+
+class _TableParser(HTMLParser):
+    """Rows of <td>/<th> cells from every table of a page, in document order; colspan and rowspan keep the
+    columns aligned. Not recursive, and bounded: cells and one cell's length are counted as they come."""
+
+    def __init__(self, max_cells: int, max_cell_chars: int) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self.cells = 0
+        self._max_cells = max_cells
+        self._max_cell_chars = max_cell_chars
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._cell_chars = 0
+        self._spans = (1, 1)
+        self._covered: dict[int, int] = {}  # column → rows still covered by a rowspan from above
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag == "tr":
+            self._end_row()
+            self._row = []
+        elif tag in ("td", "th"):
+            self._end_cell()
+            if self._row is None:
+                self._row = []
+            self._fill_covered()
+            values = dict(attrs)
+            self._spans = (_span(values.get("colspan")), _span(values.get("rowspan")))
+            self._cell, self._cell_chars = [], 0
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in ("td", "th"):
+            self._end_cell()
+        elif tag in ("tr", "table"):
+            self._end_row()
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is None or self._skip:
+            return
+        self._cell_chars += len(data)
+        if self._cell_chars > self._max_cell_chars:
+            raise FileRejected(
+                f"a table cell is longer than {self._max_cell_chars:,} characters (max_line_bytes)",
+                rows_note="over a read limit",
+            )
+        self._cell.append(data)
+
+    def _fill_covered(self) -> None:
+        assert self._row is not None
+        while len(self._row) in self._covered:
+            column = len(self._row)
+            self._row.append("")
+            self._covered[column] -= 1
+            if not self._covered[column]:
+                del self._covered[column]
+
+    def _end_cell(self) -> None:
+        if self._cell is None or self._row is None:
+            self._cell = None
+            return
+        colspan, rowspan = self._spans
+        colspan = max(1, min(colspan, MAX_COLUMNS - len(self._row)))
+        start = len(self._row)
+        self._row.append(_SPACES.sub(" ", "".join(self._cell)).strip())
+        self._row.extend([""] * (colspan - 1))
+        if rowspan > 1:
+            for column in range(start, start + colspan):
+                self._covered[column] = rowspan - 1
+        self.cells += colspan
+        if self.cells > self._max_cells:
+            raise FileRejected(
+                f"the tables hold more than {self._max_cells:,} cells (max_cells)",
+                rows_note="over a read limit",
+            )
+        self._cell = None
+
+    def _end_row(self) -> None:
+        self._end_cell()
+        if self._row is not None:
+            self._fill_covered()
+            if self._row:
+                self.rows.append(self._row)
+        self._row = None
+
+
+def _span(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 1000))
+    except ValueError:
+        return 1
+
+
+def read_html(
+    text: str,
+    header_row: int | None = None,
+    columns: dict[str, str] | None = None,
+    *,
+    max_cells: int = 50_000_000,
+    max_cell_chars: int = 8 << 20,
+) -> Grid:
+    """A web page's tables (web-based commune software exports them as .xls): every table's rows in order,
+    read as one sheet, the header found as in a CSV (title rows above it skipped)."""
+    parser = _TableParser(max_cells, max_cell_chars)
+    for start in range(0, len(text), 1 << 20):
+        parser.feed(text[start : start + (1 << 20)])
+    parser.close()
+    parser._end_row()
+    rows = parser.rows
+    if not rows:
+        raise FileRejected("web page (HTML) without any table row", rows=0)
+    width = max(len(row) for row in rows)
+    frame = pl.DataFrame(
+        [row + [""] * (width - len(row)) for row in rows],
+        schema={f"column_{i}": pl.String() for i in range(width)},
+        orient="row",
+    )
+    return sheets_to_grid([("1", frame)], header_row, columns, "html table")
 
 
 # --- JSON -------------------------------------------------------------------------------------------------------
@@ -377,81 +597,141 @@ def _json_value(value: Any) -> str | None:
 
 
 def _records_to_grid(
-    items: list[tuple[int, Any]],
-    dialect: str,
-    rejects: list[RowReject],
-    rows_in: int,
-    columns: dict[str, str] | None,
+    items: list[tuple[int, Any]], dialect: str, rejects: list[RowReject], rows_in: int
 ) -> Grid:
     keys: dict[str, None] = {}
     for _, item in items:
         keys.update(dict.fromkeys(item))
     header = list(keys)
-    columns = {
+    data = {
         name: pl.Series(name, [_json_value(item.get(key)) for _, item in items], dtype=pl.String)
         for name, key in zip(positional(len(header)), header, strict=True)
     }
-    frame = pl.DataFrame(columns).with_columns(
-        source_row=pl.Series([row for row, _ in items], dtype=pl.Int64)
-    )
+    frame = pl.DataFrame(data).with_columns(source_row=pl.Series([row for row, _ in items], dtype=pl.Int64))
     if not items:
         frame = _empty_frame(len(header))
-    if header and not map_header(header, columns).has_name:
-        shown = ", ".join(repr(h) for h in header[:8])
-        raise FileRejected(f"no recognisable name field in the JSON records [{shown}]")
     return Grid(header=header, frame=frame, rows_in=rows_in, dialect=dialect, rejects=rejects, needs_nfc=True)
 
 
+def _header_of(records: list[Any]) -> list[str]:
+    keys: dict[str, None] = {}
+    for item in records:
+        if isinstance(item, dict):
+            keys.update(dict.fromkeys(item))
+    return list(keys)
+
+
+def _raw_json(item: Any) -> str:
+    return json.dumps(item, ensure_ascii=False)[:RAW_LINE_LIMIT]
+
+
 def read_json(text: str, columns: dict[str, str] | None = None) -> Grid:
-    """A list of objects, or an object holding one list of objects (under "data", "records", ...)."""
+    """A list of objects, an object holding lists of objects (every list is read: "data", "records", ...),
+    or one object that is itself a record. Items that are not objects are rejected one by one, and so are
+    the records of a list whose fields name no person; rows are numbered across the lists in order.
+
+    The caller checks the nesting depth first (`limits.json_too_deep`): `json` recurses."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FileRejected(f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+        raise FileRejected(
+            f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            rows_note="invalid JSON cannot be counted",
+        ) from exc
     if isinstance(document, dict):
-        lists = {k: v for k, v in document.items() if isinstance(v, list)}
-        preferred = [k for k in PREFERRED_JSON_KEYS if k in lists]
-        if len(lists) == 1:
-            key = next(iter(lists))
-        elif preferred:
-            key = preferred[0]
-        else:
+        lists = [(str(k), v) for k, v in document.items() if isinstance(v, list)]
+        if not lists and document and map_header([str(k) for k in document], columns).has_name:
+            lists = [("", [document])]
+        if not lists:
             raise FileRejected(
-                f"JSON object without a single list of records (keys: {', '.join(list(document)[:10])})"
+                f"JSON object without a list of records ({len(document)} key(s), no list)",
+                rows_note="no list of records",
             )
-        records, dialect = lists[key], f"json object[{key!r}]"
     elif isinstance(document, list):
-        records, dialect = document, "json list"
+        lists = [("", document)]
     else:
-        raise FileRejected(f"JSON is a {type(document).__name__}, not a list of records")
-    items: list[tuple[int, Any]] = []
+        raise FileRejected(f"JSON is a {type(document).__name__}, not a list of records", rows=0)
+    total = sum(len(records) for _, records in lists)
+    if total > _JSON_MAX_ITEMS:
+        raise FileRejected(f"JSON holds {total:,} items, over the limit of {_JSON_MAX_ITEMS:,} (max_rows)")
+    mapped = [
+        bool(_header_of(records)) and map_header(_header_of(records), columns).has_name
+        for _, records in lists
+    ]
+    if not any(mapped):
+        objects = sum(isinstance(item, dict) for _, records in lists for item in records)
+        if not objects:
+            where = "JSON list holds" if isinstance(document, list) else "JSON object's lists hold"
+            raise FileRejected(f"{where} no objects ({total} item(s) of other kinds)", rows=total)
+        raise FileRejected(
+            f"no recognisable name field in the JSON records ({len(_header_of([i for _, r in lists for i in r]))} "
+            "field(s))",
+            rows=total,
+        )
+    several = len(lists) > 1
+    grids: list[Grid] = []
     rejects: list[RowReject] = []
-    for row, item in enumerate(records, start=1):
-        if isinstance(item, dict):
-            items.append((row, item))
-        else:
-            rejects.append(
-                RowReject(
-                    row,
-                    None,
-                    f"item is a {type(item).__name__}, not an object",
-                    json.dumps(item, ensure_ascii=False),
-                )
-            )
-    if not items and rejects:
-        raise FileRejected(f"JSON list holds no objects (first item: {rejects[0].raw_line[:60]})")
-    return _records_to_grid(items, dialect, rejects, len(records), columns)
-
-
-def read_json_lines(text: str, columns: dict[str, str] | None = None) -> Grid:
-    """One JSON object per line; a line that is not an object is rejected on its own."""
-    items: list[tuple[int, Any]] = []
-    rejects: list[RowReject] = []
+    notes: list[str] = []
     row = 0
-    for line in text.split("\n"):
+    for (key, records), maps in zip(lists, mapped, strict=True):
+        where = f"list {key!r}: " if several else ""
+        first = row + 1
+        items: list[tuple[int, Any]] = []
+        for item in records:
+            row += 1
+            if not maps:
+                rejects.append(
+                    RowReject(row, None, f"{where}no recognisable name field in its records", _raw_json(item))
+                )
+            elif isinstance(item, dict):
+                items.append((row, item))
+            else:
+                rejects.append(
+                    RowReject(
+                        row, None, f"{where}item is a {type(item).__name__}, not an object", _raw_json(item)
+                    )
+                )
+        if several:
+            notes.append(f"list {key!r}: rows {first}–{row}" + ("" if maps else " rejected (no name field)"))
+        if maps:
+            grids.append(_records_to_grid(items, "", [], len(items)))
+    main = grids[0]
+    main.more = grids[1:]
+    main.rejects = rejects
+    main.rows_in = row
+    main.notes = notes
+    if isinstance(document, list):
+        main.dialect = "json list"
+    elif lists[0][0] == "":
+        main.dialect = "json object (one record)"
+    else:
+        main.dialect = (
+            "json object[" + ", ".join(repr(k) for k, _ in lists[:5]) + ("…" if len(lists) > 5 else "") + "]"
+        )
+    return main
+
+
+_JSON_MAX_ITEMS = 20_000_000
+
+
+def read_json_lines(
+    text: str,
+    columns: dict[str, str] | None = None,
+    bad_lines: dict[int, str] | None = None,
+) -> Grid:
+    """One JSON object per line; a line that is not an object is rejected on its own. `bad_lines` maps
+    0-based physical lines that must not be parsed (too long, nested too deep) to their reason."""
+    items: list[tuple[int, Any]] = []
+    rejects: list[RowReject] = []
+    bad_lines = bad_lines or {}
+    row = 0
+    for number, line in enumerate(text.split("\n")):
         if not line.strip():
             continue
         row += 1
+        if number in bad_lines:
+            rejects.append(RowReject(row, None, bad_lines[number], ""))
+            continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -462,5 +742,10 @@ def read_json_lines(text: str, columns: dict[str, str] | None = None) -> Grid:
         else:
             rejects.append(RowReject(row, None, f"line is a {type(item).__name__}, not an object", line))
     if not items and rejects:
-        raise FileRejected(f"no JSON object on any line (first problem: {rejects[0].reason})")
-    return _records_to_grid(items, "json lines", rejects, row, columns)
+        raise FileRejected(f"no JSON object on any line (first problem: {rejects[0].reason})", rows=row)
+    header = _header_of([item for _, item in items])
+    if header and not map_header(header, columns).has_name:
+        raise FileRejected(
+            f"no recognisable name field in the JSON records ({len(header)} field(s))", rows=row
+        )
+    return _records_to_grid(items, "json lines", rejects, row)

@@ -17,7 +17,10 @@ Files matched by no entry are still ingested with detection and their file stem 
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,9 @@ _SOURCE_KEYS = {
     "name",
 }
 _MAPPABLE = set(RAW_COLUMNS) - {"source_id"}
+MAX_REGISTRY_BYTES = 1 << 20
+_MAX_DEPTH = 32
+_MAX_ALIASES = 200
 
 
 class RegistryError(ValueError):
@@ -158,13 +164,80 @@ def _parse_source(path: Path, position: int, entry: Any) -> SourceSpec:
     )
 
 
-def load_registry(path: str | Path) -> Registry:
-    """Read and validate a registry YAML file; errors name the file, the source and the field."""
-    path = Path(path)
+def _read_registry_text(path: Path, confine_to: Path | None) -> str:
+    """The registry's text, read from a regular file without following a link when it must stay inside
+    `confine_to` (a registry found in the sources folder); never more than MAX_REGISTRY_BYTES."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    directory_fd = None
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"{path}: cannot read the registry: {exc}") from exc
+        if confine_to is not None:
+            if path.parent.resolve() != Path(confine_to).resolve():
+                raise RegistryError(f"{path.name}: not directly inside the sources folder: refused")
+            directory_fd = os.open(confine_to, os.O_RDONLY | os.O_DIRECTORY)
+            fd = os.open(path.name, flags | getattr(os, "O_NOFOLLOW", 0), dir_fd=directory_fd)
+        else:
+            fd = os.open(path, flags)
+    except RegistryError:
+        raise
+    except OSError as exc:
+        detail = "a symbolic link" if exc.errno in (errno.ELOOP, errno.EMLINK) else exc.strerror
+        raise RegistryError(f"{path}: cannot read the registry ({detail}): refused") from exc
+    finally:
+        if directory_fd is not None:
+            os.close(directory_fd)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RegistryError(f"{path}: the registry is not a regular file: refused")
+        if info.st_size > MAX_REGISTRY_BYTES:
+            raise RegistryError(
+                f"{path}: the registry is {info.st_size:,} bytes, over the limit of {MAX_REGISTRY_BYTES:,}"
+            )
+        data = os.read(fd, MAX_REGISTRY_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"{path}: the registry is not UTF-8 text (byte {exc.start})") from exc
+
+
+def _check_yaml_shape(path: Path, text: str) -> None:
+    """Nesting and aliases bounded before the (recursive) composer builds anything."""
+    depth = aliases = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise RegistryError(f"{path}: nested deeper than {_MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > _MAX_ALIASES:
+                raise RegistryError(f"{path}: more than {_MAX_ALIASES} YAML aliases")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    # PyYAML's message quotes the offending lines: keep the problem and its position only.
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
+
+
+def load_registry(path: str | Path, *, confine_to: Path | None = None) -> Registry:
+    """Read and validate a registry YAML file; errors name the file, the source and the field.
+
+    With `confine_to` (the sources folder it was found in), the file must be a regular file directly inside
+    that folder: a symbolic link, a FIFO or anything else is refused without reading it."""
+    path = Path(path)
+    text = _read_registry_text(path, confine_to)
+    try:
+        _check_yaml_shape(path, text)
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path}: cannot read the registry: {_yaml_problem(exc)}") from exc
     if isinstance(document, list):
         document = {"sources": document}
     if not isinstance(document, dict) or not isinstance(document.get("sources"), list):

@@ -239,7 +239,12 @@ def test_xlsx_with_several_sheets_and_merged_header_rows(root: Path) -> None:
     ]
     count = _count(result, "sheets.xlsx")
     assert count["status"] == "ok"
-    assert "sheet 'Ghi chú' skipped" in count["notes"]
+    # The notes sheet's row is not data, but it is counted: rejected with the sheet and the reason.
+    assert "sheet 'Ghi chú': 1 row(s) rejected" in count["notes"]
+    assert (count["rows_in"], count["rows_out"], count["rows_rejected"]) == (4, 3, 1)
+    assert _rejects(result, "sheets.xlsx").select("source_row", "reason").rows() == [
+        (4, "sheet 'Ghi chú': no recognisable name column in its header")
+    ]
     _assert_good_file_survives(result)
 
 
@@ -271,7 +276,7 @@ def test_xlsx_without_a_name_column_is_rejected(root: Path) -> None:
     [
         ("42", "JSON is a int, not a list of records"),
         ('"danh sach"', "JSON is a str, not a list of records"),
-        ('{"a": [1], "b": [2]}', "JSON object without a single list of records"),
+        ('{"a": [1], "b": [2]}', "JSON object's lists hold no objects (2 item(s) of other kinds)"),
         ('{"ho_ten": "Nguyễn Văn Anh"', "invalid JSON"),
         ("[1, 2, 3]", "JSON list holds no objects"),
     ],
