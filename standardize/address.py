@@ -71,16 +71,47 @@ ABBREVIATED_TYPES: dict[str, str] = {
     "f": "phuong",
     "t": "tinh",
 }
+# Roman numerals written for numbered wards ("Phường IV" is Phường 4), read only right after "phường".
+ROMAN_NUMERALS: dict[str, str] = {
+    roman: str(number)
+    for number, roman in enumerate(
+        [
+            "i",
+            "ii",
+            "iii",
+            "iv",
+            "v",
+            "vi",
+            "vii",
+            "viii",
+            "ix",
+            "x",
+            "xi",
+            "xii",
+            "xiii",
+            "xiv",
+            "xv",
+            "xvi",
+            "xvii",
+            "xviii",
+            "xix",
+            "xx",
+        ],
+        start=1,
+    )
+}
 # A word of the raw text: letters (precomposed or with combining marks), digits, apostrophes inside names.
 WORD = r"[\p{L}\p{M}\p{N}'’`‘]+"
 APOSTROPHES = r"['’`‘]"
 
 # Scores of the readings (higher wins): an old ward with its district is the strongest evidence; a new ward
 # with its new province beats an old ward with only a province, because a 2-tier address names no district.
+# A new ward with an old province ("Xã Vị Thủy, tỉnh HG") weighs as much as the old ward of that name with it:
+# when they lead to different new wards the address is ambiguous, not silently old or new.
 SCORE_DISTRICT = 8
 SCORE_PROVINCE = 4
 SCORE_NEW_WITH_PROVINCE = 6
-SCORE_NEW_WITH_OLD_PROVINCE = 3
+SCORE_NEW_WITH_OLD_PROVINCE = 4
 SCORE_TYPED = 1
 
 # Words that introduce a village, hamlet, residential group or street, folded: Thôn, Xóm, Ấp, Bản, Khóm, Tổ
@@ -126,18 +157,32 @@ class AddressInputError(ValueError):
 TYPE_PREFIX = "^(" + "|".join(UNIT_TYPE_KEYS) + ")"
 
 
-def _keywords(frame: pl.DataFrame, level: str, unit: str, keyword_lists: str, name: str) -> pl.DataFrame:
+def _keywords(
+    frame: pl.DataFrame, level: str, unit: str, keyword_lists: str, name: str, bare_name: bool = False
+) -> pl.DataFrame:
     """Every keyword of every unit at one level, marked `typed` when it carries the unit's type word.
 
     Typed means "the type word + the name" ("huyenquanson"), not merely starting like one: the name of
     Huyện Quan Sơn starts with "quan" and the name of Phường Phương Mai with "phuong". Numbered units
-    ("p5", "quan3") are always typed.
+    ("p5", "quan3") are always typed. `bare_name` adds the name without its type word ("hongngu") where the
+    package withholds it because two units share it (Huyện and Thành phố Hồng Ngự): the ward read with it
+    decides which one is meant.
     """
     units = frame.select(unit=pl.col(unit), name_key=key_expr(pl.col(name)), keys=pl.col(keyword_lists))
     units = units.with_columns(type_key=pl.col("name_key").str.extract(TYPE_PREFIX).fill_null(""))
     units = units.with_columns(short_key=pl.col("name_key").str.slice(pl.col("type_key").str.len_chars()))
-    listed = units.select("unit", "type_key", "short_key", key="keys").explode("key")
+    # Folded again: a few of the package's keywords were left accented ("xãhoằngphú").
+    listed = (
+        units.select("unit", "type_key", "short_key", key="keys")
+        .explode("key")
+        .with_columns(key=key_expr(pl.col("key")))
+    )
     named = units.select("unit", "type_key", "short_key", key="name_key")
+    if bare_name:
+        bare = units.filter(
+            (pl.col("type_key") != "") & pl.col("short_key").str.contains("^[a-z]{3}")
+        ).select("unit", "type_key", "short_key", key="short_key")
+        named = pl.concat([named, bare])
     return (
         pl.concat([listed, named])
         .drop_nulls("key")
@@ -185,8 +230,9 @@ def _lexicon() -> tuple[pl.DataFrame, int]:
                 "legacy_district_code",
                 "district_keywords",
                 "legacy_district_name",
+                bare_name=True,
             ),
-            _keywords(wards, WARD_OLD, "legacy_key", "ward_keywords", "legacy_ward_name"),
+            _keywords(wards, WARD_OLD, "legacy_key", "ward_keywords", "legacy_ward_name", bare_name=True),
             _keywords(ref.new_wards, WARD_NEW, "ward_code", "ward_keywords", "ward_name"),
         ]
     ).select("key", "level", "unit", "typed")
@@ -201,7 +247,16 @@ def _lexicon() -> tuple[pl.DataFrame, int]:
         .join(extras, on="key")
         .select(key="extra", level="level", unit="unit", typed="typed")
     )
-    lexicon = pl.concat([lexicon, added]).unique()
+    # ... and typed: "tỉnh HG", "TP.HCM" ("thanhpho" + "hcm").
+    typed_added = pl.concat(
+        [
+            added.filter(~pl.col("key").str.starts_with("tp")).select(
+                key=pl.lit(type_word) + pl.col("key"), level="level", unit="unit", typed=pl.lit(True)
+            )
+            for type_word in ("tinh", "thanhpho")
+        ]
+    )
+    lexicon = pl.concat([lexicon, added, typed_added]).unique()
     names = pl.concat(
         [
             legacy.select(n="legacy_ward_name"),
@@ -252,6 +307,15 @@ def _unit_tables() -> dict[str, pl.DataFrame]:
             pl.col("legacy_key").cast(CODE).alias("unit"), "new_codes", "is_split"
         ),
         "new": new,
+        "new_types": ref.new_wards.select(
+            unit=pl.col("ward_code").cast(CODE), own_type=key_expr(pl.col("ward_type"))
+        ),
+        # The old districts each new ward took land from: "Phường Sài Gòn, Quận 1" names a new ward with the
+        # old district it lies in, which does not contradict it.
+        "new_ward_districts": ref.legacy_to_new.select("legacy_key", "ward_code")
+        .join(ref.legacy_wards.select("legacy_key", "legacy_district_code"), on="legacy_key")
+        .select(unit=pl.col("ward_code").cast(CODE), other_district=pl.col("legacy_district_code").cast(CODE))
+        .unique(),
         "old_province_to_new": old_province_to_new,
         "district_to_new_province": legacy.select("district", "new_province").unique(),
     }
@@ -298,8 +362,16 @@ def _lexicon_parts() -> dict[str, pl.DataFrame]:
 
 def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
     """One row per token: addr_id, segment uid, position in the address, token (folded, abbreviations of
-    unit types expanded). The text is only lower-cased and split; folding runs once per distinct word."""
-    lowered = pl.col("text").str.to_lowercase().str.replace_all(r"\bt\.\s*p\b", "tp")
+    unit types expanded, a Roman numeral after "phường" as digits) and `old_mark` (the word "cũ", "former":
+    what precedes it is an old unit). The text is only lower-cased and split; folding runs once per distinct
+    word."""
+    lowered = (
+        pl.col("text")
+        .str.to_lowercase()
+        .str.replace_all(r"\bt\.\s*p\b", "tp")
+        # "(cu)" typed without accents is the same mark as "(cũ)"; bare "cu" is left alone ("Củ Chi").
+        .str.replace_all(r"\(\s*cu\s*\)", " cũ ")
+    )
     words = (
         distinct.select("addr_id", segment=lowered.str.split(","))
         .explode("segment")
@@ -320,9 +392,54 @@ def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
         words.join(vocabulary, on="word", how="left", maintain_order="left")
         .explode("tok")
         .drop_nulls("tok")
-        .select("addr_id", "seg_uid", tok=pl.col("tok").replace(ABBREVIATED_TYPES))
+        .select(
+            "addr_id",
+            "seg_uid",
+            "tok",
+            typed_tok=pl.col("tok").replace(ABBREVIATED_TYPES),
+            old_mark=pl.col("word").str.normalize("NFC") == "cũ",
+            unaccented=pl.col("word").str.contains(r"^[a-z0-9]+$"),
+        )
+    )
+    # A Roman numeral is the whole ward name: right after "phường" (checked before expansion: "Phường X" is
+    # Phường 10, not "phường xã"), unaccented ("Phường Vị Tân" is not Phường 6), and last in its part of the
+    # address (followed by a comma or a type word).
+    same_segment = pl.col("seg_uid").shift(-1) == pl.col("seg_uid")
+    last = ~same_segment.fill_null(False) | pl.col("typed_tok").shift(-1).is_in(list(UNIT_TYPE_KEYS))
+    roman = (
+        (pl.col("typed_tok").shift(1) == "phuong")
+        & (pl.col("seg_uid").shift(1) == pl.col("seg_uid"))
+        & pl.col("unaccented")
+        & pl.col("tok").is_in(list(ROMAN_NUMERALS))
+        & last
+    )
+    tokens = tokens.select(
+        "addr_id",
+        "seg_uid",
+        "old_mark",
+        tok=pl.when(roman.fill_null(False))
+        .then(pl.col("tok").replace(ROMAN_NUMERALS))
+        .otherwise(pl.col("typed_tok")),
     )
     return tokens.with_columns(pos=pl.int_range(pl.len(), dtype=pl.Int32).over("addr_id"))
+
+
+def _old_marks(tokens: pl.DataFrame) -> pl.DataFrame:
+    """Where a unit marked "cũ" ends: "Xã Long Hưng (cũ)" is the old commune, not the new one of that name."""
+    return tokens.filter(pl.col("old_mark")).select("addr_id", end=pl.col("pos") - 1)
+
+
+def _types_before(tokens: pl.DataFrame) -> pl.DataFrame:
+    """The unit type word written right before a position ("Thị trấn |Đông Anh", "X. |Phong Phú")."""
+    same = [pl.col("seg_uid").shift(k) == pl.col("seg_uid") for k in (1, 2)]
+    one = pl.when(same[0]).then(pl.col("tok").shift(1))
+    two = pl.when(same[0] & same[1]).then(pl.col("tok").shift(2) + pl.col("tok").shift(1))
+    type_words = list(UNIT_TYPE_KEYS)
+    return tokens.select(
+        "addr_id",
+        start="pos",
+        type_before=pl.when(two.is_in(type_words)).then(two).when(one.is_in(type_words)).then(one),
+    ).drop_nulls("type_before")
 
 
 def _locality_starts(tokens: pl.DataFrame) -> pl.DataFrame:
@@ -493,11 +610,45 @@ def _drop_other_provinces(
     return readings.join(contradicted.select(keys), on=keys, how="anti")
 
 
+def _context(tokens: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """What the readings need from the tokens besides the matches: village/street starts, type words written
+    before a position, and units marked "cũ"."""
+    return {
+        "local_starts": _locality_starts(tokens),
+        "types_before": _types_before(tokens),
+        "old_marks": _old_marks(tokens),
+    }
+
+
+# Type words no new ward carries (the new wards are phường, xã, đặc khu): a name right after them is an old
+# unit ("Thị trấn Đông Anh" is not the new Xã Đông Anh).
+OLD_ONLY_TYPES: tuple[str, ...] = ("thitran", "huyen", "quan", "thixa", "thanhpho")
+
+
+def _drop_marked_old(matches: pl.DataFrame, context: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Drop new-ward matches the text marks as something else: written after a type word the new ward does not
+    have ("Thị trấn X", "Phường X" for a new Xã X), or followed by "cũ" (the old commune of that name)."""
+    units = _unit_tables()
+    new = matches.filter(pl.col("level") == WARD_NEW).with_row_index("_new")
+    wrong_type = (
+        new.filter(~pl.col("typed"))
+        .join(context["types_before"], on=["addr_id", "start"])
+        .join(units["new_types"], on="unit")
+        .filter(pl.col("type_before").is_in(OLD_ONLY_TYPES) | (pl.col("type_before") != pl.col("own_type")))
+        .select("_new")
+    )
+    marked = new.join(context["old_marks"], on=["addr_id", "end"], how="semi").select("_new")
+    kept = new.join(pl.concat([wrong_type, marked]), on="_new", how="anti").drop("_new")
+    return pl.concat([matches.filter(pl.col("level") != WARD_NEW), kept])
+
+
 def _readings(
-    matches: pl.DataFrame, explicit_wards: pl.DataFrame, local_starts: pl.DataFrame
+    matches: pl.DataFrame, explicit_wards: pl.DataFrame, context: dict[str, pl.DataFrame]
 ) -> pl.DataFrame:
     """Score every old-ward and new-ward reading of each address; one row per (addr_id, reading)."""
     units = _unit_tables()
+    local_starts = context["local_starts"]
+    matches = _drop_marked_old(matches, context)
     matches = _drop_nested(
         _drop_localities(_drop_overlapped(matches, explicit_wards), explicit_wards, local_starts)
     )
@@ -505,8 +656,24 @@ def _readings(
         level: matches.filter(pl.col("level") == level)
         for level in (PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW)
     }
-    districts = by_level[DISTRICT].select(
-        "addr_id", district="unit", d_start="start", d_end="end", d_fuzzy="fuzzy"
+    # A district named like its province ("Lạng Sơn", "Quảng Trị") written last, after everything else, is
+    # the province: "Xã Thượng Cường, Chi Lăng, Lạng Sơn" does not name Thành phố Lạng Sơn.
+    last_high = (
+        matches.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW, DISTRICT]))
+        .group_by("addr_id")
+        .agg(last_start=pl.col("start").max())
+    )
+    province_last = (
+        matches.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW]))
+        .join(last_high, on="addr_id")
+        .filter(pl.col("start") == pl.col("last_start"))
+        .select("addr_id", "start", "end")
+        .unique()
+    )
+    districts = (
+        by_level[DISTRICT]
+        .join(province_last, on=["addr_id", "start", "end"], how="anti")
+        .select("addr_id", district="unit", d_start="start", d_end="end", d_fuzzy="fuzzy")
     )
     old_provinces = by_level[PROVINCE_OLD].select(
         "addr_id", old_province="unit", p_start="start", p_fuzzy="fuzzy"
@@ -599,10 +766,32 @@ def _readings(
         new.select("addr_id", "unit", "w_start", "w_end", "new_province")
         .join(named_districts, on=["addr_id", "new_province"])
         .filter(pl.col("o_start") > pl.col("w_end"))
+        .join(units["new_ward_districts"], on=["unit", "other_district"], how="anti")
         .select("addr_id", "unit", "w_start")
         .unique()
     )
-    new = new.join(new_contradicted, on=["addr_id", "unit", "w_start"], how="anti")
+    # A new ward named like an old district of its province, with a ward named before it ("Xã Liên Hà, Đông
+    # Anh, Hà Nội"): the name is the old district of an old 3-tier address, not the new Xã Đông Anh.
+    wards_before = (
+        matches.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW]))
+        .join(local_starts, on=["addr_id", "start"], how="anti")
+        .group_by("addr_id")
+        .agg(first_end=pl.col("end").min())
+    )
+    as_district = (
+        new.select("addr_id", "unit", "w_start", "w_end", "new_province")
+        .join(
+            districts.join(units["district_to_new_province"], on="district").select(
+                "addr_id", "new_province", w_start="d_start", w_end="d_end"
+            ),
+            on=["addr_id", "new_province", "w_start", "w_end"],
+        )
+        .join(wards_before, on="addr_id")
+        .filter(pl.col("first_end") < pl.col("w_start"))
+        .select("addr_id", "unit", "w_start")
+        .unique()
+    )
+    new = new.join(pl.concat([new_contradicted, as_district]), on=["addr_id", "unit", "w_start"], how="anti")
     new = (
         new.join(new_provinces, on=["addr_id", "new_province"], how="inner")
         .filter(pl.col("np_start") > pl.col("w_end"))
@@ -856,7 +1045,12 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
     units = _unit_tables()
     spans = spans.filter(pl.col("addr_id").is_in(leftover_ids.implode()))
     # A misspelt name runs up to the whole typed district ("Huyện Quảng Trạch"), not up to the name inside it.
-    current = _drop_nested(matches.filter(pl.col("addr_id").is_in(leftover_ids.implode())))
+    # Typed spans override what they contain ("Tỉnh Quảng Trị" is not Thị xã Quảng Trị): a district that is
+    # not really there must not stop the search for the misspelt one.
+    no_explicit = pl.DataFrame(schema={"addr_id": pl.UInt32, "start": pl.Int32, "end": pl.Int32})
+    current = _drop_nested(
+        _drop_overlapped(matches.filter(pl.col("addr_id").is_in(leftover_ids.implode())), no_explicit)
+    )
     added = []
     last_position = spans.group_by("addr_id").agg(before=pl.col("end").max() + 1)
 
@@ -1104,13 +1298,13 @@ def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
     if well_formed.height:
         tokens = tokens.join(well_formed.select("addr_id"), on="addr_id", how="anti")
         texts_by_id = texts_by_id.join(well_formed.select("addr_id"), on="addr_id", how="anti")
-    local_starts = _locality_starts(tokens)
+    context = _context(tokens)
     spans = _spans(tokens, max_tokens)
     hits = spans.join(_lexicon_parts()["keys"], on="key").drop("key")
     high = _high_matches(hits)
     explicit = _explicit_wards(hits, high)
     matches = pl.concat([high, _ward_matches(hits, high)])
-    decided = _decide(_readings(matches, explicit, local_starts), matches, texts_by_id)
+    decided = _decide(_readings(matches, explicit, context), matches, texts_by_id)
     settled = decided.filter(~pl.col("tied")).select("addr_id")
     leftover = texts_by_id.join(settled, on="addr_id", how="anti")["addr_id"]
     if leftover.len():
@@ -1131,9 +1325,7 @@ def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
                 ],
                 how="vertical_relaxed",
             )
-            redecided = _decide(
-                _readings(second_matches, explicit, local_starts), second_matches, texts_by_id
-            )
+            redecided = _decide(_readings(second_matches, explicit, context), second_matches, texts_by_id)
             decided = pl.concat(
                 [decided.join(redecided.select("addr_id"), on="addr_id", how="anti"), redecided]
             )

@@ -37,11 +37,20 @@ UNIT_TYPE_KEYS: tuple[str, ...] = (
     "xa",
 )
 
-# Everyday names of provinces that the package's keyword lists lack (folded, spaceless).
+# Everyday names and abbreviations of provinces that the package's keyword lists lack (folded, spaceless).
+# An abbreviation shared by two provinces ("hg": Hà Giang, Hậu Giang) names both; the ward decides.
 EXTRA_PROVINCE_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "hochiminh": ("tphcm", "hcmc", "saigon", "tpsaigon", "thanhphosaigon"),
+    "hochiminh": ("tphcm", "hcmc", "saigon", "tpsaigon", "thanhphosaigon", "sg", "sgn", "tpsg"),
     "hanoi": ("tphn",),
-    "thuathienhue": ("hue",),
+    "thuathienhue": ("hue", "tth"),
+    "bariavungtau": ("brvt", "bariavt"),
+    "cantho": ("tpct",),
+    "haugiang": ("hg",),
+    "hagiang": ("hg",),
+    "danang": ("dn", "tpdn"),
+    "dongnai": ("dn",),
+    "haiphong": ("hp", "tphp"),
+    "binhduong": ("bd",),
 }
 
 
