@@ -68,6 +68,7 @@ ABBREVIATED_TYPES: dict[str, str] = {
     "h": "huyen",
     "q": "quan",
     "p": "phuong",
+    "ph": "phuong",
     "f": "phuong",
     "t": "tinh",
 }
@@ -675,17 +676,32 @@ def _readings(
         .join(province_last, on=["addr_id", "start", "end"], how="anti")
         .select("addr_id", district="unit", d_start="start", d_end="end", d_fuzzy="fuzzy")
     )
+    # ... and so is a ward of that name ("…, Thị xã An Nhơn, Bình Định" does not name Phường Bình Định).
+    for level in (WARD_OLD, WARD_NEW):
+        by_level[level] = by_level[level].join(province_last, on=["addr_id", "start", "end"], how="anti")
     old_provinces = by_level[PROVINCE_OLD].select(
-        "addr_id", old_province="unit", p_start="start", p_fuzzy="fuzzy"
+        "addr_id", old_province="unit", p_start="start", p_end="end", p_fuzzy="fuzzy"
     )
     new_provinces = pl.concat(
         [
             by_level[PROVINCE_NEW].select(
-                "addr_id", new_province="unit", np_start="start", np_fuzzy="fuzzy", np_old=pl.lit(False)
+                "addr_id",
+                new_province="unit",
+                np_start="start",
+                np_end="end",
+                np_fuzzy="fuzzy",
+                np_old=pl.lit(False),
             ),
             by_level[PROVINCE_OLD]
             .join(units["old_province_to_new"], on="unit")
-            .select("addr_id", "new_province", np_start="start", np_fuzzy="fuzzy", np_old=pl.lit(True)),
+            .select(
+                "addr_id",
+                "new_province",
+                np_start="start",
+                np_end="end",
+                np_fuzzy="fuzzy",
+                np_old=pl.lit(True),
+            ),
         ]
     )
 
@@ -695,31 +711,56 @@ def _readings(
     keys = ["addr_id", "unit", "w_start"]
     # Evidence after the ward: its own district, its old province, or the new province it now belongs to.
     # Aggregated to small tables first (only the hits), then left-joined: no list columns through group_bys.
+    # Reversed order ("TPHCM - H.Bình Chánh - X Phong Phú - Thôn 3"): the district right before the ward, and
+    # then the province anywhere before it, count as they would after it. A name at a village or street start
+    # ("đường Hà Nội") is not a unit of the address.
     district_hits = (
         old.select(*keys, "w_end", "district")
-        .join(districts, on=["addr_id", "district"])
-        .filter(pl.col("d_start") > pl.col("w_end"))
+        .join(
+            districts.join(
+                local_starts, left_on=["addr_id", "d_start"], right_on=["addr_id", "start"], how="anti"
+            ),
+            on=["addr_id", "district"],
+        )
+        .filter((pl.col("d_start") > pl.col("w_end")) | (pl.col("d_end") + 1 == pl.col("w_start")))
         .group_by(keys)
-        .agg(d_fuzzy=pl.col("d_fuzzy").all())
+        .agg(d_fuzzy=pl.col("d_fuzzy").all(), d_before=(pl.col("d_end") < pl.col("w_start")).all())
+    )
+    visible_old_provinces = old_provinces.join(
+        local_starts, left_on=["addr_id", "p_start"], right_on=["addr_id", "start"], how="anti"
+    )
+    visible_new_provinces = new_provinces.join(
+        local_starts, left_on=["addr_id", "np_start"], right_on=["addr_id", "start"], how="anti"
     )
     province_hits = (
         pl.concat(
             [
                 old.select(*keys, "w_end", "old_province")
-                .join(old_provinces, on=["addr_id", "old_province"])
-                .filter(pl.col("p_start") > pl.col("w_end"))
-                .select(*keys, "p_fuzzy"),
+                .join(visible_old_provinces, on=["addr_id", "old_province"])
+                .select(
+                    *keys,
+                    "p_fuzzy",
+                    p_after=pl.col("p_start") > pl.col("w_end"),
+                    p_before=pl.col("p_end") < pl.col("w_start"),
+                ),
                 old.select(*keys, "w_end", "new_province")
-                .join(new_provinces.filter(~pl.col("np_old")), on=["addr_id", "new_province"])
-                .filter(pl.col("np_start") > pl.col("w_end"))
-                .select(*keys, p_fuzzy="np_fuzzy"),
+                .join(visible_new_provinces.filter(~pl.col("np_old")), on=["addr_id", "new_province"])
+                .select(
+                    *keys,
+                    p_fuzzy="np_fuzzy",
+                    p_after=pl.col("np_start") > pl.col("w_end"),
+                    p_before=pl.col("np_end") < pl.col("w_start"),
+                ),
             ]
         )
+        # Before the ward, a province counts only with its district before the ward too.
+        .join(district_hits.filter(pl.col("d_before")).select(*keys, rev=pl.lit(True)), on=keys, how="left")
+        .filter(pl.col("p_after") | (pl.col("p_before") & pl.col("rev").fill_null(False)))
         .group_by(keys)
         .agg(pl.col("p_fuzzy").all())
     )
     old = (
-        old.join(district_hits, on=keys, how="left")
+        old.join(district_hits.drop("d_before"), on=keys, how="left")
         .join(province_hits, on=keys, how="left")
         .with_columns(
             has_district=pl.col("d_fuzzy").is_not_null(), has_province=pl.col("p_fuzzy").is_not_null()
