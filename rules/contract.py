@@ -107,6 +107,12 @@ RESIDENTS_CONTRACT = pa.DataFrameSchema(
         ),
         "ward_candidates": _optional(pl.List(pl.String)),
         "updated_ts": _optional(pl.Datetime("us")),
+        "honorific": _optional(pl.String),
+        "citizen_id_status": _optional(pl.String, _one_of("ok", "missing", "invalid")),
+        "commune_code_std": _optional(pl.String, pa.Check.str_matches(r"^\d{5}$")),
+        "dob_order": _optional(pl.String, _one_of("day_first", "month_first", "mixed", "unknown")),
+        "repairs": _optional(pl.List(pl.String)),
+        "flags": _optional(pl.List(pl.String)),
     },
     checks=[
         pa.Check(_dob_and_precision_agree, name="dob_and_precision_agree"),

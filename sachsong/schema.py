@@ -62,6 +62,13 @@ STANDARD_COLUMNS: dict[str, pl.DataType] = {
     "ward_candidates": pl.List(pl.String()),  # candidate new ward codes when ambiguous
     # freshness
     "updated_ts": pl.Datetime("us"),
+    # spreadsheet damage and how it was handled (see standardize.residents.standardize_residents)
+    "honorific": pl.String(),  # "Ông", "Bà", "Anh", "Chị"… taken off the front of full_name
+    "citizen_id_status": pl.String(),  # ok | missing | invalid
+    "commune_code_std": pl.String(),  # the source's commune code as 5 digits (".0" and lost zeros repaired)
+    "dob_order": pl.String(),  # the source file's date order: day_first | month_first | mixed | unknown
+    "repairs": pl.List(pl.String()),  # "field:kind" tokens of values repaired with certainty
+    "flags": pl.List(pl.String()),  # "field:kind" tokens of values suspicious but not repaired
 }
 
 CRITERIA: tuple[str, ...] = ("correct", "sufficient", "clean", "live")

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import date
 
 import polars as pl
-from sachsong.standardize.text import collapse_whitespace, empty_to_null
+from sachsong.standardize.text import collapse_whitespace, empty_to_null, over_unique, tokens
 
 # A bare 4-digit number in this range is a year; outside it (and up to 5 digits) it may be an Excel serial.
 YEAR_RANGE: tuple[int, int] = (1800, 2100)
@@ -34,7 +34,7 @@ _TIME = (
     r"(?:[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
     r"\s*(?P<ampm>[AaPp][Mm])?\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?)?"
 )
-_DAY_FIRST = r"^(?P<first>\d{1,2})[/.\-](?P<second_part>\d{1,2})[/.\-](?P<year>\d{4})" + _TIME + r"$"
+_DAY_FIRST = r"^(?P<first>\d{1,2})[/.\-](?P<second_part>\d{1,2})[/.\-](?P<year>\d{4}|\d{2})" + _TIME + r"$"
 _YEAR_FIRST = r"^(?P<year>\d{4})[/.\-](?P<month>\d{1,2})[/.\-](?P<day>\d{1,2})" + _TIME + r"$"
 _COMPACT = r"^(?P<a>\d{4})(?P<b>\d{2})(?P<c>\d{2})$"
 _NUMBER = r"^(?P<whole>\d{4,5})(?:\.(?P<fraction>\d+))?$"
@@ -44,8 +44,52 @@ _TEMP = "_date_"  # prefix of intermediate columns, dropped before returning
 
 
 def _clean(raw: pl.Expr) -> pl.Expr:
-    """Trimmed, single-spaced (any Unicode space), blank → null. No NFC: dates are digits and separators."""
-    return empty_to_null(collapse_whitespace(raw))
+    """Trimmed, single-spaced (any Unicode space), blank → null; fullwidth digits made ASCII (NFKC); dates in
+    words rewritten to d/m/y ("ngày 5 tháng 10 năm 1955" → "5/10/1955", "ngày 05/10/1955" → "05/10/1955",
+    "tháng 10 năm 1955" → "00/10/1955", the register's "day unknown"); the Vietnamese clock marks SA (sáng) /
+    CH (chiều) read as AM / PM."""
+    text = collapse_whitespace(raw.str.normalize("NFKC"))
+    return empty_to_null(
+        _from_words(text)
+        .str.replace(r"(?i)\s*\b(?:s\.?a\.?)$", " AM")
+        .str.replace(r"(?i)\s*\b(?:c\.?h\.?)$", " PM")
+    )
+
+
+# Dates written in words, matched on the accent-folded lower case text.
+_WORDS_DMY = (
+    r"^(?:sinh\s+)?(?:ngay\s*:?\s*)?(\d{1,2})\s*(?:thang|th)\s*:?\s*(\d{1,2})\s*[,.]?\s*(?:nam|n)\s*:?\s*"
+    r"(\d{4}|\d{2})$"
+)
+_WORDS_MY = r"^(?:sinh\s+)?(?:thang|th)\s*:?\s*(\d{1,2})\s*[,.]?\s*(?:nam|n)\s*:?\s*(\d{4})$"
+_WORDS_Y = r"^(?:sinh\s+)?(?:nam|n)\s*:?\s*(\d{4})$"
+_WORDS_PREFIX = r"^(?:sinh\s+)?ngay\s*:?\s*(\d.*)$"
+# Marks a value rewritten from words; stripped by `_parse`, which records it.
+WORDS_MARK = "\x1e"
+
+
+def _fold_for_words(text: pl.Expr) -> pl.Expr:
+    return (
+        text.str.normalize("NFD")
+        .str.replace_all(r"\p{M}", "")
+        .str.replace_all("[đĐ]", "d")
+        .str.to_lowercase()
+    )
+
+
+def _from_words(text: pl.Expr) -> pl.Expr:
+    folded = _fold_for_words(text)
+    return (
+        pl.when(folded.str.contains(_WORDS_DMY))
+        .then(WORDS_MARK + folded.str.replace(_WORDS_DMY, "${1}/${2}/${3}"))
+        .when(folded.str.contains(_WORDS_MY))
+        .then(WORDS_MARK + folded.str.replace(_WORDS_MY, "00/${1}/${2}"))
+        .when(folded.str.contains(_WORDS_Y))
+        .then(WORDS_MARK + folded.str.replace(_WORDS_Y, "${1}"))
+        .when(folded.str.contains(_WORDS_PREFIX))
+        .then(WORDS_MARK + text.str.replace(r"^\D+", ""))
+        .otherwise(text)
+    )
 
 
 def _calendar_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
@@ -68,6 +112,10 @@ def _parse(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """
     staged = frame.with_columns(_clean(pl.col(column)).alias(_TEMP + "text"))
     staged = staged.with_columns(
+        _t("text").str.starts_with(WORDS_MARK).fill_null(False).alias(_TEMP + "words"),
+        _t("text").str.strip_prefix(WORDS_MARK).alias(_TEMP + "text"),
+    )
+    staged = staged.with_columns(
         _t("text").str.extract_groups(_DAY_FIRST).alias(_TEMP + "df"),
         _t("text").str.extract_groups(_YEAR_FIRST).alias(_TEMP + "yf"),
         _t("text").str.extract_groups(_COMPACT).alias(_TEMP + "c"),
@@ -75,18 +123,20 @@ def _parse(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     )
     df, yf, compact, number = _t("df").struct, _t("yf").struct, _t("c").struct, _t("n").struct
     whole = _int(number.field("whole"))
+    # The single reading (timestamps, and dob values of other shapes) needs a 4-digit year.
+    df_year4 = pl.when(df.field("year").str.len_chars() == 4).then(df.field("year"))
     staged = staged.with_columns(
         # Day first, as Vietnamese registers write it. When that is impossible but month-first is a real day
         # ("12/25/1990", an export from a US-locale spreadsheet), we accept the swap: no reading other than
         # 25 December exists, so nothing is guessed.
         pl.coalesce(
-            _calendar_date(df.field("year"), df.field("second_part"), df.field("first")),
-            _calendar_date(df.field("year"), df.field("first"), df.field("second_part")),
+            _calendar_date(df_year4, df.field("second_part"), df.field("first")),
+            _calendar_date(df_year4, df.field("first"), df.field("second_part")),
         ).alias(_TEMP + "df_date"),
         # "00/00/1985", "00/05/1985", "15/00/1985": the register convention for "only the year is known".
         (
             ((_int(df.field("first")) == 0) | (_int(df.field("second_part")) == 0))
-            & _int(df.field("year")).is_between(*YEAR_RANGE)
+            & _int(df_year4).is_between(*YEAR_RANGE)
         ).alias(_TEMP + "df_year"),
         _calendar_date(yf.field("year"), yf.field("month"), yf.field("day")).alias(_TEMP + "yf_date"),
         # yyyymmdd, else ddmmyyyy (a = ddmm, b + c = yyyy). Both can never be real days at once: the last four
@@ -104,7 +154,7 @@ def _parse(frame: pl.DataFrame, column: str) -> pl.DataFrame:
             ),
         ).alias(_TEMP + "c_date"),
         (number.field("fraction").is_null() & whole.is_between(*YEAR_RANGE)).alias(_TEMP + "year_only"),
-        _calendar_date(pl.coalesce(df.field("year"), whole.cast(pl.String)), pl.lit(1), pl.lit(1)).alias(
+        _calendar_date(pl.coalesce(df_year4, whole.cast(pl.String)), pl.lit(1), pl.lit(1)).alias(
             _TEMP + "jan_first"
         ),
         whole.alias(_TEMP + "whole"),
@@ -255,16 +305,237 @@ def _fast_then_full(
     )
 
 
-def _dob_full(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+# --- dates of birth: readings per distinct value, order per file, century per row -----------------------------
+
+# Share of a file's unambiguous d/m/y dates that may disagree with the rest before the file counts as mixed: one
+# typo ("05/13/1990") must not stop a 5,000-row day-first file from being read.
+MIXED_ORDER_TOLERANCE = 0.01
+DOB_ORDERS: tuple[str, ...] = ("day_first", "month_first", "mixed", "unknown")
+REPAIRS_COLUMN = "_repairs_dob"
+FLAGS_COLUMN = "_flags_dob"
+_R = "_dobr_"  # per-value readings joined to rows; not under `_TEMP` (the parser drops those)
+
+
+def _readings(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Per value: the candidate dates of every reading and what the value says about its file's date order.
+
+    `_dobr_{df,mf}_{lo,hi}`: day-first / month-first reading with the 1900s (`lo`) and 2000s (`hi`) century of a
+    two-digit year (lo = hi for a 4-digit year; all four equal the single reading for other shapes).
+    `_dobr_evidence`: "d" (only day-first is a real day, or the value said "ngày" first), "m" (only month-first
+    is), "a" (both, and they differ), else null. `_dobr_status` / `_dobr_precision`: before per-row choices. `_dobr_two`, `_dobr_words`,
+    `_dobr_serial` (bool): how the value was written.
+    """
     staged = _parse(frame, column)
-    staged = staged.with_columns(dob=_t("date"), dob_precision=_t("precision"), dob_status=_t("status"))
+    df = _t("df").struct
+    first, second, year_text = _int(df.field("first")), _int(df.field("second_part")), df.field("year")
+    two = (year_text.str.len_chars() == 2).fill_null(False)
+    lo_year = pl.when(two).then((1900 + _int(year_text)).cast(pl.String)).otherwise(year_text)
+    hi_year = pl.when(two).then((2000 + _int(year_text)).cast(pl.String)).otherwise(year_text)
+    # d/m/y with both parts set; a 4-digit "00" value is the register's year-only form, already read.
+    dmy = df.field("year").is_not_null() & ~_t("df_year").fill_null(False)
+    zero_two = two & ((first == 0) | (second == 0))
+    staged = staged.with_columns(
+        two.alias(_R + "two"),
+        dmy.fill_null(False).alias(_R + "dmy"),
+        zero_two.fill_null(False).alias(_R + "zero_two"),
+        _t("words").alias(_R + "words"),
+        _t("serial").alias(_R + "serial"),
+        (first != second).fill_null(False).alias(_R + "differ"),
+    )
+    readings = {
+        "df_lo": _calendar_date(lo_year, second, first),
+        "df_hi": _calendar_date(hi_year, second, first),
+        "mf_lo": _calendar_date(lo_year, first, second),
+        "mf_hi": _calendar_date(hi_year, first, second),
+    }
+    jan_lo, jan_hi = (
+        _calendar_date(lo_year, pl.lit(1), pl.lit(1)),
+        _calendar_date(hi_year, pl.lit(1), pl.lit(1)),
+    )
+    staged = staged.with_columns(
+        pl.when(pl.col(_R + "zero_two"))
+        .then(jan_hi if name.endswith("hi") else jan_lo)
+        .when(pl.col(_R + "dmy"))
+        .then(expr)
+        .otherwise(_t("date"))
+        .alias(_R + name)
+        for name, expr in readings.items()
+    )
+    df_ok = pl.col(_R + "df_lo").is_not_null() | pl.col(_R + "df_hi").is_not_null()
+    mf_ok = pl.col(_R + "mf_lo").is_not_null() | pl.col(_R + "mf_hi").is_not_null()
+    real_dmy = pl.col(_R + "dmy") & ~pl.col(_R + "zero_two")
+    any_reading = df_ok | mf_ok
+    staged = staged.with_columns(
+        # "ngày 05/10/1955": the word for "day" comes first, so the first number is the day.
+        pl.when(real_dmy & df_ok & (~mf_ok | pl.col(_R + "words")))
+        .then(pl.lit("d"))
+        .when(real_dmy & mf_ok & ~df_ok)
+        .then(pl.lit("m"))
+        .when(real_dmy & df_ok & mf_ok & pl.col(_R + "differ"))
+        .then(pl.lit("a"))
+        .alias(_R + "evidence"),
+        pl.when(_t("text").is_null())
+        .then(pl.lit("missing"))
+        .when(~_t("recognised"))
+        .then(pl.lit("unparsable"))
+        .when(~any_reading)
+        .then(pl.lit("impossible"))
+        .otherwise(pl.lit("ok"))
+        .alias(_R + "status"),
+        pl.when(_t("year_precision") | pl.col(_R + "zero_two"))
+        .then(pl.lit("year"))
+        .otherwise(pl.lit("day"))
+        .alias(_R + "precision"),
+    )
     return _drop_temp(staged)
 
 
-def dob_columns(frame: pl.DataFrame, column: str = "date_of_birth") -> pl.DataFrame:
-    """`frame` plus `dob` (Date), `dob_precision` (day|year|null), `dob_status` (ok|missing|unparsable|impossible)."""
-    decided = {"dob": pl.col(_FAST_VALUE), "dob_precision": pl.lit("day"), "dob_status": pl.lit("ok")}
-    return _fast_then_full(frame, column, _fast_date, decided, _dob_full)
+def _file_orders(rows: pl.DataFrame, file_column: str) -> pl.DataFrame:
+    """One row per file: `dob_order` and the counts it was decided from."""
+    evidence = pl.col(_R + "evidence")
+    counts = rows.group_by(file_column).agg(
+        day_first_rows=(evidence == "d").sum(),
+        month_first_rows=(evidence == "m").sum(),
+        ambiguous_rows=(evidence == "a").sum(),
+    )
+    day, month = pl.col("day_first_rows"), pl.col("month_first_rows")
+    minority = pl.min_horizontal(day, month) / (day + month)
+    return counts.with_columns(
+        dob_order=pl.when((day == 0) & (month == 0))
+        .then(pl.lit("unknown"))
+        .when(month == 0)
+        .then(pl.lit("day_first"))
+        .when(day == 0)
+        .then(pl.lit("month_first"))
+        .when(minority <= MIXED_ORDER_TOLERANCE)
+        .then(pl.when(day > month).then(pl.lit("day_first")).otherwise(pl.lit("month_first")))
+        .otherwise(pl.lit("mixed"))
+    )
+
+
+def _with_readings(frame: pl.DataFrame, column: str, file_column: str | None) -> tuple[pl.DataFrame, str]:
+    """`frame` with the per-value readings joined on, and the name of the file column (a constant when none)."""
+
+    staged = over_unique(frame, column, _readings)
+    if file_column is None or file_column not in frame.columns:
+        file_column = _R + "file"
+        staged = staged.with_columns(pl.lit(None, dtype=pl.String).alias(file_column))
+    return staged, file_column
+
+
+def dob_order_by_file(
+    frame: pl.DataFrame, column: str = "date_of_birth", file_column: str = "source_file"
+) -> pl.DataFrame:
+    """Per source file: `dob_order` (day_first | month_first | mixed | unknown) and the counts of d/m/y dates
+    that only read day-first, only month-first, or both ways (`day_first_rows`, `month_first_rows`,
+    `ambiguous_rows`). For the run's notes: which files were read month-first, which could not be decided."""
+    staged, files = _with_readings(frame.select(column, *([file_column] if file_column in frame.columns else [])),
+                                   column, file_column)  # fmt: skip
+    orders = _file_orders(staged, files)
+    if files != file_column:
+        orders = orders.rename({files: file_column})
+    return orders.select(
+        file_column, "dob_order", "day_first_rows", "month_first_rows", "ambiguous_rows"
+    ).sort(file_column, nulls_last=True)
+
+
+def dob_columns(
+    frame: pl.DataFrame,
+    column: str = "date_of_birth",
+    *,
+    file_column: str | None = "source_file",
+    reference_column: str | None = "updated_ts",
+    today: date | None = None,
+) -> pl.DataFrame:
+    """`frame` plus `dob` (Date), `dob_precision` (day|year|null), `dob_status` (ok|missing|unparsable|impossible),
+    `dob_order` (the file's date order, see `dob_order_by_file`) and the List[String] columns `_repairs_dob` /
+    `_flags_dob`.
+
+    Values are parsed once per distinct value. The date order of d/m/y values is decided per `file_column`
+    (the whole frame is one file when it has no such column): a value only one order can read is read that way;
+    an ambiguous one ("08/04/1960") follows its file — day-first (the Vietnamese convention, also when the
+    file gives no evidence: flagged `dob:order_assumed`), month-first (repair `dob:month_first_file`), or, in a
+    file where both orders occur, not read at all (`unparsable`, flagged `dob:order_conflict`). A two-digit year
+    takes the latest century that does not put the date after the row's `reference_column` (its update time)
+    or `today` (repair `dob:two_digit_year`; flagged `dob:century_ambiguous` when the other century is also
+    within 100 years). Other repairs: `dob:words`, `dob:excel_serial`, `dob:month_first` (the only reading).
+    """
+    staged, files = _with_readings(frame, column, file_column)
+    orders = _file_orders(staged, files).select(files, pl.col("dob_order").alias(_R + "order"))
+    staged = staged.join(orders, on=files, how="left", nulls_equal=True, maintain_order="left")
+    order, evidence = pl.col(_R + "order"), pl.col(_R + "evidence")
+
+    def pick(suffix: str) -> pl.Expr:
+        day_first, month_first = pl.col(_R + "df_" + suffix), pl.col(_R + "mf_" + suffix)
+        return (
+            pl.when(evidence == "m")
+            .then(month_first)
+            .when(evidence == "d")
+            .then(day_first)
+            .when((evidence == "a") & (order == "month_first"))
+            .then(month_first)
+            .when((evidence == "a") & (order == "mixed"))
+            .then(pl.lit(None, dtype=pl.Date))
+            .otherwise(day_first)
+        )
+
+    staged = staged.with_columns(pick("lo").alias(_R + "lo"), pick("hi").alias(_R + "hi"))
+    today_date = today or date.today()
+    if reference_column is not None and reference_column in frame.columns:
+        reference = pl.col(reference_column).cast(pl.Date).fill_null(pl.lit(today_date))
+    else:
+        reference = pl.lit(today_date)
+    lo, hi, two = pl.col(_R + "lo"), pl.col(_R + "hi"), pl.col(_R + "two")
+    hi_fits = hi.is_not_null() & (hi <= reference)
+    staged = staged.with_columns(
+        pl.when(two & hi_fits).then(hi).otherwise(lo).alias(_R + "dob"),
+        (two & hi_fits & lo.is_not_null() & (lo.dt.year() >= reference.dt.year() - 100)).alias(
+            _R + "both_centuries"
+        ),
+    )
+    dob = pl.col(_R + "dob")
+    conflict = (evidence == "a") & (order == "mixed")
+    value_status = pl.col(_R + "status")
+    status = (
+        pl.when(value_status != "ok")
+        .then(value_status)
+        .when(conflict)
+        .then(pl.lit("unparsable"))
+        .when(dob.is_null())
+        .then(pl.lit("impossible"))
+        .otherwise(pl.lit("ok"))
+    )
+    staged = staged.with_columns(status.alias("dob_status"))
+    read = pl.col("dob_status") == "ok"
+    staged = staged.with_columns(
+        dob=pl.when(read).then(dob),
+        dob_precision=pl.when(read).then(pl.col(_R + "precision")),
+        dob_order=order,
+        **{
+            REPAIRS_COLUMN: tokens(
+                (read & pl.col(_R + "words"), "dob:words"),
+                (read & pl.col(_R + "serial"), "dob:excel_serial"),
+                (read & two, "dob:two_digit_year"),
+                (read & (evidence == "m"), "dob:month_first"),
+                (read & (evidence == "a") & (order == "month_first"), "dob:month_first_file"),
+            ),
+            FLAGS_COLUMN: tokens(
+                (conflict, "dob:order_conflict"),
+                (read & (evidence == "a") & (order == "unknown"), "dob:order_assumed"),
+                (read & pl.col(_R + "both_centuries"), "dob:century_ambiguous"),
+                (
+                    read
+                    & (
+                        ((evidence == "m") & (order == "day_first"))
+                        | ((evidence == "d") & (order == "month_first"))
+                    ),
+                    "dob:order_outlier",
+                ),
+            ),
+        },
+    )
+    drop = [c for c in staged.columns if c.startswith(_R) and c not in frame.columns]
+    return staged.drop(drop)
 
 
 def _timestamp_full(frame: pl.DataFrame, column: str, output: str) -> pl.DataFrame:

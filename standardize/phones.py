@@ -10,7 +10,7 @@ its 0 or country code.
 from __future__ import annotations
 
 import polars as pl
-from sachsong.standardize.text import empty_to_null
+from sachsong.standardize.text import empty_to_null, number_cell_columns, tokens
 
 # Old 11-digit mobile prefix → its 2018 replacement, both written with the trunk 0.
 OLD_MOBILE_PREFIXES: dict[str, str] = {
@@ -30,37 +30,101 @@ OLD_MOBILE_PREFIXES: dict[str, str] = {
     "0199": "059",
 }
 
-_MOBILE = r"^[35789]\d{8}$"  # national significant number (after the trunk 0)
-_LANDLINE = r"^2\d{9}$"
+_MOBILE = r"^[35789][0-9]{8}$"  # national significant number (after the trunk 0)
+_LANDLINE = r"^2[0-9]{9}$"
 
 
 _TEMP = "_phone_"
+REPAIRS_COLUMN = "_repairs_phone"
+FLAGS_COLUMN = "_flags_phone"
 
 
 def phone_columns(frame: pl.DataFrame, column: str = "phone") -> pl.DataFrame:
-    """`frame` plus `phone_e164` (+84 + national number when valid, else null) and `phone_status`
-    (ok | missing | invalid), computed from `column` in stages."""
+    """`frame` plus `phone_e164` (+84 + national number when valid, else null), `phone_status`
+    (ok | missing | invalid) and the List[String] columns `_repairs_phone` / `_flags_phone`, computed from
+    `column` in stages.
+
+    Spreadsheet damage is undone first (`text.number_cell_columns`: ".0", full-mantissa scientific, apostrophe,
+    fullwidth digits, invisible marks; "không có", "-" → missing). Repairs recorded: `phone:excel_number`,
+    `phone:apostrophe`, `phone:fullwidth`, `phone:invisible_chars`, `phone:leading_zero` (a valid number written
+    without its trunk 0 or country code). Flag: `phone:excel_digits_lost` (scientific notation that dropped digits).
+    """
     compact, national, valid = f"{_TEMP}compact", f"{_TEMP}national", f"{_TEMP}valid"
-    staged = frame.with_columns(
-        empty_to_null(pl.col(column).str.replace_all(r"[\s.\-()\[\]/]+", "")).alias(compact)
+    staged = number_cell_columns(frame, column, _TEMP)
+    staged = staged.with_columns(
+        empty_to_null(pl.col(f"{_TEMP}text").str.replace_all(r"[\s.\-()\[\]/]+", "")).alias(compact)
     )
     # Country code in any of its forms → off; then the trunk 0 (also a stray one: "+84 (0) 912…") → off.
-    without_country = pl.col(compact).str.replace(r"^(?:\+84|0084|84(\d{9,10})$)", "${1}")
+    without_country = pl.col(compact).str.replace(r"^(?:\+84|0084|84([0-9]{9,10})$)", "${1}")
     staged = staged.with_columns(without_country.str.replace(r"^0", "").alias(national))
     # An old prefix is converted only when the number shows its trunk 0 or country code: a bare "1885223362"
     # is more likely a mangled 0885… than an old 0188… that also lost its 0 — two guesses are one too many.
-    written_in_full = pl.col(compact).str.contains(r"^(?:\+84|0084|84\d{10}$|0)")
+    written_in_full = pl.col(compact).str.contains(r"^(?:\+84|0084|84[0-9]{10}$|0)")
     old_prefix = ("0" + pl.col(national).str.slice(0, 3)).replace_strict(OLD_MOBILE_PREFIXES, default=None)
     converted = pl.when(
         written_in_full & old_prefix.is_not_null() & (pl.col(national).str.len_chars() == 10)
     ).then(old_prefix.str.slice(1) + pl.col(national).str.slice(3))
     staged = staged.with_columns(pl.coalesce(converted, pl.col(national)).alias(national))
     staged = staged.with_columns(pl.col(national).str.contains(f"{_MOBILE}|{_LANDLINE}").alias(valid))
-    return staged.with_columns(
-        phone_e164=pl.when(pl.col(valid)).then("+84" + pl.col(national)),
-        phone_status=pl.when(pl.col(compact).is_null())
+    missing = pl.col(compact).is_null() & ~pl.col(f"{_TEMP}lost")
+    is_valid = pl.col(valid).fill_null(False)
+    staged = staged.with_columns(
+        phone_e164=pl.when(is_valid).then("+84" + pl.col(national)),
+        phone_status=pl.when(missing)
         .then(pl.lit("missing"))
-        .when(pl.col(valid))
+        .when(is_valid)
         .then(pl.lit("ok"))
         .otherwise(pl.lit("invalid")),
-    ).drop(compact, national, valid)
+        **{
+            REPAIRS_COLUMN: tokens(
+                (pl.col(f"{_TEMP}excel_number"), "phone:excel_number"),
+                (pl.col(f"{_TEMP}apostrophe"), "phone:apostrophe"),
+                (pl.col(f"{_TEMP}fullwidth"), "phone:fullwidth"),
+                (pl.col(f"{_TEMP}invisible"), "phone:invisible_chars"),
+                (
+                    is_valid & ~pl.col(compact).str.contains(r"^(?:\+84|0084|84[0-9]{9,10}$|0)"),
+                    "phone:leading_zero",
+                ),
+            ),
+            FLAGS_COLUMN: tokens((pl.col(f"{_TEMP}lost"), "phone:excel_digits_lost")),
+        },
+    )
+    return staged.drop(*(c for c in staged.columns if c.startswith(_TEMP)))
+
+
+COMMUNE_REPAIRS_COLUMN = "_repairs_commune_code"
+COMMUNE_FLAGS_COLUMN = "_flags_commune_code"
+_CODE = "_code_"
+
+
+def commune_code_columns(frame: pl.DataFrame, column: str = "commune_code") -> pl.DataFrame:
+    """`frame` plus `commune_code_std` (the source's commune code as 5 digits, else null) and the List[String]
+    columns `_repairs_commune_code` / `_flags_commune_code`.
+
+    A code read as a number lost its leading zeros ("4" → "00004", token `commune_code:leading_zero`) or gained
+    ".0" (`commune_code:excel_number`). A value that is not 1–5 digits after that is flagged
+    `commune_code:invalid` and left null here (the raw column still holds it). Whether the code exists is the
+    rules' call.
+    """
+    staged = number_cell_columns(frame, column, _CODE)
+    text = pl.col(f"{_CODE}text").str.replace_all(r"\s+", "")
+    staged = staged.with_columns(
+        pl.when(text.str.contains(r"^[0-9]{1,5}$")).then(text).alias(f"{_CODE}digits")
+    )
+    digits = pl.col(f"{_CODE}digits")
+    staged = staged.with_columns(
+        commune_code_std=digits.str.zfill(5),
+        **{
+            COMMUNE_REPAIRS_COLUMN: tokens(
+                (pl.col(f"{_CODE}excel_number"), "commune_code:excel_number"),
+                (pl.col(f"{_CODE}apostrophe"), "commune_code:apostrophe"),
+                (pl.col(f"{_CODE}fullwidth"), "commune_code:fullwidth"),
+                (pl.col(f"{_CODE}invisible"), "commune_code:invisible_chars"),
+                (digits.str.len_chars() < 5, "commune_code:leading_zero"),
+            ),
+            COMMUNE_FLAGS_COLUMN: tokens(
+                (~pl.col(f"{_CODE}missing") & digits.is_null(), "commune_code:invalid"),
+            ),
+        },
+    )
+    return staged.drop(*(c for c in staged.columns if c.startswith(_CODE)))

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import polars as pl
 from sachsong.standardize.dates import dob_columns, timestamp_column
 from sachsong.standardize.identity import identity_columns, sex_code
-from sachsong.standardize.names import name_columns
-from sachsong.standardize.phones import phone_columns
-from sachsong.standardize.text import over_unique, with_expressions
+from sachsong.standardize.names import HONORIFIC_SEX, name_columns
+from sachsong.standardize.phones import commune_code_columns, phone_columns
+from sachsong.standardize.text import over_unique, tokens, with_expressions
 
 from sachsong.schema import RAW_COLUMNS, STANDARD_COLUMNS, ensure_raw_columns
 
@@ -33,7 +33,9 @@ def _default_resolver() -> AddressResolver:
 
 def _resolve_address_columns(frame: pl.DataFrame, resolver: AddressResolver) -> pl.DataFrame:
     """Run the resolver on (row_uid, address, commune_code) and return row_uid + the address columns."""
-    narrow = frame.select("row_uid", "address", "commune_code")
+    # The repaired code is the better hint ("19123.0" → "19123"); an unreadable one is passed as the source gave it.
+    hint = pl.coalesce("commune_code_std", "commune_code").alias("commune_code")
+    narrow = frame.select("row_uid", "address", hint)
     resolved = resolver(narrow, column="address", hint_column="commune_code")
     missing = [c for c in ("row_uid", *ADDRESS_COLUMNS) if c not in resolved.columns]
     if missing:
@@ -41,6 +43,29 @@ def _resolve_address_columns(frame: pl.DataFrame, resolver: AddressResolver) -> 
     if resolved.height != narrow.height:
         raise ValueError(f"address resolver returned {resolved.height} rows for {narrow.height} input rows")
     return resolved.select("row_uid", *ADDRESS_COLUMNS)
+
+
+def _sex_from_honorific(frame: pl.DataFrame) -> pl.DataFrame:
+    """Fill a missing `sex_code` from the name's honorific ("Ông" → M, "Bà" → F), recorded as a repair; an
+    honorific that contradicts the sex column is flagged, and the sex column wins."""
+    hint = pl.col("honorific").replace_strict(HONORIFIC_SEX, default=None, return_dtype=pl.String)
+    staged = frame.with_columns(hint.alias("_sex_hint"))
+    from_name = pl.col("sex_code").is_null() & pl.col("_sex_hint").is_not_null()
+    return staged.with_columns(
+        sex_code=pl.coalesce("sex_code", "_sex_hint"),
+        _repairs_sex=tokens((from_name, "sex:from_honorific")),
+        _flags_sex=tokens((pl.col("_sex_hint") != pl.col("sex_code"), "sex:honorific_mismatch")),
+    ).drop("_sex_hint")
+
+
+def _collect_tokens(frame: pl.DataFrame) -> pl.DataFrame:
+    """Gather the rooms' `_repairs_<field>` / `_flags_<field>` lists into `repairs` and `flags`."""
+    repairs = [c for c in frame.columns if c.startswith("_repairs_")]
+    flags = [c for c in frame.columns if c.startswith("_flags_")]
+    return frame.with_columns(
+        repairs=pl.concat_list(repairs) if repairs else pl.lit([], dtype=pl.List(pl.String)),
+        flags=pl.concat_list(flags) if flags else pl.lit([], dtype=pl.List(pl.String)),
+    ).drop(*repairs, *flags)
 
 
 def standardize_residents(
@@ -51,7 +76,27 @@ def standardize_residents(
 
     `row_uid` is the row's position in `raw`. `address_resolver` defaults to
     `sachsong.standardize.address.resolve_addresses`; pass another callable with the same signature to test or
-    benchmark without the reference data.
+    benchmark without the reference data. It gets `commune_code_std` (the repaired code) as its
+    `commune_code` hint when there is one.
+
+    Spreadsheet damage, and what became of it, is recorded per row in two List[String] columns of
+    "field:kind" tokens (no value is ever written into them):
+    - `repairs`: values changed with certainty into their standard form — `citizen_id:excel_number`
+      (".0", a scientific rendering that carries every digit), `citizen_id:apostrophe`, `citizen_id:fullwidth`,
+      `citizen_id:invisible_chars`, `citizen_id:leading_zero`; the same kinds for `phone:` (plus
+      `phone:leading_zero`, a number without its trunk 0) and `commune_code:`; `dob:words`, `dob:excel_serial`,
+      `dob:two_digit_year`, `dob:month_first` (only that order reads it), `dob:month_first_file` (ambiguous,
+      read in its file's month-first order); `name:honorific`, `name:telex`, `name:vni`, `name:given_first`;
+      `sex:from_honorific`.
+    - `flags`: values suspicious but NOT changed (the raw value stays the only truth) — `citizen_id:not_digits`
+      ("045O80000111"), `citizen_id:length`, `citizen_id:century_digit` (4–9: born after 2099),
+      `citizen_id:excel_digits_lost` (scientific notation without every digit: never guessed),
+      `phone:excel_digits_lost`, `commune_code:invalid`, `dob:order_conflict` (ambiguous date in a file with
+      both orders: left unread), `dob:order_assumed` (ambiguous date, file gives no evidence: read day-first),
+      `dob:century_ambiguous`, `dob:order_outlier`, `name:input_method_residue`, `name:honorific`,
+      `name:order_uncertain`, `sex:honorific_mismatch`.
+    A row with neither is as the source sent it; the rules decide what quarantines (e.g. `citizen_id_status`
+    `invalid`, `dob_status` `unparsable`). Raw columns are never overwritten.
     """
     resolver = address_resolver or _default_resolver()
     # Re-standardizing an already standardized table recomputes its columns rather than clashing with them.
@@ -62,12 +107,17 @@ def standardize_residents(
     frame = base.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row_uid"))
 
     frame = over_unique(frame, "full_name", name_columns)
-    frame = over_unique(frame, "date_of_birth", dob_columns)
-    frame = over_unique(frame, "sex", with_expressions(lambda column: {"sex_code": sex_code(column)}))
-    frame = over_unique(frame, "phone", phone_columns)
     frame = over_unique(frame, "updated_at", timestamp_column)
-    # Citizen IDs are nearly unique per person and their parsing is cheap regex work: run it in place.
-    frame = identity_columns(frame, "citizen_id")
+    # Date order is decided per source file and a two-digit year against the row's update time: not per value.
+    file_column = "source_file" if "source_file" in frame.columns else "source_id"
+    frame = dob_columns(frame, "date_of_birth", file_column=file_column, reference_column="updated_ts")
+    frame = over_unique(frame, "sex", with_expressions(lambda column: {"sex_code": sex_code(column)}))
+    frame = _sex_from_honorific(frame)
+    frame = over_unique(frame, "phone", phone_columns)
+    frame = over_unique(frame, "commune_code", commune_code_columns)
+    # Citizen IDs are nearly unique per person, and a lost leading zero is judged against the row's dob and sex.
+    frame = identity_columns(frame, "citizen_id", dob_column="dob", sex_column="sex_code")
+    frame = _collect_tokens(frame)
 
     addresses = _resolve_address_columns(frame, resolver)
     frame = frame.join(addresses, on="row_uid", how="left", maintain_order="left")

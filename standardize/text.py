@@ -175,3 +175,100 @@ def with_expressions(
         return frame.with_columns(**outputs(pl.col(column)))
 
     return derive
+
+
+# --- spreadsheet damage to number-like cells (IDs, phones, codes) ----------------------------------------------
+
+# Folded values that say "there is none" in an ID or phone cell: missing, not an error.
+MISSING_MARKER_KEYS: frozenset[str] = frozenset(
+    {
+        "chua cap",
+        "chua co",
+        "chua lam",
+        "chua dang ky",
+        "khong co",
+        "khong",
+        "khong ro",
+        "chua ro",
+        "chua",
+        "kc",
+        "n a",
+        "na",
+        "none",
+        "null",
+        "nil",
+        "nan",
+    }
+)
+
+_INVISIBLE = r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u202a-\u202e\u2066-\u2069]"
+_FULLWIDTH_DIGIT = r"[\uff10-\uff19]"
+_APOSTROPHES = "'\u2019\u2018`\u00b4"
+# A float rendering of an integer ("79012345678.0", "…,00" in a Vietnamese-locale sheet). Three zeros after the
+# mark read as a thousands group ("001.085.012.000"), not a float.
+_EXCEL_FLOAT = r"^([0-9]+)[.,]0{1,2}$"
+# Scientific notation as Excel shows a big number: mantissa, optional fraction, exponent.
+_EXCEL_SCIENTIFIC = r"^(?P<int>[1-9])(?:[.,](?P<frac>[0-9]+))?[eE]\+?(?P<exp>[0-9]{1,2})$"
+
+
+def number_cell_columns(frame: pl.DataFrame, column: str, prefix: str) -> pl.DataFrame:
+    """Undo what a spreadsheet does to a number-like cell, in stages; adds columns under `prefix`:
+
+    - `text`: NFKC (fullwidth digits → ASCII, no-break spaces → spaces), invisible marks removed, trimmed, a
+      leading apostrophe (typed to keep a leading zero) removed, a float's ".0" dropped, a scientific rendering
+      expanded when its mantissa carries every digit; null when blank or a "none" marker ("chưa cấp", "-");
+    - `missing` (bool): blank, null or a "none" marker;
+    - `lost` (bool): scientific notation whose mantissa lacks digits ("7,9E+10"): unrecoverable, never guessed;
+    - `fullwidth`, `invisible`, `apostrophe`, `excel_number` (bool): which repair was made.
+    Separators (spaces, dots, dashes) are left to the caller, which knows its own grouping.
+    """
+    t = {name: prefix + name for name in ("text", "missing", "lost", "fullwidth", "invisible", "apostrophe",
+                                          "excel_number", "sci", "key")}  # fmt: skip
+    raw = pl.col(column)
+    staged = frame.with_columns(
+        raw.str.contains(_FULLWIDTH_DIGIT).fill_null(False).alias(t["fullwidth"]),
+        raw.str.contains(_INVISIBLE).fill_null(False).alias(t["invisible"]),
+        collapse_whitespace(raw.str.normalize("NFKC").str.replace_all(_INVISIBLE, "")).alias(t["text"]),
+    )
+    text = pl.col(t["text"])
+    staged = staged.with_columns(
+        text.str.contains(f"^[{_APOSTROPHES}]").fill_null(False).alias(t["apostrophe"]),
+        text.str.strip_chars_start(_APOSTROPHES).str.strip_chars(" ").alias(t["text"]),
+    )
+    staged = staged.with_columns(
+        fold_ascii(text).alias(t["key"]),
+        text.str.extract_groups(_EXCEL_SCIENTIFIC).alias(t["sci"]),
+    )
+    sci = pl.col(t["sci"]).struct
+    frac = sci.field("frac").fill_null("")
+    exponent = sci.field("exp").cast(pl.Int32, strict=False)
+    is_sci = sci.field("int").is_not_null()
+    full_mantissa = is_sci & (frac.str.len_chars() == exponent)
+    # Blank, only punctuation ("-", "--", "…"), or a folded "none" marker.
+    missing = (
+        text.is_null()
+        | (text == "")
+        | pl.col(t["key"]).is_null()
+        | pl.col(t["key"]).is_in(list(MISSING_MARKER_KEYS))
+    )
+    staged = staged.with_columns(
+        missing.fill_null(True).alias(t["missing"]),
+        (is_sci & (frac.str.len_chars() < exponent)).fill_null(False).alias(t["lost"]),
+        (text.str.contains(_EXCEL_FLOAT) | full_mantissa).fill_null(False).alias(t["excel_number"]),
+    )
+    repaired = (
+        pl.when(pl.col(t["missing"]) | pl.col(t["lost"]))
+        .then(None)
+        .when(full_mantissa)
+        .then(sci.field("int") + frac)
+        .otherwise(text.str.replace(_EXCEL_FLOAT, "${1}"))
+    )
+    return staged.with_columns(repaired.alias(t["text"])).drop(t["sci"], t["key"])
+
+
+def tokens(*pairs: tuple[pl.Expr, str]) -> pl.Expr:
+    """A List[String] of the tokens whose condition holds (null conditions count as false)."""
+    if not pairs:
+        return pl.lit([], dtype=pl.List(pl.String))
+    items = [pl.when(condition.fill_null(False)).then(pl.lit(token)) for condition, token in pairs]
+    return pl.concat_list(items).list.drop_nulls()

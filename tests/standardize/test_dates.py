@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from sachsong.standardize.dates import _dob_full, _timestamp_full, dob_columns, timestamp_column
+from sachsong.standardize.dates import _timestamp_full, dob_columns, dob_order_by_file, timestamp_column
 
 
 def dob(values):
@@ -78,14 +78,12 @@ def test_leap_day_is_possible():
     assert dob(["29/02/1992"]) == [(date(1992, 2, 29), "day", "ok")]
 
 
-def test_day_first_wins_and_month_first_only_when_day_first_is_impossible():
-    assert dob(["05/12/1990", "12/25/1990"]) == [
-        (date(1990, 12, 5), "day", "ok"),
-        (date(1990, 12, 25), "day", "ok"),
-    ]
+def test_a_value_only_one_order_can_read_is_read_that_way():
+    assert dob(["25/12/1990"]) == [(date(1990, 12, 25), "day", "ok")]
+    assert dob(["12/25/1990"]) == [(date(1990, 12, 25), "day", "ok")]
 
 
-@pytest.mark.parametrize("raw", ["abc", "12/05/85", "15/08", "ngày mai", "1985-08", "0000"])
+@pytest.mark.parametrize("raw", ["abc", "15/08", "ngày mai", "1985-08", "0000", "12/05/1985/1"])
 def test_unparsable(raw):
     assert dob([raw]) == [(None, None, "unparsable")]
 
@@ -148,5 +146,135 @@ def test_fast_path_gives_the_same_answers_as_the_full_parser():
               "1985-8-5", "+1985-01-01", "2024-05-01T10:20:30", "2024-05-01 10:20:30.5", "2024-05-01T25:00:00",
               "1985", "31048", None, "", "abc"]  # fmt: skip
     frame = pl.DataFrame({"raw": values}, schema={"raw": pl.String})
-    assert_frame_equal(dob_columns(frame, "raw"), _dob_full(frame, "raw"))
     assert_frame_equal(timestamp_column(frame, "raw"), _timestamp_full(frame, "raw", "updated_ts"))
+
+
+def read(values, files=None, updated=None):
+    """(dob, dob_precision, dob_status, repairs, flags) per value, per file, against the rows' update times."""
+    n = len(values)
+    frame = pl.DataFrame(
+        {"raw": values, "source_file": files or ["f.xlsx"] * n, "updated_ts": updated or [None] * n},
+        schema={"raw": pl.String, "source_file": pl.String, "updated_ts": pl.Datetime("us")},
+    )
+    out = dob_columns(frame, "raw", today=date(2026, 11, 1))
+    return out.select("dob", "dob_precision", "dob_status", "_repairs_dob", "_flags_dob").rows()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "27 tháng 1 năm 1998",
+        "27 Tháng 01 Năm 1998",
+        "ngày 27 tháng 1 năm 1998",
+        "Ngày 27 tháng 01, năm 1998",
+        "NGÀY 27 THÁNG 1 NĂM 1998",
+        "ngày 27/01/1998",
+        "Ngày: 27/1/1998",
+        "sinh ngày 27-01-1998",
+    ],
+)
+def test_dates_in_words(raw):
+    assert read([raw]) == [(date(1998, 1, 27), "day", "ok", ["dob:words"], [])]
+
+
+def test_month_and_year_in_words_is_a_year_precision_date():
+    assert (
+        read(["tháng 10 năm 1955", "năm 1955"]) == [(date(1955, 1, 1), "year", "ok", ["dob:words"], [])] * 2
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", ["3/11/1987 12:00:00 SA", "3/11/1987 2:15:00 CH", "3/11/1987 12:00:00 AM", "03/11/1987 00:00"]
+)
+def test_excel_datetimes_with_a_clock_keep_the_day(raw):
+    assert read([raw, "25/12/1990"])[0] == (date(1987, 11, 3), "day", "ok", [], [])
+
+
+def test_vietnamese_clock_marks_in_update_times():
+    assert timestamps(["3/11/2025 2:15:00 CH", "3/11/2025 12:05:00 SA", "3/11/2025 9:00:00 SA"]) == [
+        datetime(2025, 11, 3, 14, 15),
+        datetime(2025, 11, 3, 0, 5),
+        datetime(2025, 11, 3, 9, 0),
+    ]
+
+
+def test_excel_serials_in_the_1900_system():
+    # 32874 is 1990-01-01 in Excel's 1900 system (which counts a phantom 29 Feb 1900).
+    assert read(["32874", "32874.0", "31274"]) == [
+        (date(1990, 1, 1), "day", "ok", ["dob:excel_serial"], []),
+        (date(1990, 1, 1), "day", "ok", ["dob:excel_serial"], []),
+        (date(1985, 8, 15), "day", "ok", ["dob:excel_serial"], []),
+    ]
+    assert read(["999", "99999"]) == [(None, None, "unparsable", [], [])] * 2
+
+
+def test_dots_and_dashes():
+    assert [r[0] for r in read(["15.08.1985", "15-08-1985", "15/08/1985", "15. 08. 1985"])] == [
+        date(1985, 8, 15)
+    ] * 3 + [None]
+
+
+def test_two_digit_years_take_the_latest_century_not_in_the_future():
+    updated = [datetime(2025, 6, 1)] * 4
+    assert read(["12/05/85", "01/01/30", "15/08/24", "15/08/26"], updated=updated) == [
+        (date(1985, 5, 12), "day", "ok", ["dob:two_digit_year"], []),
+        (date(1930, 1, 1), "day", "ok", ["dob:two_digit_year"], []),  # 2030 is after the update
+        (date(2024, 8, 15), "day", "ok", ["dob:two_digit_year"], []),  # 1924 would be a 101-year-old
+        (date(1926, 8, 15), "day", "ok", ["dob:two_digit_year"], []),  # 2026 is after the update
+    ]
+    # Without an update time, today decides; both centuries within 100 years → flagged.
+    assert read(["13/02/26"]) == [
+        (date(2026, 2, 13), "day", "ok", ["dob:two_digit_year"], ["dob:century_ambiguous"])
+    ]
+
+
+def test_month_first_file_is_read_month_first():
+    # A US-locale machine: "12/25/1990" can only be month-first, so "8/4/1960" in the same file is 4 August.
+    rows = read(["8/4/1960", "12/25/1990", "1/2/1975"], files=["us.csv"] * 3)
+    assert rows == [
+        (date(1960, 8, 4), "day", "ok", ["dob:month_first_file"], []),
+        (date(1990, 12, 25), "day", "ok", ["dob:month_first"], []),
+        (date(1975, 1, 2), "day", "ok", ["dob:month_first_file"], []),
+    ]
+
+
+def test_each_file_keeps_its_own_order():
+    files = ["us.csv", "us.csv", "vn.xlsx", "vn.xlsx", "one.xls"]
+    rows = read(["8/4/1960", "12/25/1990", "8/4/1960", "25/12/1990", "8/4/1960"], files=files)
+    assert [r[0] for r in rows] == [
+        date(1960, 8, 4),
+        date(1990, 12, 25),
+        date(1960, 4, 8),
+        date(1990, 12, 25),
+        date(1960, 4, 8),
+    ]
+    # The lone ambiguous date of a file without evidence is read the Vietnamese way, and says so.
+    assert rows[4][3:] == ([], ["dob:order_assumed"])
+    frame = pl.DataFrame(
+        {
+            "date_of_birth": ["8/4/1960", "12/25/1990", "8/4/1960", "25/12/1990", "8/4/1960"],
+            "source_file": files,
+        }
+    )
+    assert dob_order_by_file(frame).rows() == [
+        ("one.xls", "unknown", 0, 0, 1),
+        ("us.csv", "month_first", 0, 1, 1),
+        ("vn.xlsx", "day_first", 1, 0, 1),
+    ]
+
+
+def test_a_file_with_both_orders_leaves_its_ambiguous_dates_unread():
+    rows = read(["8/4/1960", "25/12/1990", "12/25/1990", "7/7/1977"], files=["mix.csv"] * 4)
+    assert rows == [
+        (None, None, "unparsable", [], ["dob:order_conflict"]),
+        (date(1990, 12, 25), "day", "ok", [], []),
+        (date(1990, 12, 25), "day", "ok", ["dob:month_first"], []),
+        (date(1977, 7, 7), "day", "ok", [], []),  # same day both ways
+    ]
+
+
+def test_one_typo_does_not_make_a_big_day_first_file_mixed():
+    values = [f"{d}/03/1980" for d in range(13, 29)] * 10 + ["05/13/1990", "8/4/1960"]
+    rows = read(values)
+    assert rows[-1] == (date(1960, 4, 8), "day", "ok", [], [])
+    assert rows[-2] == (date(1990, 5, 13), "day", "ok", ["dob:month_first"], ["dob:order_outlier"])

@@ -72,3 +72,83 @@ def test_junk_names_give_null_columns(junk):
 def test_digits_and_stray_punctuation_are_dropped_from_the_display_form():
     assert standardize(["Nguyễn Văn A1.", "Nguyễn - Lan"])[0][0] == "Nguyễn Văn A"
     assert standardize(["Nguyễn - Lan"])[0][0] == "Nguyễn Lan"
+
+
+def repaired(values):
+    """(name_norm, honorific, family, middle, given, repairs, flags) per value."""
+    frame = pl.DataFrame({"full_name": values}, schema={"full_name": pl.String})
+    out = name_columns(frame, "full_name")
+    return out.select(
+        "name_norm", "honorific", "family_name", "middle_name", "given_name", "_repairs_name", "_flags_name"
+    ).rows()
+
+
+@pytest.mark.parametrize(
+    ("raw", "honorific", "name"),
+    [
+        ("Ông Nguyễn Văn Bình", "Ông", "Nguyễn Văn Bình"),
+        ("ông Nguyễn Văn Bình", "Ông", "Nguyễn Văn Bình"),
+        ("ÔNG NGUYỄN VĂN BÌNH", "Ông", "Nguyễn Văn Bình"),
+        ("Bà Trần Thị Lan", "Bà", "Trần Thị Lan"),
+        ("bà  Lê Thị Hoà", "Bà", "Lê Thị Hoà"),
+        ("Cụ bà Phạm Thị Tư", "Cụ Bà", "Phạm Thị Tư"),
+        ("Chị Đỗ Thị Mai", "Chị", "Đỗ Thị Mai"),
+        ("Anh Hoàng Văn Nam", "Anh", "Hoàng Văn Nam"),
+        ("Cháu Vũ Minh Khang", "Cháu", "Vũ Minh Khang"),
+    ],
+)
+def test_honorifics_move_to_their_own_column(raw, honorific, name):
+    (row,) = repaired([raw])
+    assert (row[0], row[1]) == (name, honorific)
+    assert row[2] == name.split(" ")[0] and row[4] == name.split(" ")[-1]
+    assert row[5] == ["name:honorific"] and row[6] == []
+
+
+def test_honorific_words_that_are_names_stay_names():
+    # "Em", "Anh" as given names; "Ông" as a family name (Ông Ích Khiêm); no family name after "Bà".
+    assert repaired(["Nguyễn Thị Em", "Trần Anh", "Ông Văn Tùng", "Bà Lan"]) == [
+        ("Nguyễn Thị Em", None, "Nguyễn", "Thị", "Em", [], []),
+        ("Trần Anh", None, "Trần", None, "Anh", [], []),
+        ("Ông Văn Tùng", None, "Ông", "Văn", "Tùng", [], ["name:honorific"]),
+        ("Bà Lan", None, "Bà", None, "Lan", [], ["name:honorific"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "name", "token"),
+    [
+        ("Nguyeenx Vawn An", "Nguyễn Văn An", "name:telex"),
+        ("Tranaf Thij Hoaf", "Trần Thị Hoà", "name:telex"),
+        ("TRAANF THIJ HOAF", "Trần Thị Hoà", "name:telex"),
+        ("Dduwowngf Vawn Minh", "Đường Văn Minh", "name:telex"),
+        ("Nguye6n4 Va8n An", "Nguyễn Văn An", "name:vni"),
+        ("Tra62n Thi5 Hu7o7ng", "Trần Thị Hương", "name:vni"),
+        ("D9a85ng Thi5 Ho2a", "Đặng Thị Hoà", "name:vni"),
+    ],
+)
+def test_input_method_residue_is_decoded_and_recorded(raw, name, token):
+    (row,) = repaired([raw])
+    assert row[0] == name and row[5] == [token] and row[6] == []
+
+
+def test_residue_that_does_not_decode_is_flagged_not_guessed():
+    # "9" is the VNI key for đ: after "a" it decodes to nothing; "Ksor" (an Ê Đê name) is not residue.
+    assert repaired(["Nguye6n4 Va9n An", "Ksor H'Hen", "Nguyen Van An"]) == [
+        ("Nguyen Van An", None, "Nguyen", "Van", "An", [], ["name:input_method_residue"]),
+        ("Ksor H'Hen", None, "Ksor", None, "H'Hen", [], []),
+        ("Nguyen Van An", None, "Nguyen", "Van", "An", [], []),
+    ]
+
+
+def test_given_name_first_is_turned_round_only_when_certain():
+    assert repaired(["An Nguyễn Văn", "Lan Trần Thị", "Anh Nguyễn Văn"]) == [
+        ("Nguyễn Văn An", None, "Nguyễn", "Văn", "An", ["name:given_first"], []),
+        ("Trần Thị Lan", None, "Trần", "Thị", "Lan", ["name:given_first"], []),
+        ("Nguyễn Văn Anh", None, "Nguyễn", "Văn", "Anh", ["name:given_first"], []),
+    ]
+    # Family name second but no middle-name marker last: could be either order → kept and flagged.
+    assert repaired(["Bình Nguyễn Minh"]) == [
+        ("Bình Nguyễn Minh", None, "Bình", "Nguyễn", "Minh", [], ["name:order_uncertain"])
+    ]
+    # Ordinary names are untouched.
+    assert repaired(["Mai Nguyễn Hoa"])[0][5:] == ([], [])

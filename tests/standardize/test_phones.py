@@ -1,6 +1,6 @@
 import polars as pl
 import pytest
-from sachsong.standardize.phones import OLD_MOBILE_PREFIXES, phone_columns
+from sachsong.standardize.phones import OLD_MOBILE_PREFIXES, commune_code_columns, phone_columns
 
 
 def phones(values):
@@ -83,3 +83,75 @@ def test_invalid(raw):
 @pytest.mark.parametrize("raw", [None, "", "  "])
 def test_missing(raw):
     assert phones([raw]) == [(None, "missing")]
+
+
+def repaired(values):
+    frame = pl.DataFrame({"phone": values}, schema={"phone": pl.String})
+    return (
+        phone_columns(frame, "phone")
+        .select("phone_e164", "phone_status", "_repairs_phone", "_flags_phone")
+        .rows()
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "tokens"),
+    [
+        ("912345678", ["phone:leading_zero"]),  # a number cell drops the trunk 0
+        ("912345678.0", ["phone:excel_number", "phone:leading_zero"]),
+        ("9.12345678E+08", ["phone:excel_number", "phone:leading_zero"]),
+        ("'0912345678", ["phone:apostrophe"]),
+        ("０９１２３４５６７８", ["phone:fullwidth"]),
+        ("0912\u200b345678", ["phone:invisible_chars"]),
+        ("0912 345 678", []),
+        ("+84 912 345 678", []),
+        ("84912345678", []),
+    ],
+)
+def test_spreadsheet_damage_is_repaired_and_recorded(raw, tokens):
+    assert repaired([raw]) == [("+84912345678", "ok", tokens, [])]
+
+
+def test_landline_without_its_zero():
+    assert repaired(["2439876543", "2439876543.0"]) == [
+        ("+842439876543", "ok", ["phone:leading_zero"], []),
+        ("+842439876543", "ok", ["phone:excel_number", "phone:leading_zero"], []),
+    ]
+
+
+def test_scientific_notation_that_lost_digits_is_flagged_not_guessed():
+    assert repaired(["9.1E+08", "9,12346E+08"]) == [(None, "invalid", [], ["phone:excel_digits_lost"])] * 2
+
+
+@pytest.mark.parametrize("raw", ["không có", "Không", "-", "chưa có", "N/A", None, ""])
+def test_none_markers_are_missing(raw):
+    assert repaired([raw]) == [(None, "missing", [], [])]
+
+
+def codes(values):
+    frame = pl.DataFrame({"commune_code": values}, schema={"commune_code": pl.String})
+    out = commune_code_columns(frame, "commune_code")
+    return out.select("commune_code_std", "_repairs_commune_code", "_flags_commune_code").rows()
+
+
+def test_commune_codes_from_number_cells():
+    assert codes(["19123.0", "4", "400", "00400", "'00400", "26734", "1912.0", "１９１２３"]) == [
+        ("19123", ["commune_code:excel_number"], []),
+        ("00004", ["commune_code:leading_zero"], []),
+        ("00400", ["commune_code:leading_zero"], []),
+        ("00400", [], []),
+        ("00400", ["commune_code:apostrophe"], []),
+        ("26734", [], []),
+        ("01912", ["commune_code:excel_number", "commune_code:leading_zero"], []),
+        ("19123", ["commune_code:fullwidth"], []),
+    ]
+
+
+def test_commune_codes_that_are_not_codes_are_flagged_and_left_null():
+    assert codes(["xã 5", "123456", "19123.5", None, "-"]) == [
+        (None, [], ["commune_code:invalid"]),
+        (None, [], ["commune_code:invalid"]),
+        (None, [], ["commune_code:invalid"]),
+        (None, [], []),
+        (None, [], []),
+    ]

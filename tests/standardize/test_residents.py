@@ -156,3 +156,118 @@ def test_default_resolver_is_the_address_room():
     out = standardize_residents(RAW.head(2))
     assert out.height == 2
     assert set(out["address_status"].to_list()) <= {"exact", "fuzzy", "ambiguous", "unmatched"}
+
+
+# ------------------------------------------------------------------------------------------ hostile input
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from sachsong.rules.contract import validate_standardized  # noqa: E402
+
+# Cells as commune offices' Excel leaves them, and anything else Unicode can hold.
+EXCEL_CELLS = st.sampled_from(
+    ["079190012345.0", "7.9190012345E+10", "7,9E+10", "'079190012345", "０７９１９００１２３４５", "079\u200b190012345",
+     "79190012345", "1085012345", "12345678", "chưa cấp", "không có", "-", "045O80000111", "036499000001",
+     "036999999999", "999999999999", "27 tháng 1 năm 1998", "ngày 05/10/1955", "3/11/1987 12:00:00 SA",
+     "12/05/85", "8/4/1960", "12/25/1990", "31048", "99999", "00/00/00", "29/02/00", "Ông", "Bà", "x",
+     "912345678", "912345678.0", "19123.0", "4", "Ông Nguyễn Văn Bình", "Nguyeenx Vawn An", "Nguye6n4 Va8n An",
+     "An Nguyễn Văn", "Cụ Bà", "9" * 40, "1e308", "NaN", "inf", "", " ", "\u00a0", "\ufeff"]
+)  # fmt: skip
+ANY_CELL = st.one_of(st.none(), EXCEL_CELLS, st.text(alphabet=st.characters(codec="utf-8"), max_size=30))
+FILES = st.sampled_from(["a.xlsx", "b.csv", None])
+
+
+def contract_safe_resolver(frame, column="address", hint_column=None):
+    """Address stand-in whose own output is always in contract: the property is about this room's columns."""
+    hint = pl.col(hint_column)
+    return frame.with_columns(
+        ward_code=pl.when(hint.str.contains(r"^[0-9]{5}$")).then(hint),
+        province_code=pl.when(hint.str.contains(r"^[0-9]{5}$")).then(hint.str.slice(0, 2)),
+        address_status=pl.lit("unmatched"),
+        ward_candidates=pl.lit(None, dtype=pl.List(pl.String)),
+    )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(
+    st.lists(
+        st.tuples(st.fixed_dictionaries({c: ANY_CELL for c in RAW_COLUMNS}), FILES), min_size=1, max_size=12
+    )
+)
+def test_any_text_in_any_raw_column_gives_a_table_inside_the_contract(rows):
+    raw = pl.DataFrame(
+        [{**cells, "source_file": source_file} for cells, source_file in rows],
+        schema={**{c: pl.String for c in RAW_COLUMNS}, "source_file": pl.String},
+    )
+    out = standardize_residents(raw, address_resolver=contract_safe_resolver)
+    assert out.height == raw.height
+    validate_standardized(out)
+    assert_frame_equal(out.select(raw.columns), raw)
+    # Every token names a field and a kind.
+    for column in ("repairs", "flags"):
+        tokens = [t for row in out[column].to_list() for t in row]
+        assert all(t.count(":") == 1 and t.split(":")[0] for t in tokens), tokens
+
+
+def test_an_excel_damaged_row_is_repaired_and_says_how():
+    raw = pl.DataFrame(
+        {
+            "record_id": ["1", "2", "3"],
+            "full_name": ["Ông Nguyễn Văn Bình", "Tranaf Thij Hoaf", "Lê Văn Tám"],
+            "date_of_birth": ["ngày 05/10/1955", "12/05/85", "8/4/1960"],
+            "sex": [None, "Nữ", "Nam"],
+            "citizen_id": ["7.9055012345E+10", "'079185012345", "045O80000111"],
+            "phone": ["912345678.0", "không có", "0912 345 678"],
+            "commune_code": ["26734.0", "4", None],
+            "updated_at": ["2025-07-01", "2025-07-01", "2025-07-01"],
+            "source_file": ["xa_a.xlsx", "xa_a.xlsx", "xa_b.xlsx"],
+        }
+    )
+    calls = []
+    out = standardize_residents(raw, address_resolver=hint_resolver(calls))
+    validate_standardized(out)
+    first, second, third = out.rows(named=True)
+    assert (first["name_norm"], first["honorific"], first["sex_code"]) == ("Nguyễn Văn Bình", "Ông", "M")
+    assert (first["dob"], first["cccd"], first["cccd_birth_year"]) == (
+        date(1955, 10, 5),
+        "079055012345",
+        1955,
+    )
+    assert (first["phone_e164"], first["commune_code_std"], first["ward_code"]) == (
+        "+84912345678",
+        "26734",
+        "26734",
+    )
+    assert first["repairs"] == [
+        "name:honorific",
+        "dob:words",
+        "sex:from_honorific",
+        "phone:excel_number",
+        "phone:leading_zero",
+        "commune_code:excel_number",
+        "citizen_id:excel_number",
+        "citizen_id:leading_zero",
+    ]
+    assert first["flags"] == []
+    assert (second["name_norm"], second["dob"], second["cccd"]) == (
+        "Trần Thị Hoà",
+        date(1985, 5, 12),
+        "079185012345",
+    )
+    assert (second["phone_status"], second["commune_code_std"], second["dob_order"]) == (
+        "missing",
+        "00004",
+        "day_first",  # "ngày 05/10/1955" in the same file puts the day first
+    )
+    assert second["repairs"] == [
+        "name:telex",
+        "dob:two_digit_year",
+        "commune_code:leading_zero",
+        "citizen_id:apostrophe",
+    ]
+    # Not repaired: the O typed for 0 stays an invalid number; the lone ambiguous date is read day-first, flagged.
+    assert (third["citizen_id_digits"], third["citizen_id_status"]) == (None, "invalid")
+    assert third["flags"] == ["dob:order_assumed", "citizen_id:not_digits"]
+    assert third["dob"] == date(1960, 4, 8) and third["repairs"] == []
+    assert out.select(raw.columns).equals(raw)
