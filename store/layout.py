@@ -6,12 +6,18 @@ A store directory holds:
 - `history.duckdb` — append-only `runs` and `score_history`;
 - `data_docs/` — Great Expectations Data Docs of the publish gate;
 - `reports/` — the scorecard site.
+
+The store holds personal data: everything the store writes is private to its owner (directories 0700, files
+0600), whatever the process umask.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 CURRENT_POINTER = "CURRENT"
@@ -32,6 +38,54 @@ _SAFE_TABLE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 class StoreError(RuntimeError):
     """The store directory is missing something a reader or publisher needs."""
+
+
+class StoreBusyError(StoreError):
+    """Another process held a store file (the history, the publish lock) longer than this one would wait."""
+
+
+PRIVATE_UMASK = 0o077
+_umask_guard = threading.Lock()
+_umask_depth = 0
+_umask_saved = 0
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Files and directories created inside are 0600/0700 (DuckDB and polars create theirs with the umask).
+
+    The umask is per process: nested and concurrent uses share one count, and the first one in saves the
+    process's umask that the last one out restores.
+    """
+    global _umask_depth, _umask_saved
+    with _umask_guard:
+        if _umask_depth == 0:
+            _umask_saved = os.umask(PRIVATE_UMASK)
+        _umask_depth += 1
+    try:
+        yield
+    finally:
+        with _umask_guard:
+            _umask_depth -= 1
+            if _umask_depth == 0:
+                os.umask(_umask_saved)
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) as 0700; an existing directory is left as its owner set it."""
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:  # created meanwhile by a concurrent publisher
+            continue
+        os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask; this is exact
+    return path
 
 
 def check_run_id(run_id: str) -> str:

@@ -1,9 +1,15 @@
 """Publish a set of tables as a new, immutable snapshot and switch `CURRENT` to it atomically.
 
 Steps: build `snapshots/<run_id>.tmp/` (DuckDB + Parquet + manifest) → hash every table → run the gate →
-fsync → rename to `snapshots/<run_id>/` → replace `CURRENT`. A crash or a failing gate at any step leaves
-`CURRENT` on the previous snapshot; readers never see a half-built one. Old snapshots beyond `keep` are pruned,
-never the current one.
+fsync → rename to `snapshots/<run_id>/` → `before_switch` (the flow records the run) → replace `CURRENT`. A crash
+or a failing gate at any step leaves `CURRENT` on the previous snapshot; readers never see a half-built one. Old
+snapshots beyond `keep` are pruned, never the current one.
+
+Under contention: publishers of one store take turns through `.publish.lock`, waiting at most `lock_timeout`
+seconds (`SACHSONG_PUBLISH_LOCK_TIMEOUT`, default 600) and then failing with a message naming the holder's pid and
+run. A run older (`as_of`) than the live snapshot does not replace it unless `replace_newer=True`. A publish is
+idempotent on retry: a snapshot of the same run id that never went live (the run failed after building it) is
+rebuilt, and publishing the same run id with the same content again returns the live snapshot.
 
 A table is either a polars DataFrame (held in memory) or a `ParquetQuery`: a SELECT over Parquet files that
 DuckDB streams straight into the snapshot under a bounded memory limit, spilling to disk inside the building
@@ -19,10 +25,12 @@ import json
 import os
 import re
 import shutil
+import socket
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -35,10 +43,14 @@ from sachsong.store.layout import (
     SNAPSHOT_DATABASE,
     SNAPSHOT_MANIFEST,
     SNAPSHOT_PARQUET_DIR,
+    StoreBusyError,
+    StoreError,
     check_run_id,
     check_table_name,
     fsync_dir,
     fsync_tree,
+    make_private_dir,
+    private_files,
     snapshot_dir,
     snapshots_dir,
     write_text_atomically,
@@ -52,6 +64,9 @@ DEFAULT_MEMORY_LIMIT = "2GB"
 # Spill files live inside the building snapshot (same disk, removed with it), deleted before fsync and rename.
 SPILL_DIR = "duckdb_spill"
 PARQUET_COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd"
+
+# How long a publisher waits for another one of the same store before giving up (seconds).
+DEFAULT_LOCK_TIMEOUT = 600.0
 
 _SAFE_VIEW = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _GLOB_CHARACTERS = re.compile(r"[*?\[]")
@@ -397,15 +412,122 @@ def switch_current(store_dir: Path, run_id: str) -> None:
     write_text_atomically(Path(store_dir) / CURRENT_POINTER, check_run_id(run_id) + "\n")
 
 
+class StaleRunError(StoreError):
+    """A run's `as_of` is older than the live snapshot's: it would replace newer data (refused by default)."""
+
+
+def lock_timeout_seconds() -> float:
+    """The publish lock's wait: `SACHSONG_PUBLISH_LOCK_TIMEOUT` seconds, else DEFAULT_LOCK_TIMEOUT."""
+    try:
+        return max(float(os.environ.get("SACHSONG_PUBLISH_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)), 0.0)
+    except ValueError:
+        return DEFAULT_LOCK_TIMEOUT
+
+
+def _describe_holder(fd: int) -> str:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "{}")
+    except (OSError, ValueError):
+        holder = {}
+    if not holder:
+        return "a publisher that did not say who it is"
+    return f"pid {holder.get('pid')} on {holder.get('host')}, run {holder.get('run_id')}, since {holder.get('since')}"
+
+
 @contextlib.contextmanager
-def publish_lock(store_dir: Path) -> Iterator[None]:
-    """Serialise publishers of one store (two nightly runs of one province must not interleave)."""
-    with open(Path(store_dir) / PUBLISH_LOCK, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+def publish_lock(store_dir: Path, timeout: float | None = None, run_id: str | None = None) -> Iterator[None]:
+    """Serialise publishers of one store (two nightly runs of one province must not interleave).
+
+    Waits with a growing back-off for at most `timeout` seconds, then raises StoreBusyError naming the holder
+    (its pid, host, run id and start time, written into the lock file while it holds it).
+    """
+    timeout = lock_timeout_seconds() if timeout is None else timeout
+    path = Path(store_dir) / PUBLISH_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StoreBusyError(
+                        f"{path}: waited {timeout:g} s for the publish lock, held by {_describe_holder(fd)}; "
+                        f"run {run_id} not published (SACHSONG_PUBLISH_LOCK_TIMEOUT sets the wait)"
+                    ) from None
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 2.0)
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "run_id": run_id,
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _as_of(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _check_not_older(run_id: str, run: Mapping[str, Any], live: dict[str, Any] | None) -> None:
+    if live is None:
+        return
+    incoming, current = _as_of(run.get("as_of")), _as_of(live.get("as_of"))
+    if incoming is not None and current is not None and incoming < current:
+        raise StaleRunError(
+            f"run {run_id} (as of {incoming.isoformat()}) is older than the live snapshot {live.get('run_id')} "
+            f"(as of {current.isoformat()}): CURRENT left on {live.get('run_id')}; publish with "
+            "replace_newer=True to replace newer data with older"
+        )
+
+
+# One run id per line, appended just before `CURRENT` names it: tells a snapshot that was ever live (immutable,
+# even after an operator rolls CURRENT back) from one its run built and then failed to switch to (rebuilt on retry).
+LIVE_LOG = ".live_runs"
+
+
+def _mark_live(store_dir: Path, run_id: str) -> None:
+    fd = os.open(Path(store_dir) / LIVE_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, f"{run_id}\n".encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _went_live(store_dir: Path, run_id: str, live_id: str | None) -> bool:
+    """Whether snapshot `run_id` is or was ever live (CURRENT names it, the live log or a later manifest does)."""
+    if live_id == run_id:
+        return True
+    try:
+        logged = (Path(store_dir) / LIVE_LOG).read_text(encoding="utf-8").split()
+    except FileNotFoundError:
+        logged = []
+    if run_id in logged:
+        return True
+    # Stores published before the live log existed: a later snapshot names it as the one it replaced.
+    return any(manifest.get("previous_run_id") == run_id for _, manifest in _published_snapshots(store_dir))
 
 
 def publish_snapshot(
@@ -416,17 +538,26 @@ def publish_snapshot(
     keep: int = DEFAULT_KEEP,
     before_switch: Callable[[Mapping[str, Any]], None] | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    *,
+    replace_newer: bool = False,
+    lock_timeout: float | None = None,
 ) -> PublishResult:
     """Publish `tables` as snapshot `run["run_id"]`; switch `CURRENT` to it only if the gate passes.
 
     `run` must carry `run_id`; its other JSON-serialisable fields (province_code, as_of, ...) go into the
-    snapshot's manifest. Raises if the run id was already published (snapshots are immutable).
-    `before_switch(manifest)` runs once the snapshot is complete and before `CURRENT` names it: the flow records
-    the run in history there, so a crash can never leave a live snapshot that history does not know. If it
-    raises, `CURRENT` is not switched.
+    snapshot's manifest. `before_switch(manifest)` runs once the snapshot is complete and before `CURRENT` names
+    it: the flow records the run in history there, so a crash can never leave a live snapshot that history does
+    not know. If it raises, the snapshot is removed and `CURRENT` is not switched.
+
+    Retrying a run id is safe: a snapshot of that id that never went live is rebuilt; one that is live with the
+    same content hashes is returned as published (nothing switched, `before_switch` not called again). A run id
+    that went live with other content, or was replaced since, raises FileExistsError (snapshots are immutable).
+    A run whose `as_of` is older than the live snapshot's raises StaleRunError before any work unless
+    `replace_newer`. Waits at most `lock_timeout` seconds for another publisher (StoreBusyError).
 
     Each table is a polars DataFrame or a `ParquetQuery` (streamed by DuckDB within `memory_limit`, spilling
-    inside the building snapshot). The gate receives `tables` as given.
+    inside the building snapshot). The gate receives `tables` as given. Everything written is private to the
+    store's owner (directories 0700, files 0600).
     """
     store_dir = Path(store_dir)
     run_id = check_run_id(run.get("run_id"))
@@ -441,20 +572,50 @@ def publish_snapshot(
             raise TypeError(
                 f"table {name!r} is a {type(table).__name__}, expected a polars DataFrame or a ParquetQuery"
             )
-    snapshots_dir(store_dir).mkdir(parents=True, exist_ok=True)
+    make_private_dir(snapshots_dir(store_dir))
 
-    with publish_lock(store_dir):
+    with private_files(), publish_lock(store_dir, lock_timeout, run_id):
         final = snapshot_dir(store_dir, run_id)
-        if final.exists():
-            raise FileExistsError(f"{final} already exists: snapshots are immutable, use a new run id")
         _remove_abandoned_builds(store_dir)
         previous_id = current_run_id(store_dir)
         previous = read_manifest(snapshot_dir(store_dir, previous_id)) if previous_id else None
+        existing: dict[str, Any] | None = None
+        if final.exists():
+            if not (final / SNAPSHOT_MANIFEST).is_file() or not _went_live(store_dir, run_id, previous_id):
+                # This run built it, then failed before it went live (history locked, a crash): start again.
+                shutil.rmtree(final)
+                fsync_dir(final.parent)
+            elif previous_id != run_id:
+                raise FileExistsError(
+                    f"{final} already exists and was replaced by later snapshots: snapshots are immutable, "
+                    "use a new run id"
+                )
+            else:
+                existing = read_manifest(final)
+        if existing is None and not replace_newer:
+            _check_not_older(run_id, run, previous)
 
         building = final.with_name(final.name + BUILDING_SUFFIX)
         building.mkdir()
         try:
             row_counts, hashes = _write_tables(building, tables, memory_limit)
+            if existing is not None:
+                shutil.rmtree(building)
+                if existing.get("table_hashes") != hashes:
+                    raise FileExistsError(
+                        f"{final} is live with other content: snapshots are immutable, use a new run id"
+                    )
+                # The same run published again (a retry after it went live): nothing to do.
+                return PublishResult(
+                    run_id,
+                    "published",
+                    final,
+                    row_counts,
+                    hashes,
+                    None,
+                    existing.get("previous_run_id"),
+                    [],
+                )
             gate_result = gate(tables, previous, store_dir) if gate is not None else None
             if gate_result is not None and not gate_result.passed:
                 shutil.rmtree(building)
@@ -480,7 +641,14 @@ def publish_snapshot(
             shutil.rmtree(building, ignore_errors=True)
             raise
         if before_switch is not None:
-            before_switch(manifest)
+            try:
+                before_switch(manifest)
+            except BaseException:
+                # History does not know it (locked, full): leave no snapshot behind; a retry rebuilds it.
+                shutil.rmtree(final, ignore_errors=True)
+                fsync_dir(final.parent)
+                raise
+        _mark_live(store_dir, run_id)
         switch_current(store_dir, run_id)
         pruned = prune_snapshots(store_dir, keep=keep)
     return PublishResult(run_id, "published", final, row_counts, hashes, gate_result, previous_id, pruned)

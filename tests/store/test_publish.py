@@ -116,9 +116,22 @@ def test_failing_gate_keeps_previous_snapshot(tmp_path: Path) -> None:
 
 
 def test_snapshots_are_immutable(tmp_path: Path) -> None:
-    publish_snapshot(tmp_path, tables(), {"run_id": "r1"})
-    with pytest.raises(FileExistsError):
+    first = publish_snapshot(tmp_path, tables(), {"run_id": "r1"})
+    with pytest.raises(FileExistsError, match="other content"):
+        publish_snapshot(tmp_path, tables(9), {"run_id": "r1"})
+    # The same run with the same content again (a retry after it went live) is the live snapshot, unchanged.
+    again = publish_snapshot(tmp_path, tables(), {"run_id": "r1"})
+    assert again.published and again.table_hashes == first.table_hashes
+    assert current_manifest(tmp_path)["sequence"] == 1
+    # Once replaced, a run id is never published again, not even with its own content.
+    publish_snapshot(tmp_path, tables(3), {"run_id": "r2"})
+    with pytest.raises(FileExistsError, match="replaced"):
         publish_snapshot(tmp_path, tables(), {"run_id": "r1"})
+    # An operator's rollback does not make the snapshot it left rebuildable either.
+    publish.switch_current(tmp_path, "r1")
+    with pytest.raises(FileExistsError, match="replaced"):
+        publish_snapshot(tmp_path, tables(5), {"run_id": "r2"})
+    assert read_current_table(tmp_path, "residents_golden").height == 6
 
 
 def test_retention_keeps_last_n_and_never_the_current(tmp_path: Path) -> None:
