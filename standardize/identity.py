@@ -142,7 +142,7 @@ def identity_columns(
     `citizen_id_digits` holds only ASCII digits (null for letters: "045O80000111" is invalid, not "045080000111").
     """
     t = {name: _TEMP + name for name in ("text", "missing", "lost", "fullwidth", "invisible", "apostrophe",
-                                         "excel_number", "compact", "digits", "padded", "zero_fix")}  # fmt: skip
+                                         "excel_number", "compact", "digits", "padded", "zero_fix", "bad_century")}  # fmt: skip
     staged = number_cell_columns(frame, column, _TEMP)
     staged = staged.with_columns(pl.col(t["text"]).str.replace_all(r"[\s.\-_/,]+", "").alias(t["compact"]))
     staged = staged.with_columns(
@@ -176,19 +176,27 @@ def identity_columns(
     staged = staged.with_columns(
         citizen_id_digits=pl.when(pl.col(t["zero_fix"])).then(padded).otherwise(digits)
     )
+    # Century digits 4-9 (births after 2099) make no CCCD: the number stays in citizen_id_digits, flagged.
+    twelve = cccd(pl.col("citizen_id_digits"))
     staged = staged.with_columns(
-        cccd=cccd(pl.col("citizen_id_digits")), cmnd=cmnd(pl.col("citizen_id_digits"))
+        (twelve.is_not_null() & ~twelve.str.slice(3, 1).is_in(["0", "1", "2", "3"])).alias(t["bad_century"])
+    )
+    bad_century = pl.col(t["bad_century"])
+    staged = staged.with_columns(
+        cccd=pl.when(~bad_century).then(twelve), cmnd=cmnd(pl.col("citizen_id_digits"))
     )
     staged = staged.with_columns(**decode_cccd(pl.col("cccd")))
-    bad_century = pl.col("cccd").is_not_null() & pl.col("cccd_birth_year").is_null()
     not_digits = ~pl.col(t["missing"]) & ~pl.col(t["lost"]) & digits.is_null()
     wrong_length = (
-        pl.col("citizen_id_digits").is_not_null() & pl.col("cccd").is_null() & pl.col("cmnd").is_null()
+        pl.col("citizen_id_digits").is_not_null()
+        & pl.col("cccd").is_null()
+        & pl.col("cmnd").is_null()
+        & ~bad_century
     )
     staged = staged.with_columns(
         citizen_id_status=pl.when(pl.col(t["missing"]))
         .then(pl.lit("missing"))
-        .when(pl.col("cmnd").is_not_null() | (pl.col("cccd").is_not_null() & ~bad_century))
+        .when(pl.col("cmnd").is_not_null() | pl.col("cccd").is_not_null())
         .then(pl.lit("ok"))
         .otherwise(pl.lit("invalid")),
         **{

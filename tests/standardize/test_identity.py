@@ -174,7 +174,12 @@ def test_century_digit_beyond_2099_is_invalid_and_not_decoded():
     for raw in ["036499000001", "036599000001", "036980000001"]:
         frame = pl.DataFrame({"citizen_id": [raw]})
         row = identity_columns(frame, "citizen_id").row(0, named=True)
-        assert (row["cccd"], row["cccd_sex"], row["cccd_birth_year"]) == (raw, None, None)
+        assert (row["citizen_id_digits"], row["cccd"], row["cccd_sex"], row["cccd_birth_year"]) == (
+            raw,
+            None,
+            None,
+            None,
+        )
         assert (row["citizen_id_status"], row["_flags_citizen_id"]) == (
             "invalid",
             ["citizen_id:century_digit"],
