@@ -27,6 +27,7 @@ How it works, all vectorized (polars expressions and joins, one rapidfuzz batch 
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 import numpy as np
@@ -42,6 +43,11 @@ from sachsong.standardize.reference import (
 )
 
 OUTPUT_COLUMNS: tuple[str, ...] = ("ward_code", "province_code", "address_status", "ward_candidates")
+
+logger = logging.getLogger(__name__)
+
+# The longest address text that is read; longer values are unmatched (see `_resolve_distinct`).
+MAX_ADDRESS_CHARS = 512
 
 # Levels of the lexicon.
 PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW = (
@@ -565,12 +571,14 @@ def _drop_nested(matches: pl.DataFrame) -> pl.DataFrame:
 
 
 def _drop_other_provinces(
-    readings: pl.DataFrame, matches: pl.DataFrame, districts: pl.DataFrame
+    readings: pl.DataFrame, matches: pl.DataFrame, districts: pl.DataFrame, local_starts: pl.DataFrame
 ) -> pl.DataFrame:
-    """Drop readings in another province than every one the text names after the ward: "Thôn Đông Thành,
+    """Drop readings in another province than every one the text names, after the ward or before it ("TPHCM -
+    H.Bình Chánh - X Phong Phú" is in Hồ Chí Minh City, whatever else Phong Phú names): "Thôn Đông Thành,
     Phường Đồng Sơn, Tỉnh Quảng Trị" is not Đông Thanh of Huyện Đông Sơn in Thanh Hóa. Only exact province
-    mentions count, and not those inside the reading's own district ("Xã A, Quảng Ninh, Quảng Bình": Quảng
-    Ninh is the district there, not the province)."""
+    mentions count, not those at a village or street start ("đường Hà Nội"), not those overlapping the ward,
+    and not those inside the reading's own district ("Xã A, Quảng Ninh, Quảng Bình": Quảng Ninh is the
+    district there, not the province)."""
     units = _unit_tables()
     exact = ~pl.col("fuzzy")
     named = pl.concat(
@@ -582,19 +590,19 @@ def _drop_other_provinces(
             .join(units["old_province_to_new"], on="unit")
             .select("addr_id", p_start="start", p_end="end", named="new_province"),
         ]
-    )
+    ).join(local_starts, left_on=["addr_id", "p_start"], right_on=["addr_id", "start"], how="anti")
     keys = ["addr_id", "kind", "unit", "w_start", "w_end"]
     after = (
         readings.select(*keys, "new_province")
         .join(named, on="addr_id")
-        .filter(pl.col("p_start") > pl.col("w_end"))
+        .filter((pl.col("p_start") > pl.col("w_end")) | (pl.col("p_end") < pl.col("w_start")))
     )
     own_district = (
         readings.filter(pl.col("kind") == "old")
         .select(keys)
         .join(units["legacy_attrs"].select("unit", "district"), on="unit")
         .join(districts.select("addr_id", "district", "d_start", "d_end"), on=["addr_id", "district"])
-        .filter(pl.col("d_start") > pl.col("w_end"))
+        .filter((pl.col("d_start") > pl.col("w_end")) | (pl.col("d_end") < pl.col("w_start")))
     )
     inside_district = (
         after.join(own_district, on=keys)
@@ -742,6 +750,7 @@ def _readings(
                     "p_fuzzy",
                     p_after=pl.col("p_start") > pl.col("w_end"),
                     p_before=pl.col("p_end") < pl.col("w_start"),
+                    p_adjacent=pl.col("p_end") + 1 == pl.col("w_start"),
                 ),
                 old.select(*keys, "w_end", "new_province")
                 .join(visible_new_provinces.filter(~pl.col("np_old")), on=["addr_id", "new_province"])
@@ -750,12 +759,15 @@ def _readings(
                     p_fuzzy="np_fuzzy",
                     p_after=pl.col("np_start") > pl.col("w_end"),
                     p_before=pl.col("np_end") < pl.col("w_start"),
+                    p_adjacent=pl.col("np_end") + 1 == pl.col("w_start"),
                 ),
             ]
         )
-        # Before the ward, a province counts only with its district before the ward too.
+        # Before the ward, a province counts right before it, or with its district before the ward too.
         .join(district_hits.filter(pl.col("d_before")).select(*keys, rev=pl.lit(True)), on=keys, how="left")
-        .filter(pl.col("p_after") | (pl.col("p_before") & pl.col("rev").fill_null(False)))
+        .filter(
+            pl.col("p_after") | (pl.col("p_before") & (pl.col("rev").fill_null(False) | pl.col("p_adjacent")))
+        )
         .group_by(keys)
         .agg(pl.col("p_fuzzy").all())
     )
@@ -834,8 +846,9 @@ def _readings(
     )
     new = new.join(pl.concat([new_contradicted, as_district]), on=["addr_id", "unit", "w_start"], how="anti")
     new = (
-        new.join(new_provinces, on=["addr_id", "new_province"], how="inner")
-        .filter(pl.col("np_start") > pl.col("w_end"))
+        new.join(visible_new_provinces, on=["addr_id", "new_province"], how="inner")
+        # the province after the ward, or right before it ("TP.HCM, Phường Bến Thành")
+        .filter((pl.col("np_start") > pl.col("w_end")) | (pl.col("np_end") + 1 == pl.col("w_start")))
         .with_columns(
             score=pl.when(pl.col("np_old"))
             .then(SCORE_NEW_WITH_OLD_PROVINCE)
@@ -873,7 +886,7 @@ def _readings(
         "three_tier",
     ]
     readings = pl.concat([old.select(columns), new.select(columns)])
-    return _drop_other_provinces(readings, matches, districts)
+    return _drop_other_provinces(readings, matches, districts, local_starts)
 
 
 def _accent_tiebreak(best: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
@@ -1144,17 +1157,20 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _province_only(matches: pl.DataFrame) -> pl.DataFrame:
-    """The new province named by the rightmost province mention, when it names exactly one."""
+def _province_only(matches: pl.DataFrame, local_starts: pl.DataFrame) -> pl.DataFrame:
+    """The new province named by the rightmost province mention (not a street: "đường Hà Nội"), when it names
+    exactly one."""
     units = _unit_tables()
     provinces = pl.concat(
         [
-            matches.filter(pl.col("level") == PROVINCE_NEW).select("addr_id", "end", province_code="unit"),
+            matches.filter(pl.col("level") == PROVINCE_NEW).select(
+                "addr_id", "start", "end", province_code="unit"
+            ),
             matches.filter(pl.col("level") == PROVINCE_OLD)
             .join(units["old_province_to_new"], on="unit")
-            .select("addr_id", "end", province_code="new_province"),
+            .select("addr_id", "start", "end", province_code="new_province"),
         ]
-    )
+    ).join(local_starts, on=["addr_id", "start"], how="anti")
     rightmost = provinces.filter(pl.col("end") == pl.col("end").max().over("addr_id"))
     return (
         rightmost.group_by("addr_id")
@@ -1334,6 +1350,16 @@ def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
     _, max_tokens = _lexicon()
     distinct = pl.DataFrame({"text": texts.cast(pl.String)}).with_row_index("addr_id")
     texts_by_id = distinct.drop_nulls("text")
+    # Every step's work grows with an address's length (spans, overlaps): a value far longer than any address
+    # (a pasted document, a 300 KB cell) is left unmatched instead of being read.
+    too_long = texts_by_id["text"].str.len_chars() > MAX_ADDRESS_CHARS
+    if too_long.any():
+        logger.warning(
+            "%d distinct address values longer than %d characters left unmatched (too long to be an address)",
+            int(too_long.sum()),
+            MAX_ADDRESS_CHARS,
+        )
+        texts_by_id = texts_by_id.filter(~too_long)
     tokens = _tokens(texts_by_id)
     well_formed = _well_formed(tokens)
     if well_formed.height:
@@ -1371,7 +1397,7 @@ def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
                 [decided.join(redecided.select("addr_id"), on="addr_id", how="anti"), redecided]
             )
             matches = pl.concat([matches, fuzzy], how="vertical_relaxed")
-    provinces = _province_only(matches)
+    provinces = _province_only(matches, context["local_starts"])
     decided = pl.concat([decided, well_formed.select(decided.columns)], how="vertical_relaxed")
     out = distinct.join(decided, on="addr_id", how="left", maintain_order="left").join(
         provinces.rename({"province_code": "named_province"}), on="addr_id", how="left", maintain_order="left"
