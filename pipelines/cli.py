@@ -152,9 +152,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _private_prefect_home() -> None:
+    """Prefect's home and database (logs, run parameters) are private to the user running the flow (issue 13)."""
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in (home, home / "prefect.db"):
+        if path.exists() and path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o700 if path.is_dir() else 0o600)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from sachsong.pipelines.run import run_nightly_cli
 
+    _private_prefect_home()
     return run_nightly_cli(
         province=args.province,
         sources=Path(args.sources) if args.sources else None,

@@ -274,3 +274,20 @@ def test_the_store_is_private_to_its_owner(tmp_path):
     assert {p.name for p in files} >= {"CURRENT", "history.duckdb", "store.duckdb", "manifest.json"}
     for path in files:
         assert _mode(path) & 0o077 == 0, path
+
+
+def test_the_prefect_home_and_database_the_cli_uses_are_private(tmp_path, monkeypatch):
+    from sachsong.pipelines.cli import _private_prefect_home
+
+    home = tmp_path / "prefect-home"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    database = home / "prefect.db"
+    database.write_bytes(b"")
+    database.chmod(0o644)
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    _private_prefect_home()
+    assert (_mode(home), _mode(database)) == (0o700, 0o600)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "new-home"))
+    _private_prefect_home()  # created private
+    assert _mode(tmp_path / "new-home") == 0o700
