@@ -275,6 +275,25 @@ def load_passed(
     return _stack_batches(batches, columns, keep=uids)
 
 
+PUBLISHABLE = "publishable"
+
+
+def load_matchable(
+    checks: StepOutput, batches: Sequence[StepOutput], columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """What matching reads: the passed records and those quarantined for a field (their person must still be
+    findable), with a Boolean `publishable` column (passed). A record whose standardized values broke the
+    table's contract is left out: its values are not trustworthy enough to link on."""
+    passed = checks.read("passed_uids").get_column("row_uid").cast(pl.Int64)
+    quarantine = checks.read("quarantine", ["row_uid", "reasons"])
+    linkable = quarantine.filter(
+        ~pl.col("reasons").list.eval(pl.element().str.starts_with("contract_")).list.any().fill_null(False)
+    ).get_column("row_uid").cast(pl.Int64)
+    uids = pl.concat([passed, linkable]).sort()
+    records = _stack_batches(batches, columns, keep=uids)
+    return records.with_columns(pl.col("row_uid").is_in(passed.implode()).alias(PUBLISHABLE))
+
+
 def _sum(frame: pl.DataFrame, column: str) -> int:
     return int(frame.get_column(column).sum() or 0) if frame.height else 0
 
@@ -407,11 +426,11 @@ def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
         from sachsong.matching.dedupe import DedupeConfig, dedupe_standardized
 
-        # Matching has the highest peak of the flow: hold only the passed rows, and only the columns it reads.
-        records = load_passed(checks, batches, MATCH_COLUMNS)
+        # Matching has the highest peak of the flow: hold only the rows it links, and only the columns it reads.
+        records = load_matchable(checks, batches, MATCH_COLUMNS)
         # Lean: candidate pairs are compared and scored in chunks and only what clustering and review read is
         # kept (the flow publishes no per-pair table); same clusters, golden records and review queue.
-        result = dedupe_standardized(records, config=DedupeConfig(keep_pairs=False))
+        result = dedupe_standardized(records, config=DedupeConfig(keep_pairs=False, publishable=PUBLISHABLE))
         merged = (
             result.clusters.filter(pl.col("cluster_size") > 1).height
             if "cluster_size" in result.clusters.columns
@@ -420,6 +439,7 @@ def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key
         tables = {"clusters": result.clusters, "golden": result.golden, "review": result.review}
         counts = {
             "records": records.height,
+            "quarantined_matched": records.height - int(records.get_column(PUBLISHABLE).sum()),
             "golden": result.golden.height,
             "in_multi_record_clusters": merged,
             "review": result.review.height,
@@ -429,8 +449,9 @@ def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key
     output = run_step(Path(work_dir), "matching", key, compute)
     counts = output.counts
     get_run_logger().info(
-        "matching: %d records → %d golden records (%d records in multi-record clusters), %d pairs to review; %s",
+        "matching: %d records (%d of them quarantined) → %d golden records (%d records in multi-record clusters), %d pairs to review; %s",
         counts["records"],
+        counts.get("quarantined_matched", 0),
         counts["golden"],
         counts["in_multi_record_clusters"],
         counts["review"],
@@ -535,7 +556,11 @@ def snapshot_tables(
     return {
         "residents_records": published_records_query(batches, checks, match),
         "residents_golden": _whole_table(match.path("golden")),
-        "quarantine": _whole_table(checks.path("quarantine")),
+        # A quarantined record names the person it was matched to, so a steward can find who it belongs to.
+        "quarantine": ParquetQuery(
+            "SELECT q.*, c.cluster_id FROM quarantine q LEFT JOIN clusters c USING (row_uid)",
+            {"quarantine": [checks.path("quarantine")], "clusters": [match.path("clusters")]},
+        ),
         "findings": _whole_table(checks.path("findings")),
         "rejects": ParquetQuery(
             "SELECT * FROM rejects", {"rejects": [batch.path("rejects") for batch in batches]}

@@ -48,6 +48,22 @@ def baseline(prefect_server, demo_sources: Path, tmp_path_factory: pytest.TempPa
     return store
 
 
+def test_a_quarantined_record_is_still_matched_to_its_person_but_never_published(baseline: Path) -> None:
+    records = read_current_table(baseline, "residents_records")
+    golden = read_current_table(baseline, "residents_golden")
+    quarantine = read_current_table(baseline, "quarantine")
+    assert quarantine.height > 0 and "cluster_id" in quarantine.columns
+    linkable = quarantine.filter(~pl.col("reasons").list.eval(pl.element().str.starts_with("contract_")).list.any())
+    assert linkable["cluster_id"].null_count() == 0
+    # Its person can be found: some quarantined records belong to a person the store publishes.
+    found = linkable.join(records.select("cluster_id").unique(), on="cluster_id", how="semi")
+    assert found.height > 0
+    # Golden records are made of published records only.
+    members = set(golden.explode("member_row_uids")["member_row_uids"].to_list())
+    assert not members & set(quarantine["row_uid"].to_list())
+    assert members == set(records["row_uid"].to_list())
+
+
 def _copy_without_cache(store: Path, target: Path) -> Path:
     shutil.copytree(store, target, ignore=shutil.ignore_patterns(".work"))
     return target
