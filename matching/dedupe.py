@@ -63,6 +63,10 @@ class DedupeConfig:
     # clusters, golden records and the review queue are the same, and `.pairs` is empty.
     keep_pairs: bool = True
     pair_chunk: int = 1_000_000
+    # A Boolean column of the input naming the records that may be published. The others (quarantined for one
+    # field) are still matched, so their person can be found, but golden records are built from the publishable
+    # members only; a cluster with none has no golden record.
+    publishable: str | None = None
 
     def __post_init__(self) -> None:
         if self.pair_chunk < 1:
@@ -160,7 +164,7 @@ class DedupeResult:
         return "\n".join(lines)
 
 
-def _empty_result(std: pl.DataFrame) -> DedupeResult:
+def _empty_result(std: pl.DataFrame, publishable: str | None = None) -> DedupeResult:
     clusters = std.select(
         pl.col("row_uid").cast(pl.Int64),
         pl.col("record_id").cast(pl.String),
@@ -171,12 +175,23 @@ def _empty_result(std: pl.DataFrame) -> DedupeResult:
     ).cast(CLUSTER_SCHEMA)
     return DedupeResult(
         clusters=clusters,
-        golden=build_golden(std, clusters),
+        golden=_golden(std, clusters, publishable),
         review=pl.DataFrame(),
         pairs=pl.DataFrame(schema={"left_uid": pl.Int64, "right_uid": pl.Int64}),
         blocking=pl.DataFrame(),
         model=None,
     )
+
+
+def _golden(std: pl.DataFrame, clusters: pl.DataFrame, publishable: str | None) -> pl.DataFrame:
+    if publishable is None:
+        return build_golden(std, clusters)
+    members = std.filter(pl.col(publishable))
+    kept = (
+        clusters.join(members.select("row_uid"), on="row_uid", how="semi", maintain_order="left")
+        .with_columns(pl.len().over("cluster_id").cast(pl.Int64).alias("cluster_size"))
+    )
+    return build_golden(members, kept)
 
 
 def _as_decisions(decisions: pl.DataFrame | str | Path | None, std: pl.DataFrame) -> pl.DataFrame:
@@ -208,7 +223,7 @@ def dedupe_standardized(
         clock = now
 
     if std.height < 2:
-        return _empty_result(std)
+        return _empty_result(std, config.publishable)
     features = build_features(std)
     encoded = encode_features(features)
     # Only the cards are read as strings from here on; the other string columns (names, address details) are
@@ -233,7 +248,7 @@ def dedupe_standardized(
         pairs = pl.concat([pairs, steward])
     lap("blocking")
     if pairs.height == 0:
-        result = _empty_result(std)
+        result = _empty_result(std, config.publishable)
         result.blocking = blocking
         return result
     pairs_scored = pairs.height
@@ -286,7 +301,7 @@ def dedupe_standardized(
     if lean:
         # The pairs are done with; the golden records are built without them in memory.
         scored = None
-    golden = build_golden(std, clusters)
+    golden = _golden(std, clusters, config.publishable)
     lap("golden")
     return DedupeResult(
         clusters=clusters,

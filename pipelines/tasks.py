@@ -275,6 +275,39 @@ def load_passed(
     return _stack_batches(batches, columns, keep=uids)
 
 
+PUBLISHABLE = "publishable"
+
+
+def load_matchable(
+    checks: StepOutput, batches: Sequence[StepOutput], columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """What matching reads: the passed records and those quarantined for a field (their person must still be
+    findable), with a Boolean `publishable` column (passed). A record whose standardized values broke the
+    table's contract is left out: its values are not trustworthy enough to link on."""
+    passed = checks.read("passed_uids").get_column("row_uid").cast(pl.Int64)
+    quarantine = checks.read("quarantine", ["row_uid", "reasons"])
+    linkable = quarantine.filter(
+        ~pl.col("reasons").list.eval(pl.element().str.starts_with("contract_")).list.any().fill_null(False)
+    ).get_column("row_uid").cast(pl.Int64)
+    uids = pl.concat([passed, linkable]).sort()
+    records = _stack_batches(batches, columns, keep=uids)
+    return records.with_columns(pl.col("row_uid").is_in(passed.implode()).alias(PUBLISHABLE))
+
+
+def move_to_rejected(file_counts: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
+    """Ingest's per-file counts after some read rows were rejected later (rows_out → rows_rejected)."""
+    moved = rejects.group_by("source_file").agg(pl.len().cast(pl.Int64).alias("_moved"))
+    return (
+        file_counts.join(moved, on="source_file", how="left", maintain_order="left")
+        .with_columns(pl.col("_moved").fill_null(0))
+        .with_columns(
+            (pl.col("rows_out") - pl.col("_moved")).alias("rows_out"),
+            (pl.col("rows_rejected") + pl.col("_moved")).alias("rows_rejected"),
+        )
+        .drop("_moved")
+    )
+
+
 def _sum(frame: pl.DataFrame, column: str) -> int:
     return int(frame.get_column(column).sum() or 0) if frame.height else 0
 
@@ -286,6 +319,7 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
 
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
         from sachsong.sources.ingest import ingest_files
+        from sachsong.standardize.isolate import run_isolating
         from sachsong.standardize.residents import standardize_residents
 
         clock = time.perf_counter()
@@ -297,29 +331,39 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
             )
         ingest_seconds = time.perf_counter() - clock
         clock = time.perf_counter()
-        standardized = standardize_residents(ingested.table)
-        if standardized.height != ingested.table.height:
+        # A value that makes the standardizer raise costs its own row (a reject naming file and row), not the
+        # batch and with it the night.
+        isolated = run_isolating(ingested.table, standardize_residents)
+        standardized = isolated.table
+        expected = ingested.table.height - isolated.rejects.height
+        if standardized.height != expected:
             raise ValueError(
-                f"standardize {label}: {ingested.table.height} rows in but {standardized.height} out; "
+                f"standardize {label}: {expected} rows in but {standardized.height} out; "
                 "standardization must keep every row"
             )
+        rejects, file_counts = ingested.rejects, ingested.counts
+        if isolated.rejects.height:
+            rejects = pl.concat([rejects, isolated.rejects], how="vertical_relaxed")
+            file_counts = move_to_rejected(file_counts, isolated.rejects)
         statuses = (
             dict(standardized.get_column("address_status").value_counts().sort("address_status").rows())
             if "address_status" in standardized.columns
             else {}
         )
         counts = {
-            "files": ingested.counts.height,
-            "rows_in": _sum(ingested.counts, "rows_in"),
-            "rows_read": ingested.table.height,
-            "rows_rejected": _sum(ingested.counts, "rows_rejected"),
+            "files": file_counts.height,
+            "rows_in": _sum(file_counts, "rows_in"),
+            "rows_read": standardized.height,
+            "rows_rejected": _sum(file_counts, "rows_rejected"),
+            "rows_isolated": isolated.rejects.height,
+            "isolation_errors": list(isolated.error_types),
             "files_failed": ingested.counts.filter(pl.col("status") == "failed").height,
             "file_errors": list(ingested.file_errors()),
             "addresses": {str(k): int(v) for k, v in statuses.items()},
             "ingest_seconds": round(ingest_seconds, 3),
             "standardize_seconds": round(time.perf_counter() - clock, 3),
         }
-        tables = {"standardized": standardized, "rejects": ingested.rejects, "counts": ingested.counts}
+        tables = {"standardized": standardized, "rejects": rejects, "counts": file_counts}
         return tables, counts
 
     output = run_step(Path(work_dir), "prepare", key, compute)
@@ -339,6 +383,13 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
     )
     for error in counts["file_errors"]:
         logger.warning("ingest: file rejected whole: %s", error)
+    if counts.get("rows_isolated"):
+        logger.error(
+            "standardize %s: %d row(s) made the standardizer raise (%s) and were rejected alone; see rejects",
+            label,
+            counts["rows_isolated"],
+            ", ".join(counts["isolation_errors"]),
+        )
     return output
 
 
@@ -407,11 +458,11 @@ def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
         from sachsong.matching.dedupe import DedupeConfig, dedupe_standardized
 
-        # Matching has the highest peak of the flow: hold only the passed rows, and only the columns it reads.
-        records = load_passed(checks, batches, MATCH_COLUMNS)
+        # Matching has the highest peak of the flow: hold only the rows it links, and only the columns it reads.
+        records = load_matchable(checks, batches, MATCH_COLUMNS)
         # Lean: candidate pairs are compared and scored in chunks and only what clustering and review read is
         # kept (the flow publishes no per-pair table); same clusters, golden records and review queue.
-        result = dedupe_standardized(records, config=DedupeConfig(keep_pairs=False))
+        result = dedupe_standardized(records, config=DedupeConfig(keep_pairs=False, publishable=PUBLISHABLE))
         merged = (
             result.clusters.filter(pl.col("cluster_size") > 1).height
             if "cluster_size" in result.clusters.columns
@@ -420,6 +471,7 @@ def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key
         tables = {"clusters": result.clusters, "golden": result.golden, "review": result.review}
         counts = {
             "records": records.height,
+            "quarantined_matched": records.height - int(records.get_column(PUBLISHABLE).sum()),
             "golden": result.golden.height,
             "in_multi_record_clusters": merged,
             "review": result.review.height,
@@ -429,8 +481,9 @@ def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key
     output = run_step(Path(work_dir), "matching", key, compute)
     counts = output.counts
     get_run_logger().info(
-        "matching: %d records → %d golden records (%d records in multi-record clusters), %d pairs to review; %s",
+        "matching: %d records (%d of them quarantined) → %d golden records (%d records in multi-record clusters), %d pairs to review; %s",
         counts["records"],
+        counts.get("quarantined_matched", 0),
         counts["golden"],
         counts["in_multi_record_clusters"],
         counts["review"],
@@ -535,7 +588,11 @@ def snapshot_tables(
     return {
         "residents_records": published_records_query(batches, checks, match),
         "residents_golden": _whole_table(match.path("golden")),
-        "quarantine": _whole_table(checks.path("quarantine")),
+        # A quarantined record names the person it was matched to, so a steward can find who it belongs to.
+        "quarantine": ParquetQuery(
+            "SELECT q.*, c.cluster_id FROM quarantine q LEFT JOIN clusters c USING (row_uid)",
+            {"quarantine": [checks.path("quarantine")], "clusters": [match.path("clusters")]},
+        ),
         "findings": _whole_table(checks.path("findings")),
         "rejects": ParquetQuery(
             "SELECT * FROM rejects", {"rejects": [batch.path("rejects") for batch in batches]}

@@ -48,6 +48,49 @@ def baseline(prefect_server, demo_sources: Path, tmp_path_factory: pytest.TempPa
     return store
 
 
+def test_a_quarantined_record_is_still_matched_to_its_person_but_never_published(baseline: Path) -> None:
+    records = read_current_table(baseline, "residents_records")
+    golden = read_current_table(baseline, "residents_golden")
+    quarantine = read_current_table(baseline, "quarantine")
+    assert quarantine.height > 0 and "cluster_id" in quarantine.columns
+    linkable = quarantine.filter(~pl.col("reasons").list.eval(pl.element().str.starts_with("contract_")).list.any())
+    assert linkable["cluster_id"].null_count() == 0
+    # Its person can be found: some quarantined records belong to a person the store publishes.
+    found = linkable.join(records.select("cluster_id").unique(), on="cluster_id", how="semi")
+    assert found.height > 0
+    # Golden records are made of published records only.
+    members = set(golden.explode("member_row_uids")["member_row_uids"].to_list())
+    assert not members & set(quarantine["row_uid"].to_list())
+    assert members == set(records["row_uid"].to_list())
+
+
+def test_a_row_that_breaks_the_standardizer_costs_that_row_not_the_night(
+    baseline: Path, demo_sources: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import sachsong.standardize.residents as residents
+
+    real = residents.standardize_residents
+    poisoned_file = sorted(read_current_table(baseline, "residents_records")["source_file"].unique())[0]
+
+    def fragile(raw: pl.DataFrame, **kwargs):
+        poison = (pl.col("source_file") == poisoned_file) & (pl.col("source_row") == 2)
+        if raw.select(poison.any()).item():
+            raise IndexError("index out of range")  # a bug only this row's value reaches
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(residents, "standardize_residents", fragile)
+    store = tmp_path / "store"
+    summary = province_nightly("44", str(demo_sources), str(store), as_of=AS_OF)
+    assert summary["status"] == "published"
+    rejects = read_current_table(store, "rejects").filter(pl.col("source_file") == poisoned_file)
+    isolated = rejects.filter(pl.col("reason").str.contains("IndexError"))
+    assert isolated["source_row"].to_list() == [2]
+    counts = summary["counts_per_source"][poisoned_file]
+    assert counts["rows_in"] == counts["published"] + counts["quarantined"] + counts["rejected"]
+    records = read_current_table(store, "residents_records").filter(pl.col("source_file") == poisoned_file)
+    assert 2 not in records["source_row"].to_list() and records.height > 0
+
+
 def _copy_without_cache(store: Path, target: Path) -> Path:
     shutil.copytree(store, target, ignore=shutil.ignore_patterns(".work"))
     return target
