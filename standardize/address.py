@@ -412,7 +412,12 @@ def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
     # Phường 10, not "phường xã"), unaccented ("Phường Vị Tân" is not Phường 6), and last in its part of the
     # address (followed by a comma or a type word).
     same_segment = pl.col("seg_uid").shift(-1) == pl.col("seg_uid")
-    last = ~same_segment.fill_null(False) | pl.col("typed_tok").shift(-1).is_in(list(UNIT_TYPE_KEYS))
+    next_two = pl.col("typed_tok").shift(-1) + pl.col("typed_tok").shift(-2)
+    last = (
+        ~same_segment.fill_null(False)
+        | pl.col("typed_tok").shift(-1).is_in(list(UNIT_TYPE_KEYS))
+        | next_two.is_in(list(UNIT_TYPE_KEYS)).fill_null(False)
+    )
     roman = (
         (pl.col("typed_tok").shift(1) == "phuong")
         & (pl.col("seg_uid").shift(1) == pl.col("seg_uid"))
@@ -1321,8 +1326,17 @@ def _well_formed(tokens: pl.DataFrame) -> pl.DataFrame:
             ).select(kept),
         ]
     )
+    # Without a province last, only when no part of the address is a province ("Hà Nội, Xã Quảng Phú, Huyện
+    # Quảng Trạch" names another province: the full reading decides).
+    naming_a_province = (
+        segments.select("addr_id", key="keys")
+        .explode("key")
+        .join(tables["provinces"].select(key="province_key"), on="key", how="semi")
+        .select("addr_id")
+    )
     without_province = (
         segments.join(own_province.select("addr_id"), on="addr_id", how="anti")
+        .join(naming_a_province, on="addr_id", how="anti")
         .select(
             "addr_id",
             ward_key=last.list.get(-2, null_on_oob=True),
