@@ -225,11 +225,12 @@ _QUOTED = re.compile(r'"(?:[^"]|"")*"')
 
 
 def sniff_delimiter(text: str, max_lines: int = 60) -> str:
-    """The candidate delimiter that splits the most lines into the same, largest number of fields."""
-    lines = [line for line in text[:_SAMPLE_CHARS].split("\n")[:max_lines] if line.strip()]
-    if not lines:
+    """The candidate delimiter that splits the most records into the same, largest number of fields."""
+    # Quoted fields go first, over the whole sample: one may hold line breaks and other delimiters.
+    sample = _QUOTED.sub("", text[:_SAMPLE_CHARS])
+    unquoted = [line for line in sample.split("\n")[:max_lines] if line.strip()]
+    if not unquoted:
         return ","
-    unquoted = [_QUOTED.sub("", line) for line in lines]
     best, best_key = ",", (0.0, 0)
     for delimiter in DELIMITERS:
         counts = [line.count(delimiter) for line in unquoted]

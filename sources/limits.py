@@ -222,8 +222,7 @@ def scan_text(fd: int, size: int, head: bytes, limits: ReadLimits) -> ScannedTex
         if not at_end:  # the last segment is still open
             starts, ends = starts[:-1], ends[:-1]
         lengths = ends - starts
-        filled = np.concatenate(([0], np.cumsum(~_WHITESPACE[array], dtype=np.int64)))
-        has_text = (filled[ends] - filled[starts]) > 0
+        has_text = _has_text(buffer, array, starts, lengths)
         over = lengths > limit
         if carry_long and len(lengths):
             over[0] = True
@@ -255,6 +254,18 @@ def scan_text(fd: int, size: int, head: bytes, limits: ReadLimits) -> ScannedTex
         if at_end:
             break
     return ScannedText(b"".join(out), nonblank, long_lines, cr_only=bool(cr_only), transcoded_from=transcoded)
+
+
+def _has_text(buffer: bytes, array: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Which lines hold something other than blanks: a line starting with a non-blank byte does; the few
+    others (empty, "\r", indented) are looked at one by one."""
+    has_text = np.zeros(len(starts), dtype=bool)
+    filled = lengths > 0
+    has_text[filled] = ~_WHITESPACE[array[starts[filled]]]
+    for k in np.flatnonzero(filled & ~has_text):
+        start = int(starts[k])
+        has_text[k] = bool(buffer[start : start + int(lengths[k])].strip())
+    return has_text
 
 
 def _with_end(chunks: Iterator[bytes]) -> Iterator[bytes | None]:
@@ -452,21 +463,33 @@ def _scan_sheet(chunks: Iterator[bytes], part: str, limits: ReadLimits) -> Sheet
         if len(opens):
             gaps = np.diff(opens, prepend=0)
             span.longest_text = max(span.longest_text, int(gaps.max()))
-        rows = _ROW_REF.findall(block)
+        prefixed = b":row" in block or b":c " in block or b":c>" in block or b":c/>" in block
+        plain = None if prefixed else _plain_tags(array, opens)
+        if plain is not None:
+            # What writers produce: no namespace prefix, the reference first. Read from the tag positions.
+            plain_rows, block_max_row, plain_cells, block_max_column = plain
+            rows = [str(block_max_row).encode()] if plain_rows else []
+            row_tags += plain_rows
+            cell_tags += plain_cells
+            cells_with_reference += plain_cells
+            letters = column_letters(block_max_column).encode() if block_max_column else b""
+        else:
+            rows = _ROW_REF.findall(block)
+            row_tags += len(_ROW_TAG.findall(block))
+            cell_tags += len(_CELL_TAG.findall(block))
+            cells_with_reference += len(_CELL_REF.findall(block))
+            letters = b""
+            for width, pattern in _COLUMN_REFS.items():
+                if width < len(max_column_letters):
+                    break
+                found_letters = pattern.findall(block)
+                if found_letters:
+                    letters = max(found_letters)
+                    break
         if rows:
-            max_row = max(max_row, max(int(r) for r in rows))
-        row_tags += len(_ROW_TAG.findall(block))
-        cell_tags += len(_CELL_TAG.findall(block))
-        cells_with_reference += len(_CELL_REF.findall(block))
-        for width, pattern in _COLUMN_REFS.items():
-            if width < len(max_column_letters):
-                break
-            letters = pattern.findall(block)
-            if letters:
-                widest = max(letters)
-                if (len(widest), widest) > (len(max_column_letters), max_column_letters):
-                    max_column_letters = widest
-                break
+            max_row = max(max_row, int(max(rows, key=lambda r: (len(r), r))))
+        if (len(letters), letters) > (len(max_column_letters), max_column_letters):
+            max_column_letters = letters
     span.longest_text = max(span.longest_text, len(carry))
     span.rows = max(max_row, row_tags)
     span.columns = column_number(max_column_letters) if max_column_letters else 0
@@ -474,6 +497,46 @@ def _scan_sheet(chunks: Iterator[bytes], part: str, limits: ReadLimits) -> Sheet
         # Cells without a reference sit after the previous one: bound the width by the cell count.
         span.columns = min(MAX_COLUMNS, max(span.columns, cell_tags))
     return span
+
+
+def _plain_tags(array: np.ndarray, opens: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(row tags, highest row, cell tags, highest column) of a block whose <row> and <c> tags all carry their
+    reference first (`<row r="12"`, `<c r="AB12"`), computed on the tag positions; None when some do not."""
+    padded = np.concatenate((array, np.zeros(16, dtype=np.uint8)))
+
+    def at(offset: int, where: np.ndarray = opens) -> np.ndarray:
+        return padded[where + offset]
+
+    is_c = at(1) == ord("c")
+    cell = is_c & np.isin(at(2), (32, 47, 62))  # "<c ", "<c/", "<c>"
+    cell_ref = is_c & (at(2) == 32) & (at(3) == ord("r")) & (at(4) == ord("=")) & (at(5) == ord('"'))
+    is_row = (at(1) == ord("r")) & (at(2) == ord("o")) & (at(3) == ord("w"))
+    row = is_row & np.isin(at(4), (32, 47, 62))
+    row_ref = is_row & (at(4) == 32) & (at(5) == ord("r")) & (at(6) == ord("=")) & (at(7) == ord('"'))
+    cells, rows = int(cell.sum()), int(row.sum())
+    if int(cell_ref.sum()) != cells or int(row_ref.sum()) != rows:
+        return None
+    highest_row = 0
+    if rows:
+        where = opens[row_ref]
+        number = np.zeros(len(where), dtype=np.int64)
+        valid = np.ones(len(where), dtype=bool)
+        for k in range(8):
+            digit = at(8 + k, where).astype(np.int64) - 48
+            valid &= (digit >= 0) & (digit <= 9)
+            number = np.where(valid, number * 10 + digit, number)
+        highest_row = int(number.max())
+    highest_column = 0
+    if cells:
+        where = opens[cell_ref]
+        column = np.zeros(len(where), dtype=np.int64)
+        valid = np.ones(len(where), dtype=bool)
+        for k in range(3):
+            letter = at(6 + k, where).astype(np.int64) - 64
+            valid &= (letter >= 1) & (letter <= 26)
+            column = np.where(valid, column * 26 + letter, column)
+        highest_column = int(column.max())
+    return rows, highest_row, cells, highest_column
 
 
 def _workbook_sheets(archive: zipfile.ZipFile, stream: BinaryIO, limits: ReadLimits) -> dict[str, str]:
