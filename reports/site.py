@@ -46,6 +46,7 @@ from sachsong.reports.scores import (
     score_trend,
     with_units,
 )
+from sachsong.store.history import pending_runs
 
 from sachsong.safetext import visible_frame
 from sachsong.schema import CRITERIA, FINDING_SCHEMA
@@ -128,6 +129,10 @@ def _read_history(store_dir: Path) -> tuple[pl.DataFrame | None, pl.DataFrame]:
             order = [c for c in ("as_of", "started_at", "run_id") if c in run_columns]
             runs = connection.sql(f"SELECT * FROM runs ORDER BY {', '.join(order)} NULLS FIRST").pl()
             runs = runs.with_columns(pl.col("run_id").cast(pl.String))
+        # Run rows journalled while another process held the history (store.history) are runs too.
+        pending = pending_runs(store_dir)
+        if pending.height:
+            runs = pending if runs is None else pl.concat([runs, pending], how="diagonal_relaxed")
         history = empty_history
         score_columns = _columns(connection, "score_history")
         if score_columns:

@@ -153,8 +153,9 @@ def record_run(store_dir: str | Path, run: Mapping[str, Any], wait: float | None
         _journal_run(store_dir, frame)
         return "pending"
     try:
-        _insert_runs(connection, frame)
-        _fold_pending(store_dir, connection)
+        with private_files():  # the write-ahead log DuckDB creates while writing is private too
+            _insert_runs(connection, frame)
+            _fold_pending(store_dir, connection)
     finally:
         connection.close()
     return "history"
@@ -203,6 +204,11 @@ def _read_pending(files: list[Path]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=RUNS_SCHEMA)
 
 
+def pending_runs(store_dir: str | Path) -> pl.DataFrame:
+    """Run rows journalled while history.duckdb was held by another process, not yet folded into `runs`."""
+    return _read_pending(_pending_files(store_dir))
+
+
 def _fold_pending(store_dir: str | Path, connection: duckdb.DuckDBPyConnection) -> int:
     """Move journalled run rows into `runs` (this connection holds the file, so no one else folds meanwhile)."""
     files = _pending_files(store_dir)
@@ -234,25 +240,26 @@ def append_scores(store_dir: str | Path, scores: pl.DataFrame, run_id: str) -> i
     scores = scores.with_columns(pl.col(c).cast(pl.String) for c, t in scores.schema.items() if t == pl.Null)
     connection = _connect(store_dir)
     try:
-        _fold_pending(store_dir, connection)
-        connection.register("incoming_scores", scores)
-        exists = connection.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'score_history'"
-        ).fetchall()[0][0]
-        if not exists:
-            connection.execute("CREATE TABLE score_history AS SELECT * FROM incoming_scores")
-        else:
-            present = {
-                row[0]
-                for row in connection.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'score_history'"
-                ).fetchall()
-            }
-            types = {row[0]: row[1] for row in connection.execute("DESCRIBE incoming_scores").fetchall()}
-            for column in scores.columns:
-                if column not in present:
-                    connection.execute(f'ALTER TABLE score_history ADD COLUMN "{column}" {types[column]}')
-            connection.execute("INSERT INTO score_history BY NAME SELECT * FROM incoming_scores")
+        with private_files():  # the write-ahead log DuckDB creates while writing is private too
+            _fold_pending(store_dir, connection)
+            connection.register("incoming_scores", scores)
+            exists = connection.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'score_history'"
+            ).fetchall()[0][0]
+            if not exists:
+                connection.execute("CREATE TABLE score_history AS SELECT * FROM incoming_scores")
+            else:
+                present = {
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT column_name FROM information_schema.columns WHERE table_name = 'score_history'"
+                    ).fetchall()
+                }
+                types = {row[0]: row[1] for row in connection.execute("DESCRIBE incoming_scores").fetchall()}
+                for column in scores.columns:
+                    if column not in present:
+                        connection.execute(f'ALTER TABLE score_history ADD COLUMN "{column}" {types[column]}')
+                connection.execute("INSERT INTO score_history BY NAME SELECT * FROM incoming_scores")
     finally:
         connection.close()
     return scores.height

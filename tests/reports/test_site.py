@@ -291,3 +291,18 @@ def test_only_failed_runs_give_a_run_list_page_not_a_crash(store_factory, tmp_pa
     assert "run-1" in {
         row[0].value for row in openpyxl.load_workbook(out / "scores.xlsx")["runs"].iter_rows(min_row=2)
     }
+
+
+def test_runs_journalled_while_the_history_was_held_are_listed(store_factory, tmp_path):
+    from sachsong.store.history import RUNS_SCHEMA, _journal_run
+
+    runs, history = sample_history()
+    store = store_factory(runs, history)
+    row = {name: value for name, value in run_row("run-4", 6, "failed").items() if name in RUNS_SCHEMA}
+    _journal_run(store, pl.DataFrame([row], schema_overrides=RUNS_SCHEMA))
+    out = tmp_path / "site"
+    build_report(store, out)
+    payload = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    assert [r["run_id"] for r in payload["runs"]][-1] == "run-4"
+    assert payload["runs"][-1]["status"] == "failed"
+    assert payload["meta"]["run_id"] == "run-3"  # a failed run does not change what is live
