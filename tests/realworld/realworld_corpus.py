@@ -680,6 +680,9 @@ class Builder:
                 row.dirt = ["field_2mb"]
             elif i == 10:
                 vals[1], row.dob, row.dirt = "31/02/1980", None, ["dob_impossible"]
+            elif i == 12:  # 11 digits, but a leading zero would give province 050, which does not exist
+                vals[3] = "50" + p.cccd[3:]
+                row.cccd, row.dirt = None, ["cccd_11_digits_no_such_province"]
             elif i == 11:
                 vals[0] = p.full_name.replace(" ", "\u00a0", 1) + "\u200b"
                 row.dirt, row.recoverable, row.hostile = ["name_nbsp_zero_width"], True, False
@@ -795,6 +798,9 @@ class Builder:
                 # whole digit runs: the CCCD with and without its zero, the phone national, E.164 and bare
                 numbers |= {r.person.cccd, r.person.cccd[1:], r.person.phone, "84" + r.person.phone[1:],
                             r.person.phone[1:]}
+            written = "".join(c for c in unicodedata.normalize("NFKC", r.written_cccd) if c.isdigit())
+            if len(written) >= 9:
+                numbers.add(written)
         return Corpus(self.root, self.rows, self.files, {n for n in names if n.strip()}, numbers)
 
 

@@ -474,6 +474,7 @@ def _leaks(corpus, sources: list[tuple[str, str]]) -> collections.Counter:
             names |= _tone_variants(n)
     found: collections.Counter = collections.Counter()
     for where, text in sources:
+        text = html.unescape(html.unescape(text))
         folded = unicodedata.normalize("NFC", text).casefold()
         joined = re.sub(r"(?<=\d)[ .\-](?=\d)", "", text)  # "0912 345 678" / "0912.345.678" as one number
         runs = set(re.findall(r"\d+", text)) | set(re.findall(r"\d+", joined))
@@ -484,6 +485,18 @@ def _leaks(corpus, sources: list[tuple[str, str]]) -> collections.Counter:
             if num in runs:
                 found[(where, "number")] += 1
     return found
+
+
+def test_e_the_leak_scanner_finds_planted_values_in_report_shapes(corpus) -> None:
+    """The scanner itself: a name upper-cased and HTML-escaped, an 11-digit CCCD, a spaced phone are found;
+    dates, counts and run ids are not."""
+    person = next(r.person for r in corpus.data_rows() if r.person and "đ" in r.person.full_name.casefold())
+    shown = html.escape(person.full_name.upper()).replace("Đ", "&#272;")
+    phone = f"{person.phone[:4]} {person.phone[4:7]} {person.phone[7:]}"
+    assert _leaks(corpus, [("a", f"<td>{shown}</td>")])
+    assert _leaks(corpus, [("b", f"id {person.cccd[1:]}.")])
+    assert _leaks(corpus, [("c", f"SĐT: {phone}")])
+    assert not _leaks(corpus, [("d", "run 80-20261130-20261202T004425436870Z: 312 records, 97.5%, 2026-11-30")])
 
 
 def test_e_no_planted_personal_value_in_reports_or_run_output(run, corpus) -> None:
