@@ -26,6 +26,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "downloads": ("Tải về", "Downloads"),
     "coverage": ("Độ phủ xã/phường mới", "New-commune coverage"),
     "coverage_text": ("xã/phường mới có dữ liệu", "new communes have data"),
+    "outcomes": ("Kết quả xử lý bản ghi", "What happened to the records"),
+    "outcome_clean": ("Sạch, công bố nguyên trạng", "Clean, published as received"),
+    "outcome_fixed": ("Đã sửa chắc chắn (lỗi Excel), công bố", "Repaired with certainty (spreadsheet damage), published"),
+    "outcome_flagged": ("Đáng ngờ, công bố kèm cảnh báo cho cán bộ", "Suspicious, published with a warning for stewards"),
+    "outcome_quarantined": ("Cách ly, chờ sửa tại nguồn", "Quarantined, waiting for a fix at the source"),
     "missing_communes": (
         "Xã/phường chưa có dữ liệu (điểm “đủ” = 0)",
         "Communes with no data (“sufficient” score 0)",

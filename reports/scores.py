@@ -24,7 +24,13 @@ from sachsong.schema import CRITERIA, FINDING_SCHEMA, SEVERITIES
 
 SCORE_CRITERIA: tuple[str, ...] = (*CRITERIA, "overall")
 # `coverage` is one row per province: new communes with data / all new communes of the province ("sufficient").
-LEVELS: tuple[str, ...] = ("province", "coverage", "commune", "source", "rule")
+# `outcome` is four rows per province: how many records were published clean, published after a certain repair
+# (fixed), published with a suspicion for a steward (flagged), or quarantined; `passing` counts each.
+LEVELS: tuple[str, ...] = ("province", "coverage", "outcome", "commune", "source", "rule")
+OUTCOMES: tuple[str, ...] = ("clean", "fixed", "flagged", "quarantined")
+# The rules whose warnings say a value was repaired with certainty / left as it was but suspicious.
+REPAIRED_RULE = "value_repaired"
+FLAGGED_RULE = "value_flagged"
 BANDS: tuple[str, ...] = ("green", "amber", "red", "n/a")
 UNRESOLVED_WARD = "unresolved"  # commune key of records whose address resolved to no new commune
 PUBLISHED = "published"
@@ -413,6 +419,7 @@ def compute_scores(
     )
     empty_rows = _empty_commune_rows(empty_keys, dataset_wards, criteria)
     coverage = _coverage_row(province_code, ward_list, recs)
+    outcomes = _outcome_rows(province_code, recs, findings)
     rule_rows = _rule_rows(
         recs,
         scoped,
@@ -429,6 +436,7 @@ def compute_scores(
                 long.with_columns(share.alias("share"), pl.lit("records").alias("unit")),
                 empty_rows.with_columns(pl.lit("records").alias("unit")),
                 coverage.with_columns(pl.lit("communes").alias("unit")),
+                outcomes.with_columns(pl.lit("records").alias("unit")),
                 rule_rows,
             ]
         )
@@ -437,7 +445,12 @@ def compute_scores(
             pl.lit(_as_date(as_of)).alias("as_of"),
             pl.lit(province_code).alias("province_code"),
         )
-        .with_columns(band_expr(pl.col("share"), pl.col("criterion"), targets).alias("band"))
+        .with_columns(
+            pl.when(pl.col("level") == "outcome")
+            .then(pl.lit("n/a"))  # a share of records in one outcome, not a quality score against a target
+            .otherwise(band_expr(pl.col("share"), pl.col("criterion"), targets))
+            .alias("band")
+        )
     )
     return _ordered(scores.select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()]))
 
@@ -465,6 +478,51 @@ def _empty_commune_rows(
         pl.lit(0, dtype=pl.Int64).alias("records"),
         pl.lit(0, dtype=pl.Int64).alias("passing"),
         pl.when(is_zero).then(pl.lit(0.0)).otherwise(None).cast(pl.Float64).alias("share"),
+    )
+
+
+def _outcome_rows(province_code: str, recs: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
+    """What happened to the province's records: quarantined (an error), flagged (a suspicion left for a
+    steward), fixed (repaired with certainty, nothing suspicious) or clean; each record counted once."""
+    rows = findings.filter(pl.col("row_uid").is_not_null())
+    marks = rows.group_by("row_uid").agg(
+        (pl.col("severity") == "error").any().alias("error"),
+        (pl.col("rule_id") == FLAGGED_RULE).any().alias("flagged"),
+        (pl.col("rule_id") == REPAIRED_RULE).any().alias("fixed"),
+    )
+    outcome = (
+        recs.select("row_uid")
+        .join(marks, on="row_uid", how="left")
+        .select(
+            pl.when(pl.col("error").fill_null(False))
+            .then(pl.lit("quarantined"))
+            .when(pl.col("flagged").fill_null(False))
+            .then(pl.lit("flagged"))
+            .when(pl.col("fixed").fill_null(False))
+            .then(pl.lit("fixed"))
+            .otherwise(pl.lit("clean"))
+            .alias("key")
+        )
+    )
+    counted = dict(outcome.group_by("key").len().iter_rows())
+    total = recs.height
+    return pl.DataFrame(
+        {
+            "level": ["outcome"] * len(OUTCOMES),
+            "key": list(OUTCOMES),
+            "criterion": ["overall"] * len(OUTCOMES),
+            "records": [total] * len(OUTCOMES),
+            "passing": [int(counted.get(key, 0)) for key in OUTCOMES],
+            "share": [counted.get(key, 0) / total if total else None for key in OUTCOMES],
+        },
+        schema={
+            "level": pl.String,
+            "key": pl.String,
+            "criterion": pl.String,
+            "records": pl.Int64,
+            "passing": pl.Int64,
+            "share": pl.Float64,
+        },
     )
 
 

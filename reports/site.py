@@ -535,6 +535,7 @@ def _page_context(data: ReportData, targets: Targets, data_docs_href: str | None
         if data.scores.filter(pl.col("level") == "coverage").height
         else None
     )
+    outcomes = data.scores.filter(pl.col("level") == "outcome").select("key", "passing", "records", "share")
     names = dict(data.ward_names.iter_rows()) if data.ward_names.height else {}
     missing = (
         data.communes.filter(pl.col("records") == 0).sort("key").select("key", "name").to_dicts()
@@ -593,6 +594,7 @@ def _page_context(data: ReportData, targets: Targets, data_docs_href: str | None
         "names": names,
         "cards": cards,
         "coverage": coverage,
+        "outcomes": outcomes.to_dicts(),
         "missing": missing,
         "charts": charts,
         "published_runs": published_runs,
@@ -675,7 +677,7 @@ def _rules_export(data: ReportData) -> pl.DataFrame:
 def _export_tables(data: ReportData) -> ExportTables:
     names = data.ward_names.select(pl.col("ward_code").alias("key"), pl.col("ward_name").alias("name"))
     long_cols = ["criterion", "unit", "records", "passing", "share", "band", "previous_share", "change"]
-    province = data.scores.filter(pl.col("level").is_in(["province", "coverage"])).select(
+    province = data.scores.filter(pl.col("level").is_in(["province", "coverage", "outcome"])).select(
         "level", "key", *long_cols
     )
     share_cols = [c for c in SCORE_CRITERIA if c in data.communes.columns]

@@ -167,8 +167,32 @@ def commune_code_unknown(frame: pl.DataFrame, ctx: CheckContext) -> pl.Expr:
     distinct = frame.select(pl.col("commune_code").unique()).filter(pl.col("commune_code").is_not_null())
     codes = pl.lit(pl.Series(sorted(known_commune_codes()), dtype=pl.String)).implode()
     given = _commune_code_as_given("commune_code")
+    if "commune_code_std" in frame.columns:  # the standardizer's repair of spreadsheet damage (".0", lost zeros)
+        distinct = (
+            frame.select("commune_code", "commune_code_std")
+            .unique(subset="commune_code")
+            .filter(pl.col("commune_code").is_not_null())
+        )
+        given = pl.coalesce(pl.col("commune_code_std"), given)
     unknown = distinct.filter((given != "") & ~given.is_in(codes)).get_column("commune_code")
     return pl.col("commune_code").is_in(unknown.implode())
+
+
+def _tokens(column: str) -> tuple[pl.Expr, pl.Expr]:
+    tokens = pl.col(column)
+    return tokens.list.len().fill_null(0) > 0, tokens.list.join(", ")
+
+
+@register_check("value_repaired", columns=("repairs",))
+def value_repaired(frame: pl.DataFrame, ctx: CheckContext) -> tuple[pl.Expr, pl.Expr]:
+    """The standardizer repaired a value with certainty (value: the `field:kind` tokens, never the value)."""
+    return _tokens("repairs")
+
+
+@register_check("value_flagged", columns=("flags",))
+def value_flagged(frame: pl.DataFrame, ctx: CheckContext) -> tuple[pl.Expr, pl.Expr]:
+    """The standardizer found a value suspicious and left it as it was (value: the `field:kind` tokens)."""
+    return _tokens("flags")
 
 
 @register_check("record_id_repeated_in_source", columns=("source_id", "record_id"))

@@ -356,3 +356,31 @@ def test_record_ids_are_masked_and_drilldown_counts_per_commune_and_rule():
     empty = drill.filter(pl.col("ward_code") == "18880").row(0, named=True)
     assert (empty["rule_id"], empty["dataset_level"], empty["findings"]) == ("commune_has_records", True, 1)
     assert "044199012345" not in str(drill.to_dicts())
+
+
+def test_outcomes_tell_fixed_from_flagged_from_quarantined_each_record_once():
+    records = make_records()
+    uids = records["row_uid"].to_list()
+    findings = findings_frame(
+        [
+            # an error wins over everything else the record has
+            (uids[0], "r0", "s1", "citizen_id_invalid", "correct", "error", "m", None),
+            (uids[0], "r0", "s1", "value_repaired", "clean", "warning", "m", "dob:words"),
+            # a suspicion wins over a repair
+            (uids[1], "r1", "s1", "value_flagged", "correct", "warning", "m", "dob:order_assumed"),
+            (uids[1], "r1", "s1", "value_repaired", "clean", "warning", "m", "citizen_id:excel_number"),
+            (uids[2], "r2", "s1", "value_repaired", "clean", "warning", "m", "citizen_id:leading_zero"),
+            # another warning alone leaves the record clean
+            (uids[3], "r3", "s1", "name_not_standard_form", "clean", "warning", "m", None),
+        ]
+    )
+    scores = compute_scores(records, findings, "run-1", date(2026, 11, 4), PROVINCE, wards=WARDS)
+    outcome = {key: score(scores, "outcome", key, "overall") for key in ("clean", "fixed", "flagged", "quarantined")}
+    assert {k: v["passing"] for k, v in outcome.items()} == {
+        "quarantined": 1,
+        "flagged": 1,
+        "fixed": 1,
+        "clean": len(uids) - 3,
+    }
+    assert all(v["records"] == len(uids) and v["band"] == "n/a" for v in outcome.values())
+    assert sum(v["share"] for v in outcome.values()) == pytest.approx(1.0)

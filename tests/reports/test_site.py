@@ -59,6 +59,10 @@ def test_build_report_writes_site_workbook_json_and_csv(built):
     assert '<html lang="vi"' in html
     assert "Phường Đồng Thuận" in html  # commune names from the reference data
     assert "../store/data_docs/index.html" in html  # relative link to the GX Data Docs
+    # What happened to the records: four outcomes, each its own row, Vietnamese first.
+    for outcome in ("clean", "fixed", "flagged", "quarantined"):
+        assert f'class="outcome-{outcome}"' in html
+    assert "Cách ly, chờ sửa tại nguồn" in html
     assert (out / "assets" / "scorecard.css").is_file() and (out / "assets" / "scorecard.js").is_file()
     # Self-contained: nothing points off the machine.
     for text in (
