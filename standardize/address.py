@@ -148,6 +148,7 @@ LOCALITY_WORDS: tuple[str, ...] = (
 WELL_FORMED_TOKENS = 6
 
 FUZZY_CUTOFF = 84.0
+FUZZY_MARGIN = 3.0
 FUZZY_MIN_KEY_LENGTH = 4
 FUZZY_WINDOW_TOKENS = 6
 
@@ -162,6 +163,9 @@ class AddressInputError(ValueError):
 
 
 TYPE_PREFIX = "^(" + "|".join(UNIT_TYPE_KEYS) + ")"
+# A folded syllable ending in i or y right after its initial consonant ("my", "li", "quy"); "gi" is itself an
+# initial, and "ay", "uy", "oi" are not such syllables.
+I_Y_SYLLABLE = r"\b(b|ch|c|d|h|kh|k|l|m|ngh|ng|nh|n|ph|p|qu|r|s|th|tr|t|v|x)[iy]\b"
 
 
 def _keywords(
@@ -185,6 +189,30 @@ def _keywords(
         .with_columns(key=key_expr(pl.col("key")))
     )
     named = units.select("unit", "type_key", "short_key", key="name_key")
+    # The name with a syllable's final i/y swapped ("Mỹ"/"Mĩ", "Lý"/"Lí", "Quy"/"Qui"): both spellings are in
+    # use. Made from the name's syllables (the package's spaceless keywords cannot tell "Mỹ An" from a "ya").
+    syllables = frame.select(
+        unit=pl.col(unit),
+        folded=fold_expr(pl.col(name)).str.replace(
+            r"^(thanh pho|thi tran|thi xa|dac khu|phuong|huyen|quan|tinh|xa)\s+", ""
+        ),
+    )
+    variants = pl.concat(
+        [
+            syllables.select("unit", short=pl.col("folded").str.replace_all(I_Y_SYLLABLE, "${1}" + letter))
+            for letter in ("i", "y")
+        ]
+    ).with_columns(short=pl.col("short").str.replace_all("[^a-z0-9]", ""))
+    variants = variants.join(units.select("unit", "type_key", "short_key"), on="unit").filter(
+        (pl.col("short") != pl.col("short_key")) & (pl.col("short").str.len_chars() >= 3)
+    )
+    named = pl.concat(
+        [
+            named,
+            variants.select("unit", "type_key", "short_key", key=pl.col("type_key") + pl.col("short")),
+            variants.select("unit", "type_key", "short_key", key="short"),
+        ]
+    )
     if bare_name:
         bare = units.filter(
             (pl.col("type_key") != "") & pl.col("short_key").str.contains("^[a-z]{3}")
@@ -544,12 +572,22 @@ def _drop_overlapped(matches: pl.DataFrame, explicit_wards: pl.DataFrame) -> pl.
 
 
 def _drop_localities(
-    matches: pl.DataFrame, explicit_wards: pl.DataFrame, local_starts: pl.DataFrame
+    matches: pl.DataFrame,
+    explicit_wards: pl.DataFrame,
+    local_starts: pl.DataFrame,
+    types_before: pl.DataFrame,
 ) -> pl.DataFrame:
     """A village or street named like a ward ("Thôn Đông Thành", "đường Lê Lợi") is not read as the ward when
-    the text names a ward explicitly ("Phường Đồng Sơn") after it."""
+    the text names a ward explicitly ("Phường Đồng Sơn") after it, or writes a ward type word after it (the
+    ward's own name may be misspelt: "đường Lê Lợi, Xã Canh Tânn")."""
     indexed = matches.with_row_index("_match").lazy()
-    last_explicit = explicit_wards.lazy().group_by("addr_id").agg(last_start=pl.col("start").max())
+    ward_slots = types_before.filter(pl.col("type_before").is_in(["xa", "phuong", "thitran", "dackhu"]))
+    last_explicit = (
+        pl.concat([explicit_wards.select("addr_id", "start"), ward_slots.select("addr_id", "start")])
+        .lazy()
+        .group_by("addr_id")
+        .agg(last_start=pl.col("start").max())
+    )
     victims = (
         indexed.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW]) & ~pl.col("typed"))
         .join(local_starts.lazy(), on=["addr_id", "start"], how="semi")
@@ -664,7 +702,9 @@ def _readings(
     local_starts = context["local_starts"]
     matches = _drop_marked_old(matches, context)
     matches = _drop_nested(
-        _drop_localities(_drop_overlapped(matches, explicit_wards), explicit_wards, local_starts)
+        _drop_localities(
+            _drop_overlapped(matches, explicit_wards), explicit_wards, local_starts, context["types_before"]
+        )
     )
     by_level = {
         level: matches.filter(pl.col("level") == level)
@@ -684,9 +724,25 @@ def _readings(
         .select("addr_id", "start", "end")
         .unique()
     )
+    # A district whose name is only part of a province's ("Lắk" in "Đắk Lắk") is not named.
+    province_spans_all = matches.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW])).select(
+        "addr_id", p_start="start", p_end="end"
+    )
+    inside_province = (
+        by_level[DISTRICT]
+        .join(province_spans_all, on="addr_id")
+        .filter(
+            (pl.col("start") >= pl.col("p_start"))
+            & (pl.col("end") <= pl.col("p_end"))
+            & ((pl.col("start") != pl.col("p_start")) | (pl.col("end") != pl.col("p_end")))
+        )
+        .select("addr_id", "start", "end")
+        .unique()
+    )
     districts = (
         by_level[DISTRICT]
         .join(province_last, on=["addr_id", "start", "end"], how="anti")
+        .join(inside_province, on=["addr_id", "start", "end"], how="anti")
         .select("addr_id", district="unit", d_start="start", d_end="end", d_fuzzy="fuzzy")
     )
     # ... and so is a ward of that name ("…, Thị xã An Nhơn, Bình Định" does not name Phường Bình Định).
@@ -1084,9 +1140,19 @@ def _fuzzy_matches(spans: pl.DataFrame, scopes: pl.DataFrame, level: str) -> pl.
         .join(choices.select("scope", choice="key", unit="unit", typed="typed"), on=["scope", "choice"])
     )
     matched = candidates.join(hits, on=["scope", "key"])
-    # Per address keep the best-scoring unit only when no other unit scores as well.
+    # Per address keep the best-scoring unit only when no other unit scores nearly as well: a typo that is as
+    # close to two names ("Bình Mĩ": Bình Mỹ, Bình Minh) names neither.
+    per_unit = matched.group_by("addr_id", "unit").agg(unit_best=pl.col("score").max())
+    runner_up = (
+        per_unit.sort("unit_best", descending=True)
+        .group_by("addr_id", maintain_order=True)
+        .agg(second=pl.col("unit_best").get(1, null_on_oob=True))
+    )
     best = matched.filter(pl.col("score") == pl.col("score").max().over("addr_id"))
     best = best.filter(pl.col("unit").n_unique().over("addr_id") == 1)
+    best = best.join(runner_up, on="addr_id", how="left").filter(
+        pl.col("second").is_null() | (pl.col("score") - pl.col("second") >= FUZZY_MARGIN)
+    )
     return best.select(
         "addr_id",
         pl.col("start").cast(pl.Int32),

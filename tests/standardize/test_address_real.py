@@ -342,3 +342,30 @@ def test_each_class_across_the_country(ref):
     assert set(per_class["cls"]) == {"thi_tran", "cu", "roman", "letter_unaccented", "reversed"}
     # A class may keep a truly ambiguous row (two wards folding alike); not more.
     assert (per_class["right"] >= per_class["n"] - 1).all(), per_class
+
+
+@pytest.mark.parametrize(
+    ("text", "ward", "district"),
+    [
+        ("Xã Hạ Mĩ, Huyện Bố Trạch, Tỉnh Quảng Bình", "Xã Hạ Mỹ", "Huyện Bố Trạch"),
+        ("X Bình Mĩ, H Bình Sơn, T. Quảng Ngãi", "Xã Bình Mỹ", "Huyện Bình Sơn"),
+        ("Xã Quế Mĩ, Huyện Quế Sơn, Tỉnh Quảng Nam", "Xã Quế Mỹ", "Huyện Quế Sơn"),
+    ],
+)
+def test_final_i_and_y_are_the_same_letter(ref, text, ward, district):
+    # "Mĩ"/"Mỹ", "Lí"/"Lý" are two spellings of one syllable; a typo-tolerant match must not pick a neighbour.
+    [expected] = old_codes(ref, ward, district)
+    assert_exact(resolve([text]), expected)
+
+
+def test_a_district_name_inside_a_province_name_is_not_a_district(ref):
+    # "Lắk" (Huyện Lắk) is inside "Đắk Lắk": Xã Ea Tu of Buôn Ma Thuột is not contradicted by it.
+    [expected] = old_codes(ref, "Xã Ea Tu", "Thành phố Buôn Ma Thuột")
+    assert_exact(resolve(["Xã Ea Tu, Đắk Lắk"]), expected)
+
+
+def test_a_street_named_like_a_ward_is_not_the_ward_when_the_ward_is_misspelt(ref):
+    # Xã Lê Lợi is a ward of Thạch An; here "Lê Lợi" is the street, and the ward (Canh Tân) is misspelt.
+    [expected] = old_codes(ref, "Xã Canh Tân", "Huyện Thạch An")
+    [row] = resolve(["Số 12 đường Lê Lợi, Xã Canh Tânn, Huyện Thạch An, Tỉnh Cao Bằng"])
+    assert (row["ward_code"], row["address_status"]) == (expected, "fuzzy")
