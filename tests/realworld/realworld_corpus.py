@@ -296,6 +296,12 @@ def dirty_cccd(rng: random.Random, cccd: str, kinds: list[str]) -> tuple[object,
     if kind == "spaced":
         v = f"{cccd[:3]} {cccd[3:6]} {cccd[6:9]} {cccd[9:]}"
         return v, "cccd_spaced", v
+    if kind == "text_formula":  # the CSV trick that keeps a leading zero when Excel opens the file
+        v = f'="{cccd}"'
+        return v, "cccd_text_formula", v
+    if kind == "nbsp":  # copied from a web page: no-break spaces around the number
+        v = f"\u00a0{cccd}\u00a0"
+        return v, "cccd_nbsp", v
     return cccd, "", cccd
 
 
@@ -309,6 +315,12 @@ def dirty_phone(rng: random.Random, phone: str, kinds: list[str]) -> tuple[objec
         return f"{phone[:4]} {phone[4:7]} {phone[7:]}", "phone_spaced"
     if kind == "dotted":
         return f"{phone[:4]}.{phone[4:7]}.{phone[7:]}", "phone_dotted"
+    if kind == "plus84":
+        return f"+84 {phone[1:4]} {phone[4:7]} {phone[7:]}", "phone_plus84"
+    if kind == "paren84":
+        return f"(+84) {phone[1:]}", "phone_paren84"
+    if kind == "text_formula":
+        return f'="{phone}"', "phone_text_formula"
     return phone, ""
 
 
@@ -342,9 +354,9 @@ def date_vn(rng: random.Random, d: dt.date, kinds: list[str]) -> tuple[str, str]
 
 
 # ------------------------------------------------------------------------------------------------ writers
-def _csv_text(header: list[str], rows: list[list[object]], newline: str = "\r\n") -> str:
+def _csv_text(header: list[str], rows: list[list[object]], newline: str = "\r\n", delimiter: str = ",") -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator=newline)
+    w = csv.writer(buf, lineterminator=newline, delimiter=delimiter)
     w.writerow(header)
     for r in rows:
         w.writerow(["" if v is None else v for v in r])
@@ -520,7 +532,8 @@ class Builder:
             body.append([written_name, dtext, sex_text, ctext, ptext, p.address,
                          upd.strftime("%d/%m/%Y %H:%M")])
             self.rows.append(row)
-        (self.root / name).write_bytes(cp1258_encode(_csv_text(header, body)))
+        # Vietnamese regional settings: decimal comma, so Excel's list separator is ";"
+        (self.root / name).write_bytes(cp1258_encode(_csv_text(header, body, delimiter=";")))
         self.add_file(name, 40, "Windows-1258, dates in words, Ông/Bà, scientific CCCDs")
 
     # 4. "ANSI" (Windows-1252) CSV from a Western Windows: only Latin-1 letters survive, so names are simple.
@@ -633,17 +646,21 @@ class Builder:
                 upd = _updated(rng)
                 items.append({
                     "ho_ten": p.full_name,
-                    "ngay_sinh": p.dob.isoformat(),
+                    # a JavaScript system stores local midnight as UTC: 17:00Z of the day before
+                    "ngay_sinh": (f"{(p.dob - dt.timedelta(days=1)).isoformat()}T17:00:00.000Z" if i % 5 == 2
+                                  else p.dob.isoformat()),
                     "gioi_tinh": "Nam" if p.sex == "M" else "Nữ",
                     "so_cccd": int(p.cccd) if as_number else p.cccd,
-                    "so_dien_thoai": p.phone,
+                    "so_dien_thoai": "+84" + p.phone[1:] if i % 3 == 0 else p.phone,
                     "dia_chi": p.address,
                     "ngay_cap_nhat": upd.isoformat(),
                 })
                 self.rows.append(_data_row(name, list_name, i + 1, p, updated=upd,
                                            written_cccd=str(int(p.cccd)) if as_number else p.cccd,
-                                           dirt=["json_" + list_name, *dup] + (["cccd_json_number"]
-                                                                               if as_number else [])))
+                                           dirt=["json_" + list_name, *dup]
+                                           + (["cccd_json_number"] if as_number else [])
+                                           + (["dob_utc_iso_previous_day"] if i % 5 == 2 else [])
+                                           + (["phone_e164_written"] if i % 3 == 0 else [])))
             doc[list_name] = items
         (self.root / name).write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         self.add_file(name, 35, "JSON object with two record lists")
@@ -705,10 +722,13 @@ class Builder:
         for i in range(1, 16):
             p = self.g.person(ward)
             dtext, dtag = date_vn(rng, p.dob, ["plain", "yy", "serial"])
-            pval, ptag = dirty_phone(rng, p.phone, ["int", "plain"])
-            body.append([p.full_name, dtext, "Nam" if p.sex == "M" else "Nữ", p.cccd, pval, p.address])
-            self.rows.append(_data_row(name, None, i + 1, p, dirt=[t for t in ("file_name_bidi", dtag, ptag)
-                                                                    if t]))
+            pval, ptag = dirty_phone(rng, p.phone, ["int", "plain", "text_formula", "plus84"])
+            _, ctag, ctext = dirty_cccd(rng, p.cccd, ["text_formula", "nbsp", "plain"])
+            sex = ("Nam giới" if p.sex == "M" else "Nữ giới") if i % 2 else ("Nam" if p.sex == "M" else "Nữ")
+            body.append([p.full_name, dtext, sex, ctext, pval, p.address])
+            self.rows.append(_data_row(name, None, i + 1, p, written_cccd=ctext,
+                                       dirt=[t for t in ("file_name_bidi", dtag, ptag, ctag,
+                                                         "sex_gioi" if i % 2 else "") if t]))
         (self.root / name).write_text(_csv_text(header, body), encoding="utf-8")
         self.add_file(name, 15, "bidi override in the file name")
 
@@ -915,6 +935,7 @@ def count_rows(root: Path) -> dict[str, int]:
                     continue
             assert text is not None
             csv.field_size_limit(64 * 1024 * 1024)
-            delimiter = "\t" if "\t" in text.splitlines()[0] else ","
+            first = text.splitlines()[0]
+            delimiter = max("\t;,", key=first.count)
             out[path.name] = _count_table(list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)))
     return out
