@@ -2,10 +2,14 @@
 
 TCVN3 text leaves here without its .VnTimeH capitals restored: ingest restores them per distinct value.
 
-Encoding order: byte-order mark → strict UTF-8 → legacy detection (TCVN3 / VNI font hacks read through cp1252,
-then Windows-1258, scored by `legacy_fonts.vietnamese_score`). A file that is UTF-8 on some lines and 8-bit on
-others (two exports pasted together) is decoded line by line and the 8-bit lines are reported. Text that decoded
-as UTF-8 but still reads as TCVN3/VNI mojibake (an old file saved again as "CSV UTF-8") is converted too.
+Encoding order: byte-order mark → strict UTF-8 (always preferred when the bytes are valid UTF-8) → the 8-bit
+candidates (Windows-1258, Windows-1252, TCVN3 and VNI font hacks) each scored on the whole file, or a sample spread
+over a big one, by their share of valid Vietnamese syllables then of common name and place syllables
+(`legacy_fonts.choose_encoding`); when the best two are too close the file is refused with both named, never
+guessed. The choice and its scores go to the file's notes. A file that is UTF-8 on some lines and 8-bit on others
+(two exports pasted together) is decoded line by line and the 8-bit lines are reported. Text that decoded as UTF-8
+but still reads as TCVN3/VNI mojibake (an old file saved again as "CSV UTF-8") is converted, except lines that
+hold real Unicode Vietnamese letters.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from pathlib import Path
 
 from sachsong.sources.headers import combine_header_rows, header_hits, header_score
 from sachsong.sources.legacy_fonts import (
+    AmbiguousEncoding,
+    Decoding,
+    convert_mojibake,
     decode_as,
     decode_legacy_bytes,
     detect_legacy_text,
-    tcvn3_to_unicode,
-    vni_to_unicode,
+    spread_text_sample,
 )
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -165,10 +171,17 @@ def _nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
+def _decode_eight_bit(data: bytes) -> Decoding:
+    try:
+        return decode_legacy_bytes(data, restore_capitals=False)
+    except AmbiguousEncoding as exc:
+        raise DecodeError(str(exc)) from exc
+
+
 def _decode_mixed_or_legacy(data: bytes) -> DecodedText:
     if not _VIETNAMESE_UTF8.search(data):
-        chosen = decode_legacy_bytes(data, restore_capitals=False)
-        return DecodedText(text=chosen.text, encoding=chosen.encoding)
+        chosen = _decode_eight_bit(data)
+        return DecodedText(text=chosen.text, encoding=chosen.encoding, notes=[chosen.describe()])
     lines = data.split(b"\n")
     utf8_lines: dict[int, str] = {}
     failing: list[int] = []
@@ -183,9 +196,9 @@ def _decode_mixed_or_legacy(data: bytes) -> DecodedText:
             failing.append(number)
     # A few accidental UTF-8-looking byte pairs in an 8-bit file do not make it UTF-8.
     if non_ascii_utf8 == 0 or non_ascii_utf8 < 0.05 * (non_ascii_utf8 + len(failing)):
-        chosen = decode_legacy_bytes(data, restore_capitals=False)
-        return DecodedText(text=chosen.text, encoding=chosen.encoding)
-    legacy = decode_legacy_bytes(b"\n".join(lines[i] for i in failing))
+        chosen = _decode_eight_bit(data)
+        return DecodedText(text=chosen.text, encoding=chosen.encoding, notes=[chosen.describe()])
+    legacy = _decode_eight_bit(b"\n".join(lines[i] for i in failing))
     texts: list[str] = []
     failing_set = set(failing)
     for number, line in enumerate(lines):
@@ -201,6 +214,7 @@ def _decode_mixed_or_legacy(data: bytes) -> DecodedText:
         fallback_lines=failing_set,
     )
     decoded.notes.append(f"{len(failing)} line(s) are not UTF-8 and were decoded as {legacy.encoding}")
+    decoded.notes.append(legacy.describe())
     return decoded
 
 
@@ -208,13 +222,11 @@ def _maybe_legacy_text(decoded: DecodedText) -> DecodedText:
     """Convert text that decoded fine but is TCVN3/VNI mojibake (the legacy bytes were saved as UTF-8)."""
     if decoded.text.isascii():
         return decoded
-    font, score, as_is = detect_legacy_text(decoded.text[:_SAMPLE_CHARS])
+    font, score, as_is = detect_legacy_text(spread_text_sample(decoded.text))
     if font is None:
         return decoded
-    if font == "tcvn3":
-        decoded.text = tcvn3_to_unicode(decoded.text, restore_capitals=False)
-    else:
-        decoded.text = vni_to_unicode(decoded.text)
+    # Line by line: lines holding real Unicode Vietnamese letters are never converted.
+    decoded.text = convert_mojibake(decoded.text, font, restore_capitals=False)
     decoded.encoding = f"{decoded.encoding}+{font}"
     decoded.notes.append(f"text reads as {font} font mojibake (score {score:.2f} vs {as_is:.2f}): converted")
     return decoded
@@ -263,8 +275,10 @@ def parse_head(text: str, delimiter: str, max_rows: int = HEADER_SEARCH_ROWS) ->
 def find_header(rows: list[list[str]]) -> tuple[int, list[str]]:
     """(index into rows, header names) of the row naming the most canonical fields.
 
-    A two-row header (a group label merged over leaf labels) is read as the lower row with its gaps filled
-    from the row above. With no recognisable row at all, the first row is returned.
+    A two-row header (a group label merged over leaf labels) is read as the lower row named with its groups
+    (`headers.combine_header_rows`: "Ngày (Ngày sinh)") when the upper row names a field itself, else with its
+    gaps filled from the row above. Rows are compared by (fields named, columns mapped). With no recognisable
+    row at all, the first row is returned.
     """
     best_index, best_names, best_score = 0, [_cell(c) for c in rows[0]] if rows else [], (0, 0)
     for index, row in enumerate(rows):

@@ -431,8 +431,10 @@ def _decode(data: bytes, scanned: ScannedText | None, spec: SourceSpec | None, c
 
 def _fix_legacy_cells(frame: pl.DataFrame, columns: list[str], count: FileCount) -> pl.DataFrame:
     """Spreadsheet/JSON cells typed in a legacy font come as mojibake text: convert them like a text file."""
+    # Up to 2,000 values per column spread over the whole file, not only its head.
+    step = max(1, frame.height // 2000)
     sample = " ".join(
-        " ".join(v for v in frame[c].head(2000).drop_nulls().to_list())
+        " ".join(v for v in frame[c].gather_every(step).head(2000).drop_nulls().to_list())
         for c in columns
         if frame[c].dtype == pl.String
     )

@@ -675,6 +675,7 @@ def _context(tokens: pl.DataFrame) -> dict[str, pl.DataFrame]:
 # Type words no new ward carries (the new wards are phường, xã, đặc khu): a name right after them is an old
 # unit ("Thị trấn Đông Anh" is not the new Xã Đông Anh).
 OLD_ONLY_TYPES: tuple[str, ...] = ("thitran", "huyen", "quan", "thixa", "thanhpho")
+DISTRICT_TYPES: tuple[str, ...] = ("huyen", "quan", "thixa", "thanhpho")
 
 
 def _drop_marked_old(matches: pl.DataFrame, context: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -691,7 +692,20 @@ def _drop_marked_old(matches: pl.DataFrame, context: dict[str, pl.DataFrame]) ->
     )
     marked = new.join(context["old_marks"], on=["addr_id", "end"], how="semi").select("_new")
     kept = new.join(pl.concat([wrong_type, marked]), on="_new", how="anti").drop("_new")
-    return pl.concat([matches.filter(pl.col("level") != WARD_NEW), kept])
+    # A name right after a district's type word is the district, not an old ward of that name ("Thị xã Phú
+    # Mỹ" is not Phường Phú Mỹ).
+    old = matches.filter(pl.col("level") == WARD_OLD)
+    after_district_type = (
+        old.filter(~pl.col("typed"))
+        .join(
+            context["types_before"].filter(pl.col("type_before").is_in(DISTRICT_TYPES)),
+            on=["addr_id", "start"],
+            how="semi",
+        )
+        .select("addr_id", "start", "end", "unit")
+    )
+    old = old.join(after_district_type, on=["addr_id", "start", "end", "unit"], how="anti")
+    return pl.concat([matches.filter(~pl.col("level").is_in([WARD_NEW, WARD_OLD])), old, kept])
 
 
 def _readings(
@@ -745,9 +759,25 @@ def _readings(
         .join(inside_province, on=["addr_id", "start", "end"], how="anti")
         .select("addr_id", district="unit", d_start="start", d_end="end", d_fuzzy="fuzzy")
     )
-    # ... and so is a ward of that name ("…, Thị xã An Nhơn, Bình Định" does not name Phường Bình Định).
+    # ... and so is a ward of that name ("…, Thị xã An Nhơn, Bình Định" does not name Phường Bình Định), and a
+    # ward whose name is only part of a province's ("Bà Rịa" in "Bà Rịa - Vũng Tàu").
     for level in (WARD_OLD, WARD_NEW):
-        by_level[level] = by_level[level].join(province_last, on=["addr_id", "start", "end"], how="anti")
+        inside = (
+            by_level[level]
+            .join(province_spans_all, on="addr_id")
+            .filter(
+                (pl.col("start") >= pl.col("p_start"))
+                & (pl.col("end") <= pl.col("p_end"))
+                & ((pl.col("start") != pl.col("p_start")) | (pl.col("end") != pl.col("p_end")))
+            )
+            .select("addr_id", "start", "end")
+            .unique()
+        )
+        by_level[level] = (
+            by_level[level]
+            .join(province_last, on=["addr_id", "start", "end"], how="anti")
+            .join(inside, on=["addr_id", "start", "end"], how="anti")
+        )
     old_provinces = by_level[PROVINCE_OLD].select(
         "addr_id", old_province="unit", p_start="start", p_end="end", p_fuzzy="fuzzy"
     )

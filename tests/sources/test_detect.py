@@ -6,7 +6,14 @@ import codecs
 from pathlib import Path
 
 import pytest
-from sachsong.sources.detect import decode_bytes, detect_kind, find_header, looks_binary, sniff_delimiter
+from sachsong.sources.detect import (
+    DecodeError,
+    decode_bytes,
+    detect_kind,
+    find_header,
+    looks_binary,
+    sniff_delimiter,
+)
 from sachsong.sources.legacy_fonts import encode_legacy
 
 TEXT = "Họ và tên,Ngày sinh\nNguyễn Văn Anh,1990\nTrần Thị Bích Thủy,1985\nĐặng Quốc Dương,1979\n"
@@ -112,3 +119,43 @@ def test_kinds(tmp_path: Path) -> None:
 def test_binary_threshold_tolerates_a_stray_nul() -> None:
     assert not looks_binary(TEXT.encode() + b"\x00" + TEXT.encode())
     assert looks_binary(b"\x00\x01\x02\x03" * 100)
+
+
+# --- Encoding scored on the whole file --------------------------------------------------------------------------
+def test_cp1252_file_keeps_its_valid_letters() -> None:
+    # Saved through Windows-1252: letters it lacks became "?", the others (ô ò à ê ì) are valid Vietnamese and
+    # must not be re-read as VNI ("Tô" → "Tơ", "Hòa" → "Hịa"), which reads as well-formed syllables too.
+    text = "Họ và tên,Địa chỉ\nTô Hòa,Thôn Đông\nNgô Thành,Hà Tĩnh\nLê Hoàng,Bình Định\n"
+    decoded = decode_bytes(text.encode("cp1252", "replace"))
+    assert decoded.encoding == "cp1252"
+    assert "Tô Hòa" in decoded.text and "Ngô Thành" in decoded.text and "Bình" in decoded.text
+    assert any(note.startswith("encoding cp1252 chosen: 100% valid") for note in decoded.notes)
+
+
+def test_two_equally_good_readings_are_refused_and_named() -> None:
+    # "Khô Quô" (cp1252) and "Khơ Quơ" (VNI) are both well-formed and neither is a common syllable.
+    with pytest.raises(DecodeError) as refused:
+        decode_bytes(b"Ho ten,Ghi chu\nA,Kh\xf4 Qu\xf4\n")
+    message = str(refused.value)
+    assert message.startswith("encoding is ambiguous: ")
+    assert "cp1258, tcvn3 and vni read the text about equally well" in message
+    assert "Kh" not in message  # the values themselves are not shown
+
+
+def test_letters_far_down_the_file_decide_the_encoding() -> None:
+    # Thousands of unaccented lines first (an older export pasted above): the VNI letters are at the end only.
+    head = "Ho va ten,Dia chi\n" + "Nguyen Van An,Thon Dong\n" * 4000
+    tail = "".join(f"{name},Thôn Đông\n" for name in ("Nguyễn Văn Bình", "Trần Thị Hường", "Đặng Quốc Dương"))
+    decoded = decode_bytes(encode_legacy(head + tail, "vni"))
+    assert decoded.encoding == "vni"
+    assert decoded.text.endswith(tail)
+
+
+def test_real_unicode_lines_are_never_converted_with_the_mojibake() -> None:
+    # An old TCVN3 file saved again as UTF-8, with rows typed later in Unicode: only the mojibake is converted.
+    old = "".join(f"{name},Thôn Đông\n" for name in ("Trần Thị Bích", "Đặng Quốc Dương", "Lê Văn Thái") * 3)
+    new = "Nguyễn Thị Bích,Thôn Đông\nVõ Văn Thái,Xóm Giữa\n"  # "Bích", "Thái" are Latin-1 letters too
+    data = ("Họ và tên,Địa chỉ\n" + encode_legacy(old, "tcvn3").decode("cp1252") + new).encode("utf-8")
+    decoded = decode_bytes(data)
+    assert decoded.encoding == "utf-8+tcvn3"
+    assert decoded.text == "Họ và tên,Địa chỉ\n" + old + new

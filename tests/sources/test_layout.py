@@ -131,7 +131,17 @@ def test_commune_report_csv_cp1258(tmp_path: Path) -> None:
     (tmp_path / "hai_ba.csv").write_bytes(_csv_bytes(ROWS, "cp1258"))
     result = ingest_directory(tmp_path)
     assert result.counts["encoding"].to_list() == ["cp1258"]
+    assert "encoding cp1258 chosen: 100% valid" in result.counts["notes"][0]
     _check_report(result, "hai_ba.csv", EXPECTED_TEMPLATE, CSV_NOTES)
+
+
+def test_a_file_two_encodings_read_equally_well_is_rejected_whole_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "ghi_chu.csv").write_bytes(b"Ho va ten,Ghi chu\nNguyen Van An,Kh\xf4 Qu\xf4\n")
+    result = ingest_directory(tmp_path)
+    count = result.counts.row(0, named=True)
+    assert count["status"] == "failed"
+    assert count["error"].startswith("encoding is ambiguous: cp1258, tcvn3 and vni read the text about equally")
+    assert result.table.is_empty()
 
 
 def test_commune_report_xlsx_with_merged_header(tmp_path: Path) -> None:

@@ -5,11 +5,19 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sachsong.sources.legacy_fonts import (
+    VNI_TO_UNICODE,
+    AmbiguousEncoding,
+    choose_encoding,
+    convert_mojibake,
     decode_legacy_bytes,
     detect_legacy_text,
     encode_legacy,
     is_vietnamese_syllable,
+    score_encodings,
+    spread_sample,
     tcvn3_to_unicode,
     vietnamese_score,
     vni_to_unicode,
@@ -93,3 +101,42 @@ def test_unicode_text_is_not_mistaken_for_a_legacy_font() -> None:
     assert as_is == 1.0
     font, score, _ = detect_legacy_text(encode_legacy(ROWS, "tcvn3").decode("cp1252"))
     assert font == "tcvn3" and score == 1.0
+
+
+def _vni_reference(text: str) -> str:
+    """The VNI reading by definition: at each position, the longest table key there."""
+    keys = sorted(VNI_TO_UNICODE, key=len, reverse=True)
+    out, i = [], 0
+    while i < len(text):
+        key = next((k for k in keys if text.startswith(k, i)), None)
+        out.append(VNI_TO_UNICODE[key] if key else text[i])
+        i += len(key) if key else 1
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=sorted(set("".join(VNI_TO_UNICODE)) | set('abiuyAEIOUY ,;\n"€')), max_size=12))
+def test_vni_conversion_reads_the_longest_key_at_each_position(text: str) -> None:
+    assert vni_to_unicode(text) == _vni_reference(text)
+
+
+def test_spread_sample_reaches_the_end_of_a_big_file() -> None:
+    data = b"".join(b"%06d,Nguyen Van An\n" % i for i in range(40000))
+    sample = spread_sample(data, limit=64 * 1024, pieces=8)
+    assert len(sample) <= 64 * 1024
+    assert sample.startswith(b"000000,") and sample.endswith(b"039999,Nguyen Van An\n")
+    assert all(line.endswith(b",Nguyen Van An") for line in sample.split(b"\n") if line)  # whole lines only
+
+
+def test_a_tie_between_a_code_page_and_a_font_goes_to_the_common_syllables() -> None:
+    # "Hòa Tô" read as VNI is "Hịa Tơ": well-formed too, but not what names are made of.
+    chosen = decode_legacy_bytes("Hòa Tô Hòa Tô Thành".encode("cp1252"))
+    assert (chosen.encoding, chosen.text) == ("cp1252", "Hòa Tô Hòa Tô Thành")
+    with pytest.raises(AmbiguousEncoding):
+        choose_encoding(score_encodings(b"Kh\xf4 Qu\xf4"))
+
+
+def test_mojibake_conversion_leaves_unicode_lines_alone() -> None:
+    mojibake = encode_legacy("Trần Thị Bích", "tcvn3").decode("cp1252")
+    assert convert_mojibake(f"{mojibake}\nNguyễn Thị Bích", "tcvn3") == "Trần Thị Bích\nNguyễn Thị Bích"
+    assert convert_mojibake("Lê Văn Thái", "vni") == "Lê Văn Thái"

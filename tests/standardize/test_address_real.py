@@ -369,3 +369,19 @@ def test_a_street_named_like_a_ward_is_not_the_ward_when_the_ward_is_misspelt(re
     [expected] = old_codes(ref, "Xã Canh Tân", "Huyện Thạch An")
     [row] = resolve(["Số 12 đường Lê Lợi, Xã Canh Tânn, Huyện Thạch An, Tỉnh Cao Bằng"])
     assert (row["ward_code"], row["address_status"]) == (expected, "fuzzy")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thị xã Phú Mỹ, Bà Rịa - Vũng Tàu",
+        "Thị xã Phú Mỹ, Tỉnh Bà Rịa - Vũng Tàu",
+        "Huyện Quảng Trạch, Quảng Bình",
+    ],
+)
+def test_a_district_without_a_ward_names_no_ward(text):
+    # Phú Mỹ is also a ward (old and new) and "Bà Rịa" inside the province's name is also a ward: a district's
+    # name after its type word, or part of a province's name, is neither.
+    [row] = resolve([text])
+    assert (row["ward_code"], row["address_status"]) == (None, "unmatched")
+    assert row["province_code"] is not None
