@@ -14,6 +14,10 @@ the wall clock also counts time spent waiting for a core, the CPU time does not.
 repeated (`--repeat`) and the median is reported.
 
     python benchmarks/bench_address.py [--distinct 20000] [--records 300000] [--baseline-sample 1000] [--repeat 3]
+
+With `--labelled tests/standardize/data/labelled_addresses.csv` (columns address, expected_codes "a|b", split,
+class) it also scores independently labelled real-world addresses: right, ambiguous with the right candidate
+(right only for a split old ward), confident wrong (exact/fuzzy outside the expected codes), unmatched, per class.
 """
 
 from __future__ import annotations
@@ -189,6 +193,49 @@ def run_baseline(sample: pl.DataFrame) -> tuple[float, float, float, int]:
     return judged["correct"].mean(), elapsed, elapsed_cpu, geocoder_calls
 
 
+def score_labelled(path: str) -> pl.DataFrame:
+    """Verdicts on a labelled address file (see the module docstring), one row per address."""
+    labels = pl.read_csv(path, infer_schema=False)
+    resolved = resolve_addresses(labels.select("address"))
+    expected = pl.col("expected_codes").str.replace_all(";", "|").str.split("|")
+    confident = pl.col("address_status").is_in(["exact", "fuzzy"])
+    has_right = pl.col("ward_candidates").list.set_intersection(pl.col("expected")).list.len() > 0
+    return (
+        pl.concat(
+            [labels, resolved.select("ward_code", "address_status", "ward_candidates")], how="horizontal"
+        )
+        .with_columns(expected=expected)
+        .with_columns(
+            verdict=pl.when(confident & pl.col("expected").list.contains(pl.col("ward_code")))
+            .then(pl.lit("right"))
+            .when(confident)
+            .then(pl.lit("confident_wrong"))
+            .when((pl.col("address_status") == "ambiguous") & has_right & (pl.col("split") == "true"))
+            .then(pl.lit("right"))
+            .when((pl.col("address_status") == "ambiguous") & has_right)
+            .then(pl.lit("ambiguous_with_right"))
+            .otherwise(pl.col("address_status"))
+        )
+    )
+
+
+def report_labelled(path: str) -> None:
+    judged = score_labelled(path)
+    verdicts = ["right", "ambiguous_with_right", "confident_wrong", "ambiguous", "unmatched"]
+    table = (
+        judged.group_by("class")
+        .agg(pl.len().alias("n"), *[(pl.col("verdict") == v).sum().alias(v) for v in verdicts])
+        .sort("class")
+    )
+    with pl.Config(tbl_rows=60, tbl_width_chars=200):
+        print(table)
+    right = (judged["verdict"] == "right").sum()
+    wrong = (judged["verdict"] == "confident_wrong").sum()
+    print(
+        f"labelled addresses: {right}/{judged.height} right ({right / judged.height:.1%}), {wrong} confident wrong"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--distinct", type=int, default=20000)
@@ -196,7 +243,12 @@ def main() -> None:
     parser.add_argument("--baseline-sample", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--repeat", type=int, default=3, help="sachsong runs per measurement (median)")
+    parser.add_argument(
+        "--labelled", help="also score a labelled address CSV (address, expected_codes, split, class)"
+    )
     args = parser.parse_args()
+    if args.labelled:
+        report_labelled(args.labelled)
 
     load_reference()
     records, distinct = generate(args.distinct, args.records, args.seed)
