@@ -251,3 +251,35 @@ def test_a_failing_workbook_write_leaves_the_previous_downloads_whole(hostile_si
     for name in ("scores.csv", "trend.csv", "runs.csv", "index.html"):
         assert after[name] == before[name]
     openpyxl.load_workbook(hostile_site / "scores.xlsx")
+
+
+@pytest.mark.parametrize("failing", ["workbook", "csv"])
+def test_a_disk_filling_mid_file_leaves_the_old_complete_file(hostile_site, monkeypatch, failing):
+    store = hostile_site.parent / "store"
+    before = {p.name: p.read_bytes() for p in hostile_site.iterdir() if p.is_file()}
+
+    def half_written(path, *args, **kwargs):
+        Path(path).write_bytes(b"PK\x03\x04 half a file")
+        raise OSError(28, "No space left on device")
+
+    if failing == "workbook":
+        monkeypatch.setattr(exports, "_write_workbook", half_written)
+    else:
+        real_write_bytes = Path.write_bytes
+
+        def full_on_csv(self, data):
+            if self.name.startswith(".scores.csv"):
+                real_write_bytes(self, data[: len(data) // 2])
+                raise OSError(28, "No space left on device")
+            return real_write_bytes(self, data)
+
+        monkeypatch.setattr(Path, "write_bytes", full_on_csv)
+    with pytest.raises(OSError, match="No space"):
+        build_report(store, hostile_site)
+    monkeypatch.undo()
+    after = {p.name: p.read_bytes() for p in hostile_site.iterdir() if p.is_file()}
+    assert set(after) == set(before)
+    target = "scores.xlsx" if failing == "workbook" else "scores.csv"
+    assert after[target] == before[target]
+    openpyxl.load_workbook(hostile_site / "scores.xlsx")
+    pl.read_csv(hostile_site / "scores.csv")
