@@ -852,6 +852,17 @@ class Builder:
                         f"source's stated new ward {stated!r} disagrees with the crosswalk for {address!r}"
                     )
             self.add(address, codes, cls, src)
+        for detail, district, province, key in VNPOST:
+            o = self.find_old(*key)
+            if o is None:
+                continue
+            # a shipping form joins the office's fields: detail, district, province as the list gives them
+            address = f"{detail}, {district}, {province}"
+            folded = fold(detail)
+            cls = "thi_tran" if ("tt " in folded or "thi tran" in folded) else "old_street_hamlet"
+            if o.wbare.isdigit():
+                cls = "letter_suffix"
+            self.add(address, set(o.targets), cls, f"{VNP}; label {CW} old_ward_code={o.code}")
 
 
 NQ = "github.com/nqbao/vn-address-converter tests/tests.csv@71559883"
@@ -1283,6 +1294,141 @@ REAL: list[tuple[str, tuple[str, str, str], str | None, str, str]] = [
         "old_street_hamlet",
         QTP,
     ),
+]
+
+VNP = "github.com/HThanh-how/order-management app/_lib/PostOfficeLocation.tsx@7389dc33 (VNPost offices)"
+# (detailAddress, district field, province field as published, lookup key (province, district, ward))
+VNPOST: list[tuple[str, str, str, tuple[str, str, str]]] = [
+    ("Tiểu khu 1 - Thị trấn Đồng Lê", "Tuyên Hóa", "Quảng Bình", ("Quảng Bình", "Tuyên Hóa", "Đồng Lê")),
+    ("Tổ dân phố 7 Thị trấn Quy Đạt", "Minh Hóa", "Quảng Bình", ("Quảng Bình", "Minh Hóa", "Quy Đạt")),
+    (
+        "Tổ dân phố Bình Minh - Thị trấn Quán Hàu",
+        "Quảng Ninh",
+        "Quảng Bình",
+        ("Quảng Bình", "Quảng Ninh", "Quán Hàu"),
+    ),
+    (
+        "Tổ dân phố Thượng Giang thị trấn kiến giang",
+        "Lệ Thủy",
+        "Quảng Bình",
+        ("Quảng Bình", "Lệ Thủy", "Kiến Giang"),
+    ),
+    ("22 Đường Trần Hưng Đạo, Phường 1", "Đông Hà", "Quảng Trị", ("Quảng Trị", "Đông Hà", "1")),
+    ("291 Lê Duẫn, Phường Đông Lễ", "Đông Hà", "Quảng Trị", ("Quảng Trị", "Đông Hà", "Đông Lễ")),
+    ("156 Đường Hùng Vương, Phường 5", "Đông Hà", "Quảng Trị", ("Quảng Trị", "Đông Hà", "5")),
+    (
+        "280 Lê Duẫn, Khu Phố 8, Thị Trấn Gio Linh",
+        "Gio Linh",
+        "Quảng Trị",
+        ("Quảng Trị", "Gio Linh", "Gio Linh"),
+    ),
+    ("Thôn Nam Đông, Xã Gio Sơn", "Gio Linh", "Quảng Trị", ("Quảng Trị", "Gio Linh", "Gio Sơn")),
+    ("Khu phố 1, Thị trấn Cửa Việt", "Gio Linh", "Quảng Trị", ("Quảng Trị", "Gio Linh", "Cửa Việt")),
+    ("Khóm 11, Thị Trấn Bến Quan", "Vĩnh Linh", "Quảng Trị", ("Quảng Trị", "Vĩnh Linh", "Bến Quan")),
+    ("Thôn An Du Đông 2, Xã Vĩnh Tân", "Vĩnh Linh", "Quảng Trị", ("Quảng Trị", "Vĩnh Linh", "Vĩnh Tân")),
+    ("265 đường 2 Tháng 4,Khóm 2, Thị Trấn Cam Lộ", "Cam lộ", "Quảng Trị", ("Quảng Trị", "Cam Lộ", "Cam Lộ")),
+    ("Thôn Đốc Kỉnh, Xã Cam Chính", "Cam lộ", "Quảng Trị", ("Quảng Trị", "Cam Lộ", "Cam Chính")),
+    ("Khóm 3a, Thị Trấn Khe Sanh", "Hướng Hoá", "Quảng Trị", ("Quảng Trị", "Hướng Hóa", "Khe Sanh")),
+    ("Thôn Tà Rụt 2, Xã Tà Rụt", "Đa KRông", "Quảng Trị", ("Quảng Trị", "Đa Krông", "Tà Rụt")),
+    (
+        "248 Lê Duẫn, Tiểu Khu 3, Thị Trấn Ái Tử",
+        "Triệu Phong",
+        "Quảng Trị",
+        ("Quảng Trị", "Triệu Phong", "Ái Tử"),
+    ),
+    ("Thôn Đại Hào, Xã Triệu Đại", "Triệu Phong", "Quảng Trị", ("Quảng Trị", "Triệu Phong", "Triệu Đại")),
+    ("244 Đường Trần Hưng Đạo, Phường 2", "Quảng Trị", "Quảng Trị", ("Quảng Trị", "Quảng Trị", "2")),
+    ("Thôn Mỹ Chánh, Xã Hải Chánh", "Hải Lăng", "Quảng Trị", ("Quảng Trị", "Hải Lăng", "Hải Chánh")),
+    ("45 Nguyễn Kim Thành, Thị trấn Sịa", "Quảng Điền", "Thừa Thiên Huế", ("Huế", "Quảng Điền", "Sịa")),
+    ("184 Hồ Chí Minh, Thị trấn A Lưới", "A Lưới", "Thừa Thiên Huế", ("Huế", "A Lưới", "A Lưới")),
+    (
+        "1028 Nguyễn Tất Thành, Phường Phú Bài",
+        "Hương Thuỷ",
+        "Thừa Thiên Huế",
+        ("Huế", "Hương Thủy", "Phú Bài"),
+    ),
+    (
+        "527 Nguyễn Tất Thành, Phường Thủy Phương",
+        "Hương Thuỷ",
+        "Thừa Thiên Huế",
+        ("Huế", "Hương Thủy", "Thủy Phương"),
+    ),
+    ("Thôn Trung Đông, Xã Phú Thượng", "Phú Vang", "Thừa Thiên Huế", ("Huế", "Phú Vang", "Phú Thượng")),
+    ("118 Lý Thánh Tông, Thị trấn Phú Lộc", "Phú Lộc", "Thừa Thiên Huế", ("Huế", "Phú Lộc", "Phú Lộc")),
+    ("Thôn Trung Kiền, Xã Lộc Tiến", "Phú Lộc", "Thừa Thiên Huế", ("Huế", "Phú Lộc", "Lộc Tiến")),
+    ("376 Ngũ Hành Sơn, phường Mỹ An", "Ngũ Hành Sơn", "Đà Nẵng", ("Đà Nẵng", "Ngũ Hành Sơn", "Mỹ An")),
+    ("296 CMT8, P Hòa Thọ Đông", "Cẩm Lệ", "Đà Nẵng", ("Đà Nẵng", "Cẩm Lệ", "Hòa Thọ Đông")),
+    ("Thôn Túy Loan Đông, Xã Hòa Phong", "Hoà Vang", "Đà Nẵng", ("Đà Nẵng", "Hòa Vang", "Hòa Phong")),
+    (
+        "138 Nguyễn Lương Bằng - Phường Hòa Khánh Bắc",
+        "Liên Chiểu",
+        "Đà Nẵng",
+        ("Đà Nẵng", "Liên Chiểu", "Hòa Khánh Bắc"),
+    ),
+    ("18 Đường Trần Cao Vân, Phường An Xuân", "Tam Kỳ", "Quảng Nam", ("Quảng Nam", "Tam Kỳ", "An Xuân")),
+    ("02 Đường Phan Bội Châu, Phường Tân Thạnh", "Tam Kỳ", "Quảng Nam", ("Quảng Nam", "Tam Kỳ", "Tân Thạnh")),
+    ("Tổ 7, Thị Trấn Hà Lam", "Thăng Bình", "Quảng Nam", ("Quảng Nam", "Thăng Bình", "Hà Lam")),
+    ("KP Ninh Thịnh TT Lộc Ninh", "Lộc Ninh", "Bình Phước", ("Bình Phước", "Lộc Ninh", "Lộc Ninh")),
+    ("131 KP Phú Trung Phường An Lộc", "Bình Long", "Bình Phước", ("Bình Phước", "Bình Long", "An Lộc")),
+    ("Ấp Quản Lợi A xã Tân Lợi", "Hớn Quản", "Bình Phước", ("Bình Phước", "Hớn Quản", "Tân Lợi")),
+    ("Ấp 1 xã Tân Khai", "Hớn Quản", "Bình Phước", ("Bình Phước", "Hớn Quản", "Tân Khai")),
+    ("Ấp 2 xã Minh Lập", "Chơn Thành", "Bình Phước", ("Bình Phước", "Chơn Thành", "Minh Lập")),
+    ("145 đường DT 759B TT Thanh Bình", "Bù Đốp", "Bình Phước", ("Bình Phước", "Bù Đốp", "Thanh Bình")),
+    ("Thôn Phú Hưng xã Phú Riềng", "Phú Riềng", "Bình Phước", ("Bình Phước", "Phú Riềng", "Phú Riềng")),
+    ("Khu phố 2 thị trấn Tân Biên Tây Ninh", "Tân Biên", "Tây Ninh", ("Tây Ninh", "Tân Biên", "Tân Biên")),
+    (
+        "Tổ 1 Khu phố 1 thị trấn Châu Thành Tây Ninh",
+        "Châu Thành",
+        "Tây Ninh",
+        ("Tây Ninh", "Châu Thành", "Châu Thành"),
+    ),
+    ("429 Khu phố 2 thị trấn Bến Cầu Tây Ninh", "Bến Cầu", "Tây Ninh", ("Tây Ninh", "Bến Cầu", "Bến Cầu")),
+    ("Ô 2/48 Ấp Thanh Hà thị trấn Gò Dầu Tây Ninh", "Gò Dầu", "Tây Ninh", ("Tây Ninh", "Gò Dầu", "Gò Dầu")),
+    ("Số 47K3 - Tỉnh lộ 872 - TT Tầm Vu", "Châu Thành", "Long An", ("Long An", "Châu Thành", "Tầm Vu")),
+    ("Ấp Tân Bình - TT Tân Trụ", "Tân Trụ", "Long An", ("Long An", "Tân Trụ", "Tân Trụ")),
+    ("Số 5 - Khu phố 4 - QL1 - TT Bến Lức", "Bến Lức", "Long An", ("Long An", "Bến Lức", "Bến Lức")),
+    ("Ấp Chợ - Xã Phước Lợi", "Bến Lức", "Long An", ("Long An", "Bến Lức", "Phước Lợi")),
+    ("Khu 1A - TT Cần Đước", "Cần Đước", "Long An", ("Long An", "Cần Đước", "Cần Đước")),
+    ("Ấp 5 – Xã Long Hoà", "Cần Đước", "Long An", ("Long An", "Cần Đước", "Long Hòa")),
+    ("Số 12 QL50 - TT Cần Giuộc", "Cần Giuộc", "Long An", ("Long An", "Cần Giuộc", "Cần Giuộc")),
+    ("Số 42 Trưng Trắc - TT Thủ Thừa", "Thủ Thừa", "Long An", ("Long An", "Thủ Thừa", "Thủ Thừa")),
+    ("Ô Số 7- Khu B - Tỉnh lộ 8 - TT Hậu Nghĩa", "Đức Hoà", "Long An", ("Long An", "Đức Hòa", "Hậu Nghĩa")),
+    ("KV1 -TT Đông Thành", "Đức Huệ", "Long An", ("Long An", "Đức Huệ", "Đông Thành")),
+    ("Khóm 2- TT Thạnh Hóa", "Thạnh Hoá", "Long An", ("Long An", "Thạnh Hóa", "Thạnh Hóa")),
+    ("Khu 1-TT Tân Thạnh", "Tân Thạnh", "Long An", ("Long An", "Tân Thạnh", "Tân Thạnh")),
+    ("Ấp 1 - Đường CMT8 - TT Vĩnh Hưng", "Vĩnh Hưng", "Long An", ("Long An", "Vĩnh Hưng", "Vĩnh Hưng")),
+    (
+        "Số 02 Trần Hưng Đạo,KP Gò Thuyền A, TT Tân Hưng",
+        "Tân Hưng",
+        "Long An",
+        ("Long An", "Tân Hưng", "Tân Hưng"),
+    ),
+    ("Số 14 đường 30/4, KP 1, P1", "Kiến Tường", "Long An", ("Long An", "Kiến Tường", "1")),
+    ("59 Đường 30/4 Phường 1", "Mỹ Tho", "Tiền Giang", ("Tiền Giang", "Mỹ Tho", "1")),
+    (
+        "129 ô khu 2 thị trấn Chợ Gạo Tiền Giang",
+        "Chợ Gạo",
+        "Tiền Giang",
+        ("Tiền Giang", "Chợ Gạo", "Chợ Gạo"),
+    ),
+    (
+        "ấp An Thị Mỹ Tịnh An Chợ Gạo Tiền Giang",
+        "Chợ Gạo",
+        "Tiền Giang",
+        ("Tiền Giang", "Chợ Gạo", "Mỹ Tịnh An"),
+    ),
+    (
+        "Đường Nguyễn Văn Côn, Khu phố 4 Thị trấn Vĩnh Bình",
+        "Gò Công Tây",
+        "Tiền Giang",
+        ("Tiền Giang", "Gò Công Tây", "Vĩnh Bình"),
+    ),
+    ("Ấp Thạnh Thới, Xã Đồng sơn", "Gò Công Tây", "Tiền Giang", ("Tiền Giang", "Gò Công Tây", "Đồng Sơn")),
+    ("Ấp Khương Ninh, Xã Long Bình", "Gò Công Tây", "Tiền Giang", ("Tiền Giang", "Gò Công Tây", "Long Bình")),
+    ("Số 04-Hai Bà Trưng-KP2-P2", "Gò Công", "Tiền Giang", ("Tiền Giang", "Gò Công", "2")),
+    ("KP Hòa Thơm 2 TT Tân Hòa", "Gò Công Đông", "Tiền Giang", ("Tiền Giang", "Gò Công Đông", "Tân Hòa")),
+    ("KP Lăng 1 TT Vàm Láng", "Gò Công Đông", "Tiền Giang", ("Tiền Giang", "Gò Công Đông", "Vàm Láng")),
+    ("ấp Cá, thị trấn Tân Hiệp", "Châu Thành", "Tiền Giang", ("Tiền Giang", "Châu Thành", "Tân Hiệp")),
 ]
 
 
