@@ -823,7 +823,11 @@ def _readings(
         )
         .filter((pl.col("d_start") > pl.col("w_end")) | (pl.col("d_end") + 1 == pl.col("w_start")))
         .group_by(keys)
-        .agg(d_fuzzy=pl.col("d_fuzzy").all(), d_before=(pl.col("d_end") < pl.col("w_start")).all())
+        .agg(
+            d_fuzzy=pl.col("d_fuzzy").all(),
+            d_before=(pl.col("d_end") < pl.col("w_start")).all(),
+            d_pos=pl.col("d_start").min(),
+        )
     )
     visible_old_provinces = old_provinces.join(
         local_starts, left_on=["addr_id", "p_start"], right_on=["addr_id", "start"], how="anti"
@@ -961,6 +965,7 @@ def _readings(
             is_split=pl.lit(False),
             kind=pl.lit("new"),
             three_tier=pl.lit(False),
+            d_pos=pl.lit(None, pl.Int32),
         )
     )
     columns = [
@@ -975,8 +980,9 @@ def _readings(
         "score",
         "any_fuzzy",
         "three_tier",
+        "d_pos",
     ]
-    readings = pl.concat([old.select(columns), new.select(columns)])
+    readings = pl.concat([old.select(columns), new.select(columns)], how="vertical_relaxed")
     return _drop_other_provinces(readings, matches, districts, local_starts)
 
 
@@ -1006,6 +1012,16 @@ def _accent_tiebreak(best: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
 def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
     """Pick the best reading(s) per address and turn them into ward_code / candidates / status."""
     best = readings.filter(pl.col("score") == pl.col("score").max().over("addr_id"))
+    # A reading whose ward is the district another equally good reading stands on ("Mỹ Tịnh An, Chợ Gạo, Tiền
+    # Giang": Chợ Gạo is the district there, not Thị trấn Chợ Gạo) gives way to it.
+    districts_used = best.group_by("addr_id").agg(d_used=pl.col("d_pos").drop_nulls().unique())
+    # (When every reading is another's district, as in "Hóc Môn, Hóc Môn", none gives way.)
+    gives_way = pl.col("d_used").list.contains(pl.col("w_start")).fill_null(False)
+    best = (
+        best.join(districts_used, on="addr_id", how="left")
+        .filter(~gives_way | gives_way.all().over("addr_id"))
+        .drop("d_used")
+    )
     # Among equally scored readings the rightmost ward wins (a street named like a ward comes first).
     best = best.filter(pl.col("w_end") == pl.col("w_end").max().over("addr_id"))
     # Prefer exact over fuzzy evidence for the same reading.

@@ -385,3 +385,19 @@ def test_a_district_without_a_ward_names_no_ward(text):
     [row] = resolve([text])
     assert (row["ward_code"], row["address_status"]) == (None, "unmatched")
     assert row["province_code"] is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Ấp 3 Mỹ Tịnh An Chợ Gạo Tiền Giang, Chợ Gạo, Tiền Giang", "Mỹ Tịnh An, Chợ Gạo, Tiền Giang"],
+)
+def test_a_ward_named_like_its_district_does_not_take_the_district_s_place(ref, text):
+    # Thị trấn Chợ Gạo is named like its district: where "Chợ Gạo" is the district of the ward before it, it is
+    # not also the town (two equally good readings, one standing on the other).
+    [expected] = old_codes(ref, "Xã Mỹ Tịnh An", "Huyện Chợ Gạo")
+    assert_exact(resolve([text]), expected)
+
+
+def test_a_town_named_like_its_district_written_twice_is_the_town(ref):
+    [expected] = old_codes(ref, "Thị trấn Hóc Môn", "Huyện Hóc Môn")
+    assert_exact(resolve(["Hóc Môn, Hóc Môn, TP. Hồ Chí Minh"]), expected)
