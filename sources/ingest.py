@@ -131,7 +131,9 @@ class IngestResult:
             (pl.col("rows_in") == pl.col("rows_out") + pl.col("rows_rejected")).all()
         ).item()
         row_rejects = self.rejects.filter(pl.col("source_row").is_not_null()).height
-        whole_files = int(self.counts.filter(pl.col("status") == "failed")["rows_rejected"].sum() or 0)
+        # Rows of a file rejected whole stand behind its one reject without a row.
+        whole = self.rejects.filter(pl.col("source_row").is_null())["source_file"].unique().to_list()
+        whole_files = int(self.counts.filter(pl.col("source_file").is_in(whole))["rows_rejected"].sum() or 0)
         totals_match = (
             self.table.height == int(self.counts["rows_out"].sum())
             and row_rejects + whole_files == int(self.counts["rows_rejected"].sum())
@@ -788,7 +790,8 @@ def _ingest(root: Path, files: list[str] | None, registry: Path | None, limits: 
             try:
                 table, file_rejects, file_warnings = _ingest_file(root_fd, entry, spec, source_id, count, limits)
             except FileRejected as exc:
-                _reject_whole(count, rejects, str(exc), exc.rows, exc.rows_note)
+                listed = [{"source_file": relative, **r.as_dict()} for r in exc.row_rejects]
+                _reject_whole(count, rejects, str(exc), exc.rows, exc.rows_note, listed)
                 continue
             except OSError as exc:
                 reason = f"unreadable: {type(exc).__name__} ({exc.strerror or 'error'})"
@@ -828,14 +831,25 @@ def _ingest(root: Path, files: list[str] | None, registry: Path | None, limits: 
 
 
 def _reject_whole(
-    count: FileCount, rejects: list[dict[str, object]], reason: str, rows: int | None, rows_note: str | None
+    count: FileCount,
+    rejects: list[dict[str, object]],
+    reason: str,
+    rows: int | None,
+    rows_note: str | None,
+    listed: list[dict[str, object]] | None = None,
 ) -> None:
-    """The file is rejected whole: every row it holds, counted from the file itself, is a rejected row."""
+    """The file is rejected whole: every row it holds, counted from the file itself, is a rejected row.
+    Rows that could be read (`listed`) are rejects of their own, each with its row and raw line; otherwise
+    one reject without a row stands for the file and its count."""
     count.status, count.error = "failed", reason
+    count.rows_out = 0
+    if listed:
+        count.rows_in = count.rows_rejected = len(listed)
+        rejects.extend(listed)
+        return
     held = rows if rows is not None else count.rows_held
     if held is None:
         held = 0
         count.notes.append(f"rows not counted: {rows_note or 'the file could not be read'}")
     count.rows_in = count.rows_rejected = max(held, 0)
-    count.rows_out = 0
     rejects.append(_file_reject(count.source_file, reason))

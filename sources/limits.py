@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -33,13 +33,22 @@ class FileRejected(ValueError):
     """The whole file cannot be used; the message says why (file, limit or problem, never a value).
 
     `rows` is the number of data rows the file holds when it could be counted without reading it (rows
-    rejected with it), None when it could not; `rows_note` says why not.
+    rejected with it), None when it could not; `rows_note` says why not. `row_rejects` lists those rows one
+    by one (the readers' RowReject) when they could be read but not used (no header names a person).
     """
 
-    def __init__(self, message: str, *, rows: int | None = None, rows_note: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        rows: int | None = None,
+        rows_note: str | None = None,
+        row_rejects: list[Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.rows = rows
         self.rows_note = rows_note
+        self.row_rejects = row_rejects or []
 
 
 @dataclass(frozen=True)

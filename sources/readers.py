@@ -25,7 +25,7 @@ from sachsong.sources.detect import (
     parse_head,
     sniff_delimiter,
 )
-from sachsong.sources.headers import map_header
+from sachsong.sources.headers import header_hits, map_header
 from sachsong.sources.limits import MAX_COLUMNS, FileRejected
 
 RAW_LINE_LIMIT = 500
@@ -109,7 +109,15 @@ def read_delimited(
     else:
         header_index, header = find_header([fields for _, fields in head])
     header_end_line = head[header_index][0]
-    _check_header(header, delimiter, sniffed, columns)
+    try:
+        _check_header(header, delimiter, sniffed, columns)
+    except FileRejected as exc:
+        # Every line is counted and rejected on its own: below the header when it names some field, else
+        # all of them (an export without its header line: the first line is a person too).
+        named = header_row is not None or header_hits(header) > 0
+        exc.row_rejects = _line_rejects(text, header_end_line + 1 if named else 0, str(exc))
+        exc.rows = len(exc.row_rejects)
+        raise
     skipped = header_index  # title lines above the header
     notes = cr_notes + ([f"{skipped} line(s) above the header skipped"] if skipped else [])
     dialect = f"delimited {_delimiter_name(delimiter)}"
@@ -157,6 +165,19 @@ def _check_header(header: list[str], delimiter: str, sniffed: bool, columns: dic
         elif fields == 1:
             hint = f" (only one column: is the delimiter really {_delimiter_name(delimiter)}?)"
         raise FileRejected(f"no recognisable name column in the header row ({fields} column(s)){hint}")
+
+
+def _line_rejects(text: str, first_line: int, reason: str) -> list[RowReject]:
+    lines = (
+        pl.DataFrame({"line": pl.Series([text]).str.split("\n").explode()})
+        .slice(first_line)
+        .with_columns(pl.col("line").str.strip_suffix("\r"))
+        .filter(pl.col("line").str.strip_chars().str.len_bytes() > 0)
+    )
+    return [
+        RowReject(row, None, reason, line[:RAW_LINE_LIMIT])
+        for row, line in enumerate(lines["line"].to_list(), start=1)
+    ]
 
 
 def _offset_after_line(text: str, line_index: int) -> int:
@@ -386,30 +407,27 @@ def sheets_to_grid(
             header = [("" if c is None else str(c).strip()) for c in head_rows[index]]
         else:
             index, header = find_header(head_rows)
-        body = grid.slice(index + 1)
-        header = _trim_header(header, body)
-        body = body.select(grid.columns[: len(header)])
-        body.columns = positional(len(header))
         first_row = row_offset + 1
-        row_offset += body.height
         if not map_header(header, columns).has_name:
-            if body.height:
+            # Rows below a header that names some field are data; with no field named at all, the first row
+            # may be data too (an export without its header): every row counts.
+            named = header_row is not None or header_hits(header) > 0
+            unmapped = grid.slice(index + 1) if named else grid
+            row_offset += unmapped.height
+            if unmapped.height:
                 reason = f"{_part(kind)} {sheet_name!r}: no recognisable name column in its header"
-                raw = body.select(
-                    pl.concat_str([pl.col(c).fill_null("") for c in body.columns], separator="\t").str.slice(
-                        0, RAW_LINE_LIMIT
-                    )
-                ).to_series()
-                rejects.extend(
-                    RowReject(row, None, reason, text)
-                    for row, text in enumerate(raw.to_list(), start=first_row)
-                )
+                rejects.extend(_row_rejects(unmapped, first_row, reason))
                 notes.append(
-                    f"{_part(kind)} {sheet_name!r}: {body.height} row(s) rejected (no recognisable name column)"
+                    f"{_part(kind)} {sheet_name!r}: {unmapped.height} row(s) rejected (no recognisable name column)"
                 )
             else:
                 notes.append(f"{_part(kind)} {sheet_name!r} skipped: no recognisable name column")
             continue
+        body = grid.slice(index + 1)
+        header = _trim_header(header, body)
+        body = body.select(grid.columns[: len(header)])
+        body.columns = positional(len(header))
+        row_offset += body.height
         body = body.with_columns(pl.col(c).str.replace(_MIDNIGHT.pattern, "${1}") for c in body.columns)
         body = body.with_columns(source_row=pl.int_range(first_row, row_offset + 1, dtype=pl.Int64))
         key = tuple(h.lower() for h in header)
@@ -418,7 +436,11 @@ def sheets_to_grid(
             notes.append(f"{_part(kind)} {sheet_name!r}: rows {first_row}–{row_offset}")
     if not groups:
         detail = "; ".join(notes) if notes else f"all {_part(kind)}s are empty"
-        raise FileRejected(f"no {_part(kind)} with a recognisable name column ({detail})", rows=row_offset)
+        raise FileRejected(
+            f"no {_part(kind)} with a recognisable name column ({detail})",
+            rows=row_offset,
+            row_rejects=rejects,
+        )
     grids = [
         Grid(
             header=header,
@@ -439,8 +461,18 @@ def sheets_to_grid(
     return main
 
 
+def _row_rejects(cells: pl.DataFrame, first_row: int, reason: str) -> list[RowReject]:
+    """Each row of `cells` rejected with `reason`, its cells joined by tabs as its raw line."""
+    raw = cells.select(
+        pl.concat_str(
+            [pl.col(c).cast(pl.String).fill_null("") for c in cells.columns], separator="\t"
+        ).str.slice(0, RAW_LINE_LIMIT)
+    ).to_series()
+    return [RowReject(row, None, reason, text) for row, text in enumerate(raw.to_list(), start=first_row)]
+
+
 def _part(kind: str) -> str:
-    return "table" if kind.startswith("html") else "sheet"
+    return "sheet" if kind == "spreadsheet" else "table"
 
 
 def _trim_header(header: list[str], body: pl.DataFrame) -> list[str]:
@@ -565,8 +597,7 @@ def read_html(
     """A web page's tables (web-based commune software exports them as .xls): every table's rows in order,
     read as one sheet, the header found as in a CSV (title rows above it skipped)."""
     parser = _TableParser(max_cells, max_cell_chars)
-    for start in range(0, len(text), 1 << 20):
-        parser.feed(text[start : start + (1 << 20)])
+    parser.feed(text)  # at once: fed in pieces, an unclosed construct would be searched again every time
     parser.close()
     parser._end_row()
     rows = parser.rows
@@ -654,20 +685,12 @@ def read_json(text: str, columns: dict[str, str] | None = None) -> Grid:
     total = sum(len(records) for _, records in lists)
     if total > _JSON_MAX_ITEMS:
         raise FileRejected(f"JSON holds {total:,} items, over the limit of {_JSON_MAX_ITEMS:,} (max_rows)")
+    if isinstance(document, list) and document and all(isinstance(item, list) for item in document):
+        return _json_table(document, columns)
     mapped = [
         bool(_header_of(records)) and map_header(_header_of(records), columns).has_name
         for _, records in lists
     ]
-    if not any(mapped):
-        objects = sum(isinstance(item, dict) for _, records in lists for item in records)
-        if not objects:
-            where = "JSON list holds" if isinstance(document, list) else "JSON object's lists hold"
-            raise FileRejected(f"{where} no objects ({total} item(s) of other kinds)", rows=total)
-        raise FileRejected(
-            f"no recognisable name field in the JSON records ({len(_header_of([i for _, r in lists for i in r]))} "
-            "field(s))",
-            rows=total,
-        )
     several = len(lists) > 1
     grids: list[Grid] = []
     rejects: list[RowReject] = []
@@ -679,22 +702,27 @@ def read_json(text: str, columns: dict[str, str] | None = None) -> Grid:
         items: list[tuple[int, Any]] = []
         for item in records:
             row += 1
-            if not maps:
-                rejects.append(
-                    RowReject(row, None, f"{where}no recognisable name field in its records", _raw_json(item))
-                )
-            elif isinstance(item, dict):
-                items.append((row, item))
+            if not isinstance(item, dict):
+                reason = f"{where}item is a {type(item).__name__}, not an object"
+                rejects.append(RowReject(row, None, reason, _raw_json(item)))
+            elif not maps:
+                reason = f"{where}no recognisable name field in its records"
+                rejects.append(RowReject(row, None, reason, _raw_json(item)))
             else:
-                rejects.append(
-                    RowReject(
-                        row, None, f"{where}item is a {type(item).__name__}, not an object", _raw_json(item)
-                    )
-                )
+                items.append((row, item))
         if several:
             notes.append(f"list {key!r}: rows {first}–{row}" + ("" if maps else " rejected (no name field)"))
         if maps:
             grids.append(_records_to_grid(items, "", [], len(items)))
+    if not grids:
+        objects = sum(isinstance(item, dict) for _, records in lists for item in records)
+        if not objects:
+            where = "JSON list holds" if isinstance(document, list) else "JSON object's lists hold"
+            reason = f"{where} no objects ({total} item(s) of other kinds)"
+        else:
+            fields = len(_header_of([i for _, r in lists for i in r]))
+            reason = f"no recognisable name field in the JSON records ({fields} field(s))"
+        raise FileRejected(reason, rows=row, row_rejects=rejects)
     main = grids[0]
     main.more = grids[1:]
     main.rejects = rejects
@@ -712,6 +740,18 @@ def read_json(text: str, columns: dict[str, str] | None = None) -> Grid:
 
 
 _JSON_MAX_ITEMS = 20_000_000
+
+
+def _json_table(rows: list[list[Any]], columns: dict[str, str] | None) -> Grid:
+    """A JSON list of arrays (a sheet dumped by a script): read as a table, the header found as in a CSV."""
+    width = max(len(row) for row in rows)
+    if width > MAX_COLUMNS:
+        raise FileRejected(f"JSON arrays of {width:,} items: more columns than a sheet holds", rows=len(rows))
+    cells = [[_json_value(v) for v in row] + [None] * (width - len(row)) for row in rows]
+    frame = pl.DataFrame(cells, schema={f"column_{i}": pl.String() for i in range(width)}, orient="row")
+    grid = sheets_to_grid([("1", frame)], None, columns, "json table")
+    grid.dialect = "json list of arrays"
+    return grid
 
 
 def read_json_lines(
@@ -742,10 +782,12 @@ def read_json_lines(
         else:
             rejects.append(RowReject(row, None, f"line is a {type(item).__name__}, not an object", line))
     if not items and rejects:
-        raise FileRejected(f"no JSON object on any line (first problem: {rejects[0].reason})", rows=row)
+        raise FileRejected(
+            f"no JSON object on any line (first problem: {rejects[0].reason})", rows=row, row_rejects=rejects
+        )
     header = _header_of([item for _, item in items])
     if header and not map_header(header, columns).has_name:
-        raise FileRejected(
-            f"no recognisable name field in the JSON records ({len(header)} field(s))", rows=row
-        )
+        reason = f"no recognisable name field in the JSON records ({len(header)} field(s))"
+        every = rejects + [RowReject(r, None, reason, _raw_json(item)) for r, item in items]
+        raise FileRejected(reason, rows=row, row_rejects=sorted(every, key=lambda r: r.source_row or 0))
     return _records_to_grid(items, "json lines", rejects, row)

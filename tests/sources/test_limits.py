@@ -83,7 +83,8 @@ def _assert_whole(result, *, planted: tuple[str, ...] = PLANTED) -> None:
     counts = result.counts
     assert counts.filter(pl.col("rows_in") != pl.col("rows_out") + pl.col("rows_rejected")).is_empty()
     rows_in = int(counts["rows_in"].sum())
-    file_rows = int(counts.filter(pl.col("status") == "failed")["rows_rejected"].sum() or 0)
+    whole = result.rejects.filter(pl.col("source_row").is_null())["source_file"].to_list()
+    file_rows = int(counts.filter(pl.col("source_file").is_in(whole))["rows_rejected"].sum() or 0)
     row_rejects = result.rejects.filter(pl.col("source_row").is_not_null()).height
     assert rows_in == result.table.height + row_rejects + file_rows
     text = _messages(result)
@@ -96,8 +97,13 @@ def _failed(result, name: str, *words: str) -> dict:
     assert count["status"] == "failed", count
     for word in words:
         assert word in count["error"], (word, count["error"])
-    whole = _rejects(result, name).filter(pl.col("source_row").is_null())
-    assert whole["reason"].to_list() == [count["error"]]
+    rejects = _rejects(result, name)
+    whole = rejects.filter(pl.col("source_row").is_null())
+    if whole.height:  # nothing readable: one reject stands for the file
+        assert whole["reason"].to_list() == [count["error"]]
+        assert rejects.height == 1
+    else:  # its rows were read but cannot be used: each is a reject of its own
+        assert rejects["source_row"].to_list() == list(range(1, count["rows_rejected"] + 1))
     return count
 
 
@@ -425,7 +431,7 @@ def test_every_xlsx_sheet_is_read_or_its_rows_rejected(root: Path) -> None:
     (root / "sheets.xlsx").write_bytes(_xlsx(workbook))
     result = ingest_directory(root)
     count = _count(result, "sheets.xlsx")
-    assert (count["status"], count["rows_in"], count["rows_out"], count["rows_rejected"]) == ("ok", 6, 4, 2)
+    assert (count["status"], count["rows_in"], count["rows_out"], count["rows_rejected"]) == ("ok", 7, 4, 3)
     published = result.table.filter(pl.col("source_file") == "sheets.xlsx")
     assert published.select("full_name", "source_row").rows() == [
         ("Lê Văn Tám", 1),
@@ -434,9 +440,10 @@ def test_every_xlsx_sheet_is_read_or_its_rows_rejected(root: Path) -> None:
         ("Vũ Văn Nam", 4),
     ]
     rejected = _rejects(result, "sheets.xlsx")
-    assert rejected["source_row"].to_list() == [5, 6]
+    # Its header names no field at all: its first row may be a person too, so every row is counted.
+    assert rejected["source_row"].to_list() == [5, 6, 7]
     assert set(rejected["reason"]) == {"sheet 'Khác': no recognisable name column in its header"}
-    assert PLANTED_NAME in rejected["raw_line"][0]  # the stewards' copy keeps the row
+    assert PLANTED_NAME in rejected["raw_line"][1]  # the stewards' copy keeps the row
     _assert_whole(result)
 
 
@@ -460,14 +467,14 @@ def test_every_record_list_of_a_json_object_is_read(root: Path) -> None:
     ]
     assert _rejects(result, "two_lists.json").select("source_row", "reason").rows() == [
         (4, "list 'nhan_vien': no recognisable name field in its records"),
-        (5, "list 'the_loai': no recognisable name field in its records"),
-        (6, "list 'the_loai': no recognisable name field in its records"),
+        (5, "list 'the_loai': item is a str, not an object"),
+        (6, "list 'the_loai': item is a str, not an object"),
     ]
     _assert_whole(result)
 
 
 def test_files_rejected_whole_still_count_their_rows(root: Path) -> None:
-    # A header that names nobody (the rows are data without a header), 3 data lines below the first.
+    # No header line: the first line is a person too, so all 4 lines are counted.
     rows = [f"{PLANTED_NAME},{PLANTED_CCCD},{PLANTED_PHONE}", "Lê Văn Tám,044070000001,0912000111"] * 2
     (root / "headerless.csv").write_text("\n".join(rows) + "\n\n", encoding="utf-8")
     # A Windows-1258 file the registry says is UTF-8: it cannot be decoded as told.
@@ -487,18 +494,20 @@ def test_files_rejected_whole_still_count_their_rows(root: Path) -> None:
     (root / "garbage.csv").write_bytes(bytes(range(256)) * 8)
     result = ingest_directory(root)
     expected = {
-        "headerless.csv": (3, "no recognisable name column in the header row (3 column(s))"),
+        "headerless.csv": (4, "no recognisable name column in the header row (3 column(s))"),
         "wrong_encoding.csv": (2, "cannot decode as utf-8"),
-        "arrays.json": (2, "JSON list holds no objects (2 item(s) of other kinds)"),
+        "arrays.json": (2, "no table with a recognisable name column"),
         "keyed.json": (0, "JSON object without a list of records (1 key(s), no list)"),
-        "nobody.xlsx": (2, "no sheet with a recognisable name column"),
+        "nobody.xlsx": (3, "no sheet with a recognisable name column"),
         "garbage.csv": (0, "binary content"),
     }
     for name, (rows, reason) in expected.items():
         count = _failed(result, name, reason)
         assert (count["rows_in"], count["rows_out"], count["rows_rejected"]) == (rows, 0, rows), name
     assert "rows not counted: binary content has no rows" in _count(result, "garbage.csv")["notes"]
-    assert result.describe().splitlines()[0].endswith(f"{result.table.height} out + 9 rejected")
+    assert result.describe().splitlines()[0].endswith(f"{result.table.height} out + 11 rejected")
+    # Rows that could be read are rejects of their own, with their raw line for the stewards.
+    assert _rejects(result, "headerless.csv")["raw_line"][0].startswith(PLANTED_NAME)
     _assert_whole(result)
 
 
