@@ -502,7 +502,7 @@ def _check_not_older(run_id: str, run: Mapping[str, Any], live: dict[str, Any] |
         )
 
 
-# One run id per line, appended just before `CURRENT` names it: tells a snapshot that was ever live (immutable,
+# One run id per line, appended once `CURRENT` names it: tells a snapshot that was ever live (immutable,
 # even after an operator rolls CURRENT back) from one its run built and then failed to switch to (rebuilt on retry).
 LIVE_LOG = ".live_runs"
 
@@ -648,7 +648,13 @@ def publish_snapshot(
                 shutil.rmtree(final, ignore_errors=True)
                 fsync_dir(final.parent)
                 raise
+        try:
+            switch_current(store_dir, run_id)
+        except BaseException:
+            if current_run_id(store_dir) != run_id:  # never live: a retry rebuilds it
+                shutil.rmtree(final, ignore_errors=True)
+                fsync_dir(final.parent)
+            raise
         _mark_live(store_dir, run_id)
-        switch_current(store_dir, run_id)
         pruned = prune_snapshots(store_dir, keep=keep)
     return PublishResult(run_id, "published", final, row_counts, hashes, gate_result, previous_id, pruned)

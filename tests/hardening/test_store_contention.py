@@ -186,7 +186,7 @@ def test_a_retry_after_a_crash_between_build_and_switch_rebuilds(tmp_path, monke
     store = tmp_path / "store"
     nightly(store, "r1", "2026-11-01")
     # A crash (kill -9) right after the rename left r2 complete on disk but never live and never recorded.
-    monkeypatch.setattr(publish, "_mark_live", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    monkeypatch.setattr(publish, "switch_current", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
     monkeypatch.setattr(publish.shutil, "rmtree", lambda *a, **k: None)  # the crash cleans nothing up
     with pytest.raises(SystemExit):
         publish_snapshot(store, frames(9), {"run_id": "r2", "as_of": "2026-11-02"})

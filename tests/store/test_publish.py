@@ -80,6 +80,10 @@ def test_crash_between_build_and_switch_keeps_previous_snapshot(tmp_path: Path, 
 
     assert (tmp_path / CURRENT_POINTER).read_text().strip() == "r1"
     assert read_current_table(tmp_path, "residents_golden").height == 3
+    assert sorted(p.name for p in (tmp_path / SNAPSHOTS_DIR).iterdir()) == ["r1"]  # nothing half-published
+    monkeypatch.undo()
+    assert publish_snapshot(tmp_path, tables(9), {"run_id": "r2"}).published  # the retry: no FileExistsError
+    assert read_current_table(tmp_path, "residents_golden").height == 9
 
 
 def test_crash_while_building_leaves_no_half_snapshot(tmp_path: Path, monkeypatch) -> None:
