@@ -44,6 +44,8 @@ from sachsong.pipelines.tasks import (
     score_task,
 )
 
+from sachsong.redact import install_log_redaction, redact
+
 LEGACY_RESULTS_DIR = ".prefect-results"  # where earlier versions pickled whole frames; removed on sight
 
 
@@ -234,6 +236,8 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
     """
     from sachsong.store.gate import GoldenGate
 
+    # Every handler Prefect logs through (console, the server's log table) drops values a library error quotes.
+    install_log_redaction("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.extra")
     logger = get_run_logger()
     fields: dict[str, Any] = {}
     import_rooms()
@@ -344,10 +348,12 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
     except GateFailed:
         raise  # already recorded as gate_failed
     except Exception as error:
-        _record_failure(ctx, f"{ctx.step}: {type(error).__name__}: {error}", fields)
+        # Our own errors name files, rows and fields; a library's may quote the value it choked on.
+        detail = str(error) if isinstance(error, RunFailed) else redact(str(error))
+        _record_failure(ctx, f"{ctx.step}: {type(error).__name__}: {detail}", fields)
         if isinstance(error, RunFailed):
             raise
-        raise RunFailed(f"run {ctx.run_id} failed at {ctx.step}: {type(error).__name__}: {error}") from error
+        raise RunFailed(f"run {ctx.run_id} failed at {ctx.step}: {type(error).__name__}: {detail}") from None
 
     # The snapshot is live and recorded (publish wrote its run row before switching CURRENT); a failure from here
     # on fails the flow but does not unpublish, and adds no second run row.
