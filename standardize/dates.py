@@ -44,16 +44,8 @@ _TEMP = "_date_"  # prefix of intermediate columns, dropped before returning
 
 
 def _clean(raw: pl.Expr) -> pl.Expr:
-    """Trimmed, single-spaced (any Unicode space), blank → null; fullwidth digits made ASCII (NFKC); dates in
-    words rewritten to d/m/y ("ngày 5 tháng 10 năm 1955" → "5/10/1955", "ngày 05/10/1955" → "05/10/1955",
-    "tháng 10 năm 1955" → "00/10/1955", the register's "day unknown"); the Vietnamese clock marks SA (sáng) /
-    CH (chiều) read as AM / PM."""
-    text = collapse_whitespace(raw.str.normalize("NFKC"))
-    return empty_to_null(
-        _from_words(text)
-        .str.replace(r"(?i)\s*\b(?:s\.?a\.?)$", " AM")
-        .str.replace(r"(?i)\s*\b(?:c\.?h\.?)$", " PM")
-    )
+    """Trimmed, single-spaced (any Unicode space), blank → null; fullwidth digits made ASCII (NFKC)."""
+    return empty_to_null(collapse_whitespace(raw.str.normalize("NFKC")))
 
 
 # Dates written in words, matched on the accent-folded lower case text.
@@ -77,9 +69,15 @@ def _fold_for_words(text: pl.Expr) -> pl.Expr:
     )
 
 
-def _from_words(text: pl.Expr) -> pl.Expr:
-    folded = _fold_for_words(text)
-    return (
+def _from_words(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """`column` rewritten where it holds letters: dates in words to d/m/y ("ngày 5 tháng 10 năm 1955" →
+    "5/10/1955", "ngày 05/10/1955" → "05/10/1955", "tháng 10 năm 1955" → "00/10/1955", the register's "day
+    unknown"), marked with `WORDS_MARK`; the Vietnamese clock marks SA (sáng) / CH (chiều) read as AM / PM.
+    Only the distinct values with a letter are worked on (most dates are digits only) and joined back."""
+    text, folded, out = pl.col(column), pl.col(_TEMP + "folded"), _TEMP + "rewritten"
+    lettered = frame.filter(text.str.contains(r"\p{L}").fill_null(False)).select(text.unique())
+    lettered = lettered.with_columns(_fold_for_words(text).alias(_TEMP + "folded"))
+    lettered = lettered.with_columns(
         pl.when(folded.str.contains(_WORDS_DMY))
         .then(WORDS_MARK + folded.str.replace(_WORDS_DMY, "${1}/${2}/${3}"))
         .when(folded.str.contains(_WORDS_MY))
@@ -89,7 +87,12 @@ def _from_words(text: pl.Expr) -> pl.Expr:
         .when(folded.str.contains(_WORDS_PREFIX))
         .then(WORDS_MARK + text.str.replace(r"^\D+", ""))
         .otherwise(text)
-    )
+        .str.replace(r"(?i)\s*\b(?:s\.?a\.?)$", " AM")
+        .str.replace(r"(?i)\s*\b(?:c\.?h\.?)$", " PM")
+        .alias(out)
+    ).drop(_TEMP + "folded")
+    joined = frame.join(lettered, on=column, how="left", maintain_order="left")
+    return joined.with_columns(pl.coalesce(out, column).alias(column)).drop(out)
 
 
 def _calendar_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
@@ -110,7 +113,7 @@ def _parse(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
     Staged: every regex runs once per value and later stages read materialised columns (see text.py).
     """
-    staged = frame.with_columns(_clean(pl.col(column)).alias(_TEMP + "text"))
+    staged = _from_words(frame.with_columns(_clean(pl.col(column)).alias(_TEMP + "text")), _TEMP + "text")
     staged = staged.with_columns(
         _t("text").str.starts_with(WORDS_MARK).fill_null(False).alias(_TEMP + "words"),
         _t("text").str.strip_prefix(WORDS_MARK).alias(_TEMP + "text"),

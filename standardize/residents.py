@@ -14,7 +14,7 @@ from sachsong.standardize.dates import dob_columns, timestamp_column
 from sachsong.standardize.identity import identity_columns, sex_code
 from sachsong.standardize.names import HONORIFIC_SEX, name_columns
 from sachsong.standardize.phones import commune_code_columns, phone_columns
-from sachsong.standardize.text import over_unique, tokens, with_expressions
+from sachsong.standardize.text import empty_to_null, over_unique, token_list, tokens, with_expressions
 
 from sachsong.schema import RAW_COLUMNS, STANDARD_COLUMNS, ensure_raw_columns
 
@@ -62,10 +62,13 @@ def _collect_tokens(frame: pl.DataFrame) -> pl.DataFrame:
     """Gather the rooms' `_repairs_<field>` / `_flags_<field>` lists into `repairs` and `flags`."""
     repairs = [c for c in frame.columns if c.startswith("_repairs_")]
     flags = [c for c in frame.columns if c.startswith("_flags_")]
-    return frame.with_columns(
-        repairs=pl.concat_list(repairs) if repairs else pl.lit([], dtype=pl.List(pl.String)),
-        flags=pl.concat_list(flags) if flags else pl.lit([], dtype=pl.List(pl.String)),
-    ).drop(*repairs, *flags)
+
+    def gathered(columns: list[str]) -> pl.Expr:
+        if not columns:
+            return pl.lit([], dtype=pl.List(pl.String))
+        return token_list(empty_to_null(pl.concat_str(columns, separator=",", ignore_nulls=True)))
+
+    return frame.with_columns(repairs=gathered(repairs), flags=gathered(flags)).drop(*repairs, *flags)
 
 
 def standardize_residents(

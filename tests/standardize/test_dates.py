@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from sachsong.standardize.dates import _timestamp_full, dob_columns, dob_order_by_file, timestamp_column
+from sachsong.standardize.text import token_list
 
 
 def dob(values):
@@ -157,7 +158,8 @@ def read(values, files=None, updated=None):
         schema={"raw": pl.String, "source_file": pl.String, "updated_ts": pl.Datetime("us")},
     )
     out = dob_columns(frame, "raw", today=date(2026, 11, 1))
-    return out.select("dob", "dob_precision", "dob_status", "_repairs_dob", "_flags_dob").rows()
+    tokens = [token_list(pl.col("_repairs_dob")), token_list(pl.col("_flags_dob"))]
+    return out.select("dob", "dob_precision", "dob_status", *tokens).rows()
 
 
 @pytest.mark.parametrize(

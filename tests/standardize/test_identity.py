@@ -3,6 +3,7 @@ from datetime import date
 import polars as pl
 import pytest
 from sachsong.standardize.identity import CCCD_PROVINCE_CODES, identity_columns, sex_code
+from sachsong.standardize.text import token_list
 
 ID_COLUMNS = ["citizen_id_digits", "cccd", "cmnd", "cccd_province_code", "cccd_sex", "cccd_birth_year"]
 
@@ -88,7 +89,12 @@ def repaired(values, dobs=None, sexes=None):
     )
     out = identity_columns(frame, "citizen_id")
     return out.select(
-        "citizen_id_digits", "cccd", "cmnd", "citizen_id_status", "_repairs_citizen_id", "_flags_citizen_id"
+        "citizen_id_digits",
+        "cccd",
+        "cmnd",
+        "citizen_id_status",
+        token_list(pl.col("_repairs_citizen_id")),
+        token_list(pl.col("_flags_citizen_id")),
     ).rows()
 
 
@@ -173,7 +179,8 @@ def test_letter_o_for_zero_is_invalid_and_never_silently_changed():
 def test_century_digit_beyond_2099_is_invalid_and_not_decoded():
     for raw in ["036499000001", "036599000001", "036980000001"]:
         frame = pl.DataFrame({"citizen_id": [raw]})
-        row = identity_columns(frame, "citizen_id").row(0, named=True)
+        out = identity_columns(frame, "citizen_id")
+        row = out.with_columns(token_list(pl.col("_flags_citizen_id"))).row(0, named=True)
         assert (row["citizen_id_digits"], row["cccd"], row["cccd_sex"], row["cccd_birth_year"]) == (
             raw,
             None,

@@ -3,6 +3,7 @@ import unicodedata
 import polars as pl
 import pytest
 from sachsong.standardize.names import name_columns
+from sachsong.standardize.text import token_list
 
 COLUMNS = ["name_norm", "name_key", "family_name", "middle_name", "given_name"]
 
@@ -79,7 +80,13 @@ def repaired(values):
     frame = pl.DataFrame({"full_name": values}, schema={"full_name": pl.String})
     out = name_columns(frame, "full_name")
     return out.select(
-        "name_norm", "honorific", "family_name", "middle_name", "given_name", "_repairs_name", "_flags_name"
+        "name_norm",
+        "honorific",
+        "family_name",
+        "middle_name",
+        "given_name",
+        token_list(pl.col("_repairs_name")),
+        token_list(pl.col("_flags_name")),
     ).rows()
 
 

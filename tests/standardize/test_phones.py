@@ -1,6 +1,7 @@
 import polars as pl
 import pytest
 from sachsong.standardize.phones import OLD_MOBILE_PREFIXES, commune_code_columns, phone_columns
+from sachsong.standardize.text import token_list
 
 
 def phones(values):
@@ -87,11 +88,10 @@ def test_missing(raw):
 
 def repaired(values):
     frame = pl.DataFrame({"phone": values}, schema={"phone": pl.String})
-    return (
-        phone_columns(frame, "phone")
-        .select("phone_e164", "phone_status", "_repairs_phone", "_flags_phone")
-        .rows()
-    )
+    out = phone_columns(frame, "phone")
+    return out.select(
+        "phone_e164", "phone_status", token_list(pl.col("_repairs_phone")), token_list(pl.col("_flags_phone"))
+    ).rows()
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,11 @@ def test_none_markers_are_missing(raw):
 def codes(values):
     frame = pl.DataFrame({"commune_code": values}, schema={"commune_code": pl.String})
     out = commune_code_columns(frame, "commune_code")
-    return out.select("commune_code_std", "_repairs_commune_code", "_flags_commune_code").rows()
+    return out.select(
+        "commune_code_std",
+        token_list(pl.col("_repairs_commune_code")),
+        token_list(pl.col("_flags_commune_code")),
+    ).rows()
 
 
 def test_commune_codes_from_number_cells():
