@@ -38,20 +38,28 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ------------------------------------------------------------------------------------------------- running
-def _sachsong(args: list[str], cwd: Path, timeout: int = RUN_TIMEOUT) -> subprocess.CompletedProcess:
+def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+    """`sachsong ARGS` in its own process group, output to files (a pipe nobody reads could block it)."""
     script = Path(sys.executable).with_name("sachsong")
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "sachsong.pipelines.cli"]
     env = dict(os.environ, PREFECT_HOME=str(cwd / "prefect-home"), PYTHONIOENCODING="utf-8")
-    proc = subprocess.Popen(cmd + args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    with (cwd / "stdout.txt").open("wb") as out, (cwd / "stderr.txt").open("wb") as err:
+        return subprocess.Popen(cmd + args, cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True)
+
+
+def _finish(proc: subprocess.Popen, cwd: Path, timeout: int = RUN_TIMEOUT) -> subprocess.CompletedProcess:
     try:
-        out, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # our own child's process group only
-        out, err = proc.communicate()
-        pytest.fail(f"sachsong {args[0]} did not finish in {timeout} s")
-    return subprocess.CompletedProcess(cmd + args, proc.returncode, out.decode("utf-8", "replace"),
-                                       err.decode("utf-8", "replace"))
+        proc.wait()
+        pytest.fail(f"sachsong {proc.args[1]} did not finish in {timeout} s")
+    read = lambda name: (cwd / name).read_bytes().decode("utf-8", "replace")  # noqa: E731
+    return subprocess.CompletedProcess(proc.args, proc.returncode, read("stdout.txt"), read("stderr.txt"))
+
+
+def _sachsong(args: list[str], cwd: Path, timeout: int = RUN_TIMEOUT) -> subprocess.CompletedProcess:
+    return _finish(_start(args, cwd), cwd, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +68,22 @@ def corpus(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def run(corpus, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def run_started(corpus, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The one nightly run of the module, started early so ingest and check run beside it."""
     work = tmp_path_factory.mktemp("run")
     store = work / "store"
-    proc = _sachsong(["run", "--sources", str(corpus.root), "--store", str(store), "--province", rc.PROVINCE,
-                      "--as-of", AS_OF], work)
+    proc = _start(["run", "--sources", str(corpus.root), "--store", str(store), "--province", rc.PROVINCE,
+                   "--as-of", AS_OF], work)
+    yield {"popen": proc, "work": work, "store": store}
+    if proc.poll() is None:  # a test failed before waiting for it
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def run(run_started) -> dict:
+    proc = _finish(run_started["popen"], run_started["work"])
+    store = run_started["store"]
     tables: dict[str, pl.DataFrame] = {}
     current = store / "CURRENT"
     if current.exists():
@@ -76,7 +95,7 @@ def run(corpus, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def ingested(corpus, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def ingested(corpus, run_started, tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("ingest")
     out, rej = work / "raw.parquet", work / "rejects.parquet"
     proc = _sachsong(["ingest", str(corpus.root), "--output", str(out), "--rejects", str(rej)], work, 300)
@@ -190,6 +209,37 @@ def _published_value(frames: dict, key: tuple[str, int], column: str):
 
 
 # ------------------------------------------------------------------------------------------------- tests
+# ingest and check first: they run while the nightly run started beside them works
+def test_b_ingest_cli_accounts_for_every_row(ingested, corpus) -> None:
+    proc = ingested["proc"]
+    assert proc.returncode == 0, f"ingest exit {proc.returncode}: {_scrub(proc.stderr[-600:])}"
+    raw = pl.read_parquet(ingested["raw"])
+    files = list(corpus.files)
+    out = collections.Counter(_which_file(sf, files) or f"<unknown:{sf}>" for sf in raw["source_file"].to_list())
+    rejects = pl.read_parquet(ingested["rejects"]) if ingested["rejects"].exists() else None
+    problems = _conservation(corpus, out, rejects)
+    assert not problems, "ingest: rows in != out + rejected:\n  " + "\n  ".join(problems)
+
+
+def test_check_cli_does_not_stop_on_any_value(ingested, corpus) -> None:
+    """One bad value costs one row, never the night: `check` over everything ingested completes."""
+    assert ingested["raw"].exists(), "ingest produced no table"
+    out = ingested["work"] / "findings.parquet"
+    proc = _sachsong(["check", str(ingested["raw"]), "--output", str(out), "--as-of", AS_OF], ingested["work"],
+                     300)
+    assert proc.returncode == 0, f"check exit {proc.returncode}: {_scrub(proc.stderr[-800:])}"
+    findings = pl.read_parquet(out)
+    assert {"record_id", "rule_id", "criterion", "severity", "message"} <= set(findings.columns)
+    assert findings.height > 0, "the hostile rows were checked and found nothing"
+
+
+def test_e_ingest_output_carries_no_personal_value(ingested, corpus) -> None:
+    proc = ingested["proc"]
+    found = _leaks(corpus, [("ingest stdout", proc.stdout), ("ingest stderr", proc.stderr)])
+    assert not found, "planted personal values in ingest's output: " + "; ".join(
+        f"{w}, {k}: {n}" for (w, k), n in found.items())
+
+
 def test_a_run_completes_and_publishes(run) -> None:
     proc = run["proc"]
     assert proc.returncode == 0, f"exit {proc.returncode}; stderr tail: {_scrub(proc.stderr[-800:])}"
@@ -233,17 +283,6 @@ def test_b_every_row_of_every_file_is_published_quarantined_or_rejected(run, cor
     assert not problems, "rows in != published + quarantined + rejected:\n  " + "\n  ".join(problems)
 
 
-def test_b_ingest_cli_accounts_for_every_row(ingested, corpus) -> None:
-    proc = ingested["proc"]
-    assert proc.returncode == 0, f"ingest exit {proc.returncode}: {_scrub(proc.stderr[-600:])}"
-    raw = pl.read_parquet(ingested["raw"])
-    files = list(corpus.files)
-    out = collections.Counter(_which_file(sf, files) or f"<unknown:{sf}>" for sf in raw["source_file"].to_list())
-    rejects = pl.read_parquet(ingested["rejects"]) if ingested["rejects"].exists() else None
-    problems = _conservation(corpus, out, rejects)
-    assert not problems, "ingest: rows in != out + rejected:\n  " + "\n  ".join(problems)
-
-
 def test_b_template_rows_are_dropped_not_made_records(matched, corpus) -> None:
     """Title blocks, column numbers, repeated headers, totals, footers and STT-only lines are not people."""
     phantoms = collections.Counter()
@@ -255,18 +294,6 @@ def test_b_template_rows_are_dropped_not_made_records(matched, corpus) -> None:
             examples[(key[0], f)].append(_published_value(matched["frames"], key, "source_row"))
     assert not phantoms, "records that match no person row of their file (template or invented rows): " + "; ".join(
         f"{t} from {f!r}: {n} (source_row {examples[(t, f)][:8]})" for (t, f), n in phantoms.items())
-
-
-def test_check_cli_does_not_stop_on_any_value(ingested, corpus) -> None:
-    """One bad value costs one row, never the night: `check` over everything ingested completes."""
-    assert ingested["raw"].exists(), "ingest produced no table"
-    out = ingested["work"] / "findings.parquet"
-    proc = _sachsong(["check", str(ingested["raw"]), "--output", str(out), "--as-of", AS_OF], ingested["work"],
-                     300)
-    assert proc.returncode == 0, f"check exit {proc.returncode}: {_scrub(proc.stderr[-800:])}"
-    findings = pl.read_parquet(out)
-    assert {"record_id", "rule_id", "criterion", "severity", "message"} <= set(findings.columns)
-    assert findings.height > 0, "the hostile rows were checked and found nothing"
 
 
 def _value_checks(r, frames, key) -> list[str]:
@@ -506,13 +533,6 @@ def test_e_no_planted_personal_value_in_reports_or_run_output(run, corpus) -> No
     assert not found, "planted personal values found (where, kind: count): " + "; ".join(
         f"{w}, {k}: {n}" for (w, k), n in found.items())
     assert len(sources) > 2, "no report files under <store>/reports to scan"
-
-
-def test_e_ingest_output_carries_no_personal_value(ingested, corpus) -> None:
-    proc = ingested["proc"]
-    found = _leaks(corpus, [("ingest stdout", proc.stdout), ("ingest stderr", proc.stderr)])
-    assert not found, "planted personal values in ingest's output: " + "; ".join(
-        f"{w}, {k}: {n}" for (w, k), n in found.items())
 
 
 def _is_number(text: str) -> bool:
