@@ -686,7 +686,88 @@ def check_xlsx(stream: BinaryIO, size: int, limits: ReadLimits) -> XlsxCheck:
         check.sheets[sheet_name] = span
     if rewrite:
         check.replacement = _rewrite_dimensions(archive, rewrite)
+    if not sheets and "content.xml" in names:
+        # An OpenDocument spreadsheet: its rows and cells repeat by attribute, so 1 KB can mean 10^10 cells.
+        check.sheets.update(_scan_ods(_stream_member(stream, archive.getinfo("content.xml"), limits), limits))
     return check
+
+
+_TABLE_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_OFFICE_NS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+
+
+def _scan_ods(chunks: Iterator[bytes], limits: ReadLimits) -> dict[str, SheetSpan]:
+    """Each table's span once its repeated rows and cells are expanded (the spreadsheet library skips empty
+    repeated cells, not those holding a value), stopping at the first table over the cell limit."""
+    import xml.parsers.expat
+
+    spans: dict[str, SheetSpan] = {}
+    state = {"name": "", "row": 0, "repeat": 1, "column": 0, "last": 0, "cell_end": 0, "cells": 0}
+    current = SheetSpan(part="content.xml")
+
+    def repeat(attributes: dict[str, str], name: str) -> int:
+        try:
+            return max(1, min(int(attributes.get(f"{_TABLE_NS} {name}", "1")), 1 << 31))
+        except ValueError:
+            return 1
+
+    def start(tag: str, attributes: dict[str, str]) -> None:
+        nonlocal current
+        local = tag.rsplit(" ", 1)[-1]
+        if local == "table" and tag.startswith(_TABLE_NS):
+            state.update(name=attributes.get(f"{_TABLE_NS} name", str(len(spans) + 1)), row=0)
+            current = SheetSpan(part="content.xml")
+        elif local == "table-row":
+            state.update(repeat=repeat(attributes, "number-rows-repeated"), column=0, last=0)
+        elif local in ("table-cell", "covered-table-cell"):
+            state["column"] += repeat(attributes, "number-columns-repeated")
+            state["cell_end"] = state["column"]
+            if f"{_OFFICE_NS} value-type" in attributes:
+                state["last"] = state["column"]
+        elif local == "p":
+            state["last"] = state["cell_end"]
+
+    def end(tag: str) -> None:
+        local = tag.rsplit(" ", 1)[-1]
+        if local == "table-row":
+            state["row"] += state["repeat"]
+            if state["last"]:
+                current.rows = state["row"]
+                current.columns = max(current.columns, state["last"])
+                state["cells"] += state["repeat"] * state["last"]
+                spanned = f"table {state['name']!r} spans {current.rows:,} rows × {current.columns:,} columns"
+                if current.rows > limits.max_rows:
+                    raise FileRejected(
+                        f"{spanned} once repeated rows are expanded: over the limit of {limits.max_rows:,} rows "
+                        "(max_rows)",
+                        rows_note="over a read limit",
+                    )
+                if current.cells > limits.max_cells:
+                    raise FileRejected(
+                        f"{spanned} once repeated cells are expanded: over the limit of {limits.max_cells:,} "
+                        "cells (max_cells)",
+                        rows_note="over a read limit",
+                    )
+        elif local == "table" and tag.startswith(_TABLE_NS):
+            spans[state["name"]] = current
+
+    def no_doctype(*_: object) -> None:
+        raise FileRejected("OpenDocument content declares a DOCTYPE: refused", rows_note="broken spreadsheet")
+
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = no_doctype
+    try:
+        for chunk in chunks:
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except xml.parsers.expat.ExpatError as exc:
+        raise FileRejected(
+            f"not a readable spreadsheet (content.xml: {xml.parsers.expat.ErrorString(exc.code)})",
+            rows_note="broken spreadsheet",
+        ) from exc
+    return spans
 
 
 def _rewrite_dimensions(archive: zipfile.ZipFile, spans: dict[str, SheetSpan]) -> bytes:

@@ -596,3 +596,48 @@ def test_file_names_with_bidi_or_zero_width_characters_are_shown_without_them(ro
     assert set(result.table["source_file"]) == {"danhsach_thon4_slx.csv", "thon5.csv"}
     assert "invisible or bidi control characters" in _count(result, "thon5.csv")["notes"]
     assert result.balanced()
+
+
+def _ods(rows_repeated: int, columns_repeated: int) -> bytes:
+    """A minimal OpenDocument spreadsheet: a header row, then one row of values repeated by attribute."""
+    table = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        f'xmlns:table="{table}" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        '<office:body><office:spreadsheet><table:table table:name="Danh sách">'
+        '<table:table-row><table:table-cell office:value-type="string"><text:p>Họ và tên</text:p>'
+        "</table:table-cell></table:table-row>"
+        f'<table:table-row table:number-rows-repeated="{rows_repeated}">'
+        f'<table:table-cell table:number-columns-repeated="{columns_repeated}" office:value-type="string">'
+        "<text:p>Lê Văn Tám</text:p></table:table-cell></table:table-row>"
+        '<table:table-row table:number-rows-repeated="1048000"><table:table-cell '
+        'table:number-columns-repeated="1024"/></table:table-row>'  # LibreOffice's empty tail: harmless
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "mimetype", "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED
+        )
+        archive.writestr("content.xml", content)
+        archive.writestr("META-INF/manifest.xml", manifest)
+    return buffer.getvalue()
+
+
+def test_opendocument_repeated_cells_are_counted_before_they_are_expanded(root: Path) -> None:
+    (root / "ok.ods").write_bytes(_ods(3, 1))
+    bomb = _ods(1_048_575, 16_384)  # under 1 KB: 17 billion cells once expanded
+    assert len(bomb) < 1500
+    (root / "bomb.ods").write_bytes(bomb)
+    result = ingest_directory(root)
+    count = _count(result, "ok.ods")
+    assert (count["status"], count["rows_in"], count["rows_out"]) == ("ok", 3, 3)
+    _failed(result, "bomb.ods", "1,048,576 rows × 16,384 columns", "max_cells")
+    _assert_whole(result)
