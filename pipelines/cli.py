@@ -12,6 +12,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sachsong.provinces import province_code  # imports no polars: the allocator setting below still holds
+
 # polars' allocator (jemalloc) keeps freed pages for up to ten seconds by default, so one step's garbage is still
 # resident while the next step allocates. Returning them at once lowered the peak of the room calls on a 284k-record
 # province from 1.22 to 1.05 GB (docs/run-nightly.md, Memory). Set before polars is first imported; a value the
@@ -181,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the whole nightly flow (the embedded demo when given no sources)")
     run.add_argument(
-        "--province", default=DEFAULT_PROVINCE, help="new province code (default: 44, Quảng Trị)"
+        "--province",
+        default=DEFAULT_PROVINCE,
+        type=province_code,
+        help="new province code (default: 44, Quảng Trị)",
     )
     run.add_argument("--sources", help="directory of raw exports (default: generate the demo province)")
     run.add_argument("--store", help="store directory (default: ./var/store)")
@@ -244,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo-data", help="write a demo province's raw exports and their ground truth")
     demo.add_argument("dir")
-    demo.add_argument("--province", default=DEFAULT_PROVINCE)
+    demo.add_argument("--province", default=DEFAULT_PROVINCE, type=province_code)
     demo.add_argument("--persons", type=int, default=5000)
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(handler=cmd_demo_data)

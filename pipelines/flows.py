@@ -57,6 +57,30 @@ class GateFailed(RunFailed):
     """The publish gate refused the candidate snapshot (recorded as `gate_failed`)."""
 
 
+class ProvinceMismatch(RunFailed):
+    """The exports' addresses are mostly in another province than the one the run was asked to publish."""
+
+
+# The run is refused when another province holds more than this share of the resolved addresses (and there are
+# enough of them to judge): a province published under the wrong code would poison every roll-up.
+PROVINCE_MAJORITY = 0.5
+PROVINCE_EVIDENCE = 20
+
+
+def check_province(asked: str, resolved: dict[str, int]) -> None:
+    """Raise ProvinceMismatch when most resolved addresses are in one other province."""
+    total = sum(resolved.values())
+    if total < PROVINCE_EVIDENCE:
+        return
+    top, count = max(resolved.items(), key=lambda item: (item[1], item[0]))
+    if top != asked and count > PROVINCE_MAJORITY * total:
+        mine = resolved.get(asked, 0)
+        raise ProvinceMismatch(
+            f"asked to publish province {asked}, but {count:,} of the {total:,} resolved addresses "
+            f"({count / total:.0%}) are in province {top} and {mine:,} in {asked}: check --province"
+        )
+
+
 class ConservationError(RunFailed):
     """Some input rows were neither published, quarantined nor rejected (or were counted twice)."""
 
@@ -283,6 +307,11 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
             sources=str(ctx.sources), files=batches, work_dir=str(work), key=batch_keys, label=labels
         )
         prepared: list[StepOutput] = [future.result() for future in futures]
+        resolved: dict[str, int] = {}
+        for batch in prepared:
+            for code, count in batch.counts.get("provinces", {}).items():
+                resolved[code] = resolved.get(code, 0) + count
+        check_province(ctx.province, resolved)
         fields["rows_in"] = sum(batch.counts["rows_in"] for batch in prepared)
         fields["rows_rejected"] = sum(batch.counts["rows_rejected"] for batch in prepared)
         std_key = combine_fingerprints(*batch_keys)

@@ -350,6 +350,18 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
             if "address_status" in standardized.columns
             else {}
         )
+        # Where the resolved addresses are: the flow checks the province it was asked for against them.
+        provinces = (
+            dict(
+                standardized.filter(pl.col("address_status").is_in(["exact", "fuzzy"]))
+                .get_column("province_code")
+                .drop_nulls()
+                .value_counts()
+                .rows()
+            )
+            if "province_code" in standardized.columns
+            else {}
+        )
         counts = {
             "files": file_counts.height,
             "rows_in": _sum(file_counts, "rows_in"),
@@ -360,6 +372,7 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
             "files_failed": ingested.counts.filter(pl.col("status") == "failed").height,
             "file_errors": list(ingested.file_errors()),
             "addresses": {str(k): int(v) for k, v in statuses.items()},
+            "provinces": {str(k): int(v) for k, v in provinces.items()},
             "ingest_seconds": round(ingest_seconds, 3),
             "standardize_seconds": round(time.perf_counter() - clock, 3),
         }

@@ -91,6 +91,21 @@ def test_a_row_that_breaks_the_standardizer_costs_that_row_not_the_night(
     assert 2 not in records["source_row"].to_list() and records.height > 0
 
 
+def test_exports_of_another_province_stop_the_run_before_any_work(
+    baseline: Path, demo_sources: Path, tmp_path: Path
+) -> None:
+    from sachsong.pipelines.flows import ProvinceMismatch
+
+    store = _copy_without_cache(baseline, tmp_path / "store")
+    live = current_run_id(store)
+    with pytest.raises(ProvinceMismatch, match="province 44"):
+        province_nightly("01", str(demo_sources), str(store), as_of=AS_OF)
+    assert current_run_id(store) == live  # nothing published under the wrong code
+    failed = read_runs(store).row(-1, named=True)
+    assert failed["status"] == "failed" and failed["province_code"] == "01"
+    assert "check --province" in failed["message"]
+
+
 def _copy_without_cache(store: Path, target: Path) -> Path:
     shutil.copytree(store, target, ignore=shutil.ignore_patterns(".work"))
     return target
