@@ -29,6 +29,7 @@ from sachsong.sources.limits import (
     DEFAULT_LIMITS,
     ReadLimits,
     ScannedText,
+    check_xls,
     check_xlsx,
     json_too_deep,
     not_regular,
@@ -364,6 +365,9 @@ def _read_open_file(
                 check = check_xlsx(stream, size, limits)
             count.notes.extend(check.notes)
             source = check.replacement
+        else:
+            with os.fdopen(os.dup(fd), "rb") as stream:
+                check_xls(stream, size, limits)
         if source is None:
             # The library opens the descriptor already checked, not the path (which could be swapped).
             source = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else read_all(fd, size)

@@ -640,6 +640,11 @@ def check_xlsx(stream: BinaryIO, size: int, limits: ReadLimits) -> XlsxCheck:
             f"{_size(limits.max_zip_total_bytes)} (max_zip_total_bytes)",
             rows_note="over a read limit",
         )
+    if any(name.endswith(".bin") and name.startswith("xl/worksheets/") for name in names):
+        # Binary sheets (.xlsb) cannot be measured here before the library allocates for them.
+        raise FileRejected(
+            "binary Excel workbook (.xlsb) is not read: save it as .xlsx", rows_note="binary workbook"
+        )
     sheets = _workbook_sheets(archive, stream, limits)
     check = XlsxCheck(sheets={})
     cells = 0
@@ -768,6 +773,98 @@ def _scan_ods(chunks: Iterator[bytes], limits: ReadLimits) -> dict[str, SheetSpa
             rows_note="broken spreadsheet",
         ) from exc
     return spans
+
+
+# --- xls: the declared sheet dimensions, read from the compound file before the library allocates by them ------
+_END_OF_CHAIN = 0xFFFFFFFE
+
+
+def check_xls(stream: BinaryIO, size: int, limits: ReadLimits) -> None:
+    """Refuse an xls (BIFF in a compound file) whose DIMENSIONS records declare more cells than allowed.
+
+    BIFF8 holds at most 65,536 × 256 cells, but the record's fields allow 4 billion rows: the declaration
+    is checked, not trusted. A file whose structure cannot be followed is refused too."""
+    stream.seek(0)
+    header = stream.read(512)
+    broken = FileRejected("not a readable spreadsheet (broken xls structure)", rows_note="broken spreadsheet")
+    if len(header) < 512:
+        raise broken
+    sector_shift, mini_shift = struct.unpack_from("<HH", header, 0x1E)
+    if sector_shift not in (9, 12) or mini_shift != 6:
+        raise broken
+    sector_size = 1 << sector_shift
+    sectors = max(0, (size - sector_size) // sector_size + 1)
+    (first_directory,) = struct.unpack_from("<I", header, 0x30)
+    cutoff, first_mini_fat, _, first_difat, difat_count = struct.unpack_from("<IIIII", header, 0x38)
+
+    def sector(number: int) -> bytes:
+        if number >= sectors:
+            raise broken
+        stream.seek((number + 1) * sector_size)
+        return stream.read(sector_size)
+
+    fat_sectors = [n for n in struct.unpack_from("<109I", header, 0x4C) if n < 0xFFFFFFFA]
+    next_difat, seen = first_difat, 0
+    while next_difat < 0xFFFFFFFA and seen <= min(difat_count, sectors):
+        entries = struct.unpack(f"<{sector_size // 4}I", sector(next_difat))
+        fat_sectors.extend(n for n in entries[:-1] if n < 0xFFFFFFFA)
+        next_difat, seen = entries[-1], seen + 1
+    if len(fat_sectors) > sectors:
+        raise broken
+    fat = np.frombuffer(b"".join(sector(n) for n in fat_sectors), dtype="<u4")
+
+    def chain(start: int, table: np.ndarray, limit: int) -> list[int]:
+        out: list[int] = []
+        while start != _END_OF_CHAIN:
+            if start >= len(table) or len(out) > limit:
+                raise broken
+            out.append(start)
+            start = int(table[start])
+        return out
+
+    directory = b"".join(sector(n) for n in chain(first_directory, fat, sectors))
+    entries = [directory[i : i + 128] for i in range(0, len(directory) - 127, 128)]
+    if not entries:
+        raise broken
+    (root_start,) = struct.unpack_from("<I", entries[0], 0x74)
+    workbook = None
+    for entry in entries:
+        length, kind = struct.unpack_from("<HB", entry, 0x40)
+        name = entry[: max(0, length - 2)].decode("utf-16-le", "replace")
+        if kind == 2 and name in ("Workbook", "Book"):
+            start, stream_size = struct.unpack_from("<IQ", entry, 0x74)
+            workbook = (start, stream_size & 0xFFFFFFFF)
+    if workbook is None:
+        raise broken
+    start, stream_size = workbook
+    if stream_size > size:
+        raise broken
+    if stream_size >= cutoff:
+        data = b"".join(sector(n) for n in chain(start, fat, sectors))[:stream_size]
+    else:  # a small workbook lives in the mini stream, in 64-byte sectors
+        mini_fat = np.frombuffer(
+            b"".join(sector(n) for n in chain(first_mini_fat, fat, sectors)), dtype="<u4"
+        )
+        mini_stream = b"".join(sector(n) for n in chain(root_start, fat, sectors))
+        data = b"".join(mini_stream[n * 64 : n * 64 + 64] for n in chain(start, mini_fat, len(mini_fat)))
+        data = data[:stream_size]
+    position = 0
+    while position + 4 <= len(data):
+        record, length = struct.unpack_from("<HH", data, position)
+        if record == 0x0200:  # DIMENSIONS
+            if length >= 14:
+                _, rows, _, columns = struct.unpack_from("<IIHH", data, position + 4)
+            elif length >= 10:
+                _, rows, _, columns = struct.unpack_from("<HHHH", data, position + 4)
+            else:
+                raise broken
+            if rows * columns > limits.max_cells:
+                raise FileRejected(
+                    f"a sheet declares {rows:,} rows × {columns:,} columns: over the limit of "
+                    f"{limits.max_cells:,} cells (max_cells)",
+                    rows_note="over a read limit",
+                )
+        position += 4 + length
 
 
 def _rewrite_dimensions(archive: zipfile.ZipFile, spans: dict[str, SheetSpan]) -> bytes:

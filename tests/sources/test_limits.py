@@ -641,3 +641,88 @@ def test_opendocument_repeated_cells_are_counted_before_they_are_expanded(root: 
     assert (count["status"], count["rows_in"], count["rows_out"]) == ("ok", 3, 3)
     _failed(result, "bomb.ods", "1,048,576 rows × 16,384 columns", "max_cells")
     _assert_whole(result)
+
+
+# --- xls (BIFF8 in a compound file) and xlsb ---------------------------------------------------------------------
+def _biff_record(kind: int, payload: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(payload)) + payload
+
+
+def _label(row: int, col: int, text: str) -> bytes:
+    data = text.encode("utf-16-le")
+    return _biff_record(0x0204, struct.pack("<HHHHB", row, col, 15, len(text), 1) + data)
+
+
+def _biff8(rows: list[list[str]], declared_rows: int, declared_cols: int) -> bytes:
+    """A minimal BIFF8 workbook stream: globals (one sheet), then the sheet with its DIMENSIONS and labels."""
+    bof_globals = _biff_record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0, 0, 0, 0))
+    # Unknown records, skipped by readers: the stream passes the 4096-byte mini stream cutoff.
+    padding = b"".join(_biff_record(0x1234, bytes(512)) for _ in range(9))
+    name = b"Sheet1"
+
+    def boundsheet(offset: int) -> bytes:
+        return _biff_record(0x0085, struct.pack("<IBBBB", offset, 0, 0, len(name), 0) + name)
+
+    eof = _biff_record(0x000A, b"")
+    globals_size = len(bof_globals) + len(boundsheet(0)) + len(padding) + len(eof)
+    sheet = _biff_record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0010, 0, 0, 0, 0))
+    sheet += _biff_record(0x0200, struct.pack("<IIHHH", 0, declared_rows, 0, declared_cols, 0))
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            sheet += _label(r, c, value)
+    sheet += eof
+    return bof_globals + boundsheet(globals_size) + padding + eof + sheet
+
+
+def _compound_file(stream: bytes, name: str = "Workbook") -> bytes:
+    """A version-3 compound file (512-byte sectors: FAT, directory, then the stream) holding one stream."""
+    size = 512
+    stream_sectors = (len(stream) + size - 1) // size
+    assert len(stream) >= 4096 and stream_sectors + 2 <= 128
+    header = bytearray(512)
+    header[0:8] = bytes.fromhex("D0CF11E0A1B11AE1")
+    struct.pack_into("<HHHHH", header, 0x18, 0x3E, 3, 0xFFFE, 9, 6)
+    struct.pack_into("<IIIIIIIII", header, 0x28, 0, 1, 1, 0, 4096, 0xFFFFFFFE, 0, 0xFFFFFFFE, 0)
+    difat = [0] + [0xFFFFFFFF] * 108
+    struct.pack_into("<109I", header, 0x4C, *difat)
+    fat = [0xFFFFFFFD, 0xFFFFFFFE] + [n + 1 for n in range(2, 2 + stream_sectors - 1)] + [0xFFFFFFFE]
+    fat += [0xFFFFFFFF] * (128 - len(fat))
+
+    def entry(entry_name: str, kind: int, child: int, start: int, length: int) -> bytes:
+        raw = bytearray(128)
+        encoded = entry_name.encode("utf-16-le") + b"\0\0"
+        raw[: len(encoded)] = encoded
+        struct.pack_into("<HBB", raw, 0x40, len(encoded), kind, 1)
+        struct.pack_into("<III", raw, 0x44, 0xFFFFFFFF, 0xFFFFFFFF, child)
+        struct.pack_into("<IQ", raw, 0x74, start, length)
+        return bytes(raw)
+
+    directory = entry("Root Entry", 5, 1, 0xFFFFFFFE, 0) + entry(name, 2, 0xFFFFFFFF, 2, len(stream))
+    directory += bytes(128 * 2)
+    body = stream + bytes(stream_sectors * size - len(stream))
+    return bytes(header) + struct.pack("<128I", *fat) + directory + body
+
+
+def test_xls_declaring_billions_of_cells_is_refused_before_the_library_allocates(root: Path) -> None:
+    rows = [["Họ và tên", "Số CCCD"], ["Lê Văn Tám", "044070000001"]]
+    (root / "ok.xls").write_bytes(_compound_file(_biff8(rows, 2, 2)))
+    # Read as is, this one aborts the process: "memory allocation of 4800000000000000 bytes failed".
+    (root / "bomb.xls").write_bytes(_compound_file(_biff8(rows, 2_000_000_000, 60_000)))
+    (root / "broken.xls").write_bytes(_compound_file(_biff8(rows, 2, 2))[:1024])
+    result = ingest_directory(root)
+    count = _count(result, "ok.xls")
+    assert (count["status"], count["rows_in"], count["rows_out"]) == ("ok", 1, 1)
+    _failed(result, "bomb.xls", "2,000,000,000 rows × 60,000 columns", "max_cells")
+    _failed(result, "broken.xls", "not a readable spreadsheet")
+    _assert_whole(result)
+
+
+def test_binary_xlsb_sheets_are_refused_with_a_reason(root: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/workbook.bin", b"\x83\x01\x00")
+        archive.writestr("xl/worksheets/sheet1.bin", b"\x81\x01\x00")
+    (root / "binary.xlsb").write_bytes(buffer.getvalue())
+    result = ingest_directory(root)
+    _failed(result, "binary.xlsb", "binary Excel workbook (.xlsb) is not read")
+    _assert_whole(result)
