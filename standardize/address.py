@@ -143,6 +143,26 @@ LOCALITY_WORDS: tuple[str, ...] = (
     "cum",
 )
 
+ACCENTED_LOCALITY_WORDS: tuple[str, ...] = (
+    "thôn",
+    "xóm",
+    "ấp",
+    "bản",
+    "khóm",
+    "tổ",
+    "khu",
+    "phố",
+    "đường",
+    "ngõ",
+    "hẻm",
+    "kiệt",
+    "ngách",
+    "số",
+    "đội",
+    "làng",
+    "cụm",
+)
+
 # The longest ward, district or province name in tokens that the well-formed shortcut reads whole
 # ("thanh pho ho chi minh"); longer segments go to the full reading.
 WELL_FORMED_TOKENS = 6
@@ -422,6 +442,12 @@ def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
         .with_columns(
             tok=fold_expr(pl.col("word")).str.replace_all(APOSTROPHES, "").str.extract_all("[a-z0-9]+")
         )
+        # A village/street word as written: "đường" is a street, "Dương" (Hải Dương) is not; unaccented text
+        # cannot tell, so its "duong" still counts.
+        .with_columns(
+            local_word=pl.col("word").str.normalize("NFC").is_in(ACCENTED_LOCALITY_WORDS)
+            | (pl.col("word").str.contains(r"^[a-z]+$") & pl.col("word").is_in(LOCALITY_WORDS))
+        )
     )
     tokens = (
         words.join(vocabulary, on="word", how="left", maintain_order="left")
@@ -431,6 +457,7 @@ def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
             "addr_id",
             "seg_uid",
             "tok",
+            "local_word",
             typed_tok=pl.col("tok").replace(ABBREVIATED_TYPES),
             old_mark=pl.col("word").str.normalize("NFC") == "cũ",
             unaccented=pl.col("word").str.contains(r"^[a-z0-9]+$"),
@@ -457,6 +484,7 @@ def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
         "addr_id",
         "seg_uid",
         "old_mark",
+        "local_word",
         tok=pl.when(roman.fill_null(False))
         .then(pl.col("tok").replace(ROMAN_NUMERALS))
         .otherwise(pl.col("typed_tok")),
@@ -488,7 +516,10 @@ def _locality_starts(tokens: pl.DataFrame) -> pl.DataFrame:
     previous = pl.when(pl.col("seg_uid").shift(1) == pl.col("seg_uid")).then(pl.col("tok").shift(1))
     before = pl.when(pl.col("seg_uid").shift(2) == pl.col("seg_uid")).then(pl.col("tok").shift(2))
     city = (previous == "pho") & (before == "thanh").fill_null(False)  # "thành phố X" names a city
-    local = (previous.is_in(LOCALITY_WORDS) & ~city) | previous.str.contains(r"^[0-9]+$")
+    previous_local = pl.when(pl.col("seg_uid").shift(1) == pl.col("seg_uid")).then(
+        pl.col("local_word").shift(1)
+    )
+    local = (previous_local & ~city) | previous.str.contains(r"^[0-9]+$")
     return tokens.filter(local.fill_null(False)).select("addr_id", start="pos")
 
 
@@ -611,6 +642,11 @@ def _drop_nested(matches: pl.DataFrame) -> pl.DataFrame:
         .select("_match")
     )
     return indexed.join(nested, on="_match", how="anti").drop("_match").collect()
+
+
+def local_marks(local_starts: pl.DataFrame, column: str) -> pl.DataFrame:
+    """The village/street starts as (addr_id, `column`, local=True), to left-join onto mentions starting there."""
+    return local_starts.select("addr_id", pl.col("start").alias(column), local=pl.lit(True)).unique()
 
 
 def _drop_other_provinces(
@@ -816,12 +852,13 @@ def _readings(
     district_hits = (
         old.select(*keys, "w_end", "district")
         .join(
-            districts.join(
-                local_starts, left_on=["addr_id", "d_start"], right_on=["addr_id", "start"], how="anti"
-            ),
+            districts.join(local_marks(local_starts, "d_start"), on=["addr_id", "d_start"], how="left"),
             on=["addr_id", "district"],
         )
-        .filter((pl.col("d_start") > pl.col("w_end")) | (pl.col("d_end") + 1 == pl.col("w_start")))
+        .filter(
+            (pl.col("d_start") > pl.col("w_end"))
+            | ((pl.col("d_end") + 1 == pl.col("w_start")) & pl.col("local").is_null())
+        )
         .group_by(keys)
         .agg(
             d_fuzzy=pl.col("d_fuzzy").all(),
@@ -829,11 +866,12 @@ def _readings(
             d_pos=pl.col("d_start").min(),
         )
     )
+    # (before the ward only: after it, a name right after a number is the district's "Q.4 - Tp. HCM")
     visible_old_provinces = old_provinces.join(
-        local_starts, left_on=["addr_id", "p_start"], right_on=["addr_id", "start"], how="anti"
+        local_marks(local_starts, "p_start"), on=["addr_id", "p_start"], how="left"
     )
     visible_new_provinces = new_provinces.join(
-        local_starts, left_on=["addr_id", "np_start"], right_on=["addr_id", "start"], how="anti"
+        local_marks(local_starts, "np_start"), on=["addr_id", "np_start"], how="left"
     )
     province_hits = (
         pl.concat(
@@ -844,7 +882,7 @@ def _readings(
                     *keys,
                     "p_fuzzy",
                     p_after=pl.col("p_start") > pl.col("w_end"),
-                    p_before=pl.col("p_end") < pl.col("w_start"),
+                    p_before=(pl.col("p_end") < pl.col("w_start")) & pl.col("local").is_null(),
                     p_adjacent=pl.col("p_end") + 1 == pl.col("w_start"),
                 ),
                 old.select(*keys, "w_end", "new_province")
@@ -853,7 +891,7 @@ def _readings(
                     *keys,
                     p_fuzzy="np_fuzzy",
                     p_after=pl.col("np_start") > pl.col("w_end"),
-                    p_before=pl.col("np_end") < pl.col("w_start"),
+                    p_before=(pl.col("np_end") < pl.col("w_start")) & pl.col("local").is_null(),
                     p_adjacent=pl.col("np_end") + 1 == pl.col("w_start"),
                 ),
             ]
@@ -943,7 +981,10 @@ def _readings(
     new = (
         new.join(visible_new_provinces, on=["addr_id", "new_province"], how="inner")
         # the province after the ward, or right before it ("TP.HCM, Phường Bến Thành")
-        .filter((pl.col("np_start") > pl.col("w_end")) | (pl.col("np_end") + 1 == pl.col("w_start")))
+        .filter(
+            (pl.col("np_start") > pl.col("w_end"))
+            | ((pl.col("np_end") + 1 == pl.col("w_start")) & pl.col("local").is_null())
+        )
         .with_columns(
             score=pl.when(pl.col("np_old"))
             .then(SCORE_NEW_WITH_OLD_PROVINCE)
@@ -1034,6 +1075,7 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) 
         units=pl.col("unit").n_unique(),
         split_unit=pl.when(pl.col("is_split")).then(pl.col("unit")).first(),
         w_start=pl.col("w_start").min(),
+        w_end=pl.col("w_end").max(),
         new_province=pl.col("new_province").unique(),
         any_fuzzy=pl.col("any_fuzzy").all(),
         three_tier=pl.col("three_tier").all(),
@@ -1078,6 +1120,33 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) 
         # old wards did it name.
         three_tier="three_tier",
         reading_units="reading_units",
+        w_end="w_end",
+    )
+
+
+def _cut_short(decided: pl.DataFrame, tokens: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+    """Addresses whose ward reading stops before the end of its part of the address, with a word nothing
+    explains after it ("Xã Bình Hòa Tâ, Huyện Mộc Hóa": Bình Hòa, or a misspelt Bình Hòa Tây?): worth the
+    typo-tolerant second look, which keeps the longer reading when it finds one."""
+    ends = decided.filter(pl.col("ward_code").is_not_null()).select("addr_id", pos=pl.col("w_end") + 1)
+    following = tokens.join(ends, on=["addr_id", "pos"]).join(
+        tokens.select("addr_id", "seg_uid", pos=pl.col("pos") + 1),
+        on=["addr_id", "seg_uid", "pos"],
+        how="semi",
+    )
+    explained = pl.concat(
+        [
+            matches.select("addr_id", pos="start"),
+            tokens.filter(
+                pl.col("tok").is_in(list(UNIT_TYPE_KEYS) + list(LOCALITY_WORDS)) | pl.col("old_mark")
+            ).select("addr_id", "pos"),
+        ]
+    )
+    return (
+        following.filter(~pl.col("tok").str.contains(r"^[0-9]+$"))
+        .join(explained, on=["addr_id", "pos"], how="anti")
+        .select("addr_id")
+        .unique()
     )
 
 
@@ -1499,10 +1568,15 @@ def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
     matches = pl.concat([high, _ward_matches(hits, high)])
     decided = _decide(_readings(matches, explicit, context), matches, texts_by_id)
     settled = decided.filter(~pl.col("tied")).select("addr_id")
+    settled = settled.join(_cut_short(decided, tokens, matches), on="addr_id", how="anti")
     leftover = texts_by_id.join(settled, on="addr_id", how="anti")["addr_id"]
     if leftover.len():
         left_high = high.filter(pl.col("addr_id").is_in(leftover.implode()))
-        fuzzy = _fuzzy_pass(spans, left_high, leftover)
+        # A misspelt name does not run into "cũ".
+        unmarked = spans.join(
+            tokens.filter("old_mark").select("addr_id", end="pos"), on=["addr_id", "end"], how="anti"
+        )
+        fuzzy = _fuzzy_pass(unmarked, left_high, leftover)
         if fuzzy.height:
             second_look = fuzzy.select("addr_id").unique()
             is_high = pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW, DISTRICT])
@@ -1524,6 +1598,7 @@ def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
             )
             matches = pl.concat([matches, fuzzy], how="vertical_relaxed")
     provinces = _province_only(matches, context["local_starts"])
+    decided = decided.drop("w_end")
     decided = pl.concat([decided, well_formed.select(decided.columns)], how="vertical_relaxed")
     out = distinct.join(decided, on="addr_id", how="left", maintain_order="left").join(
         provinces.rename({"province_code": "named_province"}), on="addr_id", how="left", maintain_order="left"
