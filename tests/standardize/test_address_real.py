@@ -401,3 +401,21 @@ def test_a_ward_named_like_its_district_does_not_take_the_district_s_place(ref, 
 def test_a_town_named_like_its_district_written_twice_is_the_town(ref):
     [expected] = old_codes(ref, "Thị trấn Hóc Môn", "Huyện Hóc Môn")
     assert_exact(resolve(["Hóc Môn, Hóc Môn, TP. Hồ Chí Minh"]), expected)
+
+
+def test_duong_in_a_province_name_is_not_a_street(ref):
+    # Folded, "Dương" and "đường" (street) are both "duong": as written, only the second starts a street.
+    [expected] = old_codes(ref, "Phường Văn An", "Thành phố Chí Linh")
+    assert_exact(resolve(["tỉnh Hải Dương - TP Chí Linh - P. Văn An - Khu phố 5"]), expected)
+
+
+def test_a_district_after_a_ward_number_is_still_the_district(ref):
+    [expected] = old_codes(ref, "Phường 1", "Quận 4")
+    assert_exact(resolve(["P 01 - Q.4 - Tp. Hồ Chí Minh", "P.01, Q.4, TP.HCM"]), expected)
+
+
+def test_a_name_cut_short_by_a_typo_is_not_read_as_the_shorter_ward(ref):
+    # Bình Hòa and Bình Hòa Tây are both wards of Mộc Hóa: "Bình Hòa Tâ" is the second, misspelt.
+    [expected] = old_codes(ref, "Xã Bình Hòa Tây", "Huyện Mộc Hóa")
+    [row] = resolve(["Số 12 đường Lê Lợi, Xã Bình Hòa Tâ, Huyện Mộc Hóa, Tỉnh Long An"])
+    assert (row["ward_code"], row["address_status"]) == (expected, "fuzzy")
