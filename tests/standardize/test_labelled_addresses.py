@@ -58,7 +58,12 @@ def _table(labels: list[dict[str, str]], verdicts: list[str]) -> str:
 
 def test_labelled_addresses_through_the_cli(tmp_path: Path) -> None:
     labels = _read(DATA)
-    assert len(labels) >= 400 and all(r["expected_codes"] for r in labels)
+    assert len(labels) >= 400
+    for row in labels:
+        codes = row["expected_codes"].split(";")
+        # a label is one or more 5-digit new codes; several only for a real split, which is flagged
+        assert codes and all(len(c) == 5 and c.isdigit() for c in codes), row
+        assert (row["split"] == "true") == (len(codes) > 1), row
 
     source = tmp_path / "addresses.csv"
     with source.open("w", encoding="utf-8", newline="") as fh:

@@ -23,7 +23,8 @@ from functools import cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_CROSSWALK = Path("/work/shared/reference/nso_crosswalk_2025.csv")
+# the project's copy of the crosswalk (provenance in the README beside it)
+DEFAULT_CROSSWALK = HERE.parents[2] / "standardize" / "data" / "nso_crosswalk_2025.csv"
 OUT = HERE / "labelled_addresses.csv"
 CW = "nso_crosswalk_2025"
 
