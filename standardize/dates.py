@@ -319,7 +319,7 @@ FLAGS_COLUMN = "_flags_dob"
 _R = "_dobr_"  # per-value readings joined to rows; not under `_TEMP` (the parser drops those)
 
 
-def _readings(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+def _readings_full(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """Per value: the candidate dates of every reading and what the value says about its file's date order.
 
     `_dobr_{df,mf}_{lo,hi}`: day-first / month-first reading with the 1900s (`lo`) and 2000s (`hi`) century of a
@@ -390,7 +390,43 @@ def _readings(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         .otherwise(pl.lit("day"))
         .alias(_R + "precision"),
     )
-    return _drop_temp(staged)
+    return _drop_temp(staged).drop(_R + "dmy", _R + "zero_two", _R + "differ")
+
+
+# d/m/yyyy with a day and a month that are not 0: most registers' dates, read without the full parser.
+_SIMPLE_DMY = r"^(?P<a>0?[1-9]|[1-3][0-9])/(?P<b>0?[1-9]|[1-3][0-9])/(?P<y>[0-9]{4})$"
+
+
+def _readings(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """`_readings_full` for every value; the plain d/m/yyyy ones are read directly (same columns, same answers)."""
+    simple = pl.col(column).str.contains(_SIMPLE_DMY).fill_null(False)
+    rest = _readings_full(frame.filter(~simple), column)
+    parts = pl.col(_R + "parts").struct
+    fast = frame.filter(simple).with_columns(
+        pl.col(column).str.extract_groups(_SIMPLE_DMY).alias(_R + "parts")
+    )
+    day_first = _calendar_date(parts.field("y"), parts.field("b"), parts.field("a"))
+    month_first = _calendar_date(parts.field("y"), parts.field("a"), parts.field("b"))
+    fast = fast.with_columns(day_first.alias(_R + "df_lo"), month_first.alias(_R + "mf_lo"))
+    df_ok, mf_ok = pl.col(_R + "df_lo").is_not_null(), pl.col(_R + "mf_lo").is_not_null()
+    differ = _int(parts.field("a")) != _int(parts.field("b"))
+    fast = fast.with_columns(
+        pl.col(_R + "df_lo").alias(_R + "df_hi"),
+        pl.col(_R + "mf_lo").alias(_R + "mf_hi"),
+        pl.lit(False).alias(_R + "two"),
+        pl.lit(False).alias(_R + "words"),
+        pl.lit(False).alias(_R + "serial"),
+        pl.when(df_ok & ~mf_ok)
+        .then(pl.lit("d"))
+        .when(mf_ok & ~df_ok)
+        .then(pl.lit("m"))
+        .when(df_ok & mf_ok & differ)
+        .then(pl.lit("a"))
+        .alias(_R + "evidence"),
+        pl.when(df_ok | mf_ok).then(pl.lit("ok")).otherwise(pl.lit("impossible")).alias(_R + "status"),
+        pl.lit("day").alias(_R + "precision"),
+    )
+    return pl.concat([fast.select(rest.columns), rest])
 
 
 def _file_orders(rows: pl.DataFrame, file_column: str) -> pl.DataFrame:

@@ -96,7 +96,7 @@ def standardize_residents(
       `citizen_id:excel_digits_lost` (scientific notation without every digit: never guessed),
       `phone:excel_digits_lost`, `commune_code:invalid`, `dob:order_conflict` (ambiguous date in a file with
       both orders: left unread), `dob:order_assumed` (ambiguous date, file gives no evidence: read day-first),
-      `dob:century_ambiguous`, `dob:order_outlier`, `name:input_method_residue`, `name:honorific`,
+      `dob:century_ambiguous`, `dob:order_outlier`, `name:input_method_residue`, `name:honorific_kept`,
       `name:order_uncertain`, `sex:honorific_mismatch`.
     A row with neither is as the source sent it; the rules decide what quarantines (e.g. `citizen_id_status`
     `invalid`, `dob_status` `unparsable`). Raw columns are never overwritten.
