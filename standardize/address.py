@@ -701,10 +701,15 @@ def _drop_other_provinces(
 def _context(tokens: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """What the readings need from the tokens besides the matches: village/street starts, type words written
     before a position, and units marked "cũ"."""
+    # A part of the address that is only a number ("10, Vũng Tàu, …") holds a ward's number.
+    numbers = tokens.filter(
+        (pl.len().over("addr_id", "seg_uid") == 1) & pl.col("tok").str.contains(r"^[0-9]{1,2}$")
+    ).select("addr_id", start="pos", end="pos")
     return {
         "local_starts": _locality_starts(tokens),
         "types_before": _types_before(tokens),
         "old_marks": _old_marks(tokens),
+        "number_segments": numbers,
     }
 
 
@@ -959,8 +964,14 @@ def _readings(
     # A new ward named like an old district of its province, with a ward named before it ("Xã Liên Hà, Đông
     # Anh, Hà Nội"): the name is the old district of an old 3-tier address, not the new Xã Đông Anh.
     wards_before = (
-        matches.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW]))
-        .join(local_starts, on=["addr_id", "start"], how="anti")
+        pl.concat(
+            [
+                matches.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW]))
+                .join(local_starts, on=["addr_id", "start"], how="anti")
+                .select("addr_id", "start", "end"),
+                context["number_segments"],
+            ]
+        )
         .group_by("addr_id")
         .agg(first_end=pl.col("end").min())
     )

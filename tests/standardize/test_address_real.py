@@ -419,3 +419,11 @@ def test_a_name_cut_short_by_a_typo_is_not_read_as_the_shorter_ward(ref):
     [expected] = old_codes(ref, "Xã Bình Hòa Tây", "Huyện Mộc Hóa")
     [row] = resolve(["Số 12 đường Lê Lợi, Xã Bình Hòa Tâ, Huyện Mộc Hóa, Tỉnh Long An"])
     assert (row["ward_code"], row["address_status"]) == (expected, "fuzzy")
+
+
+def test_a_bare_ward_number_before_a_district_named_like_a_new_ward(ref):
+    # "10, Vũng Tàu, …": the number is the old ward (Phường 10) and Vũng Tàu its district, not the new
+    # Phường Vũng Tàu; without the ward's type the number alone settles nothing, so no confident answer.
+    [row] = resolve(["10, Vũng Tàu, Tỉnh Bà Rịa - Vũng Tàu"])
+    assert row["address_status"] == "unmatched"
+    assert_exact(resolve(["Phường Vũng Tàu, Tỉnh Bà Rịa - Vũng Tàu"]), new_code(ref, "Phường Vũng Tàu", "79"))
