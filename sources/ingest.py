@@ -699,6 +699,15 @@ def _limits(limits: ReadLimits | None, max_field_bytes: int | None) -> ReadLimit
     return limits
 
 
+def source_file_paths(root: Path) -> dict[str, Path]:
+    """`list_source_files(root)` with each name's path on disk (names are shown without invisible
+    characters, so a name is not always its path): for fingerprinting what ingest will read."""
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root}: not a directory")
+    return {entry.relative: entry.path for entry in _walk(_scan_root(root))}
+
+
 def list_source_files(root: Path) -> list[str]:
     """Every file `ingest_directory(root)` accounts for (one `.counts` row each), as its `source_file` names
     them: relative to `root/exports` when it exists, sorted as ingest walks them. Refused and skipped files are
@@ -807,7 +816,10 @@ def _ingest(root: Path, files: list[str] | None, registry: Path | None, limits: 
             except MemoryError:
                 _reject_whole(count, rejects, "too large to read in memory", None, "over a read limit")
                 continue
-            except Exception as exc:  # one file never stops the province; the error's text may hold values
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # a library panic too (pyo3 PanicException is not an Exception)
+                # One file never stops the province; the error's text may quote the file: only its kind.
                 reason = f"unreadable: {type(exc).__name__}"
                 _reject_whole(count, rejects, reason, None, "the file could not be read")
                 continue

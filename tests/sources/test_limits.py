@@ -726,3 +726,27 @@ def test_binary_xlsb_sheets_are_refused_with_a_reason(root: Path) -> None:
     result = ingest_directory(root)
     _failed(result, "binary.xlsb", "binary Excel workbook (.xlsb) is not read")
     _assert_whole(result)
+
+
+class PanicException(BaseException):
+    """What pyo3 raises when a Rust library panics: not an Exception."""
+
+
+@pytest.mark.parametrize("error", [PanicException, ValueError, MemoryError, RecursionError])
+def test_a_reader_that_breaks_costs_its_file_only_and_its_message_stays_out(
+    root: Path, monkeypatch: pytest.MonkeyPatch, error: type[BaseException]
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise error(f"cell value {PLANTED_NAME!r} at B2")  # libraries quote the content they choke on
+
+    monkeypatch.setattr(ingest_module, "read_spreadsheet", broken)
+    (root / "sheet.xlsx").write_bytes(_xlsx({"A": PEOPLE_ROWS}))
+    result = ingest_directory(root)
+    count = _failed(result, "sheet.xlsx")
+    assert count["error"] in (
+        "unreadable: PanicException",
+        "unreadable: ValueError",
+        "too large to read in memory",
+        "nested too deeply to read",
+    )
+    _assert_whole(result)
