@@ -59,8 +59,6 @@ _TITLE = (
 _COLUMN_NUMBER = r"^\(?\s*(\d{1,3})\s*\)?$"
 _COLUMN_LETTER = r"^\(?\s*[A-Z]\s*\)?$"
 _ROW_NUMBER = r"^\d{1,6}\.?$"
-# Columns whose values make a row a record even after a signature line (signers' names have none of them).
-_RECORD_FIELDS = {"date_of_birth", "sex", "citizen_id", "phone", *DOB_PARTS, SEX_MALE, SEX_FEMALE}
 _GROUPED = re.compile(r"^(.*?)\s*\((.*)\)$")
 
 
@@ -100,7 +98,6 @@ def template_rows(frame: pl.DataFrame, header: list[str], mapping: HeaderMapping
     ]
     if not counters and "c0" in cells and "c0" not in targets:
         counters = ["c0"]  # an unlabelled first column of row numbers
-    record_columns = [c for c, t in targets.items() if t in _RECORD_FIELDS]
 
     # Column-number row: every filled cell is a small number or a letter, numbers rising left to right.
     numbers = [cells[c].str.extract(_COLUMN_NUMBER, 1).cast(pl.Int64, strict=False) for c in columns]
@@ -164,12 +161,15 @@ def template_rows(frame: pl.DataFrame, header: list[str], mapping: HeaderMapping
         .when(only_counter)
         .then(pl.lit("STT-only row"))
     )
-    # Below a signature or date line, a row with a couple of cells and no record field is the signers' names.
-    after_signature = (no_name & signature).fill_null(False).cum_max()
-    no_record_field = (
-        pl.all_horizontal(~filled[c] for c in record_columns) if record_columns else pl.lit(True)
-    )
-    signers = after_signature.shift(1, fill_value=False) & (n_filled <= 2) & no_record_field
+    # Below a signature or date line and after the last record-like row, a row of at most three cells without a
+    # digit (no STT, date, id or phone) is the signers' names and ranks, wherever they fall ("Đại úy …" under
+    # the CCCD column); a page signed mid-file is followed by records again, so those stay.
+    after_signature = (no_name & signature).fill_null(False).cum_max().shift(1, fill_value=False)
+    has_digit = pl.any_horizontal(cells[c].str.contains(r"\d").fill_null(False) for c in columns)
+    short = (n_filled <= 3) & ~has_digit
+    position = pl.int_range(pl.len())
+    last_record = pl.when(kind.is_null() & ~short).then(position).max().fill_null(-1)
+    signers = after_signature & short & (position > last_record)
     kind = pl.when(kind.is_null() & signers).then(pl.lit("signature row")).otherwise(kind)
     return frame.select(pl.col("source_row").cast(pl.Int64), kind.alias("kind")).filter(
         pl.col("kind").is_not_null()
