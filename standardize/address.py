@@ -1,7 +1,8 @@
 """Resolve free-text Vietnamese addresses (old 3-tier or new 2-tier) to the new (post-2025) ward and province.
 
 How it works, all vectorized (polars expressions and joins, one rapidfuzz batch call per level):
-1. Deduplicate the address column: a province has far fewer distinct addresses than records.
+1. Deduplicate the address column: a province has far fewer distinct addresses than records. Values longer
+   than MAX_ADDRESS_CHARS are not read (unmatched): every step's work grows with an address's length.
 2. Cut each distinct address into comma segments and words, fold each distinct word once (NFC, lower case, no
    accents, đ→d), expand unit-type abbreviations ("TT." → "thitran"), and form every run of up to a few
    adjacent words as a spaceless key ("Xã Quảng Phú" → "xaquangphu", "quangphu"), the form of
@@ -14,12 +15,18 @@ How it works, all vectorized (polars expressions and joins, one rapidfuzz batch 
 4. Clean the matches: a span the text types as a unit ("Huyện Quảng Trạch", "Phường Đồng Sơn") overrides other
    readings of the words inside it; a name right after a village or street word ("Thôn Đông Thành", "đường Lê
    Lợi") is not the ward when a ward is named explicitly after it.
+   Marks of an old address rule out the new ward of the same name: a type word no new ward has before it
+   ("Thị trấn", "TT.", "Huyện"…), "cũ"/"(cũ)" after it. A name after a district's type word is not a ward; a
+   name that is only part of a province's ("Bà Rịa" in "Bà Rịa - Vũng Tàu") is neither ward nor district.
 5. Score readings of the address: an old ward followed by its old district (and province), a new ward followed
-   by its new province, an old ward followed by its province only. A reading in another province than the
-   ones the text names after it is dropped. The best reading wins; equal best readings that lead to different
-   new wards make the address ambiguous.
-6. Addresses with no reading get typo-tolerant matches for the span that runs up to their province or
-   district (rapidfuzz `process.cpdist` over the distinct (span, keyword) pairs of each scope), then are
+   by its new province, an old ward followed by its province only; in reversed order ("TPHCM - H.Bình Chánh -
+   X Phong Phú - Thôn 3") a district right before the ward and a province before it count the same. A reading
+   in another province than every one the text names (before or after it) is dropped: a confident answer is
+   always inside the province written. The best reading wins; equal best readings that lead to different new
+   wards make the address ambiguous.
+6. Addresses with no reading, or whose ward reading stops short of an unexplained word, get typo-tolerant
+   matches for the span that runs up to their province or district (rapidfuzz `process.cpdist` over the
+   distinct (span, keyword) pairs of each scope; a match must beat the next unit by FUZZY_MARGIN), then are
    scored again.
 7. Old wards split between several new ones stay ambiguous (all candidates listed, `ward_code` null) unless the
    text, or a `commune_code` hint read consistently with the text (see `_apply_hints`), names one of them.
