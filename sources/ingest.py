@@ -405,7 +405,10 @@ def _read_open_file(
             max_cells=limits.max_cells,
             max_cell_chars=limits.line_limit(),
         )
-        grid.dialect = f"{grid.dialect} in a .{path.suffix.lstrip('.').lower() or 'file'} file"
+        if "urn:schemas-microsoft-com:office:spreadsheet" in decoded.text[:65536]:
+            grid.dialect = grid.dialect.replace("html table", "Excel 2003 XML spreadsheet")
+        else:
+            grid.dialect = f"{grid.dialect} in a .{path.suffix.lstrip('.').lower() or 'file'} file"
         return grid
     grid = read_delimited(
         decoded,

@@ -506,24 +506,39 @@ class _TableParser(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
+        tag = tag.rsplit(":", 1)[-1]  # Excel 2003 XML: <Row>, <Cell>, sometimes <ss:Row>
+        if tag in ("script", "style", "comment"):  # Excel 2003 XML keeps cell comments inside the cell
             self._skip += 1
-        elif tag == "tr":
+        elif tag in ("tr", "row"):
             self._end_row()
             self._row = []
-        elif tag in ("td", "th"):
+        elif tag in ("td", "th", "cell"):
             self._end_cell()
             if self._row is None:
                 self._row = []
+            values = {name.rsplit(":", 1)[-1]: value for name, value in attrs}
+            if tag == "cell":
+                # ss:Index places the cell (1-based) after skipped empty ones; MergeAcross/Down span it.
+                index = min(_span(values.get("index")), MAX_COLUMNS) - 1
+                if index > len(self._row):
+                    self._row.extend([""] * (index - len(self._row)))
+                colspan = _span(values.get("mergeacross"), base=1)
+                rowspan = _span(values.get("mergedown"), base=1)
+            else:
+                colspan, rowspan = _span(values.get("colspan")), _span(values.get("rowspan"))
             self._fill_covered()
-            values = dict(attrs)
-            self._spans = (_span(values.get("colspan")), _span(values.get("rowspan")))
+            self._spans = (colspan, rowspan)
             self._cell, self._cell_chars = [], 0
         elif tag == "br" and self._cell is not None:
             self._cell.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
+        tag = tag.rsplit(":", 1)[-1]
+        if tag == "row":
+            tag = "tr"
+        elif tag == "cell":
+            tag = "td"
+        if tag in ("script", "style", "comment"):
             self._skip = max(0, self._skip - 1)
         elif tag in ("td", "th"):
             self._end_cell()
@@ -579,9 +594,10 @@ class _TableParser(HTMLParser):
         self._row = None
 
 
-def _span(value: str | None) -> int:
+def _span(value: str | None, base: int = 0) -> int:
+    """A span attribute as a count of cells (`base` is added: Excel's MergeAcross counts the extra cells)."""
     try:
-        return max(1, min(int(value or 1), 1000))
+        return max(1, min(int(value or 0) + base if base else int(value or 1), 1000))
     except ValueError:
         return 1
 

@@ -750,3 +750,32 @@ def test_a_reader_that_breaks_costs_its_file_only_and_its_message_stays_out(
         "nested too deeply to read",
     )
     _assert_whole(result)
+
+
+def test_excel_2003_xml_spreadsheets_are_read_as_tables(root: Path) -> None:
+    page = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<?mso-application progid="Excel.Sheet"?>\n'
+        '<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" '
+        'xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet">\n'
+        "<Styles>" + '<Style ss:ID="s1"><NumberFormat ss:Format="@"/></Style>' * 300 + "</Styles>\n"
+        '<Worksheet ss:Name="Danh sách"><Table>\n'
+        '<Row><Cell ss:MergeAcross="2"><Data ss:Type="String">UBND XÃ QUẢNG NINH</Data></Cell></Row>\n'
+        '<Row><Cell><Data ss:Type="String">Họ và tên</Data></Cell><Cell><Data ss:Type="String">Ngày sinh</Data>'
+        '</Cell><Cell><Data ss:Type="String">Số CCCD</Data></Cell></Row>\n'
+        '<Row><Cell><Data ss:Type="String">Nguyễn Văn Anh</Data><Comment><Data>ghi chú</Data></Comment></Cell>'
+        '<Cell ss:Index="3"><Data ss:Type="String">044090001234</Data></Cell></Row>\n'
+        '<Row><Cell><Data ss:Type="String">Lê Thị Na</Data></Cell><Cell><Data ss:Type="Number">1991</Data>'
+        '</Cell><Cell><Data ss:Type="String">044191000002</Data></Cell></Row>\n'
+        "</Table></Worksheet></Workbook>\n"
+    )
+    (root / "xml2003.xls").write_text(page, encoding="utf-8")
+    result = ingest_directory(root)
+    count = _count(result, "xml2003.xls")
+    assert (count["status"], count["kind"], count["rows_in"], count["rows_out"]) == ("ok", "html", 2, 2)
+    assert count["dialect"] == "Excel 2003 XML spreadsheet"
+    published = result.table.filter(pl.col("source_file") == "xml2003.xls")
+    assert published.select("full_name", "date_of_birth", "citizen_id").rows() == [
+        ("Nguyễn Văn Anh", None, "044090001234"),
+        ("Lê Thị Na", "1991", "044191000002"),
+    ]
+    _assert_whole(result)
