@@ -197,7 +197,8 @@ class IngestResult:
 # --- Walking ----------------------------------------------------------------------------------------------------
 def _scan_root(root: Path) -> Path:
     exports = root / "exports"
-    return exports if exports.is_dir() else root
+    # A linked exports/ is not followed: the walk of root then refuses it like any linked folder.
+    return exports if exports.is_dir() and not exports.is_symlink() else root
 
 
 def _printable(name: str) -> str:

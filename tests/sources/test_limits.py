@@ -779,3 +779,15 @@ def test_excel_2003_xml_spreadsheets_are_read_as_tables(root: Path) -> None:
         ("Lê Thị Na", "1991", "044191000002"),
     ]
     _assert_whole(result)
+
+
+def test_an_exports_folder_linked_outside_is_not_followed(tmp_path: Path) -> None:
+    secret = _secret(tmp_path)
+    province = tmp_path / "province"
+    province.mkdir()
+    (province / "good.csv").write_text(GOOD, encoding="utf-8")
+    (province / "exports").symlink_to(secret, target_is_directory=True)
+    result = ingest_directory(province)
+    assert PLANTED_NAME not in result.table["full_name"].to_list()
+    _failed(result, "exports", "symbolic link to a folder: not followed")
+    _assert_whole(result)
