@@ -383,6 +383,8 @@ def _read_open_file(
                 rows_note="over a read limit (max_json_depth)",
             )
         return read_json(_decode(data, None, spec, count).text, columns)
+    if kind == "html" and size > limits.max_markup_bytes:
+        raise _over("HTML/XML file size in bytes", size, limits.max_markup_bytes, "max_markup_bytes")
     scanned = scan_text(fd, size, head, limits)
     if scanned.nonblank_lines == 0:
         count.status, count.error = "empty", "empty file (only blanks)"

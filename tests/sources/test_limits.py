@@ -791,3 +791,17 @@ def test_an_exports_folder_linked_outside_is_not_followed(tmp_path: Path) -> Non
     assert PLANTED_NAME not in result.table["full_name"].to_list()
     _failed(result, "exports", "symbolic link to a folder: not followed")
     _assert_whole(result)
+
+
+def test_markup_and_shared_strings_have_their_own_bounds(root: Path) -> None:
+    page = "<table><tr><td>Họ và tên</td></tr>" + "<tr><td>Lê Văn Tám</td></tr>" * 200 + "</table>"
+    (root / "page.xls").write_text(page, encoding="utf-8")
+    buffer = io.BytesIO(_xlsx({"A": PEOPLE_ROWS}))
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:  # openpyxl writes inline strings
+        items = b"<si><t>x</t></si>" * 200
+        archive.writestr("xl/sharedStrings.xml", b'<sst count="200" uniqueCount="200">' + items + b"</sst>")
+    (root / "strings.xlsx").write_bytes(buffer.getvalue())
+    result = ingest_directory(root, limits=ReadLimits(max_markup_bytes=4_000, max_cells=100))
+    _failed(result, "page.xls", "over the limit of 4,000 (max_markup_bytes)")
+    _failed(result, "strings.xlsx", "the shared strings hold 20", "(max_cells)")
+    _assert_whole(result)
