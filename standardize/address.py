@@ -492,7 +492,10 @@ def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
         "seg_uid",
         "old_mark",
         "local_word",
-        tok=pl.when(roman.fill_null(False))
+        # "cũ" is a mark, not a syllable of any name: it joins no span ("An (cũ)" is not An Cư).
+        tok=pl.when(pl.col("old_mark"))
+        .then(pl.lit("~cu"))
+        .when(roman.fill_null(False))
         .then(pl.col("tok").replace(ROMAN_NUMERALS))
         .otherwise(pl.col("typed_tok")),
     )
@@ -565,6 +568,11 @@ ANCHOR_OVERRIDES: dict[str, tuple[str, ...]] = {
     PROVINCE_OLD: (WARD_OLD, WARD_NEW, DISTRICT),
     PROVINCE_NEW: (WARD_OLD, WARD_NEW, DISTRICT),
     WARD_SPAN: (DISTRICT, PROVINCE_OLD, PROVINCE_NEW),
+    # A ward the text types, found in a province it names, overrides other wards inside or across it: "Xã Tân
+    # Phú Đông" is not Xã Tân Phú + "Đông". (Not any typed name in the country: "Xã An Lạc - Thôn 1" also
+    # spells Xã An Lạc Thôn of another province.)
+    WARD_OLD: (WARD_OLD, WARD_NEW),
+    WARD_NEW: (WARD_OLD, WARD_NEW),
 }
 
 
