@@ -382,7 +382,7 @@ def _read_open_file(
                 f"JSON nested deeper than {limits.max_json_depth} levels (max_json_depth)",
                 rows_note="over a read limit (max_json_depth)",
             )
-        return read_json(_decode(data, None, spec, count).text, columns)
+        return read_json(_decode(data, None, spec, count).text, columns, max_cells=limits.max_cells)
     if kind == "html" and size > limits.max_markup_bytes:
         raise _over("HTML/XML file size in bytes", size, limits.max_markup_bytes, "max_markup_bytes")
     scanned = scan_text(fd, size, head, limits)
@@ -399,7 +399,7 @@ def _read_open_file(
         bad = {line: long_reason for line in scanned.long_lines}
         for line in json_too_deep(scanned.data, limits.max_json_depth, per_line=True) - scanned.long_lines:
             bad[line] = f"JSON nested deeper than {limits.max_json_depth} levels (max_json_depth)"
-        return read_json_lines(decoded.text, columns, bad)
+        return read_json_lines(decoded.text, columns, bad, max_cells=limits.max_cells)
     if kind == "html":
         grid = read_html(
             decoded.text,
@@ -420,6 +420,7 @@ def _read_open_file(
         columns=columns,
         long_lines=scanned.long_lines,
         line_limit=limits.line_limit(),
+        max_cells=limits.max_cells,
     )
     if scanned.cr_only:
         grid.notes.insert(0, "Mac CR line endings")

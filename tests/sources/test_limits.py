@@ -805,3 +805,19 @@ def test_markup_and_shared_strings_have_their_own_bounds(root: Path) -> None:
     _failed(result, "page.xls", "over the limit of 4,000 (max_markup_bytes)")
     _failed(result, "strings.xlsx", "the shared strings hold 20", "(max_cells)")
     _assert_whole(result)
+
+
+def test_tables_too_wide_to_hold_are_refused_before_they_are_built(root: Path) -> None:
+    wide_header = "Họ và tên," + ",".join(f"c{i}" for i in range(4_000))
+    (root / "wide.csv").write_text(wide_header + "\nLê Văn Tám" + "," * 4_000 + "\n", encoding="utf-8")
+    # Every record a new key: the union of keys is as wide as the list is long.
+    records = [{"ho_ten": "Lê Văn Tám", f"k{i}": i} for i in range(300)]
+    (root / "keys.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    wider = [{"ho_ten": "Lê Văn Tám", **{f"k{i}": i for i in range(17_000)}}]
+    (root / "wider.json").write_text(json.dumps(wider, ensure_ascii=False), encoding="utf-8")
+    result = ingest_directory(root, limits=ReadLimits(max_cells=10_000))
+    count = _failed(result, "wide.csv", "4,001 columns × 3 lines: over the limit of 10,000 cells (max_cells)")
+    assert (count["rows_in"], count["rows_rejected"]) == (1, 1)
+    _failed(result, "keys.json", "301 columns × 300 records: over the limit of 10,000 cells (max_cells)")
+    _failed(result, "wider.json", "17,001 columns, more than a sheet holds (16,384)")
+    _assert_whole(result)
