@@ -1004,6 +1004,22 @@ def _readings(
         .unique()
     )
     new = new.join(pl.concat([new_contradicted, as_district]), on=["addr_id", "unit", "w_start"], how="anti")
+    # The same for an old ward read with its province only ("3, Tân An, Long An": Phường 3 of Tân An).
+    old_as_district = (
+        old.filter(~pl.col("has_district"))
+        .select("addr_id", "unit", "w_start", "w_end", "new_province")
+        .join(
+            districts.join(units["district_to_new_province"], on="district").select(
+                "addr_id", "new_province", w_start="d_start", w_end="d_end"
+            ),
+            on=["addr_id", "new_province", "w_start", "w_end"],
+        )
+        .join(wards_before, on="addr_id")
+        .filter(pl.col("first_end") < pl.col("w_start"))
+        .select("addr_id", "unit", "w_start")
+        .unique()
+    )
+    old = old.join(old_as_district, on=["addr_id", "unit", "w_start"], how="anti")
     new = (
         new.join(visible_new_provinces, on=["addr_id", "new_province"], how="inner")
         # the province after the ward, or right before it ("TP.HCM, Phường Bến Thành")
