@@ -333,7 +333,17 @@ def _readings_full(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     is), "a" (both, and they differ), else null. `_dobr_status` / `_dobr_precision`: before per-row choices. `_dobr_two`, `_dobr_words`,
     `_dobr_serial` (bool): how the value was written.
     """
-    staged = _parse(frame, column)
+    staged = _parse_clock(_parse(frame, column))
+    # "1940-08-18T17:00:00.000Z": local midnight of 19 August written in UTC by a web form or a JSON export.
+    # A date of birth is a Vietnamese calendar day, so a time with an offset is moved to UTC+7 first.
+    tz = pl.coalesce(_t("df").struct.field("tz"), _t("yf").struct.field("tz"))
+    shift = pl.duration(minutes=pl.lit(LOCAL_UTC_OFFSET_MINUTES) - _t("offset_minutes"))
+    local = (_t("date").cast(pl.Datetime("us")) + _t("clock") + shift).dt.date()
+    shifted = (tz.is_not_null() & _t("clock_valid") & (local != _t("date"))).fill_null(False)
+    staged = staged.with_columns(shifted.alias(_R + "shifted"))
+    staged = staged.with_columns(
+        pl.when(pl.col(_R + "shifted")).then(local).otherwise(_t("date")).alias(_TEMP + "date")
+    )
     df = _t("df").struct
     first, second, year_text = _int(df.field("first")), _int(df.field("second_part")), df.field("year")
     two = (year_text.str.len_chars() == 2).fill_null(False)
@@ -411,7 +421,7 @@ def _readings(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     iso_date = pl.col(column).str.to_date("%Y-%m-%d", strict=False)
     iso_rows = frame.filter(iso).with_columns(
         *(iso_date.alias(_R + name) for name in ("df_lo", "df_hi", "mf_lo", "mf_hi")),
-        *(pl.lit(False).alias(_R + name) for name in ("two", "words", "serial")),
+        *(pl.lit(False).alias(_R + name) for name in ("two", "words", "serial", "shifted")),
         pl.lit(None, dtype=pl.String).alias(_R + "evidence"),
         pl.when(iso_date.is_not_null())
         .then(pl.lit("ok"))
@@ -434,6 +444,7 @@ def _readings(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         pl.lit(False).alias(_R + "two"),
         pl.lit(False).alias(_R + "words"),
         pl.lit(False).alias(_R + "serial"),
+        pl.lit(False).alias(_R + "shifted"),
         pl.when(df_ok & ~mf_ok)
         .then(pl.lit("d"))
         .when(mf_ok & ~df_ok)
@@ -572,6 +583,7 @@ def dob_columns(
             REPAIRS_COLUMN: tokens(
                 (read & pl.col(_R + "words"), "dob:words"),
                 (read & pl.col(_R + "serial"), "dob:excel_serial"),
+                (read & pl.col(_R + "shifted"), "dob:utc_to_local"),
                 (read & two, "dob:two_digit_year"),
                 (read & (evidence == "m"), "dob:month_first"),
                 (read & (evidence == "a") & (order == "month_first"), "dob:month_first_file"),

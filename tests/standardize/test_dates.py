@@ -289,3 +289,12 @@ def test_plain_day_month_year_and_iso_values_read_the_same_without_the_full_pars
               "13/13/1990", "7/7/1977", "31/12/2099", "01/10/1955", "1985-08-15", "1990-02-30", "0985-01-01"]  # fmt: skip
     frame = pl.DataFrame({"raw": values})
     assert_frame_equal(_readings(frame, "raw").sort("raw"), _readings_full(frame, "raw").sort("raw"))
+
+
+def test_a_date_of_birth_written_in_utc_is_the_vietnamese_day():
+    # A JSON export writes local midnight of 19 August 1940 as 17:00 UTC the day before.
+    assert read(["1940-08-18T17:00:00.000Z", "1940-08-19T00:00:00+07:00", "1940-08-18T00:00:00Z"]) == [
+        (date(1940, 8, 19), "day", "ok", ["dob:utc_to_local"], []),
+        (date(1940, 8, 19), "day", "ok", [], []),
+        (date(1940, 8, 18), "day", "ok", [], []),
+    ]
