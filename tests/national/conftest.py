@@ -198,7 +198,7 @@ NAMES = ("Nguyễn Văn An", "Trần Thị Bình", "Lê Hoàng Cường", "Phạ
 PHONES = ("+84912345678", "+84987654321")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once, read-only for every test
 def stores(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("stores")
     make_store(
