@@ -116,7 +116,9 @@ def open_confined(root_fd: int, relative: str, expected: os.stat_result | None =
             try:
                 directory = os.open(part, flags | os.O_DIRECTORY, dir_fd=directory)
             except OSError as exc:
-                raise FileRejected(f"folder {part!r} is no longer a plain folder: refused") from exc
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                    raise FileRejected(f"folder {part!r} is no longer a plain folder: refused") from exc
+                raise
             opened.append(directory)
         try:
             fd = os.open(parts[-1], flags | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0), dir_fd=directory)
