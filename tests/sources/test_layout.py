@@ -266,3 +266,21 @@ def test_records_after_a_mid_file_signature_block_are_kept() -> None:
     found = template_rows(frame, header, map_header(header))
     # Rows 3 and 5 have no STT but records follow them; row 7, after the last record, is the signers' names.
     assert found.rows() == [(2, "signature row"), (7, "signature row")]
+
+
+def test_a_page_header_repeated_in_capitals_is_found_among_many_records() -> None:
+    header = ["STT", "Họ và tên", "Ngày sinh", "Giới tính"]
+    people = [[str(i), "Nguyễn Văn An", "1990", "Nam"] for i in range(1, 501)]
+    rows = [
+        *people[:250],
+        ["STT", "HỌ VÀ TÊN", "NGÀY SINH", "GIỚI TÍNH"],
+        ["(1)", "(2)", "(3)", "(4)"],
+        *people[250:],
+    ]
+    frame = pl.DataFrame(
+        {f"c{i}": [r[i] for r in rows] for i in range(4)} | {"source_row": list(range(1, len(rows) + 1))}
+    )
+    assert template_rows(frame, header, map_header(header)).rows() == [
+        (251, "repeated header"),
+        (252, "column-number row"),
+    ]
