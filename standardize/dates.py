@@ -630,3 +630,22 @@ def timestamp_column(
         return _timestamp_full(undecided, name, output)
 
     return _fast_then_full(frame, column, _fast_timestamp, {output: pl.col(_FAST_VALUE)}, full)
+
+
+# d/m/yyyy at the start of a timestamp, both parts 1-12 and different: the order decides the day.
+_AMBIGUOUS_DMY_START = r"^\s*(0?[1-9]|1[0-2])([/.\-])(0?[1-9]|1[0-2])([/.\-][0-9]{4})"
+
+
+def timestamp_columns(
+    frame: pl.DataFrame, column: str = "updated_at", output: str = "updated_ts"
+) -> pl.DataFrame:
+    """`timestamp_column`, plus `<output>_month_first`: the same value read month-first where its date is
+    ambiguous ("6/12/2026 9:17:00 AM"), else null. The caller picks it for rows of a month-first file."""
+    out = timestamp_column(frame, column, output)
+    parts = pl.col(column).str.extract_groups(_AMBIGUOUS_DMY_START).struct
+    swapped = pl.col(column).str.replace(_AMBIGUOUS_DMY_START, "${3}${2}${1}${4}")
+    alternative = f"{_TEMP}swapped"
+    ambiguous = parts.field("1").is_not_null() & (_int(parts.field("1")) != _int(parts.field("3")))
+    staged = out.with_columns(pl.when(ambiguous).then(swapped).alias(alternative))
+    staged = timestamp_column(staged, alternative, f"{output}_month_first")
+    return staged.drop(alternative)
