@@ -185,12 +185,15 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "last_name",
         "surname",
     ),
-    MIDDLE_PART: ("Tên đệm", "Tên lót", "Chữ đệm", "middle_name"),
+    MIDDLE_PART: ("Tên đệm", "Tên lót", "Chữ đệm", "Chữ lót", "Đệm", "Lót", "middle_name"),
     GIVEN_PART: ("Tên", "given_name", "first_name"),
     ROW_COUNTER: ("STT", "TT", "Số thứ tự", "No", "#", "row", "row_number"),
     # "Ngày sinh" and "Năm sinh" alone are date_of_birth; next to a month column they become day and year
     # (see `_split_date_columns`).
     DOB_MONTH: ("Tháng sinh", "Tháng"),
+    # One-row headers of the form that writes the year of birth under the person's sex.
+    SEX_MALE: ("Năm sinh Nam", "Năm sinh - Nam"),
+    SEX_FEMALE: ("Năm sinh Nữ", "Năm sinh - Nữ"),
     ADDR_HOUSE: ("Số nhà", "Số nhà, đường phố", "Số nhà, đường", "Số nhà/đường", "Đường phố", "Đường"),
     ADDR_VILLAGE: (
         "Thôn, xóm",

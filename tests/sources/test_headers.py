@@ -170,3 +170,14 @@ def test_two_row_header_keeps_the_group_of_each_leaf() -> None:
         ["full_name", "_dob_day", "_dob_month", "_dob_year", "_sex_male_mark", "_sex_female_mark"]
     )
     assert header_score(names) > header_score(upper)
+
+
+def test_three_name_columns_and_year_under_sex_columns_in_one_header_row() -> None:
+    mapping = map_header(["TT", "Họ", "Đệm", "Tên", "Năm sinh Nam", "Năm sinh Nữ"])
+    assert list(mapping.columns.values()) == [
+        "_family_name",
+        "_middle_name",
+        "_given_name",
+        "_sex_male_mark",
+        "_sex_female_mark",
+    ]
