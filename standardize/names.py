@@ -246,12 +246,17 @@ _VNI_CANDIDATE = r"^[A-Za-z1-9 ]+$"
 _VNI_SIGN = r"(?i)[a-z][1-9]"
 
 
+_MAX_DECODED_NAME = 80
+
+
 def _decode_batch(names: pl.Series) -> pl.Series:
     """ "telex:<decoded>" / "vni:<decoded>" per candidate name, "residue:" for a candidate that does not decode to
     Vietnamese syllables, else null. Python runs once per distinct candidate, a small share of the names."""
     telex = names.str.contains(_TELEX_CANDIDATE) & names.str.contains(_TELEX_SIGN)
     vni = names.str.contains(_VNI_CANDIDATE) & names.str.contains(_VNI_SIGN)
-    candidates = names.filter((telex | vni).fill_null(False)).unique()
+    # A real name is short; a pasted paragraph is not worth decoding word by word.
+    short = names.str.len_chars() <= _MAX_DECODED_NAME
+    candidates = names.filter(((telex | vni) & short).fill_null(False)).unique()
     decoded: dict[str, str | None] = {}
     for name in candidates.to_list():
         result = None

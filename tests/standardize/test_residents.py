@@ -162,6 +162,7 @@ def test_default_resolver_is_the_address_room():
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from sachsong.rules.contract import validate_standardized  # noqa: E402
+from sachsong.standardize.dates import dob_order_by_file  # noqa: E402
 
 # Cells as commune offices' Excel leaves them, and anything else Unicode can hold.
 EXCEL_CELLS = st.sampled_from(
@@ -204,6 +205,8 @@ def test_any_text_in_any_raw_column_gives_a_table_inside_the_contract(rows):
     assert out.height == raw.height
     validate_standardized(out)
     assert_frame_equal(out.select(raw.columns), raw)
+    orders = dob_order_by_file(out)
+    assert set(orders["dob_order"].to_list()) <= {"day_first", "month_first", "mixed", "unknown"}
     # Every token names a field and a kind.
     for column in ("repairs", "flags"):
         tokens = [t for row in out[column].to_list() for t in row]
