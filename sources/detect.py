@@ -199,9 +199,16 @@ def _decode_mixed_or_legacy(data: bytes) -> DecodedText:
     if non_ascii_utf8 == 0 or non_ascii_utf8 < 0.05 * (non_ascii_utf8 + len(failing)):
         chosen = _decode_eight_bit(data)
         return DecodedText(text=chosen.text, encoding=chosen.encoding, notes=[chosen.describe()])
-    legacy = _decode_eight_bit(b"\n".join(lines[i] for i in failing))
-    texts: list[str] = []
     failing_set = set(failing)
+    try:
+        legacy = decode_legacy_bytes(b"\n".join(lines[i] for i in failing), restore_capitals=False)
+    except AmbiguousEncoding as exc:
+        # The UTF-8 lines are fine; the others are not guessed: undecodable, so their rows are rejected alone.
+        texts = [line.decode("utf-8", "replace") for line in lines]
+        decoded = DecodedText(text=unicodedata.normalize("NFC", "\n".join(texts)), encoding="utf-8")
+        decoded.notes.append(f"{len(failing)} line(s) are not UTF-8 and not decoded: {exc}")
+        return decoded
+    texts = []
     for number, line in enumerate(lines):
         if number in failing_set:
             texts.append(decode_as(line, legacy.encoding, restore_capitals=False))

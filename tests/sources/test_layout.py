@@ -284,3 +284,15 @@ def test_a_page_header_repeated_in_capitals_is_found_among_many_records() -> Non
         (251, "repeated header"),
         (252, "column-number row"),
     ]
+
+
+def test_lines_of_a_utf8_file_in_an_ambiguous_8bit_encoding_are_rejected_alone(tmp_path: Path) -> None:
+    data = "Họ và tên,Ghi chú\nNguyễn Văn Anh,Thôn Đông\n".encode() + b"Nguyen Van Ba,Kh\xf4 Qu\xf4\n"
+    (tmp_path / "ghep.csv").write_bytes(data + "Trần Thị Bích,Xóm Giữa\n".encode())
+    result = ingest_directory(tmp_path)
+    assert result.table["full_name"].to_list() == ["Nguyễn Văn Anh", "Trần Thị Bích"]
+    assert result.rejects.select("source_row", "field", "reason").rows() == [
+        (2, "Ghi chú", "undecodable bytes in the field")
+    ]
+    assert "1 line(s) are not UTF-8 and not decoded: encoding is ambiguous" in result.counts["notes"][0]
+    assert result.balanced()
