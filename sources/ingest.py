@@ -135,10 +135,9 @@ class IngestResult:
         # Rows of a file rejected whole stand behind its one reject without a row.
         whole = self.rejects.filter(pl.col("source_row").is_null())["source_file"].unique().to_list()
         whole_files = int(self.counts.filter(pl.col("source_file").is_in(whole))["rows_rejected"].sum() or 0)
-        totals_match = (
-            self.table.height == int(self.counts["rows_out"].sum())
-            and row_rejects + whole_files == int(self.counts["rows_rejected"].sum())
-        )
+        rows_out = int(self.counts["rows_out"].sum())
+        rows_rejected = int(self.counts["rows_rejected"].sum())
+        totals_match = self.table.height == rows_out and row_rejects + whole_files == rows_rejected
         return bool(ok) and totals_match
 
     def freshness_days(self) -> dict[str, int]:
@@ -226,6 +225,35 @@ class _Entry:
     seen: os.stat_result | None = None
 
 
+MAX_FOLDER_DEPTH = 32
+
+
+def _folders(root: Path) -> Iterator[tuple[Path, list[str], list[str], int]]:
+    """os.walk(root, followlinks=False) top-down with sorted folder names and each folder's depth, without
+    recursion (Python 3.11's os.walk recurses once per level: a deep enough tree raises RecursionError).
+    The caller may remove names from the folder list to skip them, as with os.walk."""
+    stack = [(root, 0)]
+    while stack:
+        here, depth = stack.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        dirnames, filenames = [], []
+        for item in entries:
+            try:
+                is_dir = item.is_dir()  # a link to a folder is listed as a folder, as os.walk does
+            except OSError:
+                is_dir = False
+            (dirnames if is_dir else filenames).append(item.name)
+        dirnames.sort()
+        yield here, dirnames, filenames, depth
+        stack.extend(
+            (here / name, depth + 1) for name in reversed(dirnames) if not (here / name).is_symlink()
+        )
+
+
 def _walk(root: Path) -> Iterator[_Entry]:
     """Every file and linked folder under root, sorted, never leaving root; refused and skipped ones carry
     (status, reason). Files are looked at with lstat only: nothing is opened, so a FIFO cannot block."""
@@ -240,9 +268,7 @@ def _walk(root: Path) -> Iterator[_Entry]:
         shown.add(candidate)
         return candidate
 
-    for directory, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        here = Path(directory)
+    for here, dirnames, filenames, depth in _folders(root):
         if here == root and "truth" in dirnames:
             dirnames.remove("truth")  # a demo's ground truth is never input
         for name in list(dirnames):
@@ -252,6 +278,11 @@ def _walk(root: Path) -> Iterator[_Entry]:
                 dirnames.remove(name)
                 real = (here / name).relative_to(root).as_posix()
                 refusal = ("failed", "symbolic link to a folder: not followed")
+                yield _Entry(here / name, unique(_visible(_printable(real))), refusal, real)
+            elif depth >= MAX_FOLDER_DEPTH:
+                dirnames.remove(name)
+                real = (here / name).relative_to(root).as_posix()
+                refusal = ("failed", f"folder nested deeper than {MAX_FOLDER_DEPTH} levels: not read")
                 yield _Entry(here / name, unique(_visible(_printable(real))), refusal, real)
         for name in sorted(filenames):
             path = here / name
@@ -427,7 +458,9 @@ def _read_open_file(
     return grid
 
 
-def _decode(data: bytes, scanned: ScannedText | None, spec: SourceSpec | None, count: FileCount) -> DecodedText:
+def _decode(
+    data: bytes, scanned: ScannedText | None, spec: SourceSpec | None, count: FileCount
+) -> DecodedText:
     hint = spec.encoding if spec and not (scanned and scanned.transcoded_from) else None
     try:
         decoded = decode_bytes(data, hint)
@@ -653,7 +686,9 @@ def _ingest_file(
     extras = 0
     for part in [grid, *grid.more]:
         if not map_header(part.header, columns).has_name:  # readers check this; never quote the header
-            raise FileRejected(f"no recognisable name column in the header row ({len(part.header)} column(s))")
+            raise FileRejected(
+                f"no recognisable name column in the header row ({len(part.header)} column(s))"
+            )
         table, value_rejects = _to_canonical(part, spec, source_id, relative, count, limits.max_field_bytes)
         tables.append(table)
         rejects.extend(value_rejects)
@@ -803,12 +838,15 @@ def _ingest(root: Path, files: list[str] | None, registry: Path | None, limits: 
                 continue
             if relative != entry.real:
                 count.notes.append("file name holds invisible or bidi control characters: shown without them")
-            spec = loaded.source_for([relative, entry.real, path.relative_to(root).as_posix()]) if loaded else None
+            spellings = [relative, entry.real, path.relative_to(root).as_posix()]
+            spec = loaded.source_for(spellings) if loaded else None
             source_id = spec.source_id_for(default_ids[relative]) if spec else default_ids[relative]
             count.source_id = source_id
             count.freshness_days = spec.freshness_days if spec else 1
             try:
-                table, file_rejects, file_warnings = _ingest_file(root_fd, entry, spec, source_id, count, limits)
+                table, file_rejects, file_warnings = _ingest_file(
+                    root_fd, entry, spec, source_id, count, limits
+                )
             except FileRejected as exc:
                 listed = [{"source_file": relative, **r.as_dict()} for r in exc.row_rejects]
                 _reject_whole(count, rejects, str(exc), exc.rows, exc.rows_note, listed)

@@ -821,3 +821,18 @@ def test_tables_too_wide_to_hold_are_refused_before_they_are_built(root: Path) -
     _failed(result, "keys.json", "301 columns × 300 records: over the limit of 10,000 cells (max_cells)")
     _failed(result, "wider.json", "17,001 columns, more than a sheet holds (16,384)")
     _assert_whole(result)
+
+
+def test_folders_nested_past_the_limit_are_refused_not_a_recursion_error(root: Path) -> None:
+    deep = root
+    for _ in range(40):
+        deep = deep / "a"
+    deep.mkdir(parents=True)
+    (deep / "lost.csv").write_text(GOOD, encoding="utf-8")
+    (root / "a" / "near.csv").write_text(GOOD, encoding="utf-8")
+    names = list_source_files(root)
+    assert names == ["good.csv", "a/near.csv", "/".join(["a"] * 33)]
+    result = ingest_directory(root)
+    _failed(result, "/".join(["a"] * 33), "folder nested deeper than 32 levels: not read")
+    assert _count(result, "a/near.csv")["rows_out"] == 2
+    _assert_whole(result)
