@@ -158,6 +158,14 @@ def cmd_national(args: argparse.Namespace) -> int:
     import polars as pl
     from sachsong.national.site import build_national
 
+    if args.demo:
+        from sachsong.pipelines.national_flow import run_national_demo
+
+        _private_prefect_home()
+        return run_national_demo(Path(args.demo))
+    if not args.stores or not args.output:
+        print("national: --stores and --output are required (or --demo DIR)", file=sys.stderr)
+        return 2
     try:
         result = build_national(
             Path(args.stores),
@@ -271,8 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=cmd_report)
 
     national = sub.add_parser("national", help="every province store under DIR → the national scorecard")
-    national.add_argument("--stores", required=True, help="folder holding one store folder per province")
-    national.add_argument("--output", required=True)
+    national.add_argument("--stores", help="folder holding one store folder per province")
+    national.add_argument("--output", help="folder for the national site and store")
+    national.add_argument(
+        "--demo", metavar="DIR", help="generate 3 small provinces into DIR, run their nightly flows, then this"
+    )
     national.add_argument("--stale-days", type=int, default=2, help="label a province this many days behind")
     national.add_argument("--as-of", help="reference date for staleness (default: the newest province's)")
     national.add_argument("--map-criterion", default="overall", help="criterion the map opens on")
