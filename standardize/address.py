@@ -1003,7 +1003,20 @@ def _readings(
         .select("addr_id", "unit", "w_start")
         .unique()
     )
-    new = new.join(pl.concat([new_contradicted, as_district]), on=["addr_id", "unit", "w_start"], how="anti")
+    # A part that is only a number after the ward is an old district's ("Tân Chánh Hiệp, 12, Hồ Chí Minh": Quận
+    # 12): a new 2-tier address has no district.
+    numbered_district = (
+        new.select("addr_id", "unit", "w_start", "w_end")
+        .join(context["number_segments"].select("addr_id", n_start="start"), on="addr_id")
+        .filter(pl.col("n_start") > pl.col("w_end"))
+        .select("addr_id", "unit", "w_start")
+        .unique()
+    )
+    new = new.join(
+        pl.concat([new_contradicted, as_district, numbered_district]),
+        on=["addr_id", "unit", "w_start"],
+        how="anti",
+    )
     # The same for an old ward read with its province only ("3, Tân An, Long An": Phường 3 of Tân An).
     old_as_district = (
         old.filter(~pl.col("has_district"))
@@ -1127,7 +1140,10 @@ def _decide(readings: pl.DataFrame, matches: pl.DataFrame, texts: pl.DataFrame) 
     naming = (
         matches.filter(pl.col("level") == WARD_NEW)
         .join(
-            decided.filter(pl.col("candidates").list.len() > 1).select("addr_id", "w_start", "candidates"),
+            # (a split old ward only: two old wards of one name read alike are not told apart by it)
+            decided.filter((pl.col("candidates").list.len() > 1) & (pl.col("units") == 1)).select(
+                "addr_id", "w_start", "candidates"
+            ),
             on="addr_id",
         )
         .with_columns(pl.col("unit").cast(pl.String))

@@ -448,3 +448,25 @@ def test_cu_is_not_a_syllable_of_the_next_name(ref):
     # "An (cũ)" must not read as An Cư.
     [expected] = old_codes(ref, "Xã Khánh An", "Huyện An Phú")
     assert_exact(resolve(["Xã Khánh An (cũ), An Giang"]), expected)
+
+
+def test_two_old_wards_of_one_name_in_one_district_stay_ambiguous(ref):
+    # Xã and Thị trấn Mường Tè are both in Huyện Mường Tè and went to different new wards; without a type word
+    # the text cannot tell them apart, and the name written twice does not settle it.
+    town, commune = (
+        old_codes(ref, "Thị trấn Mường Tè", "Huyện Mường Tè"),
+        old_codes(ref, "Xã Mường Tè", "Huyện Mường Tè"),
+    )
+    assert town != commune
+    [row] = resolve(["Mường Tè, Mường Tè, Lai Châu"])
+    assert row["address_status"] == "ambiguous"
+    assert set(town + commune) <= set(row["ward_candidates"])
+
+
+def test_a_bare_district_number_after_the_ward_marks_an_old_address(ref):
+    # "12" is Quận 12: the new ward of the same name is not meant.
+    [row] = resolve(["Tân Chánh Hiệp, 12, Hồ Chí Minh"])
+    assert (
+        row["ward_code"] in old_codes(ref, "Phường Tân Chánh Hiệp", "Quận 12")
+        or row["address_status"] != "exact"
+    )
