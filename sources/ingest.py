@@ -639,8 +639,13 @@ def _to_canonical(
         grid.flagged_rows[row] = f"{grid.flagged_rows[row]}; {reason}" if row in grid.flagged_rows else reason
     if "full_name" not in clean:
         parts = [clean[p] for p in (FAMILY_PART, MIDDLE_PART, GIVEN_PART) if p in clean]
-        clean["full_name"] = pl.concat_str(parts, separator=" ", ignore_nulls=True)
+        clean["full_name"] = pl.when(pl.any_horizontal(p.is_not_null() for p in parts)).then(
+            pl.concat_str(parts, separator=" ", ignore_nulls=True)
+        )
         count.notes.append("full_name assembled from family/middle/given name columns")
+        if FAMILY_PART not in clean:
+            # The split that lost family names before: say so instead of publishing given names as full names.
+            count.notes.append("no family-name column recognised: full_name holds only the given/middle names")
     fallback_id = pl.format("{}-{}", pl.lit(source_id), pl.col("source_row"))
     if "record_id" in clean:
         missing_ids = frame.select(clean["record_id"].is_null().sum()).item()
