@@ -299,7 +299,11 @@ def test_lines_of_a_utf8_file_in_an_ambiguous_8bit_encoding_are_rejected_alone(t
 
 
 def test_given_name_alone_is_said_and_a_row_without_name_parts_has_no_name(tmp_path: Path) -> None:
-    rows = [["STT", "Phần họ", "Tên", "Năm sinh"], ["1", "Nguyễn Văn", "Anh", "1990"], ["2", "Lê", "", "1991"]]
+    rows = [
+        ["STT", "Phần họ", "Tên", "Năm sinh"],
+        ["1", "Nguyễn Văn", "Anh", "1990"],
+        ["2", "Lê", "", "1991"],
+    ]
     (tmp_path / "ten.csv").write_bytes(_csv_bytes(rows, "utf-8-sig"))
     result = ingest_directory(tmp_path)
     assert result.table["full_name"].to_list() == ["Anh", None]
