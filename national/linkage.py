@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from sachsong.standardize.identity import CCCD_PROVINCE_CODES
 
 TIER_CCCD = "cccd"
 TIER_CMND = "cmnd_dob_name"
@@ -46,6 +47,7 @@ _NAME_KEY = (
 class LinkResult:
     links: pl.DataFrame  # LINK_SCHEMA
     counts: pl.DataFrame  # province_a, province_b, tier, links, conflicts
+    suspect_ids: int = 0  # valid CCCDs on more than MAX_HOLDERS persons: not linked
 
     @property
     def conflicts(self) -> pl.DataFrame:
@@ -84,11 +86,22 @@ def _golden_view(connection: duckdb.DuckDBPyConnection, golden: dict[str, Path])
     connection.execute("CREATE TEMP TABLE persons AS " + " UNION ALL ".join(parts))
 
 
+# A CCCD held by more golden persons than this, nationally, is a placeholder or a typing accident, not one citizen
+# registered in several provinces: it links nobody (counted as `suspect_ids`).
+MAX_HOLDERS = 4
+
+# Valid: 12 digits, a birth-registration province code that exists, a century digit 0–3 (born 1900–2099).
+_VALID_CCCD = (
+    "regexp_full_match(cccd, '[0-9]{12}') AND substr(cccd, 4, 1) IN ('0', '1', '2', '3') "
+    "AND substr(cccd, 1, 3) IN (SELECT code FROM cccd_provinces)"
+)
+
 _LINK_SQL = f"""
-WITH ids AS (
-    SELECT province, person, cccd, dob, dob_precision, sex FROM persons
-    WHERE regexp_full_match(cccd, '[0-9]{{12}}')
+WITH valid AS (
+    SELECT province, person, cccd, dob, dob_precision, sex, count(*) OVER (PARTITION BY cccd) AS holders
+    FROM persons WHERE {_VALID_CCCD}
 ),
+ids AS (SELECT * FROM valid WHERE holders <= {MAX_HOLDERS}),
 exact AS (
     SELECT '{TIER_CCCD}' AS tier, a.province AS province_a, a.person AS person_a,
            b.province AS province_b, b.person AS person_b,
@@ -130,7 +143,12 @@ def link_provinces(
         config["temp_directory"] = str(temp_dir)
     with duckdb.connect(config=config) as connection:
         _golden_view(connection, golden)
+        connection.register("cccd_provinces", pl.DataFrame({"code": sorted(CCCD_PROVINCE_CODES)}).to_arrow())
         connection.execute(f"CREATE TEMP TABLE links AS {_LINK_SQL}")
+        suspect = connection.execute(
+            f"SELECT count(DISTINCT cccd) FROM (SELECT cccd, count(*) OVER (PARTITION BY cccd) AS holders "
+            f"FROM persons WHERE {_VALID_CCCD}) WHERE holders > {MAX_HOLDERS}"
+        ).fetchall()[0][0]
         links = connection.sql(
             "SELECT * FROM links ORDER BY tier, province_a, province_b, person_a, person_b"
         ).pl()
@@ -143,7 +161,7 @@ def link_provinces(
         )
         .sort("tier", "province_a", "province_b")
     )
-    return LinkResult(links, counts)
+    return LinkResult(links, counts, int(suspect))
 
 
 def write_national_store(output_dir: Path, tables: dict[str, pl.DataFrame]) -> Path:

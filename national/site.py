@@ -96,6 +96,10 @@ LABELS: dict[str, tuple[str, str]] = {
         "province code and person id (cluster_id) on each side.",
     ),
     "no_conflicts": ("Không có mâu thuẫn.", "No conflicts."),
+    "suspect_ids": (
+        "số CCCD xuất hiện ở quá nhiều người (số giữ chỗ hoặc nhập sai): không dùng để liên kết",
+        "CCCDs held by too many persons (placeholders or typing accidents): not used for linking",
+    ),
     "province_a": ("Tỉnh A", "Province A"),
     "province_b": ("Tỉnh B", "Province B"),
     "person_a": ("Mã người A", "Person id A"),
@@ -287,6 +291,7 @@ def build_national(
         "links_cccd": links.total(TIER_CCCD),
         "links_cmnd_dob_name": links.total(TIER_CMND),
         "conflicts": links.conflicts.height,
+        "suspect_ids": links.suspect_ids,
     }
     _write_exports(output_dir, export, links, trend, meta, targets)
     _copy_assets(output_dir)
@@ -421,6 +426,7 @@ def _write_workbook(
             ("Liên kết CCCD", str(meta["links_cccd"])),
             ("Liên kết CMND + ngày sinh + tên", str(meta["links_cmnd_dob_name"])),
             ("Mâu thuẫn", str(meta["conflicts"])),
+            ("CCCD dùng chung bất thường (không liên kết)", str(meta["suspect_ids"])),
         ]
         for index, (key, value) in enumerate(rows):
             info.write_string(index, 0, key, header)

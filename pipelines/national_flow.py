@@ -121,10 +121,14 @@ def _plant_movers(demos: dict[str, Path], movers: int, seed: int) -> int:
 def run_national_demo(root: Path, persons: int = 150, movers: int = 10, seed: int = 16) -> int:
     """Generate three small provinces with some citizens registered in two of them, run their nightly flows,
     then the national job; prints where the national site is. 0 when every step succeeded."""
+    import os
+
     from sachsong.national.site import build_national
     from sachsong.pipelines.run import run_nightly_cli
     from sachsong.sources.demo import write_demo
 
+    # Three flows in a row on a small shared machine: give Prefect's temporary server time to start.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
     root = Path(root)
     demos = {code: root / "exports" / code for code in DEMO_PROVINCES}
     for offset, (code, folder) in enumerate(demos.items()):
