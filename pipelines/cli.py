@@ -159,6 +159,8 @@ def cmd_national(args: argparse.Namespace) -> int:
     from sachsong.national.site import build_national
 
     if args.demo:
+        # Set before Prefect is imported: three flows in a row; its temporary server may start slowly.
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
         from sachsong.pipelines.national_flow import run_national_demo
 
         _private_prefect_home()
