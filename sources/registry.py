@@ -44,6 +44,8 @@ _MAPPABLE = set(RAW_COLUMNS) - {"source_id"}
 MAX_REGISTRY_BYTES = 1 << 20
 _MAX_DEPTH = 32
 _MAX_ALIASES = 200
+_MAX_GLOB_CHARS = 400
+_MAX_GLOB_WILDCARDS = 12
 
 
 class RegistryError(ValueError):
@@ -126,6 +128,14 @@ def _parse_source(path: Path, position: int, entry: Any) -> SourceSpec:
         if not isinstance(entry.get(required), str) or not entry[required].strip():
             raise _fail(path, f"{where}.{required}", "required, a non-empty string")
     where = f"source '{entry['id']}'"
+    pattern = entry["glob"]
+    if len(pattern) > _MAX_GLOB_CHARS or pattern.count("*") + pattern.count("?") > _MAX_GLOB_WILDCARDS:
+        # Each wildcard is a regex repetition: many of them backtrack for ages on a long file name.
+        raise _fail(
+            path,
+            f"{where}.glob",
+            f"at most {_MAX_GLOB_WILDCARDS} wildcards and {_MAX_GLOB_CHARS} characters",
+        )
     columns = entry.get("columns") or {}
     if not isinstance(columns, dict):
         raise _fail(path, f"{where}.columns", "expected a mapping raw header → canonical column")

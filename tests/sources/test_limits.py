@@ -836,3 +836,11 @@ def test_folders_nested_past_the_limit_are_refused_not_a_recursion_error(root: P
     _failed(result, "/".join(["a"] * 33), "folder nested deeper than 32 levels: not read")
     assert _count(result, "a/near.csv")["rows_out"] == 2
     _assert_whole(result)
+
+
+def test_a_registry_glob_that_would_backtrack_for_ages_is_refused(root: Path) -> None:
+    (root / ("a" * 200 + ".csv")).write_text(GOOD, encoding="utf-8")
+    glob = "*a" * 30 + "b.csv"  # against a long name of a's: exponential backtracking as a regex
+    (root / "registry.yaml").write_text(f'sources:\n  - {{id: x, glob: "{glob}"}}\n', encoding="utf-8")
+    with pytest.raises(RegistryError, match="at most 12 wildcards"):
+        ingest_directory(root)
