@@ -817,10 +817,27 @@ def _readings(
     )
     # ... and so is a ward of that name ("…, Thị xã An Nhơn, Bình Định" does not name Phường Bình Định), and a
     # ward whose name is only part of a province's ("Bà Rịa" in "Bà Rịa - Vũng Tàu").
+    # A ward named by part of a district's name ("Lạt" in "Đà Lạt") is not read either, unless that district's
+    # name is itself part of a longer ward's ("Hòa Bình" in "Xã Hòa Bình Thạnh").
+    ward_spans = matches.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW])).select(
+        "addr_id", w_s="start", w_e="end"
+    )
+    district_spans = by_level[DISTRICT].select("addr_id", p_start="start", p_end="end").unique()
+    district_spans = district_spans.join(
+        district_spans.join(ward_spans, on="addr_id")
+        .filter(
+            (pl.col("w_s") <= pl.col("p_start"))
+            & (pl.col("w_e") >= pl.col("p_end"))
+            & ((pl.col("w_s") != pl.col("p_start")) | (pl.col("w_e") != pl.col("p_end")))
+        )
+        .select("addr_id", "p_start", "p_end"),
+        on=["addr_id", "p_start", "p_end"],
+        how="anti",
+    )
     for level in (WARD_OLD, WARD_NEW):
         inside = (
             by_level[level]
-            .join(province_spans_all, on="addr_id")
+            .join(pl.concat([province_spans_all, district_spans]), on="addr_id")
             .filter(
                 (pl.col("start") >= pl.col("p_start"))
                 & (pl.col("end") <= pl.col("p_end"))

@@ -470,3 +470,11 @@ def test_a_bare_district_number_after_the_ward_marks_an_old_address(ref):
         row["ward_code"] in old_codes(ref, "Phường Tân Chánh Hiệp", "Quận 12")
         or row["address_status"] != "exact"
     )
+
+
+def test_a_ward_named_by_part_of_a_district_name_is_not_read(ref):
+    # "Lạt" of "Đà Lạt" is also Xã Lát (Lạc Dương): "8, Đà Lạt, Lâm Đồng" is Phường 8 of Đà Lạt, not Xã Lát.
+    [lat] = old_codes(ref, "Xã Lát", "Huyện Lạc Dương")
+    [row] = resolve(["8, Đà Lạt, Lâm Đồng"])
+    assert row["ward_code"] != lat and row["address_status"] != "exact"
+    assert_exact(resolve(["Xã Lát, Lạc Dương, Lâm Đồng"]), lat)
