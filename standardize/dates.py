@@ -61,6 +61,13 @@ _WORDS_DMY = (
 _WORDS_MY = r"^(?:sinh\s+)?(?:thang|th)\s*:?\s*(\d{1,2})\s*[,.]?\s*(?:nam|n)\s*:?\s*(\d{4})$"
 _WORDS_Y = r"^(?:sinh\s+)?(?:nam|n)\s*:?\s*(\d{4})$"
 _WORDS_PREFIX = r"^(?:sinh\s+)?ngay\s*:?\s*(\d.*)$"
+# Month names as Excel formats them: "27-Jan-98", "27 Jan 1998", "Jan 27, 1998", Vietnamese "27-Thg1-98".
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_NAME = "(" + "|".join(_MONTHS) + r")[a-z]*\.?"
+_WORDS_D_MON_Y = r"^(\d{1,2})[\s\-/.]*" + _MONTH_NAME + r"[\s\-/.,]*(\d{4}|\d{2})$"
+_WORDS_MON_D_Y = r"^" + _MONTH_NAME + r"\s*(\d{1,2})(?:st|nd|rd|th)?,?\s*(\d{4})$"
+_WORDS_D_THG_Y = r"^(\d{1,2})[\s\-/.]*thg\s*(\d{1,2})[\s\-/.,]*(\d{4}|\d{2})$"
+_MONTH_NUMBERS = {name: str(number) for number, name in enumerate(_MONTHS, start=1)}
 # Marks a value rewritten from words; stripped by `_parse`, which records it.
 WORDS_MARK = "\x1e"
 
@@ -85,6 +92,16 @@ def _from_words(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     lettered = lettered.with_columns(
         pl.when(folded.str.contains(_WORDS_DMY))
         .then(WORDS_MARK + folded.str.replace(_WORDS_DMY, "${1}/${2}/${3}"))
+        .when(folded.str.contains(_WORDS_D_THG_Y))
+        .then(WORDS_MARK + folded.str.replace(_WORDS_D_THG_Y, "${1}/${2}/${3}"))
+        .when(folded.str.contains(_WORDS_D_MON_Y))
+        .then(
+            WORDS_MARK + folded.str.replace(_WORDS_D_MON_Y, "${1}/${2}/${3}").str.replace_many(_MONTH_NUMBERS)
+        )
+        .when(folded.str.contains(_WORDS_MON_D_Y))
+        .then(
+            WORDS_MARK + folded.str.replace(_WORDS_MON_D_Y, "${2}/${1}/${3}").str.replace_many(_MONTH_NUMBERS)
+        )
         .when(folded.str.contains(_WORDS_MY))
         .then(WORDS_MARK + folded.str.replace(_WORDS_MY, "00/${1}/${2}"))
         .when(folded.str.contains(_WORDS_Y))

@@ -298,3 +298,14 @@ def test_a_date_of_birth_written_in_utc_is_the_vietnamese_day():
         (date(1940, 8, 19), "day", "ok", [], []),
         (date(1940, 8, 18), "day", "ok", [], []),
     ]
+
+
+@pytest.mark.parametrize(
+    "raw", ["27-Jan-1998", "27 Jan 1998", "Jan 27, 1998", "27-January-1998", "27-Thg1-1998", "27-Thg 01-1998"]
+)
+def test_month_names_as_excel_formats_them(raw):
+    assert read([raw]) == [(date(1998, 1, 27), "day", "ok", ["dob:words"], [])]
+
+
+def test_month_name_with_a_two_digit_year():
+    assert read(["27-Jan-98"]) == [(date(1998, 1, 27), "day", "ok", ["dob:words", "dob:two_digit_year"], [])]
