@@ -224,3 +224,18 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     from sachsong.pipelines.cli import main
 
     assert main(["national", "--stores", str(tmp_path / "nope"), "--output", str(tmp_path / "out")]) == 2
+
+
+def test_province_stores_are_read_only(stores: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    def digest() -> dict[str, str]:
+        return {
+            str(path.relative_to(stores)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(stores.rglob("*"))
+            if path.is_file() and "national" not in path.relative_to(stores).parts
+        }
+
+    before = digest()
+    build_national(stores, tmp_path / "again")
+    assert digest() == before
