@@ -119,6 +119,7 @@ def decode_cccd(cccd_number: pl.Expr) -> dict[str, pl.Expr]:
 
 
 _TEMP = "_id_"
+_ID_LABEL = r"(?i)^(?:số\s*)?(?:cccd|cmnd|cmt|căn cước(?: công dân)?|chứng minh(?: nhân dân| thư)?)\s*(?:số)?\s*[:.#\-]?\s*([0-9].*)$"
 REPAIRS_COLUMN = "_repairs_citizen_id"
 FLAGS_COLUMN = "_flags_citizen_id"
 
@@ -142,9 +143,17 @@ def identity_columns(
     `citizen_id_digits` holds only ASCII digits (null for letters: "045O80000111" is invalid, not "045080000111").
     """
     t = {name: _TEMP + name for name in ("text", "missing", "lost", "fullwidth", "invisible", "apostrophe",
-                                         "excel_number", "compact", "digits", "padded", "zero_fix", "bad_century")}  # fmt: skip
+                                         "excel_number", "compact", "digits", "padded", "zero_fix", "bad_century", "label")}  # fmt: skip
     staged = number_cell_columns(frame, column, _TEMP)
-    staged = staged.with_columns(pl.col(t["text"]).str.replace_all(r"[\s.\-_/,]+", "").alias(t["compact"]))
+    # "CCCD: 079…", "Số CMND 0123…": the card's name typed before its number.
+    label = pl.col(t["text"]).str.contains(_ID_LABEL).fill_null(False)
+    staged = staged.with_columns(
+        label.alias(t["label"]),
+        pl.col(t["text"])
+        .str.replace(_ID_LABEL, "${1}")
+        .str.replace_all(r"[\s.\-_/,]+", "")
+        .alias(t["compact"]),
+    )
     staged = staged.with_columns(
         pl.when(pl.col(t["compact"]).str.contains(r"^[0-9]+$")).then(pl.col(t["compact"])).alias(t["digits"])
     )
@@ -204,6 +213,7 @@ def identity_columns(
                 (pl.col(t["excel_number"]), "citizen_id:excel_number"),
                 (pl.col(t["apostrophe"]), "citizen_id:apostrophe"),
                 (pl.col(_TEMP + "formula"), "citizen_id:excel_formula"),
+                (pl.col(t["label"]) & digits.is_not_null(), "citizen_id:label"),
                 (pl.col(t["fullwidth"]), "citizen_id:fullwidth"),
                 (pl.col(t["invisible"]), "citizen_id:invisible_chars"),
                 (pl.col(t["zero_fix"]), "citizen_id:leading_zero"),

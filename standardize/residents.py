@@ -101,7 +101,7 @@ def standardize_residents(
     "field:kind" tokens (no value is ever written into them):
     - `repairs`: values changed with certainty into their standard form — `citizen_id:excel_number`
       (".0", a scientific rendering that carries every digit), `citizen_id:apostrophe`, `citizen_id:excel_formula`
-      (="…"), `citizen_id:fullwidth`, `citizen_id:invisible_chars`, `citizen_id:leading_zero`; the same kinds for
+      (="…"), `citizen_id:label` ("CCCD: 079…"), `citizen_id:fullwidth`, `citizen_id:invisible_chars`, `citizen_id:leading_zero`; the same kinds for
       `phone:` (its `phone:leading_zero` is a number without its trunk 0) and `commune_code:`; `dob:words`,
       `dob:excel_serial`, `dob:utc_to_local`,
       `dob:two_digit_year`, `dob:month_first` (only that order reads it), `dob:month_first_file` (ambiguous,

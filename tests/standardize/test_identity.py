@@ -198,3 +198,17 @@ def test_a_text_formula_typed_to_keep_the_zeros():
         repaired(['="079190012345"', '= "079190012345"'])
         == [(CCCD, CCCD, None, "ok", ["citizen_id:excel_formula"], [])] * 2
     )
+
+
+def test_the_cards_name_typed_before_its_number():
+    assert repaired(["CCCD: 079190012345", "Căn cước công dân số 079190012345", "CCCD 79190012345"]) == [
+        (CCCD, CCCD, None, "ok", ["citizen_id:label"], []),
+        (CCCD, CCCD, None, "ok", ["citizen_id:label"], []),
+        (CCCD, CCCD, None, "ok", ["citizen_id:label", "citizen_id:leading_zero"], []),
+    ]
+    assert repaired(["Số CMND 012345678"])[0][:4] == ("012345678", None, "012345678", "ok")
+    # A label with no number, or a number with a letter in it, is not a number.
+    assert (
+        repaired(["CCCD", "CCCD: 07919001234X"])
+        == [(None, None, None, "invalid", [], ["citizen_id:not_digits"])] * 2
+    )
