@@ -154,6 +154,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_national(args: argparse.Namespace) -> int:
+    import polars as pl
+    from sachsong.national.site import build_national
+
+    try:
+        result = build_national(
+            Path(args.stores),
+            Path(args.output),
+            stale_days=args.stale_days,
+            reference_date=_as_of(args.as_of) if args.as_of else None,
+            map_criterion=args.map_criterion,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"national: {error}", file=sys.stderr)
+        return 2
+    _say(result.describe())
+    for row in result.provinces.filter(pl.col("status") != "ok").iter_rows(named=True):
+        if row["reason"]:
+            _say(f"  {row['province_code'] or '?'} {row['status']}: {row['reason']}")
+    _say(f"national scorecard: {result.index.resolve()}")
+    return 0
+
+
 def _private_prefect_home() -> None:
     """Prefect's home and database (logs, run parameters) are private to the user running the flow (issue 13)."""
     home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
@@ -246,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--store", default="var/store")
     report.add_argument("--output", required=True)
     report.set_defaults(handler=cmd_report)
+
+    national = sub.add_parser("national", help="every province store under DIR → the national scorecard")
+    national.add_argument("--stores", required=True, help="folder holding one store folder per province")
+    national.add_argument("--output", required=True)
+    national.add_argument("--stale-days", type=int, default=2, help="label a province this many days behind")
+    national.add_argument("--as-of", help="reference date for staleness (default: the newest province's)")
+    national.add_argument("--map-criterion", default="overall", help="criterion the map opens on")
+    national.set_defaults(handler=cmd_national)
 
     demo = sub.add_parser("demo-data", help="write a demo province's raw exports and their ground truth")
     demo.add_argument("dir")

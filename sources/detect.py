@@ -66,7 +66,8 @@ class DecodedText:
 def detect_kind(path: Path, head: bytes) -> str:
     """xlsx | xls | html | json | jsonl | delimited | binary — by content first, then by extension.
 
-    "html" is a web page holding tables: what web-based commune software exports as .xls/.xlsx.
+    "html" is markup holding tables: a web page (what web-based commune software exports as .xls/.xlsx) or
+    Excel 2003 XML (<Workbook>, <Row>, <Cell>), read by the same table parser.
     """
     suffix = path.suffix.lower()
     if head.startswith(b"PK\x03\x04"):
@@ -89,7 +90,7 @@ def detect_kind(path: Path, head: bytes) -> str:
     return "delimited"
 
 
-_HTML_MARK = re.compile(rb"<(?:!doctype\s+html|html|table|tbody|tr)[\s>]", re.IGNORECASE)
+_HTML_MARK = re.compile(rb"<(?:!doctype\s+html|html|table|tbody|tr|(?:ss:)?workbook)[\s>]", re.IGNORECASE)
 
 
 def looks_like_html(head: bytes) -> bool:

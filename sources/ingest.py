@@ -197,7 +197,8 @@ class IngestResult:
 # --- Walking ----------------------------------------------------------------------------------------------------
 def _scan_root(root: Path) -> Path:
     exports = root / "exports"
-    return exports if exports.is_dir() else root
+    # A linked exports/ is not followed: the walk of root then refuses it like any linked folder.
+    return exports if exports.is_dir() and not exports.is_symlink() else root
 
 
 def _printable(name: str) -> str:
@@ -381,7 +382,9 @@ def _read_open_file(
                 f"JSON nested deeper than {limits.max_json_depth} levels (max_json_depth)",
                 rows_note="over a read limit (max_json_depth)",
             )
-        return read_json(_decode(data, None, spec, count).text, columns)
+        return read_json(_decode(data, None, spec, count).text, columns, max_cells=limits.max_cells)
+    if kind == "html" and size > limits.max_markup_bytes:
+        raise _over("HTML/XML file size in bytes", size, limits.max_markup_bytes, "max_markup_bytes")
     scanned = scan_text(fd, size, head, limits)
     if scanned.nonblank_lines == 0:
         count.status, count.error = "empty", "empty file (only blanks)"
@@ -396,7 +399,7 @@ def _read_open_file(
         bad = {line: long_reason for line in scanned.long_lines}
         for line in json_too_deep(scanned.data, limits.max_json_depth, per_line=True) - scanned.long_lines:
             bad[line] = f"JSON nested deeper than {limits.max_json_depth} levels (max_json_depth)"
-        return read_json_lines(decoded.text, columns, bad)
+        return read_json_lines(decoded.text, columns, bad, max_cells=limits.max_cells)
     if kind == "html":
         grid = read_html(
             decoded.text,
@@ -405,7 +408,10 @@ def _read_open_file(
             max_cells=limits.max_cells,
             max_cell_chars=limits.line_limit(),
         )
-        grid.dialect = f"{grid.dialect} in a .{path.suffix.lstrip('.').lower() or 'file'} file"
+        if "urn:schemas-microsoft-com:office:spreadsheet" in decoded.text[:65536]:
+            grid.dialect = grid.dialect.replace("html table", "Excel 2003 XML spreadsheet")
+        else:
+            grid.dialect = f"{grid.dialect} in a .{path.suffix.lstrip('.').lower() or 'file'} file"
         return grid
     grid = read_delimited(
         decoded,
@@ -414,6 +420,7 @@ def _read_open_file(
         columns=columns,
         long_lines=scanned.long_lines,
         line_limit=limits.line_limit(),
+        max_cells=limits.max_cells,
     )
     if scanned.cr_only:
         grid.notes.insert(0, "Mac CR line endings")
@@ -699,6 +706,15 @@ def _limits(limits: ReadLimits | None, max_field_bytes: int | None) -> ReadLimit
     return limits
 
 
+def source_file_paths(root: Path) -> dict[str, Path]:
+    """`list_source_files(root)` with each name's path on disk (names are shown without invisible
+    characters, so a name is not always its path): for fingerprinting what ingest will read."""
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root}: not a directory")
+    return {entry.relative: entry.path for entry in _walk(_scan_root(root))}
+
+
 def list_source_files(root: Path) -> list[str]:
     """Every file `ingest_directory(root)` accounts for (one `.counts` row each), as its `source_file` names
     them: relative to `root/exports` when it exists, sorted as ingest walks them. Refused and skipped files are
@@ -807,7 +823,10 @@ def _ingest(root: Path, files: list[str] | None, registry: Path | None, limits: 
             except MemoryError:
                 _reject_whole(count, rejects, "too large to read in memory", None, "over a read limit")
                 continue
-            except Exception as exc:  # one file never stops the province; the error's text may hold values
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # a library panic too (pyo3 PanicException is not an Exception)
+                # One file never stops the province; the error's text may quote the file: only its kind.
                 reason = f"unreadable: {type(exc).__name__}"
                 _reject_whole(count, rejects, reason, None, "the file could not be read")
                 continue

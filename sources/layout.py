@@ -44,23 +44,23 @@ KINDS: dict[str, tuple[str, str]] = {
 }
 
 # Matched against the lower-cased, stripped cell (NFC; "uỷ"/"ủy" and "hoà"/"hòa" spellings both listed).
-_TOTAL = r"^(?:tổng\s+(?:cộng|số)|cộng\s+trang|(?:tổng|cộng)\s*(?::|$|\d|\())"
+_TOTAL = r"(?i)^(?:tổng\s+(?:cộng|số)|cộng\s+trang|(?:tổng|cộng)\s*(?::|$|\d|\())"
 _SIGNATURE = (
-    r"^(?:người\s+(?:lập|ghi|kiểm\s+tra|duyệt|tổng\s+hợp|đại\s+diện)|kế\s+toán|thủ\s+trưởng|(?:phó\s+)?chủ\s+tịch"
-    r"|tm\.?\s|t/m\b|kt\.?\s|q\.\s*chủ|trưởng\s+(?:thôn|ấp|bản|xóm|khu|công\s+an|ban)|xác\s+nhận"
+    r"(?i)^(?:người\s+(?:lập|ghi|kiểm\s+tra|duyệt|tổng\s+hợp|đại\s+diện)|kế\s+toán|thủ\s+trưởng|(?:phó\s+)?chủ\s+tịch"
+    r"|tm\.?\s|t/m\s|kt\.?\s|q\.\s*chủ|trưởng\s+(?:thôn|ấp|bản|xóm|khu|công\s+an|ban)|xác\s+nhận"
     r"|\(?\s*ký\s*(?:tên|,|và|ghi|\))|đã\s+ký|cán\s+bộ\s+(?:tư\s+pháp|hộ\s+tịch|tổng\s+hợp|thống\s+kê|lập))"
 )
-_DATE_LINE = r"ngày[\s\d.…_/-]*tháng[\s\d.…_/-]*năm"
-_NOTE = r"^(?:\*+\s*)?(?:ghi\s+chú|lưu\s+ý|chú\s+thích|chú\s+ý|nb\s*:)"
+_DATE_LINE = r"(?i)ngày[\s\d.…_/-]*tháng[\s\d.…_/-]*năm"
+_NOTE = r"(?i)^(?:\*+\s*)?(?:ghi\s+chú|lưu\s+ý|chú\s+thích|chú\s+ý|nb\s*:)"
 _TITLE = (
-    r"^(?:(?:ủy|uỷ|uy)\s+ban\s+nhân\s+dân|ubnd\b|cộng\s+ho[àa]\s+xã\s+hội"
-    r"|độc\s+lập\s*[-–]|danh\s+sách\b|biểu\s+(?:số|mẫu)|mẫu\s+số|bảng\s+(?:kê|tổng\s+hợp))"
+    r"(?i)^(?:(?:ủy|uỷ|uy)\s+ban\s+nhân\s+dân|ubnd(?:\s|$)|cộng\s+ho[àa]\s+xã\s+hội"
+    r"|độc\s+lập\s*[-–]|danh\s+sách(?:\s|$)|biểu\s+(?:số|mẫu)|mẫu\s+số|bảng\s+(?:kê|tổng\s+hợp))"
 )
+_TOKEN_OR_EMPTY = r"^\(?\s*[0-9A-Z]{0,3}\s*\)?$"  # a name cell that could be a column number or empty
+_KEYWORDS = "|".join(f"(?:{p})" for p in (_TOTAL, _SIGNATURE, _DATE_LINE, _NOTE, _TITLE))
 _COLUMN_NUMBER = r"^\(?\s*(\d{1,3})\s*\)?$"
 _COLUMN_LETTER = r"^\(?\s*[A-Z]\s*\)?$"
 _ROW_NUMBER = r"^\d{1,6}\.?$"
-# Columns whose values make a row a record even after a signature line (signers' names have none of them).
-_RECORD_FIELDS = {"date_of_birth", "sex", "citizen_id", "phone", *DOB_PARTS, SEX_MALE, SEX_FEMALE}
 _GROUPED = re.compile(r"^(.*?)\s*\((.*)\)$")
 
 
@@ -71,28 +71,82 @@ def _norm(text: str) -> str:
 def _header_variants(name: str) -> list[str]:
     """The spellings a repeated header shows in one column: the whole name, and for a two-row header its leaf
     and its group ("Ngày (Ngày sinh)" repeats as "Ngày" on the lower line and "Ngày sinh" on the upper)."""
-    variants = {_norm(name)}
+    spellings = {" ".join(name.split())}
     grouped = _GROUPED.match(name)
     if grouped:
-        variants.update((_norm(grouped.group(1)), _norm(grouped.group(2))))
+        spellings.update((" ".join(grouped.group(1).split()), " ".join(grouped.group(2).split())))
+    # Cells are compared as they are (lower-casing every cell of a big file is costly): as typed, lower, upper.
+    variants = {form for s in spellings for form in (s, _norm(s), _norm(s).upper(), s.upper())}
     return sorted(v for v in variants if v)
 
 
 def template_rows(frame: pl.DataFrame, header: list[str], mapping: HeaderMapping) -> pl.DataFrame:
-    """(source_row, kind) of every row of `frame` that is part of the report template, not a record."""
+    """(source_row, kind) of every row of `frame` that is part of the report template, not a record.
+
+    Only rows whose name cells could be template (empty, a token like "(2)", a header spelling or a keyword)
+    or that have at most three cells are examined; every other row is a record, so a big file costs a pass over
+    its name columns and cell counts, not a dozen regexes over every cell."""
+    empty = pl.DataFrame(schema={"source_row": pl.Int64(), "kind": pl.String()})
     columns = [c for c in frame.columns if c.startswith("c") and c[1:].isdigit()]
     if not columns or frame.height == 0:
-        return pl.DataFrame(schema={"source_row": pl.Int64(), "kind": pl.String()})
-    cells = {c: pl.col(c).str.strip_chars() for c in columns}
+        return empty
+    targets = {f"c{position}": target for position, target in mapping.columns.items()}
+    name_columns = [c for c, t in targets.items() if (t == "full_name" or t in NAME_PARTS) and c in columns]
+    n_filled = pl.sum_horizontal(
+        pl.col(c).str.strip_chars().str.len_bytes().fill_null(0) > 0 for c in columns
+    )
+    if name_columns:
+        names = {c: pl.col(c).str.strip_chars() for c in name_columns}
+        maybe = (
+            pl.all_horizontal(names[c].str.contains(_TOKEN_OR_EMPTY).fill_null(True) for c in name_columns)
+            | pl.any_horizontal(names[c].str.contains(_KEYWORDS).fill_null(False) for c in name_columns)
+            | pl.any_horizontal(
+                names[c].is_in(_header_variants(header[i])).fill_null(False)
+                for i, c in enumerate(columns)
+                if c in names and i < len(header)
+            )
+        )
+    else:
+        maybe = pl.lit(True)
+    few = n_filled <= min(3, len(columns) - 1)  # signers' names; a full row of a narrow file is a record
+    marked = frame.with_columns(_position=pl.int_range(pl.len()), _maybe=few | maybe)
+    candidates = marked.filter(pl.col("_maybe"))
+    if candidates.height == 0:
+        return empty
+    records = marked.filter(~pl.col("_maybe"))
+    last_plain = int(records["_position"].max()) if records.height else -1
+    return _classify(candidates, columns, header, targets, name_columns, last_plain)
+
+
+def _classify(
+    frame: pl.DataFrame,
+    columns: list[str],
+    header: list[str],
+    targets: dict[str, str],
+    name_columns: list[str],
+    last_plain: int,
+) -> pl.DataFrame:
+    """Kinds of the candidate rows (`_position` is each row's place in the file; `last_plain` the place of the
+    last row that is a record for certain)."""
+    # Stripped cells and every per-cell test are materialised once, then combined per row.
+    frame = frame.with_columns(pl.col(c).str.strip_chars() for c in columns)
+    cells = {c: pl.col(c) for c in columns}
     filled = {c: cells[c].str.len_bytes().fill_null(0) > 0 for c in columns}
-    lowered = {c: cells[c].str.to_lowercase() for c in columns}
-    n_filled = pl.sum_horizontal(filled.values())
 
     def any_cell(pattern: str, within: list[str] | None = None) -> pl.Expr:
-        return pl.any_horizontal(lowered[c].str.contains(pattern).fill_null(False) for c in within or columns)
+        return pl.any_horizontal(cells[c].str.contains(pattern).fill_null(False) for c in within or columns)
 
-    targets = {f"c{position}": target for position, target in mapping.columns.items()}
-    name_columns = [c for c, t in targets.items() if (t == "full_name" or t in NAME_PARTS) and c in cells]
+    frame = frame.with_columns(
+        _filled=pl.sum_horizontal(filled.values()),
+        _total=any_cell(_TOTAL),
+        _signature=any_cell(_SIGNATURE),
+        _date=any_cell(_DATE_LINE),
+        _note=any_cell(_NOTE),
+        _title=any_cell(_TITLE),
+        _digit=any_cell(r"\d"),
+    )
+    n_filled = pl.col("_filled")
+
     counters = [
         f"c{i}"
         for i, name in enumerate(header)
@@ -100,7 +154,6 @@ def template_rows(frame: pl.DataFrame, header: list[str], mapping: HeaderMapping
     ]
     if not counters and "c0" in cells and "c0" not in targets:
         counters = ["c0"]  # an unlabelled first column of row numbers
-    record_columns = [c for c, t in targets.items() if t in _RECORD_FIELDS]
 
     # Column-number row: every filled cell is a small number or a letter, numbers rising left to right.
     numbers = [cells[c].str.extract(_COLUMN_NUMBER, 1).cast(pl.Int64, strict=False) for c in columns]
@@ -108,13 +161,12 @@ def template_rows(frame: pl.DataFrame, header: list[str], mapping: HeaderMapping
         (cells[c].str.contains(_COLUMN_NUMBER) | cells[c].str.contains(_COLUMN_LETTER)).fill_null(False)
         for c in columns
     )
-    rising = (
-        pl.concat_list(numbers)
-        .list.drop_nulls()
-        .list.eval(pl.element().diff().drop_nulls().min())
-        .list.first()
-        > 0
-    )
+    # Rising left to right: no number at or below the largest one before it (empty cells skipped).
+    falls, running = [], numbers[0]
+    for number in numbers[1:]:
+        falls.append((number <= running).fill_null(False))
+        running = pl.max_horizontal(running, number)
+    rising = ~pl.any_horizontal(falls) if falls else pl.lit(True)
     column_numbers = (
         (n_filled >= max(2, len(columns) // 2))
         & (tokens == n_filled)
@@ -124,19 +176,18 @@ def template_rows(frame: pl.DataFrame, header: list[str], mapping: HeaderMapping
 
     # Repeated header: at least two filled cells, each one a spelling of its column's header.
     header_cells = [
-        lowered[c].str.replace_all(r"\s+", " ").is_in(_header_variants(header[i])).fill_null(False)
+        cells[c].is_in(_header_variants(header[i])).fill_null(False)
         for i, c in enumerate(columns)
         if i < len(header)
     ]
     repeated = (n_filled >= 2) & (pl.sum_horizontal(header_cells) == n_filled)
 
     # Keyword rows, only where the name cells are empty or hold the keyword.
-    keywords = f"{_TOTAL}|{_SIGNATURE}|{_DATE_LINE}|{_NOTE}|{_TITLE}"
     if name_columns:
-        no_name = pl.all_horizontal(~filled[c] for c in name_columns) | any_cell(keywords, name_columns)
+        no_name = pl.all_horizontal(~filled[c] for c in name_columns) | any_cell(_KEYWORDS, name_columns)
     else:
         no_name = pl.lit(True)
-    signature = any_cell(_SIGNATURE) | any_cell(_DATE_LINE)
+    signature = pl.col("_signature") | pl.col("_date")
 
     only_counter = (
         pl.all_horizontal(cells[c].str.contains(_ROW_NUMBER).fill_null(False) for c in counters)
@@ -151,25 +202,29 @@ def template_rows(frame: pl.DataFrame, header: list[str], mapping: HeaderMapping
         .then(pl.lit("column-number row"))
         .when(repeated)
         .then(pl.lit("repeated header"))
-        .when(no_name & any_cell(_TOTAL))
+        .when(no_name & pl.col("_total"))
         .then(pl.lit("total row"))
-        .when(no_name & any_cell(_SIGNATURE))
+        .when(no_name & pl.col("_signature"))
         .then(pl.lit("signature row"))
-        .when(no_name & any_cell(_DATE_LINE))
+        .when(no_name & pl.col("_date"))
         .then(pl.lit("date line"))
-        .when(no_name & any_cell(_NOTE))
+        .when(no_name & pl.col("_note"))
         .then(pl.lit("note row"))
-        .when(no_name & any_cell(_TITLE) & (n_filled <= 2))
+        .when(no_name & pl.col("_title") & (n_filled <= 2))
         .then(pl.lit("title line"))
         .when(only_counter)
         .then(pl.lit("STT-only row"))
     )
-    # Below a signature or date line, a row with a couple of cells and no record field is the signers' names.
-    after_signature = (no_name & signature).fill_null(False).cum_max()
-    no_record_field = (
-        pl.all_horizontal(~filled[c] for c in record_columns) if record_columns else pl.lit(True)
+    # Below a signature or date line and after the last record-like row, a row of at most three cells without a
+    # digit (no STT, date, id or phone) is the signers' names and ranks, wherever they fall ("Đại úy …" under
+    # the CCCD column); a page signed mid-file is followed by records again, so those stay.
+    after_signature = (no_name & signature).fill_null(False).cum_max().shift(1, fill_value=False)
+    short = (n_filled <= 3) & ~pl.col("_digit")
+    position = pl.col("_position")
+    last_record = pl.max_horizontal(
+        pl.when(kind.is_null() & ~short).then(position).max().fill_null(-1), pl.lit(last_plain)
     )
-    signers = after_signature.shift(1, fill_value=False) & (n_filled <= 2) & no_record_field
+    signers = after_signature & short & (position > last_record)
     kind = pl.when(kind.is_null() & signers).then(pl.lit("signature row")).otherwise(kind)
     return frame.select(pl.col("source_row").cast(pl.Int64), kind.alias("kind")).filter(
         pl.col("kind").is_not_null()

@@ -59,6 +59,7 @@ class ReadLimits:
     max_field_bytes: int = 1_000_000  # a longer field rejects its row
     max_line_bytes: int = 8 << 20  # a longer line (or xlsx cell) is not read at all: row or file rejected
     max_json_bytes: int = 512 << 20  # JSON is parsed into Python objects, several times its size
+    max_markup_bytes: int = 512 << 20  # so are HTML tables and Excel 2003 XML
     max_json_depth: int = 64
     max_rows: int = 20_000_000
     max_cells: int = 50_000_000
@@ -115,7 +116,9 @@ def open_confined(root_fd: int, relative: str, expected: os.stat_result | None =
             try:
                 directory = os.open(part, flags | os.O_DIRECTORY, dir_fd=directory)
             except OSError as exc:
-                raise FileRejected(f"folder {part!r} is no longer a plain folder: refused") from exc
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                    raise FileRejected(f"folder {part!r} is no longer a plain folder: refused") from exc
+                raise
             opened.append(directory)
         try:
             fd = os.open(parts[-1], flags | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0), dir_fd=directory)
@@ -357,6 +360,7 @@ class SheetSpan:
     columns: int = 0  # highest column (an upper bound when cells carry no reference)
     declared_cells: int = 0  # from <dimension ref>
     longest_text: int = 0  # the longest run of bytes without markup (a cell's text)
+    strings: int = 0  # <si> items (the shared strings part)
 
     @property
     def cells(self) -> int:
@@ -467,6 +471,7 @@ def _scan_sheet(chunks: Iterator[bytes], part: str, limits: ReadLimits) -> Sheet
                 last_column = found.group(3) or found.group(1)
                 last_row = found.group(4) or found.group(2)
                 span.declared_cells = column_number(last_column) * int(last_row)
+        span.strings += block.count(b"<si>") + block.count(b"<si ")
         array = np.frombuffer(block, dtype=np.uint8)
         opens = np.flatnonzero(array == ord("<"))
         if len(opens):
@@ -669,6 +674,12 @@ def check_xlsx(stream: BinaryIO, size: int, limits: ReadLimits) -> XlsxCheck:
                 rows_note="over a read limit",
             )
         if not sheet_name:
+            if span.strings > limits.max_cells:  # every string is held in memory, used or not
+                raise FileRejected(
+                    f"the shared strings hold {span.strings:,} items, over the limit of {limits.max_cells:,} "
+                    "(max_cells)",
+                    rows_note="over a read limit",
+                )
             continue
         if span.rows > limits.max_rows:
             raise FileRejected(

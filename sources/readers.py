@@ -29,6 +29,7 @@ from sachsong.sources.headers import header_hits, map_header
 from sachsong.sources.limits import MAX_COLUMNS, FileRejected
 
 RAW_LINE_LIMIT = 500
+DEFAULT_MAX_CELLS = 50_000_000
 PREFERRED_JSON_KEYS = ("data", "records", "items", "rows", "results", "danh_sach", "du_lieu")
 __all__ = ["FileRejected", "Grid", "RowReject", "read_delimited", "read_html", "read_json", "read_json_lines"]
 
@@ -83,6 +84,7 @@ def read_delimited(
     columns: dict[str, str] | None = None,
     long_lines: set[int] | None = None,
     line_limit: int | None = None,
+    max_cells: int = DEFAULT_MAX_CELLS,
 ) -> Grid:
     """CSV/TSV/TXT. Polars parses well-formed text; Python's csv module takes over only for the files polars
     cannot be trusted with (quoted fields spanning lines) or rejects, to find the bad rows.
@@ -118,6 +120,7 @@ def read_delimited(
         exc.row_rejects = _line_rejects(text, header_end_line + 1 if named else 0, str(exc))
         exc.rows = len(exc.row_rejects)
         raise
+    _check_width(len(header), text.count("\n") + 1, max_cells, "lines")
     skipped = header_index  # title lines above the header
     notes = cr_notes + ([f"{skipped} line(s) above the header skipped"] if skipped else [])
     dialect = f"delimited {_delimiter_name(delimiter)}"
@@ -178,6 +181,16 @@ def _line_rejects(text: str, first_line: int, reason: str) -> list[RowReject]:
         RowReject(row, None, reason, line[:RAW_LINE_LIMIT])
         for row, line in enumerate(lines["line"].to_list(), start=1)
     ]
+
+
+def _check_width(columns: int, rows: int, max_cells: int, what: str) -> None:
+    """Refuse a table whose width (a header or the keys of records) would make it too large to hold."""
+    if columns > MAX_COLUMNS:
+        raise FileRejected(f"{columns:,} columns, more than a sheet holds ({MAX_COLUMNS:,})")
+    if columns * rows > max_cells:
+        raise FileRejected(
+            f"{columns:,} columns × {rows:,} {what}: over the limit of {max_cells:,} cells (max_cells)"
+        )
 
 
 def _offset_after_line(text: str, line_index: int) -> int:
@@ -506,24 +519,39 @@ class _TableParser(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
+        tag = tag.rsplit(":", 1)[-1]  # Excel 2003 XML: <Row>, <Cell>, sometimes <ss:Row>
+        if tag in ("script", "style", "comment"):  # Excel 2003 XML keeps cell comments inside the cell
             self._skip += 1
-        elif tag == "tr":
+        elif tag in ("tr", "row"):
             self._end_row()
             self._row = []
-        elif tag in ("td", "th"):
+        elif tag in ("td", "th", "cell"):
             self._end_cell()
             if self._row is None:
                 self._row = []
+            values = {name.rsplit(":", 1)[-1]: value for name, value in attrs}
+            if tag == "cell":
+                # ss:Index places the cell (1-based) after skipped empty ones; MergeAcross/Down span it.
+                index = min(_span(values.get("index")), MAX_COLUMNS) - 1
+                if index > len(self._row):
+                    self._row.extend([""] * (index - len(self._row)))
+                colspan = _span(values.get("mergeacross"), base=1)
+                rowspan = _span(values.get("mergedown"), base=1)
+            else:
+                colspan, rowspan = _span(values.get("colspan")), _span(values.get("rowspan"))
             self._fill_covered()
-            values = dict(attrs)
-            self._spans = (_span(values.get("colspan")), _span(values.get("rowspan")))
+            self._spans = (colspan, rowspan)
             self._cell, self._cell_chars = [], 0
         elif tag == "br" and self._cell is not None:
             self._cell.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
+        tag = tag.rsplit(":", 1)[-1]
+        if tag == "row":
+            tag = "tr"
+        elif tag == "cell":
+            tag = "td"
+        if tag in ("script", "style", "comment"):
             self._skip = max(0, self._skip - 1)
         elif tag in ("td", "th"):
             self._end_cell()
@@ -579,9 +607,10 @@ class _TableParser(HTMLParser):
         self._row = None
 
 
-def _span(value: str | None) -> int:
+def _span(value: str | None, base: int = 0) -> int:
+    """A span attribute as a count of cells (`base` is added: Excel's MergeAcross counts the extra cells)."""
     try:
-        return max(1, min(int(value or 1), 1000))
+        return max(1, min(int(value or 0) + base if base else int(value or 1), 1000))
     except ValueError:
         return 1
 
@@ -591,7 +620,7 @@ def read_html(
     header_row: int | None = None,
     columns: dict[str, str] | None = None,
     *,
-    max_cells: int = 50_000_000,
+    max_cells: int = DEFAULT_MAX_CELLS,
     max_cell_chars: int = 8 << 20,
 ) -> Grid:
     """A web page's tables (web-based commune software exports them as .xls): every table's rows in order,
@@ -628,12 +657,17 @@ def _json_value(value: Any) -> str | None:
 
 
 def _records_to_grid(
-    items: list[tuple[int, Any]], dialect: str, rejects: list[RowReject], rows_in: int
+    items: list[tuple[int, Any]],
+    dialect: str,
+    rejects: list[RowReject],
+    rows_in: int,
+    max_cells: int = DEFAULT_MAX_CELLS,
 ) -> Grid:
     keys: dict[str, None] = {}
     for _, item in items:
         keys.update(dict.fromkeys(item))
     header = list(keys)
+    _check_width(len(header), len(items), max_cells, "records")
     data = {
         name: pl.Series(name, [_json_value(item.get(key)) for _, item in items], dtype=pl.String)
         for name, key in zip(positional(len(header)), header, strict=True)
@@ -656,7 +690,7 @@ def _raw_json(item: Any) -> str:
     return json.dumps(item, ensure_ascii=False)[:RAW_LINE_LIMIT]
 
 
-def read_json(text: str, columns: dict[str, str] | None = None) -> Grid:
+def read_json(text: str, columns: dict[str, str] | None = None, max_cells: int = DEFAULT_MAX_CELLS) -> Grid:
     """A list of objects, an object holding lists of objects (every list is read: "data", "records", ...),
     or one object that is itself a record. Items that are not objects are rejected one by one, and so are
     the records of a list whose fields name no person; rows are numbered across the lists in order.
@@ -713,7 +747,7 @@ def read_json(text: str, columns: dict[str, str] | None = None) -> Grid:
         if several:
             notes.append(f"list {key!r}: rows {first}–{row}" + ("" if maps else " rejected (no name field)"))
         if maps:
-            grids.append(_records_to_grid(items, "", [], len(items)))
+            grids.append(_records_to_grid(items, "", [], len(items), max_cells))
     if not grids:
         objects = sum(isinstance(item, dict) for _, records in lists for item in records)
         if not objects:
@@ -758,6 +792,7 @@ def read_json_lines(
     text: str,
     columns: dict[str, str] | None = None,
     bad_lines: dict[int, str] | None = None,
+    max_cells: int = DEFAULT_MAX_CELLS,
 ) -> Grid:
     """One JSON object per line; a line that is not an object is rejected on its own. `bad_lines` maps
     0-based physical lines that must not be parsed (too long, nested too deep) to their reason."""
@@ -790,4 +825,4 @@ def read_json_lines(
         reason = f"no recognisable name field in the JSON records ({len(header)} field(s))"
         every = rejects + [RowReject(r, None, reason, _raw_json(item)) for r, item in items]
         raise FileRejected(reason, rows=row, row_rejects=sorted(every, key=lambda r: r.source_row or 0))
-    return _records_to_grid(items, "json lines", rejects, row)
+    return _records_to_grid(items, "json lines", rejects, row, max_cells)

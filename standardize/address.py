@@ -1,7 +1,8 @@
 """Resolve free-text Vietnamese addresses (old 3-tier or new 2-tier) to the new (post-2025) ward and province.
 
 How it works, all vectorized (polars expressions and joins, one rapidfuzz batch call per level):
-1. Deduplicate the address column: a province has far fewer distinct addresses than records.
+1. Deduplicate the address column: a province has far fewer distinct addresses than records. Values longer
+   than MAX_ADDRESS_CHARS are not read (unmatched): every step's work grows with an address's length.
 2. Cut each distinct address into comma segments and words, fold each distinct word once (NFC, lower case, no
    accents, đ→d), expand unit-type abbreviations ("TT." → "thitran"), and form every run of up to a few
    adjacent words as a spaceless key ("Xã Quảng Phú" → "xaquangphu", "quangphu"), the form of
@@ -14,12 +15,18 @@ How it works, all vectorized (polars expressions and joins, one rapidfuzz batch 
 4. Clean the matches: a span the text types as a unit ("Huyện Quảng Trạch", "Phường Đồng Sơn") overrides other
    readings of the words inside it; a name right after a village or street word ("Thôn Đông Thành", "đường Lê
    Lợi") is not the ward when a ward is named explicitly after it.
+   Marks of an old address rule out the new ward of the same name: a type word no new ward has before it
+   ("Thị trấn", "TT.", "Huyện"…), "cũ"/"(cũ)" after it. A name after a district's type word is not a ward; a
+   name that is only part of a province's ("Bà Rịa" in "Bà Rịa - Vũng Tàu") is neither ward nor district.
 5. Score readings of the address: an old ward followed by its old district (and province), a new ward followed
-   by its new province, an old ward followed by its province only. A reading in another province than the
-   ones the text names after it is dropped. The best reading wins; equal best readings that lead to different
-   new wards make the address ambiguous.
-6. Addresses with no reading get typo-tolerant matches for the span that runs up to their province or
-   district (rapidfuzz `process.cpdist` over the distinct (span, keyword) pairs of each scope), then are
+   by its new province, an old ward followed by its province only; in reversed order ("TPHCM - H.Bình Chánh -
+   X Phong Phú - Thôn 3") a district right before the ward and a province before it count the same. A reading
+   in another province than every one the text names (before or after it) is dropped: a confident answer is
+   always inside the province written. The best reading wins; equal best readings that lead to different new
+   wards make the address ambiguous.
+6. Addresses with no reading, or whose ward reading stops short of an unexplained word, get typo-tolerant
+   matches for the span that runs up to their province or district (rapidfuzz `process.cpdist` over the
+   distinct (span, keyword) pairs of each scope; a match must beat the next unit by FUZZY_MARGIN), then are
    scored again.
 7. Old wards split between several new ones stay ambiguous (all candidates listed, `ward_code` null) unless the
    text, or a `commune_code` hint read consistently with the text (see `_apply_hints`), names one of them.
@@ -485,7 +492,10 @@ def _tokens(distinct: pl.DataFrame) -> pl.DataFrame:
         "seg_uid",
         "old_mark",
         "local_word",
-        tok=pl.when(roman.fill_null(False))
+        # "cũ" is a mark, not a syllable of any name: it joins no span ("An (cũ)" is not An Cư).
+        tok=pl.when(pl.col("old_mark"))
+        .then(pl.lit("~cu"))
+        .when(roman.fill_null(False))
         .then(pl.col("tok").replace(ROMAN_NUMERALS))
         .otherwise(pl.col("typed_tok")),
     )
@@ -558,6 +568,11 @@ ANCHOR_OVERRIDES: dict[str, tuple[str, ...]] = {
     PROVINCE_OLD: (WARD_OLD, WARD_NEW, DISTRICT),
     PROVINCE_NEW: (WARD_OLD, WARD_NEW, DISTRICT),
     WARD_SPAN: (DISTRICT, PROVINCE_OLD, PROVINCE_NEW),
+    # A ward the text types, found in a province it names, overrides other wards inside or across it: "Xã Tân
+    # Phú Đông" is not Xã Tân Phú + "Đông". (Not any typed name in the country: "Xã An Lạc - Thôn 1" also
+    # spells Xã An Lạc Thôn of another province.)
+    WARD_OLD: (WARD_OLD, WARD_NEW),
+    WARD_NEW: (WARD_OLD, WARD_NEW),
 }
 
 
@@ -701,10 +716,15 @@ def _drop_other_provinces(
 def _context(tokens: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """What the readings need from the tokens besides the matches: village/street starts, type words written
     before a position, and units marked "cũ"."""
+    # A part of the address that is only a number ("10, Vũng Tàu, …") holds a ward's number.
+    numbers = tokens.filter(
+        (pl.len().over("addr_id", "seg_uid") == 1) & pl.col("tok").str.contains(r"^[0-9]{1,2}$")
+    ).select("addr_id", start="pos", end="pos")
     return {
         "local_starts": _locality_starts(tokens),
         "types_before": _types_before(tokens),
         "old_marks": _old_marks(tokens),
+        "number_segments": numbers,
     }
 
 
@@ -959,8 +979,14 @@ def _readings(
     # A new ward named like an old district of its province, with a ward named before it ("Xã Liên Hà, Đông
     # Anh, Hà Nội"): the name is the old district of an old 3-tier address, not the new Xã Đông Anh.
     wards_before = (
-        matches.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW]))
-        .join(local_starts, on=["addr_id", "start"], how="anti")
+        pl.concat(
+            [
+                matches.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW]))
+                .join(local_starts, on=["addr_id", "start"], how="anti")
+                .select("addr_id", "start", "end"),
+                context["number_segments"],
+            ]
+        )
         .group_by("addr_id")
         .agg(first_end=pl.col("end").min())
     )
@@ -978,6 +1004,22 @@ def _readings(
         .unique()
     )
     new = new.join(pl.concat([new_contradicted, as_district]), on=["addr_id", "unit", "w_start"], how="anti")
+    # The same for an old ward read with its province only ("3, Tân An, Long An": Phường 3 of Tân An).
+    old_as_district = (
+        old.filter(~pl.col("has_district"))
+        .select("addr_id", "unit", "w_start", "w_end", "new_province")
+        .join(
+            districts.join(units["district_to_new_province"], on="district").select(
+                "addr_id", "new_province", w_start="d_start", w_end="d_end"
+            ),
+            on=["addr_id", "new_province", "w_start", "w_end"],
+        )
+        .join(wards_before, on="addr_id")
+        .filter(pl.col("first_end") < pl.col("w_start"))
+        .select("addr_id", "unit", "w_start")
+        .unique()
+    )
+    old = old.join(old_as_district, on=["addr_id", "unit", "w_start"], how="anti")
     new = (
         new.join(visible_new_provinces, on=["addr_id", "new_province"], how="inner")
         # the province after the ward, or right before it ("TP.HCM, Phường Bến Thành")

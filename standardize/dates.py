@@ -43,9 +43,14 @@ _NUMBER = r"^(?P<whole>\d{4,5})(?:\.(?P<fraction>\d+))?$"
 _TEMP = "_date_"  # prefix of intermediate columns, dropped before returning
 
 
+# Fullwidth digits and date punctuation (an East Asian input method) → ASCII. A fixed table, not NFKC: it runs on
+# every value and NFKC costs several times more.
+_FULLWIDTH = {chr(0xFF10 + i): str(i) for i in range(10)} | {"／": "/", "－": "-", "．": ".", "：": ":"}
+
+
 def _clean(raw: pl.Expr) -> pl.Expr:
-    """Trimmed, single-spaced (any Unicode space), blank → null; fullwidth digits made ASCII (NFKC)."""
-    return empty_to_null(collapse_whitespace(raw.str.normalize("NFKC")))
+    """Trimmed, single-spaced (any Unicode space), blank → null; fullwidth digits made ASCII."""
+    return empty_to_null(collapse_whitespace(raw.str.replace_many(_FULLWIDTH)))
 
 
 # Dates written in words, matched on the accent-folded lower case text.
@@ -319,7 +324,7 @@ FLAGS_COLUMN = "_flags_dob"
 _R = "_dobr_"  # per-value readings joined to rows; not under `_TEMP` (the parser drops those)
 
 
-def _readings(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+def _readings_full(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """Per value: the candidate dates of every reading and what the value says about its file's date order.
 
     `_dobr_{df,mf}_{lo,hi}`: day-first / month-first reading with the 1900s (`lo`) and 2000s (`hi`) century of a
@@ -328,7 +333,17 @@ def _readings(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     is), "a" (both, and they differ), else null. `_dobr_status` / `_dobr_precision`: before per-row choices. `_dobr_two`, `_dobr_words`,
     `_dobr_serial` (bool): how the value was written.
     """
-    staged = _parse(frame, column)
+    staged = _parse_clock(_parse(frame, column))
+    # "1940-08-18T17:00:00.000Z": local midnight of 19 August written in UTC by a web form or a JSON export.
+    # A date of birth is a Vietnamese calendar day, so a time with an offset is moved to UTC+7 first.
+    tz = pl.coalesce(_t("df").struct.field("tz"), _t("yf").struct.field("tz"))
+    shift = pl.duration(minutes=pl.lit(LOCAL_UTC_OFFSET_MINUTES) - _t("offset_minutes"))
+    local = (_t("date").cast(pl.Datetime("us")) + _t("clock") + shift).dt.date()
+    shifted = (tz.is_not_null() & _t("clock_valid") & (local != _t("date"))).fill_null(False)
+    staged = staged.with_columns(shifted.alias(_R + "shifted"))
+    staged = staged.with_columns(
+        pl.when(pl.col(_R + "shifted")).then(local).otherwise(_t("date")).alias(_TEMP + "date")
+    )
     df = _t("df").struct
     first, second, year_text = _int(df.field("first")), _int(df.field("second_part")), df.field("year")
     two = (year_text.str.len_chars() == 2).fill_null(False)
@@ -390,7 +405,57 @@ def _readings(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         .otherwise(pl.lit("day"))
         .alias(_R + "precision"),
     )
-    return _drop_temp(staged)
+    return _drop_temp(staged).drop(_R + "dmy", _R + "zero_two", _R + "differ")
+
+
+# d/m/yyyy with a day and a month that are not 0: most registers' dates, read without the full parser.
+_SIMPLE_DMY = r"^(?P<a>0?[1-9]|[1-3][0-9])/(?P<b>0?[1-9]|[1-3][0-9])/(?P<y>[0-9]{4})$"
+
+
+def _readings(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """`_readings_full` for every value; plain d/m/yyyy and yyyy-mm-dd ones are read directly (same columns, same
+    answers)."""
+    simple = pl.col(column).str.contains(_SIMPLE_DMY).fill_null(False)
+    iso = pl.col(column).str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$").fill_null(False)
+    rest = _readings_full(frame.filter(~simple & ~iso), column)
+    iso_date = pl.col(column).str.to_date("%Y-%m-%d", strict=False)
+    iso_rows = frame.filter(iso).with_columns(
+        *(iso_date.alias(_R + name) for name in ("df_lo", "df_hi", "mf_lo", "mf_hi")),
+        *(pl.lit(False).alias(_R + name) for name in ("two", "words", "serial", "shifted")),
+        pl.lit(None, dtype=pl.String).alias(_R + "evidence"),
+        pl.when(iso_date.is_not_null())
+        .then(pl.lit("ok"))
+        .otherwise(pl.lit("impossible"))
+        .alias(_R + "status"),
+        pl.lit("day").alias(_R + "precision"),
+    )
+    parts = pl.col(_R + "parts").struct
+    fast = frame.filter(simple).with_columns(
+        pl.col(column).str.extract_groups(_SIMPLE_DMY).alias(_R + "parts")
+    )
+    day_first = _calendar_date(parts.field("y"), parts.field("b"), parts.field("a"))
+    month_first = _calendar_date(parts.field("y"), parts.field("a"), parts.field("b"))
+    fast = fast.with_columns(day_first.alias(_R + "df_lo"), month_first.alias(_R + "mf_lo"))
+    df_ok, mf_ok = pl.col(_R + "df_lo").is_not_null(), pl.col(_R + "mf_lo").is_not_null()
+    differ = _int(parts.field("a")) != _int(parts.field("b"))
+    fast = fast.with_columns(
+        pl.col(_R + "df_lo").alias(_R + "df_hi"),
+        pl.col(_R + "mf_lo").alias(_R + "mf_hi"),
+        pl.lit(False).alias(_R + "two"),
+        pl.lit(False).alias(_R + "words"),
+        pl.lit(False).alias(_R + "serial"),
+        pl.lit(False).alias(_R + "shifted"),
+        pl.when(df_ok & ~mf_ok)
+        .then(pl.lit("d"))
+        .when(mf_ok & ~df_ok)
+        .then(pl.lit("m"))
+        .when(df_ok & mf_ok & differ)
+        .then(pl.lit("a"))
+        .alias(_R + "evidence"),
+        pl.when(df_ok | mf_ok).then(pl.lit("ok")).otherwise(pl.lit("impossible")).alias(_R + "status"),
+        pl.lit("day").alias(_R + "precision"),
+    )
+    return pl.concat([fast.select(rest.columns), iso_rows.select(rest.columns), rest])
 
 
 def _file_orders(rows: pl.DataFrame, file_column: str) -> pl.DataFrame:
@@ -518,6 +583,7 @@ def dob_columns(
             REPAIRS_COLUMN: tokens(
                 (read & pl.col(_R + "words"), "dob:words"),
                 (read & pl.col(_R + "serial"), "dob:excel_serial"),
+                (read & pl.col(_R + "shifted"), "dob:utc_to_local"),
                 (read & two, "dob:two_digit_year"),
                 (read & (evidence == "m"), "dob:month_first"),
                 (read & (evidence == "a") & (order == "month_first"), "dob:month_first_file"),
@@ -564,3 +630,22 @@ def timestamp_column(
         return _timestamp_full(undecided, name, output)
 
     return _fast_then_full(frame, column, _fast_timestamp, {output: pl.col(_FAST_VALUE)}, full)
+
+
+# d/m/yyyy at the start of a timestamp, both parts 1-12 and different: the order decides the day.
+_AMBIGUOUS_DMY_START = r"^\s*(0?[1-9]|1[0-2])([/.\-])(0?[1-9]|1[0-2])([/.\-][0-9]{4})"
+
+
+def timestamp_columns(
+    frame: pl.DataFrame, column: str = "updated_at", output: str = "updated_ts"
+) -> pl.DataFrame:
+    """`timestamp_column`, plus `<output>_month_first`: the same value read month-first where its date is
+    ambiguous ("6/12/2026 9:17:00 AM"), else null. The caller picks it for rows of a month-first file."""
+    out = timestamp_column(frame, column, output)
+    parts = pl.col(column).str.extract_groups(_AMBIGUOUS_DMY_START).struct
+    swapped = pl.col(column).str.replace(_AMBIGUOUS_DMY_START, "${3}${2}${1}${4}")
+    alternative = f"{_TEMP}swapped"
+    ambiguous = parts.field("1").is_not_null() & (_int(parts.field("1")) != _int(parts.field("3")))
+    staged = out.with_columns(pl.when(ambiguous).then(swapped).alias(alternative))
+    staged = timestamp_column(staged, alternative, f"{output}_month_first")
+    return staged.drop(alternative)

@@ -203,6 +203,7 @@ def identity_columns(
             REPAIRS_COLUMN: tokens(
                 (pl.col(t["excel_number"]), "citizen_id:excel_number"),
                 (pl.col(t["apostrophe"]), "citizen_id:apostrophe"),
+                (pl.col(_TEMP + "formula"), "citizen_id:excel_formula"),
                 (pl.col(t["fullwidth"]), "citizen_id:fullwidth"),
                 (pl.col(t["invisible"]), "citizen_id:invisible_chars"),
                 (pl.col(t["zero_fix"]), "citizen_id:leading_zero"),

@@ -285,7 +285,7 @@ def name_columns(frame: pl.DataFrame, column: str = "full_name") -> pl.DataFrame
     - A leading honorific ("Ông", "Bà", "Cụ Bà", "Anh", "Chị"…) followed by a family name moves to `honorific`
       (`name:honorific`). "Anh", "Em", "Bé", "Cô", "Chú" are also given or middle names: they are stripped only
       when the rest does not end on a middle-name marker ("Anh Nguyễn Văn" is given-name-first, not "Anh" +
-      "Nguyễn Văn"); an honorific without a family name after it stays in the name, flagged `name:honorific`.
+      "Nguyễn Văn"); an honorific without a family name after it stays in the name, flagged `name:honorific_kept`.
     - Given-name-first order ("An Nguyễn Văn") is turned round when certain: the first syllable is not a family
       name, the second is, and the last is "Văn" or "Thị" (`name:given_first`); other names whose second
       syllable is the only family name are flagged `name:order_uncertain`.
@@ -395,7 +395,7 @@ def name_columns(frame: pl.DataFrame, column: str = "full_name") -> pl.DataFrame
             ),
             FLAGS_COLUMN: tokens(
                 (has_name & (residue == "residue:"), "name:input_method_residue"),
-                (has_name & pl.col(t["honorific_left"]), "name:honorific"),
+                (has_name & pl.col(t["honorific_left"]), "name:honorific_kept"),
                 (has_name & pl.col(t["uncertain"]), "name:order_uncertain"),
             ),
         },

@@ -79,6 +79,7 @@ def phone_columns(frame: pl.DataFrame, column: str = "phone") -> pl.DataFrame:
             REPAIRS_COLUMN: tokens(
                 (pl.col(f"{_TEMP}excel_number"), "phone:excel_number"),
                 (pl.col(f"{_TEMP}apostrophe"), "phone:apostrophe"),
+                (pl.col(f"{_TEMP}formula"), "phone:excel_formula"),
                 (pl.col(f"{_TEMP}fullwidth"), "phone:fullwidth"),
                 (pl.col(f"{_TEMP}invisible"), "phone:invisible_chars"),
                 (
@@ -118,6 +119,7 @@ def commune_code_columns(frame: pl.DataFrame, column: str = "commune_code") -> p
             COMMUNE_REPAIRS_COLUMN: tokens(
                 (pl.col(f"{_CODE}excel_number"), "commune_code:excel_number"),
                 (pl.col(f"{_CODE}apostrophe"), "commune_code:apostrophe"),
+                (pl.col(f"{_CODE}formula"), "commune_code:excel_formula"),
                 (pl.col(f"{_CODE}fullwidth"), "commune_code:fullwidth"),
                 (pl.col(f"{_CODE}invisible"), "commune_code:invisible_chars"),
                 (digits.str.len_chars() < 5, "commune_code:leading_zero"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import polars as pl
-from sachsong.standardize.dates import dob_columns, timestamp_column
+from sachsong.standardize.dates import dob_columns, timestamp_columns
 from sachsong.standardize.identity import identity_columns, sex_code
 from sachsong.standardize.names import HONORIFIC_SEX, name_columns
 from sachsong.standardize.phones import commune_code_columns, phone_columns
@@ -58,6 +58,21 @@ def _sex_from_honorific(frame: pl.DataFrame) -> pl.DataFrame:
     ).drop("_sex_hint")
 
 
+def _updated_in_file_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """An ambiguous update time ("6/12/2026 9:17:00 AM") is read in its file's date order, decided from the
+    dates of birth: month-first files take the month-first reading (`updated_at:month_first_file`); in a file
+    with both orders it keeps the day-first reading, flagged `updated_at:order_conflict`. (A two-digit birth
+    year was judged against the day-first reading: the order is only known after the dates of birth are read.)"""
+    alternative = pl.col("updated_ts_month_first")
+    swap = (pl.col("dob_order") == "month_first") & alternative.is_not_null()
+    conflict = (pl.col("dob_order") == "mixed") & alternative.is_not_null()
+    return frame.with_columns(
+        updated_ts=pl.when(swap).then(alternative).otherwise(pl.col("updated_ts")),
+        _repairs_updated_at=tokens((swap, "updated_at:month_first_file")),
+        _flags_updated_at=tokens((conflict, "updated_at:order_conflict")),
+    ).drop("updated_ts_month_first")
+
+
 def _collect_tokens(frame: pl.DataFrame) -> pl.DataFrame:
     """Gather the rooms' `_repairs_<field>` / `_flags_<field>` lists into `repairs` and `flags`."""
     repairs = [c for c in frame.columns if c.startswith("_repairs_")]
@@ -85,19 +100,20 @@ def standardize_residents(
     Spreadsheet damage, and what became of it, is recorded per row in two List[String] columns of
     "field:kind" tokens (no value is ever written into them):
     - `repairs`: values changed with certainty into their standard form — `citizen_id:excel_number`
-      (".0", a scientific rendering that carries every digit), `citizen_id:apostrophe`, `citizen_id:fullwidth`,
-      `citizen_id:invisible_chars`, `citizen_id:leading_zero`; the same kinds for `phone:` (plus
-      `phone:leading_zero`, a number without its trunk 0) and `commune_code:`; `dob:words`, `dob:excel_serial`,
+      (".0", a scientific rendering that carries every digit), `citizen_id:apostrophe`, `citizen_id:excel_formula`
+      (="…"), `citizen_id:fullwidth`, `citizen_id:invisible_chars`, `citizen_id:leading_zero`; the same kinds for
+      `phone:` (its `phone:leading_zero` is a number without its trunk 0) and `commune_code:`; `dob:words`,
+      `dob:excel_serial`, `dob:utc_to_local`,
       `dob:two_digit_year`, `dob:month_first` (only that order reads it), `dob:month_first_file` (ambiguous,
       read in its file's month-first order); `name:honorific`, `name:telex`, `name:vni`, `name:given_first`;
-      `sex:from_honorific`.
+      `sex:from_honorific`; `updated_at:month_first_file`.
     - `flags`: values suspicious but NOT changed (the raw value stays the only truth) — `citizen_id:not_digits`
       ("045O80000111"), `citizen_id:length`, `citizen_id:century_digit` (4–9: born after 2099),
       `citizen_id:excel_digits_lost` (scientific notation without every digit: never guessed),
       `phone:excel_digits_lost`, `commune_code:invalid`, `dob:order_conflict` (ambiguous date in a file with
       both orders: left unread), `dob:order_assumed` (ambiguous date, file gives no evidence: read day-first),
-      `dob:century_ambiguous`, `dob:order_outlier`, `name:input_method_residue`, `name:honorific`,
-      `name:order_uncertain`, `sex:honorific_mismatch`.
+      `dob:century_ambiguous`, `dob:order_outlier`, `name:input_method_residue`, `name:honorific_kept`,
+      `name:order_uncertain`, `sex:honorific_mismatch`, `updated_at:order_conflict`.
     A row with neither is as the source sent it; the rules decide what quarantines (e.g. `citizen_id_status`
     `invalid`, `dob_status` `unparsable`). Raw columns are never overwritten.
     """
@@ -110,10 +126,11 @@ def standardize_residents(
     frame = base.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row_uid"))
 
     frame = over_unique(frame, "full_name", name_columns)
-    frame = over_unique(frame, "updated_at", timestamp_column)
+    frame = over_unique(frame, "updated_at", timestamp_columns)
     # Date order is decided per source file and a two-digit year against the row's update time: not per value.
     file_column = "source_file" if "source_file" in frame.columns else "source_id"
     frame = dob_columns(frame, "date_of_birth", file_column=file_column, reference_column="updated_ts")
+    frame = _updated_in_file_order(frame)
     frame = over_unique(frame, "sex", with_expressions(lambda column: {"sex_code": sex_code(column)}))
     frame = _sex_from_honorific(frame)
     frame = over_unique(frame, "phone", phone_columns)

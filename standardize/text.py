@@ -207,6 +207,7 @@ _APOSTROPHES = "'\u2019\u2018`\u00b4"
 # A float rendering of an integer ("79012345678.0", "…,00" in a Vietnamese-locale sheet). Three zeros after the
 # mark read as a thousands group ("001.085.012.000"), not a float.
 _EXCEL_FLOAT = r"^([0-9]+)[.,]0{1,2}$"
+_TEXT_FORMULA = r'^=\s*"([^"]*)"$'
 # Scientific notation as Excel shows a big number: mantissa, optional fraction, exponent.
 _EXCEL_SCIENTIFIC = r"^(?P<int>[1-9])(?:[.,](?P<frac>[0-9]+))?[eE]\+?(?P<exp>[0-9]{1,2})$"
 
@@ -217,6 +218,7 @@ _NUMBER_CELL_FLAGS: tuple[str, ...] = (
     "fullwidth",
     "invisible",
     "apostrophe",
+    "formula",
     "excel_number",
 )
 
@@ -229,7 +231,8 @@ def number_cell_columns(frame: pl.DataFrame, column: str, prefix: str) -> pl.Dat
       expanded when its mantissa carries every digit; null when blank or a "none" marker ("chưa cấp", "-");
     - `missing` (bool): blank, null or a "none" marker;
     - `lost` (bool): scientific notation whose mantissa lacks digits ("7,9E+10"): unrecoverable, never guessed;
-    - `fullwidth`, `invisible`, `apostrophe`, `excel_number` (bool): which repair was made.
+    - `fullwidth`, `invisible`, `apostrophe`, `formula` (a text formula ="…"), `excel_number` (bool): which
+      repair was made.
     Separators (spaces, dots, dashes) are left to the caller, which knows its own grouping.
 
     Cells that are plain ASCII digits (most of them) skip the work: only the others go through it, and the
@@ -253,7 +256,7 @@ def number_cell_columns(frame: pl.DataFrame, column: str, prefix: str) -> pl.Dat
 
 def _number_cell_full(frame: pl.DataFrame, column: str, prefix: str) -> pl.DataFrame:
     t = {name: prefix + name for name in ("text", "missing", "lost", "fullwidth", "invisible", "apostrophe",
-                                          "excel_number", "sci", "key")}  # fmt: skip
+                                          "excel_number", "sci", "key", "formula")}  # fmt: skip
     raw = pl.col(column)
     staged = frame.with_columns(
         raw.str.contains(_FULLWIDTH_DIGIT).fill_null(False).alias(t["fullwidth"]),
@@ -261,6 +264,11 @@ def _number_cell_full(frame: pl.DataFrame, column: str, prefix: str) -> pl.DataF
         collapse_whitespace(raw.str.normalize("NFKC").str.replace_all(_INVISIBLE, "")).alias(t["text"]),
     )
     text = pl.col(t["text"])
+    # ="079190012345": the text formula an office types so Excel keeps the zeros (and shows only the digits).
+    staged = staged.with_columns(
+        text.str.contains(_TEXT_FORMULA).fill_null(False).alias(t["formula"]),
+        text.str.replace(_TEXT_FORMULA, "${1}").str.strip_chars(" ").alias(t["text"]),
+    )
     staged = staged.with_columns(
         text.str.contains(f"^[{_APOSTROPHES}]").fill_null(False).alias(t["apostrophe"]),
         text.str.strip_chars_start(_APOSTROPHES).str.strip_chars(" ").alias(t["text"]),

@@ -29,6 +29,7 @@ from sachsong.store.layout import (
     StoreBusyError,
     fsync_dir,
     make_private_dir,
+    make_private_store,
     private_files,
 )
 
@@ -94,7 +95,7 @@ def _connect(
     """A connection to history.duckdb; waits (back-off 0.05 s doubling to 2 s) while another process holds it."""
     path = history_path(store_dir)
     if not read_only:
-        make_private_dir(path.parent)
+        make_private_store(path.parent)
     wait = wait_seconds() if wait is None else wait
     deadline = time.monotonic() + wait
     delay = 0.05

@@ -71,6 +71,19 @@ def private_files() -> Iterator[None]:
                 os.umask(_umask_saved)
 
 
+def make_private_store(store_dir: Path) -> Path:
+    """The store directory, created 0700 or, when it exists and this user owns it, narrowed to 0700.
+
+    It holds personal data: a store created by an earlier version (or by `mkdir` before the first run, as the
+    flow's work folder does) must not stay readable by every account on the machine.
+    """
+    store_dir = make_private_dir(Path(store_dir))
+    status = store_dir.stat()
+    if status.st_uid == os.getuid() and status.st_mode & 0o077:
+        os.chmod(store_dir, 0o700)
+    return store_dir
+
+
 def make_private_dir(path: Path) -> Path:
     """Create `path` (and missing parents) as 0700; an existing directory is left as its owner set it."""
     path = Path(path)

@@ -50,6 +50,7 @@ from sachsong.store.layout import (
     fsync_dir,
     fsync_tree,
     make_private_dir,
+    make_private_store,
     private_files,
     snapshot_dir,
     snapshots_dir,
@@ -572,6 +573,7 @@ def publish_snapshot(
             raise TypeError(
                 f"table {name!r} is a {type(table).__name__}, expected a polars DataFrame or a ParquetQuery"
             )
+    make_private_store(store_dir)
     make_private_dir(snapshots_dir(store_dir))
 
     with private_files(), publish_lock(store_dir, lock_timeout, run_id):

@@ -140,7 +140,9 @@ def test_a_file_two_encodings_read_equally_well_is_rejected_whole_with_the_reaso
     result = ingest_directory(tmp_path)
     count = result.counts.row(0, named=True)
     assert count["status"] == "failed"
-    assert count["error"].startswith("encoding is ambiguous: cp1258, tcvn3 and vni read the text about equally")
+    assert count["error"].startswith(
+        "encoding is ambiguous: cp1258, tcvn3 and vni read the text about equally"
+    )
     assert result.table.is_empty()
 
 
@@ -240,3 +242,45 @@ def test_a_row_of_numbers_that_is_not_a_column_number_row_is_kept() -> None:
 def test_describe_counts_kinds_in_a_fixed_order() -> None:
     kinds = pl.Series(["repeated header", "column-number row", "repeated header"])
     assert describe(kinds) == "3 template rows dropped: 1 column-number row, 2 repeated headers"
+
+
+def test_records_after_a_mid_file_signature_block_are_kept() -> None:
+    # A register of names and addresses only, signed at the foot of page 1, then page 2 goes on.
+    header = ["STT", "Họ và tên", "Địa chỉ"]
+    frame = pl.DataFrame(
+        {
+            "c0": ["1", "Người lập biểu", None, "2", None, "3", None],
+            "c1": [
+                "Nguyễn Văn An",
+                None,
+                "Lê Văn Tám",
+                "Trần Thị Na",
+                "Hồ Văn Lợi",
+                "Võ Thị Mai",
+                "Phan Văn Ba",
+            ],
+            "c2": ["Thôn 1", "TM. UBND XÃ", None, "Thôn 2", "Thôn 3", None, "Đinh Văn Tư"],
+            "source_row": [1, 2, 3, 4, 5, 6, 7],
+        }
+    )
+    found = template_rows(frame, header, map_header(header))
+    # Rows 3 and 5 have no STT but records follow them; row 7, after the last record, is the signers' names.
+    assert found.rows() == [(2, "signature row"), (7, "signature row")]
+
+
+def test_a_page_header_repeated_in_capitals_is_found_among_many_records() -> None:
+    header = ["STT", "Họ và tên", "Ngày sinh", "Giới tính"]
+    people = [[str(i), "Nguyễn Văn An", "1990", "Nam"] for i in range(1, 501)]
+    rows = [
+        *people[:250],
+        ["STT", "HỌ VÀ TÊN", "NGÀY SINH", "GIỚI TÍNH"],
+        ["(1)", "(2)", "(3)", "(4)"],
+        *people[250:],
+    ]
+    frame = pl.DataFrame(
+        {f"c{i}": [r[i] for r in rows] for i in range(4)} | {"source_row": list(range(1, len(rows) + 1))}
+    )
+    assert template_rows(frame, header, map_header(header)).rows() == [
+        (251, "repeated header"),
+        (252, "column-number row"),
+    ]

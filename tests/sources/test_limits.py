@@ -726,3 +726,98 @@ def test_binary_xlsb_sheets_are_refused_with_a_reason(root: Path) -> None:
     result = ingest_directory(root)
     _failed(result, "binary.xlsb", "binary Excel workbook (.xlsb) is not read")
     _assert_whole(result)
+
+
+class PanicException(BaseException):
+    """What pyo3 raises when a Rust library panics: not an Exception."""
+
+
+@pytest.mark.parametrize("error", [PanicException, ValueError, MemoryError, RecursionError])
+def test_a_reader_that_breaks_costs_its_file_only_and_its_message_stays_out(
+    root: Path, monkeypatch: pytest.MonkeyPatch, error: type[BaseException]
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise error(f"cell value {PLANTED_NAME!r} at B2")  # libraries quote the content they choke on
+
+    monkeypatch.setattr(ingest_module, "read_spreadsheet", broken)
+    (root / "sheet.xlsx").write_bytes(_xlsx({"A": PEOPLE_ROWS}))
+    result = ingest_directory(root)
+    count = _failed(result, "sheet.xlsx")
+    assert count["error"] in (
+        "unreadable: PanicException",
+        "unreadable: ValueError",
+        "too large to read in memory",
+        "nested too deeply to read",
+    )
+    _assert_whole(result)
+
+
+def test_excel_2003_xml_spreadsheets_are_read_as_tables(root: Path) -> None:
+    page = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<?mso-application progid="Excel.Sheet"?>\n'
+        '<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" '
+        'xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet">\n'
+        "<Styles>" + '<Style ss:ID="s1"><NumberFormat ss:Format="@"/></Style>' * 300 + "</Styles>\n"
+        '<Worksheet ss:Name="Danh sách"><Table>\n'
+        '<Row><Cell ss:MergeAcross="2"><Data ss:Type="String">UBND XÃ QUẢNG NINH</Data></Cell></Row>\n'
+        '<Row><Cell><Data ss:Type="String">Họ và tên</Data></Cell><Cell><Data ss:Type="String">Ngày sinh</Data>'
+        '</Cell><Cell><Data ss:Type="String">Số CCCD</Data></Cell></Row>\n'
+        '<Row><Cell><Data ss:Type="String">Nguyễn Văn Anh</Data><Comment><Data>ghi chú</Data></Comment></Cell>'
+        '<Cell ss:Index="3"><Data ss:Type="String">044090001234</Data></Cell></Row>\n'
+        '<Row><Cell><Data ss:Type="String">Lê Thị Na</Data></Cell><Cell><Data ss:Type="Number">1991</Data>'
+        '</Cell><Cell><Data ss:Type="String">044191000002</Data></Cell></Row>\n'
+        "</Table></Worksheet></Workbook>\n"
+    )
+    (root / "xml2003.xls").write_text(page, encoding="utf-8")
+    result = ingest_directory(root)
+    count = _count(result, "xml2003.xls")
+    assert (count["status"], count["kind"], count["rows_in"], count["rows_out"]) == ("ok", "html", 2, 2)
+    assert count["dialect"] == "Excel 2003 XML spreadsheet"
+    published = result.table.filter(pl.col("source_file") == "xml2003.xls")
+    assert published.select("full_name", "date_of_birth", "citizen_id").rows() == [
+        ("Nguyễn Văn Anh", None, "044090001234"),
+        ("Lê Thị Na", "1991", "044191000002"),
+    ]
+    _assert_whole(result)
+
+
+def test_an_exports_folder_linked_outside_is_not_followed(tmp_path: Path) -> None:
+    secret = _secret(tmp_path)
+    province = tmp_path / "province"
+    province.mkdir()
+    (province / "good.csv").write_text(GOOD, encoding="utf-8")
+    (province / "exports").symlink_to(secret, target_is_directory=True)
+    result = ingest_directory(province)
+    assert PLANTED_NAME not in result.table["full_name"].to_list()
+    _failed(result, "exports", "symbolic link to a folder: not followed")
+    _assert_whole(result)
+
+
+def test_markup_and_shared_strings_have_their_own_bounds(root: Path) -> None:
+    page = "<table><tr><td>Họ và tên</td></tr>" + "<tr><td>Lê Văn Tám</td></tr>" * 200 + "</table>"
+    (root / "page.xls").write_text(page, encoding="utf-8")
+    buffer = io.BytesIO(_xlsx({"A": PEOPLE_ROWS}))
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:  # openpyxl writes inline strings
+        items = b"<si><t>x</t></si>" * 200
+        archive.writestr("xl/sharedStrings.xml", b'<sst count="200" uniqueCount="200">' + items + b"</sst>")
+    (root / "strings.xlsx").write_bytes(buffer.getvalue())
+    result = ingest_directory(root, limits=ReadLimits(max_markup_bytes=4_000, max_cells=100))
+    _failed(result, "page.xls", "over the limit of 4,000 (max_markup_bytes)")
+    _failed(result, "strings.xlsx", "the shared strings hold 20", "(max_cells)")
+    _assert_whole(result)
+
+
+def test_tables_too_wide_to_hold_are_refused_before_they_are_built(root: Path) -> None:
+    wide_header = "Họ và tên," + ",".join(f"c{i}" for i in range(4_000))
+    (root / "wide.csv").write_text(wide_header + "\nLê Văn Tám" + "," * 4_000 + "\n", encoding="utf-8")
+    # Every record a new key: the union of keys is as wide as the list is long.
+    records = [{"ho_ten": "Lê Văn Tám", f"k{i}": i} for i in range(300)]
+    (root / "keys.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    wider = [{"ho_ten": "Lê Văn Tám", **{f"k{i}": i for i in range(17_000)}}]
+    (root / "wider.json").write_text(json.dumps(wider, ensure_ascii=False), encoding="utf-8")
+    result = ingest_directory(root, limits=ReadLimits(max_cells=10_000))
+    count = _failed(result, "wide.csv", "4,001 columns × 3 lines: over the limit of 10,000 cells (max_cells)")
+    assert (count["rows_in"], count["rows_rejected"]) == (1, 1)
+    _failed(result, "keys.json", "301 columns × 300 records: over the limit of 10,000 cells (max_cells)")
+    _failed(result, "wider.json", "17,001 columns, more than a sheet holds (16,384)")
+    _assert_whole(result)

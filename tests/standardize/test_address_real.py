@@ -419,3 +419,32 @@ def test_a_name_cut_short_by_a_typo_is_not_read_as_the_shorter_ward(ref):
     [expected] = old_codes(ref, "Xã Bình Hòa Tây", "Huyện Mộc Hóa")
     [row] = resolve(["Số 12 đường Lê Lợi, Xã Bình Hòa Tâ, Huyện Mộc Hóa, Tỉnh Long An"])
     assert (row["ward_code"], row["address_status"]) == (expected, "fuzzy")
+
+
+def test_a_bare_ward_number_before_a_district_named_like_a_new_ward(ref):
+    # "10, Vũng Tàu, …": the number is the old ward (Phường 10) and Vũng Tàu its district, not the new
+    # Phường Vũng Tàu; without the ward's type the number alone settles nothing, so no confident answer.
+    [row] = resolve(["10, Vũng Tàu, Tỉnh Bà Rịa - Vũng Tàu"])
+    assert row["address_status"] == "unmatched"
+    assert_exact(resolve(["Phường Vũng Tàu, Tỉnh Bà Rịa - Vũng Tàu"]), new_code(ref, "Phường Vũng Tàu", "79"))
+
+
+@pytest.mark.parametrize("mark", ["(cũ)", ""])
+def test_a_typed_name_is_not_read_as_a_shorter_ward_inside_it(ref, mark):
+    # Xã Tân Phú Đông (Sa Đéc) and the new Xã Tân Phú are both in the new Đồng Tháp: the typed name is the
+    # longer one (with "cũ", the old commune).
+    [row] = resolve([f"Xã Tân Phú Đông {mark}, Đồng Tháp".replace(" ,", ",")])
+    shorter = new_code(ref, "Xã Tân Phú", "82")
+    assert row["ward_code"] != shorter and shorter not in row["ward_candidates"]
+
+
+def test_a_typed_ward_of_another_province_does_not_swallow_the_ward(ref):
+    # "Xã An Lạc - Thôn 1" also spells Xã An Lạc Thôn, a ward of Sóc Trăng: not in the province written.
+    [expected] = old_codes(ref, "Xã An Lạc", "Huyện Sơn Động")
+    assert_exact(resolve(["Bắc Giang - Huyện Sơn Động - Xã An Lạc - Thôn 1"]), expected)
+
+
+def test_cu_is_not_a_syllable_of_the_next_name(ref):
+    # "An (cũ)" must not read as An Cư.
+    [expected] = old_codes(ref, "Xã Khánh An", "Huyện An Phú")
+    assert_exact(resolve(["Xã Khánh An (cũ), An Giang"]), expected)

@@ -280,3 +280,21 @@ def test_one_typo_does_not_make_a_big_day_first_file_mixed():
     rows = read(values)
     assert rows[-1] == (date(1960, 4, 8), "day", "ok", [], [])
     assert rows[-2] == (date(1990, 5, 13), "day", "ok", ["dob:month_first"], ["dob:order_outlier"])
+
+
+def test_plain_day_month_year_and_iso_values_read_the_same_without_the_full_parser():
+    from sachsong.standardize.dates import _readings, _readings_full
+
+    values = ["15/08/1985", "5/8/1985", "31/02/1990", "12/25/1990", "29/02/1992", "29/02/1900", "1/1/0985",
+              "13/13/1990", "7/7/1977", "31/12/2099", "01/10/1955", "1985-08-15", "1990-02-30", "0985-01-01"]  # fmt: skip
+    frame = pl.DataFrame({"raw": values})
+    assert_frame_equal(_readings(frame, "raw").sort("raw"), _readings_full(frame, "raw").sort("raw"))
+
+
+def test_a_date_of_birth_written_in_utc_is_the_vietnamese_day():
+    # A JSON export writes local midnight of 19 August 1940 as 17:00 UTC the day before.
+    assert read(["1940-08-18T17:00:00.000Z", "1940-08-19T00:00:00+07:00", "1940-08-18T00:00:00Z"]) == [
+        (date(1940, 8, 19), "day", "ok", ["dob:utc_to_local"], []),
+        (date(1940, 8, 19), "day", "ok", [], []),
+        (date(1940, 8, 18), "day", "ok", [], []),
+    ]

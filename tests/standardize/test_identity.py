@@ -191,3 +191,10 @@ def test_century_digit_beyond_2099_is_invalid_and_not_decoded():
             "invalid",
             ["citizen_id:century_digit"],
         )
+
+
+def test_a_text_formula_typed_to_keep_the_zeros():
+    assert (
+        repaired(['="079190012345"', '= "079190012345"'])
+        == [(CCCD, CCCD, None, "ok", ["citizen_id:excel_formula"], [])] * 2
+    )

@@ -116,8 +116,8 @@ def test_honorific_words_that_are_names_stay_names():
     assert repaired(["Nguyễn Thị Em", "Trần Anh", "Ông Văn Tùng", "Bà Lan"]) == [
         ("Nguyễn Thị Em", None, "Nguyễn", "Thị", "Em", [], []),
         ("Trần Anh", None, "Trần", None, "Anh", [], []),
-        ("Ông Văn Tùng", None, "Ông", "Văn", "Tùng", [], ["name:honorific"]),
-        ("Bà Lan", None, "Bà", None, "Lan", [], ["name:honorific"]),
+        ("Ông Văn Tùng", None, "Ông", "Văn", "Tùng", [], ["name:honorific_kept"]),
+        ("Bà Lan", None, "Bà", None, "Lan", [], ["name:honorific_kept"]),
     ]
 
 

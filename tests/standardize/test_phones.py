@@ -159,3 +159,8 @@ def test_commune_codes_that_are_not_codes_are_flagged_and_left_null():
         (None, [], []),
         (None, [], []),
     ]
+
+
+def test_a_text_formula_typed_to_keep_the_zero():
+    assert repaired(['="0912345678"']) == [("+84912345678", "ok", ["phone:excel_formula"], [])]
+    assert codes(['="00400"']) == [("00400", ["commune_code:excel_formula"], [])]

@@ -271,3 +271,27 @@ def test_an_excel_damaged_row_is_repaired_and_says_how():
     assert third["flags"] == ["dob:order_assumed", "citizen_id:not_digits"]
     assert third["dob"] == date(1960, 4, 8) and third["repairs"] == []
     assert out.select(raw.columns).equals(raw)
+
+
+def test_update_times_follow_their_files_date_order():
+    raw = pl.DataFrame(
+        {
+            "date_of_birth": ["12/25/1990", "8/4/1960", "25/12/1990", "12/25/1990", "8/4/1960"],
+            "updated_at": ["6/12/2026 9:17:00 AM"] * 5,
+            "source_file": ["us.csv", "us.csv", "mix.csv", "mix.csv", "vn.csv"],
+        }
+    )
+    out = standardize_residents(raw, address_resolver=contract_safe_resolver)
+    validate_standardized(out)
+    assert (
+        out["updated_ts"].to_list() == [datetime(2026, 6, 12, 9, 17)] * 2 + [datetime(2026, 12, 6, 9, 17)] * 3
+    )
+    assert out["repairs"].to_list()[:2] == [
+        ["dob:month_first", "updated_at:month_first_file"],
+        ["dob:month_first_file", "updated_at:month_first_file"],
+    ]
+    assert out["flags"].to_list()[2:] == [
+        ["updated_at:order_conflict"],
+        ["updated_at:order_conflict"],
+        ["dob:order_assumed"],
+    ]

@@ -970,6 +970,11 @@ class Builder:
             cls = "thi_tran" if ("tt " in folded or "thi tran" in folded) else "old_street_hamlet"
             if o.wbare.isdigit() or re.search(r" [AB]$", o.wbare):
                 cls = "letter_suffix"
+            if fold(district) != fold(o.dbare):
+                # an outdated district: only a ward name that names one ward in the merged province
+                if len(self.name_index[(self.newprov[o.code], fold(o.wbare))]) != 1:
+                    continue
+                cls = "outdated_district"
             self.add(address, set(o.targets), cls, f"{VNP}; label {CW} old_ward_code={o.code}")
 
 
@@ -1675,6 +1680,70 @@ VNPOST: list[tuple[str, str, str, tuple[str, str, str]]] = [
     ("Ấp 2, Xã Phong Thạnh Đông A", "Giá Rai", "Bạc Liêu", ("Bạc Liêu", "Giá Rai", "Phong Thạnh Đông A")),
     ("Ấp 11, Xã Phong Thạnh Đông", "Giá Rai", "Bạc Liêu", ("Bạc Liêu", "Giá Rai", "Phong Thạnh Đông")),
     ("Ấp 16 A, Xã Phong Tân", "Giá Rai", "Bạc Liêu", ("Bạc Liêu", "Giá Rai", "Phong Tân")),
+    ("Thôn 5, xã Hòa Trung", "Di Linh", "Lâm Đồng", ("Lâm Đồng", "Di Linh", "Hòa Trung")),
+    ("Thôn 2, xã Hòa Ninh", "Di Linh", "Lâm Đồng", ("Lâm Đồng", "Di Linh", "Hòa Ninh")),
+    ("Thôn Đăng Rách, xã Gung Ré", "Di Linh", "Lâm Đồng", ("Lâm Đồng", "Di Linh", "Gung Ré")),
+    ("Thôn Bo Cao, xã Sơn Điền", "Di Linh", "Lâm Đồng", ("Lâm Đồng", "Di Linh", "Sơn Điền")),
+    ("Thôn Ka sá, xã Gia Bắc", "Di Linh", "Lâm Đồng", ("Lâm Đồng", "Di Linh", "Gia Bắc")),
+    ("Hiệp Thành 2, xã Tam Bố", "Di Linh", "Lâm Đồng", ("Lâm Đồng", "Di Linh", "Tam Bố")),
+    ("03 Trần Phú, TT Lộc Thắng", "Bảo Lâm", "Lâm Đồng", ("Lâm Đồng", "Bảo Lâm", "Lộc Thắng")),
+    ("Thôn Khánh Thượng, xã Lộc Đức", "Bảo Lâm", "Lâm Đồng", ("Lâm Đồng", "Bảo Lâm", "Lộc Đức")),
+    ("Thôn 1, xã B Lá", "Bảo Lâm", "Lâm Đồng", ("Lâm Đồng", "Bảo Lâm", "B'Lá")),
+    ("Thôn 8A, xã Lộc Thành", "Bảo Lâm", "Lâm Đồng", ("Lâm Đồng", "Bảo Lâm", "Lộc Thành")),
+    ("Thôn 1, xã Tân Lạc", "Bảo Lâm", "Lâm Đồng", ("Lâm Đồng", "Bảo Lâm", "Tân Lạc")),
+    ("54 Đoàn Thị Điểm, Lộc Thanh", "Bảo Lộc", "Lâm Đồng", ("Lâm Đồng", "Bảo Lộc", "Lộc Thanh")),
+    ("Tổ 6A, Phường Lộc Tiến", "Bảo Lộc", "Lâm Đồng", ("Lâm Đồng", "Bảo Lộc", "Lộc Tiến")),
+    ("186 Đường 1/5, Phường Blao", "Bảo Lộc", "Lâm Đồng", ("Lâm Đồng", "Bảo Lộc", "B'Lao")),
+    ("1427 Quốc Lộ 20, xã Đại Lào", "Bảo Lộc", "Lâm Đồng", ("Lâm Đồng", "Bảo Lộc", "Đại Lào")),
+    ("Thôn 13, xã Đam Bri", "Bảo Lộc", "Lâm Đồng", ("Lâm Đồng", "Bảo Lộc", "ĐamBri")),
+    # district merged into Đạ Huoai early in 2025: the list still says Đạ Tẻh / Cát Tiên
+    ("Thôn 5, xã Quảng Trị", "Đạ Tẻh", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Quảng Trị")),
+    ("Thôn 4, xã Quốc Oai", "Đạ Tẻh", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Quốc Oai")),
+    ("Thôn 3, xã Mỹ Đức", "Đạ Tẻh", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Mỹ Đức")),
+    ("Thôn 6, xã Đạ Kho", "Đạ Tẻh", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Đạ Kho")),
+    ("Thôn Bình Hòa, xã Đạ Pal", "Đạ Tẻh", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Đạ Pal")),
+    ("Thôn 3, xã Tiên Hoàng", "Cát Tiên", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Tiên Hoàng")),
+    ("Thôn Trấn Phú, xã Gia Viễn", "Cát Tiên", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Gia Viễn")),
+    ("Thôn 3, xã Quảng Ngãi", "Cát Tiên", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Quảng Ngãi")),
+    ("Tổ 2, TT Đạm Ri", "Đạ Huoai", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Đạ M'ri")),
+    ("Thôn 3, xã Hà Lâm", "Đạ Huoai", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Hà Lâm")),
+    ("Thôn 4, xã Đạ Oai", "Đạ Huoai", "Lâm Đồng", ("Lâm Đồng", "Đạ Huoai", "Đạ Oai")),
+    ("Thôn Liêng Trang 2, xã Đạ Tông", "Đam Rông", "Lâm Đồng", ("Lâm Đồng", "Đam Rông", "Đạ Tông")),
+    ("Thôn Liêng Rak, xã Đạ M Rông", "Đam Rông", "Lâm Đồng", ("Lâm Đồng", "Đam Rông", "Đạ M'Rông")),
+    ("Thôn 2, xã Rô Men", "Đam Rông", "Lâm Đồng", ("Lâm Đồng", "Đam Rông", "Rô Men")),
+    ("Thôn Đạ Mun, xã Đạ K nàng", "Đam Rông", "Lâm Đồng", ("Lâm Đồng", "Đam Rông", "Đạ K' Nàng")),
+    ("Thôn Trung Tâm, xã Phi Liêng", "Đam Rông", "Lâm Đồng", ("Lâm Đồng", "Đam Rông", "Phi Liêng")),
+    ("Thôn 1, xã Liêng Sronh", "Đam Rông", "Lâm Đồng", ("Lâm Đồng", "Đam Rông", "Liêng Srônh")),
+    ("Thôn Pho Có, xã Đạ Rsal", "Đam Rông", "Lâm Đồng", ("Lâm Đồng", "Đam Rông", "Đạ Rsal")),
+    ("2, Công xã Paris, P. Bến Nghé", "Quận 1", "Hồ Chí Minh", ("Hồ Chí Minh", "1", "Bến Nghé")),
+    ("75 Đinh Tiên Hoàng, Tràng Tiền", "Hoàn Kiếm", "Hà Nội", ("Hà Nội", "Hoàn Kiếm", "Tràng Tiền")),
+    ("22 Phố Cửa Nam, Phường Cửa Nam", "Hoàn Kiếm", "Hà Nội", ("Hà Nội", "Hoàn Kiếm", "Cửa Nam")),
+    ("35 Thái Thịnh, P.Thịnh Quang", "Đống Đa", "Hà Nội", ("Hà Nội", "Đống Đa", "Thịnh Quang")),
+    ("Nhà B15 khu tập thể Kim Liên, P.Kim Liên", "Đống Đa", "Hà Nội", ("Hà Nội", "Đống Đa", "Kim Liên")),
+    ("47 Đặng Tiến Đông, P.Trung Liệt", "Đống Đa", "Hà Nội", ("Hà Nội", "Đống Đa", "Trung Liệt")),
+    ("305 Tây Sơn, P. Ngã Tư Sở", "Đống Đa", "Hà Nội", ("Hà Nội", "Đống Đa", "Ngã Tư Sở")),
+    ("95 Nguyễn Chí Thanh, P.Láng Hạ", "Đống Đa", "Hà Nội", ("Hà Nội", "Đống Đa", "Láng Hạ")),
+    ("165 Cầu Giấy, P.Quan Hoa", "Cầu Giấy", "Hà Nội", ("Hà Nội", "Cầu Giấy", "Quan Hoa")),
+    ("CT4-5 ngõ 6 Dương Đình Nghệ, P.Yên Hòa", "Cầu Giấy", "Hà Nội", ("Hà Nội", "Cầu Giấy", "Yên Hòa")),
+    ("Trung Yên 3, P.Trung Hòa", "Cầu Giấy", "Hà Nội", ("Hà Nội", "Cầu Giấy", "Trung Hòa")),
+    ("D2 Giảng Võ, Ba Đình", "Ba Đình", "Hà Nội", ("Hà Nội", "Ba Đình", "Giảng Võ")),
+    ("79 Ngô Gia Tự, Đức Giang", "Long Biên", "Hà Nội", ("Hà Nội", "Long Biên", "Đức Giang")),
+    ("149 Hồ Tùng Mậu - Cầu Diễn", "Nam Từ Liêm", "Hà Nội", ("Hà Nội", "Nam Từ Liêm", "Cầu Diễn")),
+    ("Số 5 Phạm Hùng - Mỹ Đình 2", "Nam Từ Liêm", "Hà Nội", ("Hà Nội", "Nam Từ Liêm", "Mỹ Đình 2")),
+    ("19 Nguyễn Cơ Thạch Mỹ Đình 2", "Nam Từ Liêm", "Hà Nội", ("Hà Nội", "Nam Từ Liêm", "Mỹ Đình 2")),
+    ("197 Nguyễn Đức Thuận, TT Trâu Quỳ", "Gia Lâm", "Hà Nội", ("Hà Nội", "Gia Lâm", "Trâu Quỳ")),
+    ("Số 5 ngõ 405 Ngọc Hồi thị trấn Văn Điển", "Thanh Trì", "Hà Nội", ("Hà Nội", "Thanh Trì", "Văn Điển")),
+    ("Đường 70B, xã Đông Mỹ", "Thanh Trì", "Hà Nội", ("Hà Nội", "Thanh Trì", "Đông Mỹ")),
+    ("Số 9, Cao Lỗ, Thị trấn Đông Anh", "Đông Anh", "Hà Nội", ("Hà Nội", "Đông Anh", "Đông Anh")),
+    ("Vân Trì, Vân Nội", "Đông Anh", "Hà Nội", ("Hà Nội", "Đông Anh", "Vân Nội")),
+    ("Cổng A, KCN Thăng Long, Kim Chung", "Đông Anh", "Hà Nội", ("Hà Nội", "Đông Anh", "Kim Chung")),
+    ("Số 31, Quốc lộ 3, thị trấn Sóc Sơn", "Sóc Sơn", "Hà Nội", ("Hà Nội", "Sóc Sơn", "Sóc Sơn")),
+    ("Đường 3, Phù Lỗ, Sóc Sơn", "Sóc Sơn", "Hà Nội", ("Hà Nội", "Sóc Sơn", "Phù Lỗ")),
+    ("Phố Kim Anh, Thanh Xuân", "Sóc Sơn", "Hà Nội", ("Hà Nội", "Sóc Sơn", "Thanh Xuân")),
+    ("Thôn Đại Bái, Xã Đại Thịnh", "Mê Linh", "Hà Nội", ("Hà Nội", "Mê Linh", "Đại Thịnh")),
+    ("Thôn 1, Thạch Đà", "Mê Linh", "Hà Nội", ("Hà Nội", "Mê Linh", "Thạch Đà")),
+    ("Yên Nhân, Tiền Phong", "Mê Linh", "Hà Nội", ("Hà Nội", "Mê Linh", "Tiền Phong")),
+    ("Số 04 Quang Trung Phường Yết Kiêu", "Hà Đông", "Hà Nội", ("Hà Nội", "Hà Đông", "Yết Kiêu")),
 ]
 
 
@@ -1701,7 +1770,9 @@ def check(rows: list[dict[str, str]], olds: dict[str, OldWard], news: dict[str, 
             assert m, row
             named = olds[m.group(1)].wbare
         alternatives = {named, ROMAN.get(named, named)}
-        assert any(f" {_loose(a)} " in text for a in alternatives), (named, row)
+        squashed = squash(row["address"])
+        # "Đạ M'ri" is written "Đạm Ri", "B'Lao" "Blao": spacing and apostrophes may differ
+        assert any(f" {_loose(a)} " in text or squash(a) in squashed for a in alternatives), (named, row)
         codes = set(row["expected_codes"].split(";"))
         assert codes <= set(news), row
         src = row["source"]
