@@ -207,6 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         as_of=_as_of(args.as_of) if args.as_of else None,
         dask_address=args.dask,
         persons=args.persons,
+        replace_newer=args.replace_newer,
     )
 
 
@@ -226,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", help="the run's reference date, YYYY-MM-DD (default: today)")
     run.add_argument("--dask", help="Dask scheduler address, or 'local' for a LocalCluster")
     run.add_argument("--persons", type=int, default=5000, help="demo size when generating (default: 5000)")
+    run.add_argument(
+        "--replace-newer",
+        action="store_true",
+        help="publish even when the live snapshot has a later --as-of (a deliberate re-run of an earlier night)",
+    )
     run.set_defaults(handler=cmd_run)
 
     ingest = sub.add_parser("ingest", help="raw exports → canonical raw table")

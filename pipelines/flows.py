@@ -43,6 +43,7 @@ from sachsong.pipelines.tasks import (
     report_task,
     score_task,
 )
+from sachsong.store.layout import make_private_store
 
 from sachsong.redact import install_log_redaction, redact
 
@@ -211,6 +212,8 @@ class RunContext:
     run_id: str
     started_at: datetime
     step: str = "start"
+    # Publish even when the live snapshot has a later as_of (a deliberate re-run of an earlier night).
+    replace_newer: bool = False
     step_seconds: dict[str, float] = field(default_factory=dict)
     # The process's peak resident memory (MB) when each step ended: the step that raises it is the one to cut.
     # A high-water mark, so it includes the threads' work and any earlier run in the same process.
@@ -274,7 +277,7 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
         inputs_key = inputs.fingerprint(code)
         fields["input_fingerprint"] = inputs_key
         work = ctx.store / WORK_DIR
-        work.mkdir(parents=True, exist_ok=True)
+        work.mkdir(mode=0o700, parents=True, exist_ok=True)
         prune_work(work)
         shutil.rmtree(ctx.store / LEGACY_RESULTS_DIR, ignore_errors=True)
         batches = plan_batches(
@@ -367,7 +370,7 @@ def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
         run_meta = {"run_id": ctx.run_id, "province_code": ctx.province, "as_of": ctx.as_of.isoformat()}
         published_row = _run_row(ctx, "published", f"published snapshot {ctx.run_id}", **fields)
         published = publish_task(
-            str(ctx.store), prepared, checks, match, run_meta, gate_result, published_row
+            str(ctx.store), prepared, checks, match, run_meta, gate_result, published_row, ctx.replace_newer
         )
         fields["table_hashes"] = published.table_hashes
         if not published.published:
@@ -440,7 +443,13 @@ def make_task_runner(dask_address: str) -> Any:
 
 @flow(name="province-nightly-dask")
 def province_nightly_on_dask(
-    province: str, sources: str, store: str, as_of: str, run_id: str, started_at: str
+    province: str,
+    sources: str,
+    store: str,
+    as_of: str,
+    run_id: str,
+    started_at: str,
+    replace_newer: bool = False,
 ) -> dict[str, Any]:
     ctx = RunContext(
         province,
@@ -449,6 +458,7 @@ def province_nightly_on_dask(
         date.fromisoformat(as_of),
         run_id,
         datetime.fromisoformat(started_at),
+        replace_newer=replace_newer,
     )
     return nightly_run(ctx)
 
@@ -462,12 +472,12 @@ def province_nightly(
     store: str,
     as_of: str | date | None = None,
     dask_address: str | None = None,
+    replace_newer: bool = False,
 ) -> dict[str, Any]:
     """One province's nightly run; returns a summary (run id, snapshot, report, counts). Raises if not published."""
     started = datetime.now(UTC)
     run_date = _as_date(as_of)
-    store_dir = Path(store)
-    store_dir.mkdir(parents=True, exist_ok=True)
+    store_dir = make_private_store(Path(store))  # it holds personal data: 0700 from the first run on
     ctx = RunContext(
         str(province),
         Path(sources),
@@ -475,6 +485,7 @@ def province_nightly(
         run_date,
         make_run_id(str(province), run_date, started),
         started,
+        replace_newer=replace_newer,
     )
     if not ctx.sources.is_dir():
         _record_failure(ctx, f"start: {ctx.sources} is not a directory", {})
@@ -488,5 +499,6 @@ def province_nightly(
             run_date.isoformat(),
             ctx.run_id,
             started.isoformat(),
+            replace_newer,
         )
     return nightly_run(ctx)

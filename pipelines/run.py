@@ -57,6 +57,7 @@ def run_nightly_cli(
     as_of: date | None,
     dask_address: str | None,
     persons: int,
+    replace_newer: bool = False,
 ) -> int:
     """Run the nightly flow once; 0 when a snapshot was published, 1 otherwise."""
     _quiet_environment()
@@ -81,6 +82,7 @@ def run_nightly_cli(
             store=str(store),
             as_of=as_of.isoformat() if as_of else None,
             dask_address=dask_address,
+            replace_newer=replace_newer,
         )
     except RunFailed as error:
         print(f"\nrun FAILED: {error}", file=sys.stderr)

@@ -629,6 +629,7 @@ def publish_task(
     run: dict[str, Any],
     gate: Any,
     run_row: dict[str, Any] | None = None,
+    replace_newer: bool = False,
 ) -> Any:
     """Publish the snapshot; `run_row` (status published) is recorded in history before `CURRENT` switches."""
     from sachsong.store.history import record_run
@@ -642,7 +643,13 @@ def publish_task(
     tables = snapshot_tables(batches, checks, match)
     read_seconds = time.perf_counter() - clock
     result = publish_snapshot(
-        Path(store_dir), tables, run, gate=gate, before_switch=record_published, memory_limit=PUBLISH_MEMORY
+        Path(store_dir),
+        tables,
+        run,
+        gate=gate,
+        before_switch=record_published,
+        memory_limit=PUBLISH_MEMORY,
+        replace_newer=replace_newer,
     )
     logger = get_run_logger()
     message = f"{result.describe()} (tables read in {read_seconds:.1f} s)"

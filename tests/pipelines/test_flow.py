@@ -106,6 +106,20 @@ def test_exports_of_another_province_stop_the_run_before_any_work(
     assert "check --province" in failed["message"]
 
 
+def test_an_older_night_does_not_replace_a_newer_one_unless_told_to(
+    baseline: Path, demo_sources: Path, tmp_path: Path
+) -> None:
+    store = _copy_without_cache(baseline, tmp_path / "store")
+    live = current_run_id(store)
+    with pytest.raises(RunFailed, match="replace_newer"):
+        province_nightly("44", str(demo_sources), str(store), as_of="2026-10-01")
+    assert current_run_id(store) == live
+    assert read_runs(store).row(-1, named=True)["status"] == "failed"
+    summary = province_nightly("44", str(demo_sources), str(store), as_of="2026-10-01", replace_newer=True)
+    assert current_run_id(store) == summary["run_id"] != live
+    assert oct(store.stat().st_mode & 0o777) == "0o700"
+
+
 def _copy_without_cache(store: Path, target: Path) -> Path:
     shutil.copytree(store, target, ignore=shutil.ignore_patterns(".work"))
     return target
