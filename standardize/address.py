@@ -1355,10 +1355,22 @@ def _fuzzy_matches(spans: pl.DataFrame, scopes: pl.DataFrame, level: str) -> pl.
     )
 
 
-def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Series) -> pl.DataFrame:
-    """Typo-tolerant matches for addresses that have no reading: province, then district, then ward."""
+def _fuzzy_pass(
+    spans: pl.DataFrame,
+    matches: pl.DataFrame,
+    leftover_ids: pl.Series,
+    exact_ward_spans: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Typo-tolerant matches for addresses that have no reading: province, then district, then ward. A span
+    that is exactly some ward's name (`exact_ward_spans`) is not read as a misspelling of another: "Xã Phú Sơn"
+    tied between two old Phú Sơn is not the new Xã Phước Sơn."""
     units = _unit_tables()
     spans = spans.filter(pl.col("addr_id").is_in(leftover_ids.implode()))
+    ward_spans = (
+        spans
+        if exact_ward_spans is None
+        else spans.join(exact_ward_spans, on=["addr_id", "start", "end"], how="anti")
+    )
     # A misspelt name runs up to the whole typed district ("Huyện Quảng Trạch"), not up to the name inside it.
     # Typed spans override what they contain ("Tỉnh Quảng Trị" is not Thị xã Quảng Trị): a district that is
     # not really there must not stop the search for the misspelt one.
@@ -1397,7 +1409,7 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
 
     # Old ward within each matched district; new ward within each matched new province.
     ward_scope = current.filter(pl.col("level") == DISTRICT).select("addr_id", scope="unit", before="start")
-    added.append(_fuzzy_matches(spans, ward_scope, WARD_OLD))
+    added.append(_fuzzy_matches(ward_spans, ward_scope, WARD_OLD))
     new_scope = pl.concat(
         [
             current.filter(pl.col("level") == PROVINCE_NEW).select("addr_id", scope="unit", before="start"),
@@ -1409,7 +1421,7 @@ def _fuzzy_pass(spans: pl.DataFrame, matches: pl.DataFrame, leftover_ids: pl.Ser
     # Where a district runs up to the province (an old 3-tier address), no new ward can be there.
     district_ends = current.filter(pl.col("level") == DISTRICT).select("addr_id", before=pl.col("end") + 1)
     new_scope = new_scope.join(district_ends.unique(), on=["addr_id", "before"], how="anti")
-    added.append(_fuzzy_matches(spans, new_scope, WARD_NEW))
+    added.append(_fuzzy_matches(ward_spans, new_scope, WARD_NEW))
     return pl.concat([a.drop("score") for a in added], how="vertical_relaxed")
 
 
@@ -1651,7 +1663,12 @@ def _resolve_distinct(texts: pl.Series) -> pl.DataFrame:
         unmarked = spans.join(
             tokens.filter("old_mark").select("addr_id", end="pos"), on=["addr_id", "end"], how="anti"
         )
-        fuzzy = _fuzzy_pass(unmarked, left_high, leftover)
+        exact_ward_spans = (
+            matches.filter(pl.col("level").is_in([WARD_OLD, WARD_NEW]))
+            .select("addr_id", pl.col("start").cast(pl.Int32), pl.col("end").cast(pl.Int32))
+            .unique()
+        )
+        fuzzy = _fuzzy_pass(unmarked, left_high, leftover, exact_ward_spans)
         if fuzzy.height:
             second_look = fuzzy.select("addr_id").unique()
             is_high = pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW, DISTRICT])

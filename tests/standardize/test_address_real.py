@@ -478,3 +478,10 @@ def test_a_ward_named_by_part_of_a_district_name_is_not_read(ref):
     [row] = resolve(["8, Đà Lạt, Lâm Đồng"])
     assert row["ward_code"] != lat and row["address_status"] != "exact"
     assert_exact(resolve(["Xã Lát, Lạc Dương, Lâm Đồng"]), lat)
+
+
+def test_a_tie_between_old_wards_of_one_name_is_not_broken_by_a_typo_match(ref):
+    # Đồng Nai has several old Xã Phú Sơn; the typo pass must not read the exact name as a misspelt Phước Sơn.
+    [row] = resolve(["Xã Phú Sơn, Tỉnh Đồng Nai"])
+    assert row["address_status"] == "ambiguous"
+    assert new_code(ref, "Xã Phước Sơn", "75") not in row["ward_candidates"]
