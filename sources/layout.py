@@ -282,8 +282,10 @@ def join_split_columns(
             pl.concat_str(parts, separator="/", ignore_nulls=True)
         )
         notes.append("date_of_birth joined from day / month / year columns")
-    if SEX_MALE in clean and SEX_FEMALE in clean:
-        male_value, female_value = clean.pop(SEX_MALE), clean.pop(SEX_FEMALE)
+    if SEX_MALE in clean or SEX_FEMALE in clean:
+        pair = SEX_MALE in clean and SEX_FEMALE in clean  # with one column, an empty cell says nothing
+        nothing = pl.lit(None, dtype=pl.String)
+        male_value, female_value = clean.pop(SEX_MALE, nothing), clean.pop(SEX_FEMALE, nothing)
         male = male_value.is_not_null() & ~male_value.str.to_lowercase().is_in(_NOT_A_MARK)
         female = female_value.is_not_null() & ~female_value.str.to_lowercase().is_in(_NOT_A_MARK)
         male, female = male.fill_null(False), female.fill_null(False)
@@ -301,9 +303,10 @@ def join_split_columns(
             .when(~male & ~female)
             .then(pl.lit("sex marks: neither Nam nor Nữ is marked; sex left empty"))
         )
-        warnings = frame.select(pl.col("source_row").cast(pl.Int64), reason.alias("reason")).filter(
-            pl.col("reason").is_not_null()
-        )
+        if pair:
+            warnings = frame.select(pl.col("source_row").cast(pl.Int64), reason.alias("reason")).filter(
+                pl.col("reason").is_not_null()
+            )
     address_parts = [p for p in ("address", *ADDRESS_PARTS) if p in clean]
     if any(p in clean for p in ADDRESS_PARTS):
         exprs = [clean.pop(p) for p in address_parts]

@@ -12,7 +12,7 @@ import openpyxl
 import polars as pl
 from sachsong.sources.headers import map_header
 from sachsong.sources.ingest import ingest_directory
-from sachsong.sources.layout import describe, template_rows
+from sachsong.sources.layout import describe, join_split_columns, template_rows
 from sachsong.sources.legacy_fonts import encode_legacy
 
 TITLE = [
@@ -308,3 +308,11 @@ def test_given_name_alone_is_said_and_a_row_without_name_parts_has_no_name(tmp_p
     result = ingest_directory(tmp_path)
     assert result.table["full_name"].to_list() == ["Anh", None]
     assert "no family-name column recognised" in result.counts["notes"][0]
+
+
+def test_a_lone_nu_column_marks_women_and_says_nothing_of_the_others() -> None:
+    frame = pl.DataFrame({"c0": ["x", None, "1975"], "source_row": [1, 2, 3]})
+    clean = {"_sex_female_mark": pl.when(pl.col("c0").str.len_bytes() > 0).then(pl.col("c0"))}
+    joined, _notes, warnings = join_split_columns(frame, clean)
+    assert frame.select(**joined).rows() == [("Nữ", None), (None, None), ("Nữ", "1975")]
+    assert warnings.is_empty()
