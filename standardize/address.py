@@ -780,20 +780,6 @@ def _readings(
         level: matches.filter(pl.col("level") == level)
         for level in (PROVINCE_OLD, PROVINCE_NEW, DISTRICT, WARD_OLD, WARD_NEW)
     }
-    # A district named like its province ("Lạng Sơn", "Quảng Trị") written last, after everything else, is
-    # the province: "Xã Thượng Cường, Chi Lăng, Lạng Sơn" does not name Thành phố Lạng Sơn.
-    last_high = (
-        matches.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW, DISTRICT]))
-        .group_by("addr_id")
-        .agg(last_start=pl.col("start").max())
-    )
-    province_last = (
-        matches.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW]))
-        .join(last_high, on="addr_id")
-        .filter(pl.col("start") == pl.col("last_start"))
-        .select("addr_id", "start", "end")
-        .unique()
-    )
     # A district whose name is only part of a province's ("Lắk" in "Đắk Lắk") is not named.
     province_spans_all = matches.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW])).select(
         "addr_id", p_start="start", p_end="end"
@@ -806,6 +792,21 @@ def _readings(
             & (pl.col("end") <= pl.col("p_end"))
             & ((pl.col("start") != pl.col("p_start")) | (pl.col("end") != pl.col("p_end")))
         )
+        .select("addr_id", "start", "end")
+        .unique()
+    )
+    # A district named like its province ("Lạng Sơn", "Quảng Trị") written last, after everything else, is
+    # the province: "Xã Thượng Cường, Chi Lăng, Lạng Sơn" does not name Thành phố Lạng Sơn.
+    last_high = (
+        matches.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW, DISTRICT]))
+        .join(inside_province, on=["addr_id", "start", "end"], how="anti")
+        .group_by("addr_id")
+        .agg(last_start=pl.col("start").max())
+    )
+    province_last = (
+        matches.filter(pl.col("level").is_in([PROVINCE_OLD, PROVINCE_NEW]))
+        .join(last_high, on="addr_id")
+        .filter(pl.col("start") == pl.col("last_start"))
         .select("addr_id", "start", "end")
         .unique()
     )
