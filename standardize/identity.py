@@ -144,16 +144,9 @@ def identity_columns(
     """
     t = {name: _TEMP + name for name in ("text", "missing", "lost", "fullwidth", "invisible", "apostrophe",
                                          "excel_number", "compact", "digits", "padded", "zero_fix", "bad_century", "label")}  # fmt: skip
-    staged = number_cell_columns(frame, column, _TEMP)
     # "CCCD: 079…", "Số CMND 0123…": the card's name typed before its number.
-    label = pl.col(t["text"]).str.contains(_ID_LABEL).fill_null(False)
-    staged = staged.with_columns(
-        label.alias(t["label"]),
-        pl.col(t["text"])
-        .str.replace(_ID_LABEL, "${1}")
-        .str.replace_all(r"[\s.\-_/,]+", "")
-        .alias(t["compact"]),
-    )
+    staged = number_cell_columns(frame, column, _TEMP, label=_ID_LABEL)
+    staged = staged.with_columns(pl.col(t["text"]).str.replace_all(r"[\s.\-_/,]+", "").alias(t["compact"]))
     staged = staged.with_columns(
         pl.when(pl.col(t["compact"]).str.contains(r"^[0-9]+$")).then(pl.col(t["compact"])).alias(t["digits"])
     )

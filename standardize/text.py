@@ -219,11 +219,14 @@ _NUMBER_CELL_FLAGS: tuple[str, ...] = (
     "invisible",
     "apostrophe",
     "formula",
+    "label",
     "excel_number",
 )
 
 
-def number_cell_columns(frame: pl.DataFrame, column: str, prefix: str) -> pl.DataFrame:
+def number_cell_columns(
+    frame: pl.DataFrame, column: str, prefix: str, label: str | None = None
+) -> pl.DataFrame:
     """Undo what a spreadsheet does to a number-like cell, in stages; adds columns under `prefix`:
 
     - `text`: NFKC (fullwidth digits → ASCII, no-break spaces → spaces), invisible marks removed, trimmed, a
@@ -231,8 +234,8 @@ def number_cell_columns(frame: pl.DataFrame, column: str, prefix: str) -> pl.Dat
       expanded when its mantissa carries every digit; null when blank or a "none" marker ("chưa cấp", "-");
     - `missing` (bool): blank, null or a "none" marker;
     - `lost` (bool): scientific notation whose mantissa lacks digits ("7,9E+10"): unrecoverable, never guessed;
-    - `fullwidth`, `invisible`, `apostrophe`, `formula` (a text formula ="…"), `excel_number` (bool): which
-      repair was made.
+    - `fullwidth`, `invisible`, `apostrophe`, `formula` (a text formula ="…"), `label` (text matching the
+      `label` regex before the number, whose group 1 is kept), `excel_number` (bool): which repair was made.
     Separators (spaces, dots, dashes) are left to the caller, which knows its own grouping.
 
     Cells that are plain ASCII digits (most of them) skip the work: only the others go through it, and the
@@ -249,14 +252,14 @@ def number_cell_columns(frame: pl.DataFrame, column: str, prefix: str) -> pl.Dat
     row = prefix + "row"
     narrow = frame.select(column).with_row_index(row)
     simple = narrow.filter(plain).with_columns(as_is)
-    rest = _number_cell_full(narrow.filter(~plain), column, prefix)
+    rest = _number_cell_full(narrow.filter(~plain), column, prefix, label)
     added = pl.concat([simple, rest.select(simple.columns)]).sort(row).drop(row, column)
     return frame.hstack(added)
 
 
-def _number_cell_full(frame: pl.DataFrame, column: str, prefix: str) -> pl.DataFrame:
+def _number_cell_full(frame: pl.DataFrame, column: str, prefix: str, label: str | None) -> pl.DataFrame:
     t = {name: prefix + name for name in ("text", "missing", "lost", "fullwidth", "invisible", "apostrophe",
-                                          "excel_number", "sci", "key", "formula")}  # fmt: skip
+                                          "excel_number", "sci", "key", "formula", "label")}  # fmt: skip
     raw = pl.col(column)
     staged = frame.with_columns(
         raw.str.contains(_FULLWIDTH_DIGIT).fill_null(False).alias(t["fullwidth"]),
@@ -268,6 +271,12 @@ def _number_cell_full(frame: pl.DataFrame, column: str, prefix: str) -> pl.DataF
     staged = staged.with_columns(
         text.str.contains(_TEXT_FORMULA).fill_null(False).alias(t["formula"]),
         text.str.replace(_TEXT_FORMULA, "${1}").str.strip_chars(" ").alias(t["text"]),
+    )
+    # A label typed before the number ("CCCD: 079…"): `label` is a regex whose group 1 is the number.
+    labelled = text.str.contains(label).fill_null(False) if label else pl.lit(False)
+    staged = staged.with_columns(
+        labelled.alias(t["label"]),
+        (text.str.replace(label, "${1}") if label else text).alias(t["text"]),
     )
     staged = staged.with_columns(
         text.str.contains(f"^[{_APOSTROPHES}]").fill_null(False).alias(t["apostrophe"]),
