@@ -809,6 +809,86 @@ class Builder:
         (self.root / name).write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
         self.add_file(name, 10, "JSON list of arrays with a header array")
 
+    # 15. A register kept on a Mac Excel (1904 date system), indented one column, wrapped header labels
+    # (Alt+Enter), people grouped under "I. ẤP …" section rows with a blank line between the groups.
+    def mac_1904_groups(self) -> None:
+        from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+        ward = self.g.ward("Tỉnh Long An")
+        name = "SoTheoDoi_" + _fold(ward["old_ward_name"]).title().replace(" ", "") + "_Mac.xlsx"
+        wb = openpyxl.Workbook()
+        wb.epoch = CALENDAR_MAC_1904
+        ws = wb.active
+        ws.title = "So theo doi"
+        ws.append([None, "SỔ THEO DÕI NHÂN KHẨU"])
+        ws.append([])
+        ws.append([None, "STT", "Họ và\ntên", "Ngày,\ntháng,\nnăm sinh", "Giới\ntính", "Số\nCCCD", "Số điện\nthoại",
+                   "Địa chỉ\nthường trú"])
+        header_row = ws.max_row
+        n = 0
+        for g_i, roman in enumerate(("I", "II", "III")):
+            hamlet = HAMLETS[g_i]
+            if g_i:
+                ws.append([])
+            ws.append([None, f"{roman}. ẤP {hamlet.upper()}"])
+            self.rows.append(Row(name, ws.title, ws.max_row, "template", "group_header"))
+            for _ in range(8):
+                p, _dup = self.person(ward)
+                p.address = f"Ấp {hamlet}, {ward['old_ward_name']}, {ward['old_district']}, {ward['old_province']}"
+                n += 1
+                ws.append([None, n, p.full_name, dt.datetime.combine(p.dob, dt.time()),
+                           "Nam" if p.sex == "M" else "Nữ", int(p.cccd), p.phone, p.address])
+                ws.cell(row=ws.max_row, column=4).number_format = "dd/mm/yyyy"
+                ws.cell(row=ws.max_row, column=6).number_format = "#,##0"
+                self.rows.append(_data_row(name, ws.title, ws.max_row, p, written_cccd=str(int(p.cccd)),
+                                           dirt=["xlsx_1904_dates", "indented_columns", "wrapped_header",
+                                                 "cccd_number_lost_zero"]))
+        wb.save(self.root / name)
+        self.add_file(name, ws.max_row - header_row - 2, "Mac 1904 dates, indented, wrapped header, group rows")
+
+    # 16. A CSV that tells Excel its separator ("sep=;" first line), English-locale "11-Mar-87" dates, numbers
+    # with thousands separators, and a closing line "Danh sách có N người".
+    def sep_line_csv(self) -> None:
+        ward = self.g.ward("Tỉnh Tây Ninh")
+        name = "ds_" + _fold(ward["old_ward_name"]).replace(" ", "") + "_sep.csv"
+        months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        header = ["Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "Số điện thoại", "Địa chỉ"]
+        body = []
+        for i in range(1, 19):
+            p, _dup = self.person(ward, born=(1940, 1999))
+            row = _data_row(name, None, i + 1, p, dirt=["sep_line"])
+            if i % 2 and p.dob.year % 100 > AS_OF.year % 100:
+                dtext = f"{p.dob.day}-{months[p.dob.month - 1]}-{p.dob.year % 100:02d}"
+                row.dirt.append("dob_d_mmm_yy")
+            else:
+                dtext = f"{p.dob.day:02d}/{p.dob.month:02d}/{p.dob.year}"
+            if i % 3 == 0:
+                ctext = f"{int(p.cccd):,}"  # "80,012,345,678": a number cell with thousands separators
+                row.dirt.append("cccd_thousands_separators")
+            else:
+                ctext = p.cccd
+            row.written_cccd = ctext
+            body.append([p.full_name, dtext, "Nam" if p.sex == "M" else "Nữ", ctext, p.phone, p.address])
+            self.rows.append(row)
+        text = "sep=;\r\n" + _csv_text(header, body, delimiter=";") + f"Danh sách có {len(body)} người\r\n"
+        self.rows.append(Row(name, None, len(body) + 3, "template", "closing_line"))
+        (self.root / name).write_text(text, encoding="utf-8")
+        self.add_file(name, 19, "sep=; line, d-mmm-yy dates, thousands separators, closing line")
+
+    # 17. A CSV renamed to .xlsx by a user (Excel opens it with a warning; the file is text).
+    def renamed_csv(self) -> None:
+        ward = self.g.ward("Tỉnh Long An")
+        name = "DanhSach_" + _fold(ward["old_ward_name"]).title().replace(" ", "") + "_doiten.xlsx"
+        header = ["Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "Số điện thoại", "Địa chỉ"]
+        body = []
+        for i in range(1, 11):
+            p, _dup = self.person(ward)
+            body.append([p.full_name, f"{p.dob.day:02d}/{p.dob.month:02d}/{p.dob.year}",
+                         "Nam" if p.sex == "M" else "Nữ", p.cccd, p.phone, p.address])
+            self.rows.append(_data_row(name, None, i + 1, p, dirt=["csv_named_xlsx"]))
+        (self.root / name).write_text(_csv_text(header, body), encoding="utf-8")
+        self.add_file(name, 10, "CSV text in a file named .xlsx")
+
     def corpus(self) -> Corpus:
         names = {r.person.full_name for r in self.rows if r.person} | self.extra_names
         names |= {r.written_name for r in self.rows if r.kind == "data" and len(r.written_name) < 100}
@@ -841,6 +921,9 @@ def build_corpus(root: Path, seed: int = 20261202) -> Corpus:
     b.unicode_text()
     b.headerless()
     b.json_arrays()
+    b.mac_1904_groups()
+    b.sep_line_csv()
+    b.renamed_csv()
     corpus = b.corpus()
     counted = count_rows(root)
     for name, info in corpus.files.items():
@@ -854,7 +937,7 @@ HEADER_WORDS = ("ho va ten", "ho ten", "ho_ten")
 
 
 def _is_header(cells: list[str]) -> bool:
-    folded = [_fold(c).strip() for c in cells]
+    folded = [" ".join(_fold(c).split()) for c in cells]
     return any(f.startswith(HEADER_WORDS) or f == "ho va ten dem" for f in folded)
 
 
@@ -907,7 +990,7 @@ def count_rows(root: Path) -> dict[str, int]:
     out: dict[str, int] = {}
     for path in sorted(root.iterdir()):
         raw = path.read_bytes()
-        if path.suffix == ".xlsx":
+        if path.suffix == ".xlsx" and raw[:2] == b"PK":
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
             out[path.name] = sum(_count_table([list(r) for r in ws.iter_rows(values_only=True)])
                                  for ws in wb.worksheets)
