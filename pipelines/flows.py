@@ -102,19 +102,18 @@ class SourceInputs:
 
 def source_inputs(root: Path) -> SourceInputs:
     """Fingerprint every file ingest accounts for under `root` (hidden files and the demo's `truth/` are not)."""
-    from sachsong.sources.ingest import REGISTRY_FILE_NAMES, list_source_files
+    from sachsong.sources.ingest import REGISTRY_FILE_NAMES, source_file_paths
 
-    scan_root = root / "exports" if (root / "exports").is_dir() else root
     files: dict[str, tuple[int, str]] = {}
-    for name in list_source_files(root):
-        path = scan_root / name
+    for name, path in source_file_paths(root).items():
         try:
             if path.is_symlink() or not path.is_file():
                 raise OSError("not a regular file")
             files[name] = (path.stat().st_size, file_fingerprint(path))
         except OSError as error:  # refused by ingest too (links, bad names): its outcome depends on the name
             files[name] = (0, f"unreadable:{type(error).__name__}")
-    registries = [root / n for n in REGISTRY_FILE_NAMES if (root / n).is_file()]
+    # A linked registry is refused by ingest unread; it is not read here either.
+    registries = [root / n for n in REGISTRY_FILE_NAMES if (root / n).is_file() and not (root / n).is_symlink()]
     registry = file_fingerprint(registries[0]) if registries else ""
     return SourceInputs(files, registry)
 

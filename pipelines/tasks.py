@@ -24,6 +24,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -56,8 +57,13 @@ BATCH_BYTES = 64 * 1024 * 1024
 
 # ------------------------------------------------------------------------------------------- fingerprints
 def file_fingerprint(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a regular file's bytes. Opened without following a link and without blocking, so a FIFO or a
+    link swapped in after the walk raises OSError instead of hanging or reading outside the folder."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(f"{path.name}: not a regular file")
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
