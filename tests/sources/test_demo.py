@@ -431,3 +431,14 @@ def test_cli_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "50 persons" in capsys.readouterr().out
     meta = json.loads((tmp_path / "truth" / "meta.json").read_text(encoding="utf-8"))
     assert meta["persons"] == 50 and meta["seed"] == 4 and meta["as_of"] == "2026-11-01"
+
+
+def test_demo_truth_follows_the_reconciled_old_to_new_mapping():
+    """Xã Phú Tân (Châu Thành, Hậu Giang) went whole into 31378 per the statistics office; vietnamadminunits alone
+    lists a second ward of the same name elsewhere in the merged Cần Thơ. The truth must not score the
+    resolver's right answer as a wrong guess."""
+    from sachsong.sources.demo import load_province_communes
+
+    communes = load_province_communes("92").communes
+    phu_tan = communes.filter(pl.col("legacy_ward_code") == "31379").row(0, named=True)
+    assert (phu_tan["ward_code"], phu_tan["is_split"]) == ("31378", False)
