@@ -809,6 +809,43 @@ class Builder:
         (self.root / name).write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
         self.add_file(name, 10, "JSON list of arrays with a header array")
 
+    # 18. A contractor's web app with English headers: names in given-name-first order where the family name
+    # is certain (the last word is a family name, the first is "Thị"/"Đức", which never are), Male/Female.
+    def english_web(self) -> None:
+        ward = self.g.ward("Tỉnh Long An")
+        name = "export_citizens_" + _fold(ward["old_ward_name"]).replace(" ", "") + ".csv"
+        header = ["Full name", "Date of birth", "Gender", "ID number", "Phone number", "Address"]
+        body = []
+        for i in range(1, 13):
+            p, _dup = self.person(ward)
+            tags = ["english_headers", "sex_english"]
+            written = p.full_name
+            if i % 2:
+                p.middle = "Thị" if p.sex == "F" else "Đức"
+                p.family = self.rng.choice(["Nguyễn", "Trần", "Lê", "Phạm", "Huỳnh"])
+                written, tags = f"{p.middle} {p.given} {p.family}", [*tags, "name_given_first"]
+            body.append([written, p.dob.isoformat(), "Male" if p.sex == "M" else "Female", p.cccd, p.phone,
+                         p.address])
+            self.rows.append(_data_row(name, None, i + 1, p, written_name=written, dirt=tags))
+        (self.root / name).write_text(_csv_text(header, body), encoding="utf-8")
+        self.add_file(name, 12, "English headers, given-name-first names, Male/Female")
+
+    # 19. UTF-8 text once read as Windows-1252 and saved again as UTF-8 ("Nguyá»…n"): the whole file.
+    def double_encoded(self) -> None:
+        ward = self.g.ward("Tỉnh Tây Ninh")
+        name = "nhankhau_" + _fold(ward["old_ward_name"]).replace(" ", "") + "_loifont.csv"
+        header = ["Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "Số điện thoại", "Địa chỉ"]
+        body = []
+        for i in range(1, 9):
+            p, _dup = self.person(ward)
+            body.append([p.full_name, f"{p.dob.day:02d}/{p.dob.month:02d}/{p.dob.year}",
+                         "Nam" if p.sex == "M" else "Nữ", p.cccd, p.phone, p.address])
+            self.rows.append(_data_row(name, None, i + 1, p, dirt=["mojibake_utf8_as_cp1252"]))
+        text = _csv_text(header, body)
+        sloppy = "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in text.encode("utf-8"))
+        (self.root / name).write_text(sloppy, encoding="utf-8")
+        self.add_file(name, 8, "double-encoded UTF-8 (mojibake)")
+
     # 15. A register kept on a Mac Excel (1904 date system), indented one column, wrapped header labels
     # (Alt+Enter), people grouped under "I. ẤP …" section rows with a blank line between the groups.
     def mac_1904_groups(self) -> None:
@@ -924,6 +961,8 @@ def build_corpus(root: Path, seed: int = 20261202) -> Corpus:
     b.mac_1904_groups()
     b.sep_line_csv()
     b.renamed_csv()
+    b.english_web()
+    b.double_encoded()
     corpus = b.corpus()
     counted = count_rows(root)
     for name, info in corpus.files.items():
@@ -938,7 +977,7 @@ HEADER_WORDS = ("ho va ten", "ho ten", "ho_ten")
 
 def _is_header(cells: list[str]) -> bool:
     folded = [" ".join(_fold(c).split()) for c in cells]
-    return any(f.startswith(HEADER_WORDS) or f == "ho va ten dem" for f in folded)
+    return any(f.startswith(HEADER_WORDS) or f in ("ho va ten dem", "full name") for f in folded)
 
 
 def _is_subheader(cells: list[str]) -> bool:
@@ -985,6 +1024,16 @@ class _Tables(html.parser.HTMLParser):
             self._cell.append(data)
 
 
+def _undo_double_encoding(text: str) -> str:
+    """UTF-8 once read as Windows-1252 ("Há» vÃ  tÃªn") back to what it was; other text unchanged."""
+    try:
+        raw = b"".join(ch.encode("cp1252") if ord(ch) > 255 else bytes([ord(ch)]) for ch in text)
+        fixed = raw.decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+    return fixed if fixed != text else text
+
+
 def count_rows(root: Path) -> dict[str, int]:
     """Rows each export holds, read with the standard library and openpyxl only."""
     out: dict[str, int] = {}
@@ -1018,6 +1067,7 @@ def count_rows(root: Path) -> dict[str, int]:
                     continue
             assert text is not None
             csv.field_size_limit(64 * 1024 * 1024)
+            text = _undo_double_encoding(text)
             first = text.splitlines()[0]
             delimiter = max("\t;,", key=first.count)
             out[path.name] = _count_table(list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)))

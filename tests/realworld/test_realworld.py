@@ -407,7 +407,7 @@ def _name_outcomes(matched, corpus, tag: str) -> tuple[int, collections.Counter,
 
 
 @pytest.mark.parametrize("tag", ["name_split", "name_honorific", "name_telex", "name_vni", "name_nfd", "name_upper",
-                                 "name_nbsp_zero_width", "cp1252"])
+                                 "name_nbsp_zero_width", "name_given_first", "mojibake_utf8_as_cp1252", "cp1252"])
 def test_published_names_are_whole_and_unchanged(matched, corpus, tag: str) -> None:
     """Split "Họ và tên đệm" + "Tên" joined, "Ông"/"Bà" not a family name, Telex/VNI residue decoded (or held
     back), decomposed, upper-case and invisible-character names standardized, Windows-1252 letters read as
