@@ -70,7 +70,7 @@ def _golden(code: str, persons: int, rng: np.random.Generator, offset: int) -> p
     # Unique CCCDs: the province's 3-digit prefix, a century/sex digit, 2 digits of year, a serial.
     serial = np.arange(offset, offset + persons)
     cccd = [
-        f"0{code}{1 if s == 'F' else 0}{int(str(d)[2:4]):02d}{n:06d}"
+        f"0{code}{1 if s == 'F' else 0}{int(str(d)[2:4]):02d}{n % 1_000_000:06d}"
         for s, d, n in zip(sex, dob, serial, strict=True)
     ]
     has_cccd = rng.random(persons) < 0.9
@@ -173,7 +173,13 @@ def build_stores(root: Path, provinces: int, records: int, seed: int) -> pl.Data
         first, second = (a_ids, b_ids) if pair[0][0] == code else (b_ids, a_ids)
         truth.append(
             pl.DataFrame(
-                {"province_a": pair[0][0], "person_a": first, "province_b": pair[1][0], "person_b": second}
+                {
+                    "province_a": pair[0][0],
+                    "person_a": first,
+                    "province_b": pair[1][0],
+                    "person_b": second,
+                    "dob_differs": conflict[keep],
+                }
             )
         )
     started = datetime(AS_OF.year, AS_OF.month, AS_OF.day, 1, tzinfo=UTC)
@@ -277,12 +283,16 @@ def main() -> int:
         )
         key = ["province_a", "person_a", "province_b", "person_b"]
         found = links.select(key).join(truth, on=key, how="inner").height
+        conflicts = pl.read_parquet(output / "parquet" / "cross_province_conflicts.parquet")
+        conflicts_found = conflicts.select(key).join(truth.filter("dob_differs"), on=key, how="inner").height
         recall = found / truth.height if truth.height else 1.0
         precision = found / links.height if links.height else 1.0
         print(measured["summary"])
         print(
             f"national job: {measured['seconds']:.1f} s, peak RSS {measured['peak_mb']:.0f} MB; exact tier: "
-            f"{truth.height} planted pairs, {links.height} linked, recall {recall:.4f}, precision {precision:.4f}"
+            f"{truth.height} planted pairs, {links.height} linked, recall {recall:.4f}, precision {precision:.4f}; "
+            f"conflicts: {truth.filter('dob_differs').height} planted, {conflicts.height} listed, "
+            f"{conflicts_found} of them planted"
         )
     return 0
 

@@ -51,7 +51,10 @@ class LinkResult:
 
     @property
     def conflicts(self) -> pl.DataFrame:
-        return self.links.filter(pl.col("dob_conflict") | pl.col("sex_conflict")).select(CONFLICT_COLUMNS)
+        """Same CCCD, different date of birth or sex (the exact tier only: a second-tier pair never disagrees)."""
+        return self.links.filter(
+            (pl.col("tier") == TIER_CCCD) & (pl.col("dob_conflict") | pl.col("sex_conflict"))
+        ).select(CONFLICT_COLUMNS)
 
     def total(self, tier: str) -> int:
         return int(self.links.filter(pl.col("tier") == tier).height)
@@ -113,12 +116,13 @@ exact AS (
 ),
 second AS (
     SELECT '{TIER_CMND}' AS tier, a.province AS province_a, a.person AS person_a,
-           b.province AS province_b, b.person AS person_b, false AS dob_conflict,
-           coalesce(a.sex <> b.sex, false) AS sex_conflict
+           b.province AS province_b, b.person AS person_b, false AS dob_conflict, false AS sex_conflict
     FROM persons a JOIN persons b
       ON a.cmnd = b.cmnd AND a.dob = b.dob AND a.name_key = b.name_key AND a.province < b.province
     WHERE regexp_full_match(a.cmnd, '[0-9]{{9}}')
       AND a.dob_precision = 'day' AND b.dob_precision = 'day'
+      -- without a CCCD to vouch for it, a pair of different sexes is two people
+      AND (a.sex IS NULL OR b.sex IS NULL OR a.sex = b.sex)
       -- two different valid CCCDs are two different citizens, whatever their CMND and name say
       AND NOT (regexp_full_match(coalesce(a.cccd, ''), '[0-9]{{12}}')
                AND regexp_full_match(coalesce(b.cccd, ''), '[0-9]{{12}}') AND a.cccd <> b.cccd)
@@ -157,7 +161,10 @@ def link_provinces(
         links.group_by("province_a", "province_b", "tier")
         .agg(
             pl.len().cast(pl.Int64).alias("links"),
-            (pl.col("dob_conflict") | pl.col("sex_conflict")).sum().cast(pl.Int64).alias("conflicts"),
+            ((pl.col("tier") == TIER_CCCD) & (pl.col("dob_conflict") | pl.col("sex_conflict")))
+            .sum()
+            .cast(pl.Int64)
+            .alias("conflicts"),
         )
         .sort("tier", "province_a", "province_b")
     )

@@ -67,6 +67,7 @@ def test_second_tier_needs_cmnd_full_dob_and_name(tmp_path: Path) -> None:
             ("A1", "Trần Thị Bình", dob, "day", "F", None, "012345678"),
             ("A2", "Trần Thị Bình", dob, "year", "F", None, "012345679"),  # year-only date: not enough
             ("A3", "Trần Thị Bình", dob, "day", "F", None, "012345670"),
+            ("A4", "Lý Văn Sơn", dob, "day", "M", None, "012345671"),
         ],
     )
     b = _golden(
@@ -75,6 +76,7 @@ def test_second_tier_needs_cmnd_full_dob_and_name(tmp_path: Path) -> None:
             ("B1", "TRAN THI  BINH", dob, "day", "F", "044175000001", "012345678"),  # CCCD on one side only
             ("B2", "Trần Thị Bình", dob, "year", "F", None, "012345679"),
             ("B3", "Trần Thị Bích", dob, "day", "F", None, "012345670"),  # another name
+            ("B4", "Lý Văn Sơn", dob, "day", "F", None, "012345671"),  # another sex
         ],
     )
     result = link_provinces({"44": b, "01": a})
