@@ -73,7 +73,12 @@ def _golden_view(connection: duckdb.DuckDBPyConnection, golden: dict[str, Path])
         def col(name: str, cast: str = "VARCHAR", present: set[str] = columns) -> str:
             return f"CAST({name} AS {cast})" if name in present else f"CAST(NULL AS {cast})"
 
-        name_key = _NAME_KEY if "name_norm" in columns else "CAST(NULL AS VARCHAR)"
+        # Only the second tier reads the name key, and only on persons with a CMND: fold just those names.
+        name_key = (
+            f"CASE WHEN regexp_full_match({col('cmnd')}, '[0-9]{{9}}') THEN {_NAME_KEY} END"
+            if "name_norm" in columns
+            else "CAST(NULL AS VARCHAR)"
+        )
         literal = "'" + str(path).replace("'", "''") + "'"
         parts.append(
             f"SELECT '{code}' AS province, {col('cluster_id')} AS person, {col('cccd')} AS cccd, "
@@ -81,12 +86,15 @@ def _golden_view(connection: duckdb.DuckDBPyConnection, golden: dict[str, Path])
             f"{col('sex_code')} AS sex, {name_key} AS name_key FROM read_parquet({literal})"
         )
     if not parts:
-        connection.execute(
-            "CREATE TEMP TABLE persons (province VARCHAR, person VARCHAR, cccd VARCHAR, cmnd VARCHAR, "
-            "dob DATE, dob_precision VARCHAR, sex VARCHAR, name_key VARCHAR)"
+        parts.append(
+            "SELECT NULL::VARCHAR AS province, NULL::VARCHAR AS person, NULL::VARCHAR AS cccd, "
+            "NULL::VARCHAR AS cmnd, NULL::DATE AS dob, NULL::VARCHAR AS dob_precision, NULL::VARCHAR AS sex, "
+            "NULL::VARCHAR AS name_key WHERE false"
         )
-        return
-    connection.execute("CREATE TEMP TABLE persons AS " + " UNION ALL ".join(parts))
+    connection.execute(
+        f"CREATE TEMP TABLE persons AS SELECT *, coalesce({_VALID_CCCD}, false) AS cccd_ok "
+        f"FROM ({' UNION ALL '.join(parts)})"
+    )
 
 
 # A CCCD held by more golden persons than this, nationally, is a placeholder or a typing accident, not one citizen
@@ -100,11 +108,10 @@ _VALID_CCCD = (
 )
 
 _LINK_SQL = f"""
-WITH valid AS (
-    SELECT province, person, cccd, dob, dob_precision, sex, count(*) OVER (PARTITION BY cccd) AS holders
-    FROM persons WHERE {_VALID_CCCD}
+WITH ids AS (
+    SELECT province, person, cccd, dob, dob_precision, sex FROM persons
+    SEMI JOIN shared_ids USING (cccd) WHERE cccd_ok
 ),
-ids AS (SELECT * FROM valid WHERE holders <= {MAX_HOLDERS}),
 exact AS (
     SELECT '{TIER_CCCD}' AS tier, a.province AS province_a, a.person AS person_a,
            b.province AS province_b, b.person AS person_b,
@@ -117,15 +124,13 @@ exact AS (
 second AS (
     SELECT '{TIER_CMND}' AS tier, a.province AS province_a, a.person AS person_a,
            b.province AS province_b, b.person AS person_b, false AS dob_conflict, false AS sex_conflict
-    FROM persons a JOIN persons b
+    FROM cmnd_holders a JOIN cmnd_holders b
       ON a.cmnd = b.cmnd AND a.dob = b.dob AND a.name_key = b.name_key AND a.province < b.province
-    WHERE regexp_full_match(a.cmnd, '[0-9]{{9}}')
-      AND a.dob_precision = 'day' AND b.dob_precision = 'day'
+    WHERE true
       -- without a CCCD to vouch for it, a pair of different sexes is two people
       AND (a.sex IS NULL OR b.sex IS NULL OR a.sex = b.sex)
       -- two different valid CCCDs are two different citizens, whatever their CMND and name say
-      AND NOT (regexp_full_match(coalesce(a.cccd, ''), '[0-9]{{12}}')
-               AND regexp_full_match(coalesce(b.cccd, ''), '[0-9]{{12}}') AND a.cccd <> b.cccd)
+      AND NOT (a.cccd_ok AND b.cccd_ok AND a.cccd <> b.cccd)
 )
 SELECT tier, province_a, person_a, province_b, person_b,
        tier <> '{TIER_CCCD}' OR dob_conflict OR sex_conflict AS flagged, dob_conflict, sex_conflict
@@ -146,13 +151,25 @@ def link_provinces(
     if temp_dir is not None:
         config["temp_directory"] = str(temp_dir)
     with duckdb.connect(config=config) as connection:
-        _golden_view(connection, golden)
         connection.register("cccd_provinces", pl.DataFrame({"code": sorted(CCCD_PROVINCE_CODES)}).to_arrow())
+        _golden_view(connection, golden)
+        # CCCDs held in two or more provinces (the only ones that can link), and placeholders held too often.
+        connection.execute(
+            "CREATE TEMP TABLE held AS SELECT cccd, count(*) AS holders, count(DISTINCT province) AS provinces "
+            "FROM persons WHERE cccd_ok GROUP BY cccd HAVING count(*) > 1"
+        )
+        connection.execute(
+            f"CREATE TEMP TABLE shared_ids AS SELECT cccd FROM held "
+            f"WHERE provinces > 1 AND holders <= {MAX_HOLDERS}"
+        )
+        suspect = connection.execute(f"SELECT count(*) FROM held WHERE holders > {MAX_HOLDERS}").fetchall()[
+            0
+        ][0]
+        connection.execute(
+            "CREATE TEMP TABLE cmnd_holders AS SELECT * FROM persons "
+            "WHERE name_key IS NOT NULL AND dob_precision = 'day' AND dob IS NOT NULL"
+        )
         connection.execute(f"CREATE TEMP TABLE links AS {_LINK_SQL}")
-        suspect = connection.execute(
-            f"SELECT count(DISTINCT cccd) FROM (SELECT cccd, count(*) OVER (PARTITION BY cccd) AS holders "
-            f"FROM persons WHERE {_VALID_CCCD}) WHERE holders > {MAX_HOLDERS}"
-        ).fetchall()[0][0]
         links = connection.sql(
             "SELECT * FROM links ORDER BY tier, province_a, province_b, person_a, person_b"
         ).pl()

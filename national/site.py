@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -260,7 +261,10 @@ def build_national(
     known = set(reference.get_column("province_code").to_list())
     output_resolved = output_dir.resolve()
     stores = [s for s in find_stores(stores_dir) if s.resolve() != output_resolved]
-    reads = [read_store(path, known) for path in stores]
+    # Stores are independent and the reads are DuckDB/polars work that releases the GIL: a few threads overlap
+    # one store's file opening with another's scan.
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        reads = list(pool.map(lambda path: read_store(path, known), stores))
     reference_date = mark_stale_and_duplicates(reads, stale_days, reference_date)
     provinces = _site_links(province_table(reads, reference, targets), output_dir)
     golden = {
