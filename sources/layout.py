@@ -3,7 +3,8 @@
 Offices export registers from report templates, so the rows under the header hold more than people: a
 "(1) (2) … (n)" column-number row, the header again at every page break, empty rows, rows that hold only an STT
 number, totals ("Tổng cộng", "Cộng"), signature blocks ("Người lập biểu", "TM. UBND" and the signers' names
-below), the date line ("…, ngày … tháng … năm …"), notes, and a title block pasted again mid-file.
+below), the date line ("…, ngày … tháng … năm …"), notes, section labels that group people ("I. ẤP BÌNH
+HÒA"), and a title block pasted again mid-file.
 `template_rows` finds them with polars expressions over the grid (`c0..cN` + `source_row`) so ingest can reject
 each one with a reason (never a personal value) and count them per file. The title block above the header is
 skipped by header detection (`detect.find_header`) and noted there.
@@ -41,6 +42,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "date line": ("date line", "date lines"),
     "note row": ("note row", "note rows"),
     "STT-only row": ("STT-only row", "STT-only rows"),
+    "section row": ("section row", "section rows"),
 }
 
 # Matched against the lower-cased, stripped cell (NFC; "uỷ"/"ủy" and "hoà"/"hòa" spellings both listed).
@@ -56,6 +58,8 @@ _TITLE = (
     r"(?i)^(?:(?:ủy|uỷ|uy)\s+ban\s+nhân\s+dân|ubnd(?:\s|$)|cộng\s+ho[àa]\s+xã\s+hội"
     r"|độc\s+lập\s*[-–]|danh\s+sách(?:\s|$)|biểu\s+(?:số|mẫu)|mẫu\s+số|bảng\s+(?:kê|tổng\s+hợp))"
 )
+# A group label alone on its row: "I. ẤP BÌNH HÒA", "II/ Thôn 2", "A) Tổ 5".
+_SECTION = r"^(?:[IVXLC]{1,5}|[A-Z]|\d{1,2})\s*[.)/:-]\s*\p{L}"
 _TOKEN_OR_EMPTY = r"^\(?\s*[0-9A-Z]{0,3}\s*\)?$"  # a name cell that could be a column number or empty
 _KEYWORDS = "|".join(f"(?:{p})" for p in (_TOTAL, _SIGNATURE, _DATE_LINE, _NOTE, _TITLE))
 _COLUMN_NUMBER = r"^\(?\s*(\d{1,3})\s*\)?$"
@@ -144,6 +148,7 @@ def _classify(
         _note=any_cell(_NOTE),
         _title=any_cell(_TITLE),
         _digit=any_cell(r"\d"),
+        _section=any_cell(_SECTION),
     )
     n_filled = pl.col("_filled")
 
@@ -188,6 +193,12 @@ def _classify(
     else:
         no_name = pl.lit(True)
     signature = pl.col("_signature") | pl.col("_date")
+    # A section label stands in the STT column or, alone, in the name column.
+    section_name_ok = (
+        pl.all_horizontal(~filled[c] | cells[c].str.contains(_SECTION).fill_null(False) for c in name_columns)
+        if name_columns
+        else pl.lit(True)
+    )
 
     only_counter = (
         pl.all_horizontal(cells[c].str.contains(_ROW_NUMBER).fill_null(False) for c in counters)
@@ -214,6 +225,8 @@ def _classify(
         .then(pl.lit("title line"))
         .when(only_counter)
         .then(pl.lit("STT-only row"))
+        .when(pl.col("_section") & (n_filled == 1) & section_name_ok)
+        .then(pl.lit("section row"))
     )
     # Below a signature or date line and after the last record-like row, a row of at most three cells without a
     # digit (no STT, date, id or phone) is the signers' names and ranks, wherever they fall ("Đại úy …" under

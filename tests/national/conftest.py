@@ -65,6 +65,7 @@ def make_store(
     records_province: str | None = None,
     last_run_failed: bool = False,
     with_site: bool = False,
+    with_scores: bool = True,
 ) -> Path:
     """One published province store: golden + records + empty side tables, a run row and its score rows."""
     from sachsong.store.history import append_scores, record_run
@@ -161,7 +162,8 @@ def make_store(
             "unit": "communes",
         }
     )
-    append_scores(store, pl.DataFrame(rows, schema=SCORE_SCHEMA, orient="row"), run_id)
+    if with_scores:
+        append_scores(store, pl.DataFrame(rows, schema=SCORE_SCHEMA, orient="row"), run_id)
     if last_run_failed:
         later = started + timedelta(days=1)
         record_run(

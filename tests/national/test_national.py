@@ -239,3 +239,12 @@ def test_province_stores_are_read_only(stores: Path, tmp_path: Path) -> None:
     before = digest()
     build_national(stores, tmp_path / "again")
     assert digest() == before
+
+
+def test_store_without_score_history_is_scored_from_its_snapshot(tmp_path: Path) -> None:
+    make_store(tmp_path, "cantho", "92", [person("C1", NAMES[0], None, "M")], shares(0.5), with_scores=False)
+    result = build_national(tmp_path, tmp_path / "out")
+    row = _row(result, "92")
+    assert row["status"] == "ok" and row["records"] == 1
+    # Computed by the reports room from the snapshot's records and (empty) findings: every record passes.
+    assert row["overall"] == 1.0 and row["overall_rank"] == 1

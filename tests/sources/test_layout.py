@@ -316,3 +316,19 @@ def test_a_lone_nu_column_marks_women_and_says_nothing_of_the_others() -> None:
     joined, _notes, warnings = join_split_columns(frame, clean)
     assert frame.select(**joined).rows() == [("Nữ", None), (None, None), ("Nữ", "1975")]
     assert warnings.is_empty()
+
+
+def test_section_labels_grouping_people_are_template_rows() -> None:
+    header = ["", "STT", "Họ và tên", "Ngày sinh", "Giới tính"]
+    frame = pl.DataFrame(
+        {
+            "c0": pl.Series([None] * 6, dtype=pl.String),
+            "c1": ["I. ẤP BÌNH HÒA", "1", "2", "II/ Ấp Mỹ Lộc", "3", None],
+            "c2": [None, "Nguyễn Văn An", "Lê Thị Na", None, "Trần Văn Ba", "A. Tổ 5"],
+            "c3": [None, "1990", "1991", None, "1992", None],
+            "c4": [None, "Nam", "Nữ", None, "Nam", None],
+            "source_row": [1, 2, 3, 4, 5, 6],
+        }
+    )
+    found = template_rows(frame, header, map_header(header))
+    assert found.rows() == [(1, "section row"), (4, "section row"), (6, "section row")]
