@@ -300,6 +300,14 @@ def load_matchable(
     return records.with_columns(pl.col("row_uid").is_in(passed.implode()).alias(PUBLISHABLE))
 
 
+def with_date_order(file_counts: pl.DataFrame, standardized: pl.DataFrame) -> pl.DataFrame:
+    """Ingest's per-file counts plus the date order the standardizer decided for each file (`dob_order`)."""
+    if "dob_order" not in standardized.columns or "source_file" not in standardized.columns:
+        return file_counts.with_columns(pl.lit(None, pl.String).alias("dob_order"))
+    orders = standardized.group_by("source_file").agg(pl.col("dob_order").drop_nulls().first())
+    return file_counts.join(orders, on="source_file", how="left", maintain_order="left")
+
+
 def move_to_rejected(file_counts: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
     """Ingest's per-file counts after some read rows were rejected later (rows_out → rows_rejected)."""
     moved = rejects.group_by("source_file").agg(pl.len().cast(pl.Int64).alias("_moved"))
@@ -351,6 +359,7 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
         if isolated.rejects.height:
             rejects = pl.concat([rejects, isolated.rejects], how="vertical_relaxed")
             file_counts = move_to_rejected(file_counts, isolated.rejects)
+        file_counts = with_date_order(file_counts, standardized)
         statuses = (
             dict(standardized.get_column("address_status").value_counts().sort("address_status").rows())
             if "address_status" in standardized.columns
@@ -374,6 +383,10 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
             "rows_read": standardized.height,
             "rows_rejected": _sum(file_counts, "rows_rejected"),
             "rows_isolated": isolated.rejects.height,
+            "date_orders": {
+                order: sorted(file_counts.filter(pl.col("dob_order") == order)["source_file"].to_list())
+                for order in ("month_first", "mixed")
+            },
             "isolation_errors": list(isolated.error_types),
             "files_failed": ingested.counts.filter(pl.col("status") == "failed").height,
             "file_errors": list(ingested.file_errors()),
@@ -402,6 +415,16 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
     )
     for error in counts["file_errors"]:
         logger.warning("ingest: file rejected whole: %s", error)
+    for order, files in counts.get("date_orders", {}).items():
+        if files:
+            logger.warning(
+                "ingest+standardize %s: dates read %s in %d file(s): %s",
+                label,
+                "month-first (a US-locale machine)" if order == "month_first" else
+                "in both orders (ambiguous dates left unread)",
+                len(files),
+                ", ".join(files[:20]) + (" …" if len(files) > 20 else ""),
+            )
     if counts.get("rows_isolated"):
         logger.error(
             "standardize %s: %d row(s) made the standardizer raise (%s) and were rejected alone; see rejects",
@@ -617,6 +640,10 @@ def snapshot_tables(
             "SELECT * FROM rejects", {"rejects": [batch.path("rejects") for batch in batches]}
         ),
         "review_queue": _whole_table(match.path("review")),
+        # Per export: what ingest made of it (kind, encoding, dialect, date order, counts, notes) for stewards.
+        "source_files": ParquetQuery(
+            "SELECT * FROM counts", {"counts": [batch.path("counts") for batch in batches]}
+        ),
     }
 
 

@@ -27,7 +27,15 @@ PROVINCE = "44"
 DEMO_PERSONS = 150
 DEMO_SEED = 23
 EXPORTS_KEPT = 7
-TABLES = {"residents_records", "residents_golden", "quarantine", "findings", "rejects", "review_queue"}
+TABLES = {
+    "residents_records",
+    "residents_golden",
+    "quarantine",
+    "findings",
+    "rejects",
+    "review_queue",
+    "source_files",
+}
 SACHSONG = Path(sys.executable).with_name("sachsong")
 
 # A hand-written export whose rows ingest must reject one by one (too many / too few fields). Its people are made

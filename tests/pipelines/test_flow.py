@@ -18,7 +18,15 @@ from .conftest import AS_OF
 
 pytestmark = pytest.mark.usefixtures("prefect_server", "pinned_code")
 
-TABLES = {"residents_records", "residents_golden", "quarantine", "findings", "rejects", "review_queue"}
+TABLES = {
+    "residents_records",
+    "residents_golden",
+    "quarantine",
+    "findings",
+    "rejects",
+    "review_queue",
+    "source_files",
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -118,6 +126,17 @@ def test_an_older_night_does_not_replace_a_newer_one_unless_told_to(
     summary = province_nightly("44", str(demo_sources), str(store), as_of="2026-10-01", replace_newer=True)
     assert current_run_id(store) == summary["run_id"] != live
     assert oct(store.stat().st_mode & 0o777) == "0o700"
+
+
+def test_each_export_is_described_for_stewards(baseline: Path) -> None:
+    files = read_current_table(baseline, "source_files")
+    run = read_runs(baseline).row(-1, named=True)
+    per_source = json.loads(run["counts_per_source"])
+    assert set(files["source_file"]) == set(per_source)
+    assert int(files["rows_in"].sum()) == run["rows_in"]
+    read = files.filter(pl.col("rows_out") > 0)
+    assert read.height and read["dob_order"].is_in(["day_first", "month_first", "mixed", "unknown"]).all()
+    assert read["encoding"].null_count() == 0 and read["kind"].null_count() == 0
 
 
 def _copy_without_cache(store: Path, target: Path) -> Path:
