@@ -110,6 +110,15 @@ HONORIFIC_SEX: dict[str, str | None] = {
 _NAME_LIKE_HONORIFICS = frozenset({"Anh", "Em", "Bé", "Cô", "Chú"})
 # Syllables that are middle-name markers and (almost) never given names: a name ending on one is reversed.
 _MIDDLE_MARKERS = frozenset({"Văn", "Thị"})
+# Family names that are also common given names or last syllables: a name ending in one is not known to be
+# written family-name-last.
+_FAMILY_ALSO_GIVEN = frozenset(
+    {"Hoàng", "Lâm", "Mai", "Hà", "Kim", "Châu", "Giang", "Quan", "Thái", "Gia", "Công", "Tư", "La", "Vi", "Ninh",
+     "Thân", "Lạc", "Thượng", "Cao", "Hàn", "Âu", "Trình", "Bạch", "Diệp", "Tôn", "Đồng", "Tăng", "Lương", "Từ",
+     "Ông", "Phan", "Đào", "Đoàn", "Tô", "Chu", "Lục", "Nghiêm", "Khúc"}
+)  # fmt: skip
+# A formula or a function call typed into the name column ("=HYPERLINK(...)", "@SUM(A1)"): no one's name.
+_FORMULA = r"^[=+@]|^-[A-Za-z]+\s*[|(]|[A-Za-z_]{2,}\("
 
 _TELEX_TONES = {"s": "\u0301", "f": "\u0300", "r": "\u0309", "x": "\u0303", "j": "\u0323"}
 _VNI_TONES = {"1": "\u0301", "2": "\u0300", "3": "\u0309", "4": "\u0303", "5": "\u0323"}
@@ -293,12 +302,21 @@ def name_columns(frame: pl.DataFrame, column: str = "full_name") -> pl.DataFrame
       "Nguyễn Văn"); an honorific without a family name after it stays in the name, flagged `name:honorific_kept`.
     - Given-name-first order ("An Nguyễn Văn") is turned round when certain: the first syllable is not a family
       name, the second is, and the last is "Văn" or "Thị" (`name:given_first`); other names whose second
-      syllable is the only family name are flagged `name:order_uncertain`.
+      syllable is the only family name are flagged `name:order_uncertain`. Family-name-last order ("Thị Lan Trần",
+      "Minh Tuấn Lê") is turned round when the first syllable is "Văn"/"Thị", or when nothing else could be the
+      family name and the last syllable is a family name that is never a given name (`name:given_first`);
+      otherwise a family name written last is flagged `name:order_uncertain`.
+    - A formula or function call typed in the name column ("=HYPERLINK(...)") is no name: null, flagged
+      `name:formula`.
     Computed in stages (see text.py on why nothing is nested).
     """
     t = {n: _TEMP + n for n in ("cleaned", "residue", "display", "syl", "count", "honorific", "strip", "rotate",
-                                "uncertain", "key", "syllables", "family_length", "honorific_left")}  # fmt: skip
+                                "uncertain", "key", "syllables", "family_length", "honorific_left", "rotate_back",
+                                "formula")}  # fmt: skip
     staged = frame.with_columns(clean_text(pl.col(column)).alias(t["cleaned"]))
+    staged = staged.with_columns(
+        pl.col(t["cleaned"]).str.contains(_FORMULA).fill_null(False).alias(t["formula"])
+    )
     staged = staged.with_columns(
         pl.col(t["cleaned"])
         .map_batches(_decode_batch, return_dtype=pl.String, is_elementwise=True)
@@ -351,12 +369,28 @@ def name_columns(frame: pl.DataFrame, column: str = "full_name") -> pl.DataFrame
     )
     family_order_breaks = ~first.is_in(families) & second.is_in(families) & (count >= 3)
     rotate = family_order_breaks & last.is_in(list(_MIDDLE_MARKERS))
-    staged = staged.with_columns(
-        rotate.fill_null(False).alias(t["rotate"]),
-        (family_order_breaks & ~rotate).fill_null(False).alias(t["uncertain"]),
+    # Written family-name-last, the Western way ("Thị Lan Trần", "Minh Tuấn Lê"): certain when the first syllable
+    # is a middle-name marker, or when no family name opens the name, none follows the first syllable as a marker
+    # would, and the last syllable is a family name that is never a given name.
+    family_last = (
+        (count >= 3)
+        & last.is_in(families)
+        & ~first.is_in(families)
+        & ~family_order_breaks
+    )
+    rotate_back = family_last & (
+        first.is_in(list(_MIDDLE_MARKERS))
+        | (~second.is_in(list(_MIDDLE_MARKERS)) & ~last.is_in(list(_FAMILY_ALSO_GIVEN)))
     )
     staged = staged.with_columns(
-        pl.when(pl.col(t["rotate"]))
+        (rotate | rotate_back).fill_null(False).alias(t["rotate"]),
+        rotate_back.fill_null(False).alias(t["rotate_back"]),
+        ((family_order_breaks & ~rotate) | (family_last & ~rotate_back)).fill_null(False).alias(t["uncertain"]),
+    )
+    staged = staged.with_columns(
+        pl.when(pl.col(t["rotate_back"]))
+        .then(syl.list.slice(-1).list.concat(syl.list.slice(0, count - 1)))
+        .when(pl.col(t["rotate"]))
         .then(syl.list.slice(1).list.concat(syl.list.slice(0, 1)))
         .otherwise(syl)
         .list.join(" ")
@@ -366,7 +400,7 @@ def name_columns(frame: pl.DataFrame, column: str = "full_name") -> pl.DataFrame
     syllables, count_name, family_length = t["syllables"], t["count"], t["family_length"]
     staged = staged.with_columns(empty_to_null(pl.col(display)).alias(display))
     staged = staged.with_columns(text_key(pl.col(display)).alias(key))
-    is_junk = pl.col(key).is_null() | pl.col(key).is_in(list(JUNK_NAME_KEYS))
+    is_junk = pl.col(key).is_null() | pl.col(key).is_in(list(JUNK_NAME_KEYS)) | pl.col(t["formula"])
     staged = staged.with_columns(
         name_norm=pl.when(is_junk).then(None).otherwise(pl.col(display)),
         name_key=pl.when(is_junk).then(None).otherwise(pl.col(key)),
@@ -399,6 +433,7 @@ def name_columns(frame: pl.DataFrame, column: str = "full_name") -> pl.DataFrame
                 (has_name & pl.col(t["rotate"]), "name:given_first"),
             ),
             FLAGS_COLUMN: tokens(
+                (pl.col(t["formula"]), "name:formula"),
                 (has_name & (residue == "residue:"), "name:input_method_residue"),
                 (has_name & pl.col(t["honorific_left"]), "name:honorific_kept"),
                 (has_name & pl.col(t["uncertain"]), "name:order_uncertain"),
