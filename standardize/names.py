@@ -118,7 +118,7 @@ _FAMILY_ALSO_GIVEN = frozenset(
      "Ông", "Phan", "Đào", "Đoàn", "Tô", "Chu", "Lục", "Nghiêm", "Khúc"}
 )  # fmt: skip
 # A formula or a function call typed into the name column ("=HYPERLINK(...)", "@SUM(A1)"): no one's name.
-_FORMULA = r"^[=+@]|^-[A-Za-z]+\s*[|(]|[A-Za-z_]{2,}\("
+_FORMULA = r"^[=+@]|^-\s*[\d(]|^-[A-Za-z]+\s*[|(]|[A-Za-z_]{2,}\(|[A-Za-z]+\|'"
 
 _TELEX_TONES = {"s": "\u0301", "f": "\u0300", "r": "\u0309", "x": "\u0303", "j": "\u0323"}
 _VNI_TONES = {"1": "\u0301", "2": "\u0300", "3": "\u0309", "4": "\u0303", "5": "\u0323"}
@@ -372,20 +372,24 @@ def name_columns(frame: pl.DataFrame, column: str = "full_name") -> pl.DataFrame
     # Written family-name-last, the Western way ("Thị Lan Trần", "Minh Tuấn Lê"): certain when the first syllable
     # is a middle-name marker, or when no family name opens the name, none follows the first syllable as a marker
     # would, and the last syllable is a family name that is never a given name.
-    family_last = (
-        (count >= 3)
-        & last.is_in(families)
-        & ~first.is_in(families)
-        & ~family_order_breaks
-    )
+    # No Vietnamese name opens with "Văn"/"Thị", so such a name ending in a family name is certain even when its
+    # given name is also a family name ("Thị Mai Phạm").
+    family_last = (count >= 3) & last.is_in(families) & ~first.is_in(families)
     rotate_back = family_last & (
         first.is_in(list(_MIDDLE_MARKERS))
-        | (~second.is_in(list(_MIDDLE_MARKERS)) & ~last.is_in(list(_FAMILY_ALSO_GIVEN)))
+        | (
+            ~family_order_breaks
+            & ~second.is_in(list(_MIDDLE_MARKERS))
+            & ~last.is_in(list(_FAMILY_ALSO_GIVEN))
+        )
     )
+    rotate = rotate & ~rotate_back
     staged = staged.with_columns(
         (rotate | rotate_back).fill_null(False).alias(t["rotate"]),
         rotate_back.fill_null(False).alias(t["rotate_back"]),
-        ((family_order_breaks & ~rotate) | (family_last & ~rotate_back)).fill_null(False).alias(t["uncertain"]),
+        ((family_order_breaks & ~rotate & ~rotate_back) | (family_last & ~family_order_breaks & ~rotate_back))
+        .fill_null(False)
+        .alias(t["uncertain"]),
     )
     staged = staged.with_columns(
         pl.when(pl.col(t["rotate_back"]))

@@ -163,10 +163,11 @@ def test_given_name_first_is_turned_round_only_when_certain():
 
 def test_family_name_written_last_is_turned_round_only_when_certain():
     # The Western order of English-headed exports: middle-name marker first, or a family name no one is given.
-    assert repaired(["Thị Lan Trần", "Minh Tuấn Lê", "Văn Hùng Phạm"]) == [
+    assert repaired(["Thị Lan Trần", "Minh Tuấn Lê", "Văn Hùng Phạm", "Thị Mai Phạm"]) == [
         ("Trần Thị Lan", None, "Trần", "Thị", "Lan", ["name:given_first"], []),
         ("Lê Minh Tuấn", None, "Lê", "Minh", "Tuấn", ["name:given_first"], []),
         ("Phạm Văn Hùng", None, "Phạm", "Văn", "Hùng", ["name:given_first"], []),
+        ("Phạm Thị Mai", None, "Phạm", "Thị", "Mai", ["name:given_first"], []),  # "Mai" is a family name too
     ]
     # "Hoàng" is a family name and a given name: either order is possible → kept and flagged.
     assert repaired(["Minh Tuấn Hoàng"])[0][5:] == ([], ["name:order_uncertain"])
@@ -175,8 +176,10 @@ def test_family_name_written_last_is_turned_round_only_when_certain():
 
 
 def test_a_formula_in_the_name_column_is_no_name():
-    rows = repaired(['=HYPERLINK("http://x.example","bấm")', "@SUM(A1)", "=1+1", "-cmd|' /C calc'!A0"])
-    assert [row[0] for row in rows] == [None] * 4
+    rows = repaired(
+        ['=HYPERLINK("http://x.example","bấm")', "@SUM(A1)", "=1+1", "-cmd|' /C calc'!A0", "-2+3+cmd|' /C x'!A0"]
+    )
+    assert [row[0] for row in rows] == [None] * 5
     assert all(row[6] == ["name:formula"] for row in rows)
     # A note in brackets, or a list bullet, before a real name is not a formula.
     assert [row[0] is not None for row in repaired(["Nguyễn Văn An (con)", "- Trần Thị Lan"])] == [True, True]
