@@ -26,7 +26,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sachsong.national.collect import (
     SCORED_STATUSES,
     STATUSES,
@@ -43,6 +43,7 @@ from sachsong.reports.charts import trend_chart
 from sachsong.reports.exports import BAND_FORMATS, write_atomically, write_text_atomically
 from sachsong.reports.labels import label as report_label
 from sachsong.reports.scores import SCORE_CRITERIA, Targets, load_targets
+from sachsong.reports.site import bilingual, number, pct
 from sachsong.store.layout import REPORTS_DIR
 
 from sachsong.safetext import SAFE_WORKBOOK_OPTIONS, neutralize_formula, neutralize_frame, visible_frame
@@ -196,31 +197,10 @@ class NationalResult:
 
 
 # ----------------------------------------------------------------------------------------------- labels
-def _bi(vi: str, en: str) -> Markup:
-    vi_html, en_html = escape(vi), escape(en)
-    if vi_html == en_html:
-        return vi_html
-    return Markup(f'<span lang="vi" class="vi">{vi_html}</span><span lang="en" class="en">{en_html}</span>')
-
-
 @lru_cache(maxsize=512)
 def t(key: str) -> Markup:
     vi, en = LABELS.get(key) or report_label(key)
-    return _bi(vi, en)
-
-
-def _pct(share: Any) -> Markup:
-    if share is None:
-        return Markup('<abbr class="na" title="n/a">—</abbr>')
-    text = f"{share * 100:.1f}%"
-    return _bi(text.replace(".", ","), text)
-
-
-def _number(value: Any) -> Markup:
-    if value is None:
-        return Markup("—")
-    text = f"{int(value):,}"
-    return _bi(text.replace(",", "."), text)
+    return bilingual(vi, en)
 
 
 # ------------------------------------------------------------------------------------------------ build
@@ -445,8 +425,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals.update(t=t, bi=_bi, criteria=SCORE_CRITERIA)
-    environment.filters.update(pct=_pct, number=_number)
+    environment.globals.update(t=t, bi=bilingual, criteria=SCORE_CRITERIA)
+    environment.filters.update(pct=pct, number=number)
     return environment
 
 

@@ -241,7 +241,7 @@ def read_store(store_dir: str | Path) -> StoreView:
 
 
 # ----------------------------------------------------------------------------------------- view building
-def _bi(vi: str, en: str) -> Markup:
+def bilingual(vi: str, en: str) -> Markup:
     """Both languages side by side; CSS shows the one the reader chose."""
     vi_html, en_html = escape(vi), escape(en)
     if vi_html == en_html:
@@ -252,21 +252,21 @@ def _bi(vi: str, en: str) -> Markup:
 @lru_cache(maxsize=512)
 def t(key: str) -> Markup:
     vi, en = label(key)
-    return _bi(vi, en)
+    return bilingual(vi, en)
 
 
-def _number(value: Any) -> Markup:
+def number(value: Any) -> Markup:
     if value is None:
         return Markup("—")
     text = f"{int(value):,}"
-    return _bi(text.replace(",", "."), text)
+    return bilingual(text.replace(",", "."), text)
 
 
 def pct(share: Any) -> Markup:
     if share is None:
         return Markup('<abbr class="na" title="n/a">—</abbr>')
     text = f"{share * 100:.1f}%"
-    return _bi(text.replace(".", ","), text)
+    return bilingual(text.replace(".", ","), text)
 
 
 def delta(change: Any) -> Markup:
@@ -276,7 +276,7 @@ def delta(change: Any) -> Markup:
     arrow, css = ("▲", "up") if points > 0.05 else ("▼", "down") if points < -0.05 else ("=", "same")
     text = f"{points:+.1f}"
     return Markup('<span class="delta {}">{} {}</span>').format(
-        css, arrow, _bi(text.replace(".", ",") + " điểm %", text + " pp")
+        css, arrow, bilingual(text.replace(".", ",") + " điểm %", text + " pp")
     )
 
 
@@ -504,8 +504,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals.update(t=t, bi=_bi, criteria=SCORE_CRITERIA)
-    environment.filters.update(pct=pct, delta=delta, number=_number)
+    environment.globals.update(t=t, bi=bilingual, criteria=SCORE_CRITERIA)
+    environment.filters.update(pct=pct, delta=delta, number=number)
     return environment
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from .conftest import AS_OF, PROVINCE, Demo, child_env, run_command
+from .conftest import AS_OF, Demo, child_env, run_command
 from .test_security import _readable_text, find_personal_data
 
 MEMORY_CAP_BYTES = 2 * 1024**3
