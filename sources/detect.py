@@ -32,6 +32,7 @@ from sachsong.sources.legacy_fonts import (
     decode_legacy_bytes,
     detect_legacy_text,
     spread_text_sample,
+    vietnamese_score,
 )
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -226,10 +227,56 @@ def _decode_mixed_or_legacy(data: bytes) -> DecodedText:
     return decoded
 
 
+# UTF-8 Vietnamese read as Windows-1252 and saved again as UTF-8 ("Nguyá»…n", "Tráº§n", "Ä‘"): the lead bytes
+# of Vietnamese letters (E1 BA/BB, C4, C6, C3) become these pairs.
+_DOUBLE_ENCODED = re.compile("á»|áº|Ä[‘\x90]|Æ[°¯¡\xa0]|Ã[\xa0-\xbf]")
+
+
+def _undo_double_encoding(line: str) -> str | None:
+    """The line's characters back to the Windows-1252 bytes they came from, read as UTF-8; None when that is
+    not what happened to it (a character 1252 cannot hold, or bytes that are not UTF-8)."""
+    raw = bytearray()
+    for char in line:
+        try:
+            raw += char.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(char) > 0xFF:  # the five bytes 1252 leaves undefined came through as themselves
+                return None
+            raw.append(ord(char))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _maybe_double_encoded(decoded: DecodedText) -> DecodedText:
+    """Repair a file whose UTF-8 was once read as Windows-1252 and saved again, line by line, only where the
+    repaired line reads as more Vietnamese than the line as it stands."""
+    if not _DOUBLE_ENCODED.search(decoded.text):
+        return decoded
+    lines = decoded.text.split("\n")
+    repaired = 0
+    for index, line in enumerate(lines):
+        if not _DOUBLE_ENCODED.search(line):
+            continue
+        fixed = _undo_double_encoding(line)
+        if fixed is not None and vietnamese_score(fixed) > vietnamese_score(line):
+            lines[index] = fixed
+            repaired += 1
+    if repaired:
+        decoded.text = _nfc("\n".join(lines))
+        decoded.encoding = f"{decoded.encoding}+double-encoded"
+        decoded.notes.append(
+            f"{repaired} line(s) were UTF-8 read as Windows-1252 and saved again (double-encoded): repaired"
+        )
+    return decoded
+
+
 def _maybe_legacy_text(decoded: DecodedText) -> DecodedText:
     """Convert text that decoded fine but is TCVN3/VNI mojibake (the legacy bytes were saved as UTF-8)."""
     if decoded.text.isascii():
         return decoded
+    decoded = _maybe_double_encoded(decoded)
     font, score, as_is = detect_legacy_text(spread_text_sample(decoded.text))
     if font is None:
         return decoded

@@ -159,3 +159,18 @@ def test_real_unicode_lines_are_never_converted_with_the_mojibake() -> None:
     decoded = decode_bytes(data)
     assert decoded.encoding == "utf-8+tcvn3"
     assert decoded.text == "Họ và tên,Địa chỉ\n" + old + new
+
+
+def test_utf8_once_read_as_windows_1252_and_saved_again_is_repaired_line_by_line():
+    from sachsong.sources.detect import decode_bytes
+
+    original = "Họ và tên,Địa chỉ\nNguyễn Thị Hương,Xã Đức Hòa\nTrần Văn Ơn,Phường Ưu Đàm\n"
+    # What a tool does that reads UTF-8 as Windows-1252 (undefined bytes kept as themselves) and writes UTF-8.
+    sloppy = "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in original.encode("utf-8"))
+    assert sloppy != original and "á»" in sloppy
+    decoded = decode_bytes(sloppy.encode("utf-8"))
+    assert decoded.text == original
+    assert any("double-encoded" in note for note in decoded.notes)
+    # Real text with the same letter pairs is left alone (it reads as Vietnamese already).
+    fine = "Họ và tên\nÃ Nguyễn\n".encode()
+    assert decode_bytes(fine).text == "Họ và tên\nÃ Nguyễn\n"
