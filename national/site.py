@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 import xlsxwriter
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup
 from sachsong.national.collect import (
     SCORED_STATUSES,
@@ -43,7 +43,7 @@ from sachsong.reports.charts import trend_chart
 from sachsong.reports.exports import BAND_FORMATS, write_atomically, write_text_atomically
 from sachsong.reports.labels import label as report_label
 from sachsong.reports.scores import SCORE_CRITERIA, Targets, load_targets
-from sachsong.reports.site import bilingual, number, pct
+from sachsong.reports.site import bilingual, scorecard_environment
 from sachsong.store.layout import REPORTS_DIR
 
 from sachsong.safetext import SAFE_WORKBOOK_OPTIONS, neutralize_formula, neutralize_frame, visible_frame
@@ -419,15 +419,7 @@ def _write_workbook(
 
 # --------------------------------------------------------------------------------------------- rendering
 def _environment() -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=select_autoescape(["html", "j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.globals.update(t=t, bi=bilingual, criteria=SCORE_CRITERIA)
-    environment.filters.update(pct=pct, number=number)
-    return environment
+    return scorecard_environment(TEMPLATES, t)
 
 
 CONFLICTS_SHOWN = 200  # the page lists the first ones; the CSV and the national store hold them all

@@ -9,7 +9,7 @@ finding; names, phones and identity numbers never enter this module.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -497,16 +497,22 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
 
 
 # --------------------------------------------------------------------------------------------- rendering
-def _environment() -> Environment:
+def scorecard_environment(templates: Path, labels: Callable[[str], Markup]) -> Environment:
+    """The Jinja environment of a bilingual scorecard page (the province's and the national one): autoescaped,
+    with `t` (the page's labels), `bi`, the criteria, and the pct / delta / number filters."""
     environment = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
+        loader=FileSystemLoader(str(templates)),
         autoescape=select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals.update(t=t, bi=bilingual, criteria=SCORE_CRITERIA)
+    environment.globals.update(t=labels, bi=bilingual, criteria=SCORE_CRITERIA)
     environment.filters.update(pct=pct, delta=delta, number=number)
     return environment
+
+
+def _environment() -> Environment:
+    return scorecard_environment(TEMPLATES, t)
 
 
 def _page_context(data: ReportData, targets: Targets, data_docs_href: str | None) -> dict[str, Any]:

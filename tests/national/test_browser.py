@@ -4,6 +4,7 @@ relative link, nothing fetched from the network, no personal value on the page."
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,77 +12,48 @@ from sachsong.national.site import build_national
 
 from .conftest import CCCD_SHARED, NAMES, PHONES
 
-CHROMIUM = Path("/usr/bin/chromium")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
+from offline_browser import offline_page  # the scorecard tests' offline Chromium
 
 
 @pytest.mark.browser
 def test_national_site_in_chromium_offline(stores: Path, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
     # Copied the way a ministry would copy the folder: the national site beside the province stores.
     result = build_national(stores, stores / "national-browser")
-    problems: list[str] = []
-    outside: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+    with offline_page() as offline:
+        page = offline.page
+        page.goto(result.index.as_uri())
+        assert page.locator("html").get_attribute("lang") == "vi"
+        # Every one of the 34 provinces is on the page: ranked, or listed with why it is not.
+        listed = {
+            *page.locator("#province-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.province)"),
+            *page.locator("#unscored-table tbody tr").evaluate_all(
+                "rows => rows.map(r => r.dataset.province || r.querySelector('code')?.textContent)"
+            ),
+        }
+        assert len(listed - {None, ""}) == 34, sorted(str(code) for code in listed)
+        assert page.locator("#province-table tr[data-province='79'] th").is_visible()
+        assert page.locator("tr[data-province='48']").first.get_attribute("data-status") == "refused"
 
-            def only_local(route):
-                if route.request.url.startswith("file://"):
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
+        tile_map = page.locator("#map details[open] svg.tile-map").first
+        assert tile_map.is_visible()
+        box = tile_map.bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 200  # drawn, not collapsed
+        assert tile_map.locator("g.tile").count() == 34
 
-            page.route("**/*", only_local)
-            page.goto(result.index.as_uri())
-            assert page.locator("html").get_attribute("lang") == "vi"
-            # Every one of the 34 provinces is on the page: ranked, or listed with why it is not.
-            listed = {
-                *page.locator("#province-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.province)"),
-                *page.locator("#unscored-table tbody tr").evaluate_all(
-                    "rows => rows.map(r => r.dataset.province || r.querySelector('code')?.textContent)"
-                ),
-            }
-            assert len(listed - {None, ""}) == 34, sorted(str(code) for code in listed)
-            assert page.locator("#province-table tr[data-province='79'] th").is_visible()
-            assert page.locator("tr[data-province='48']").first.get_attribute("data-status") == "refused"
+        page.click("#lang-toggle")
+        assert page.locator("html").get_attribute("lang") == "en"
 
-            tile_map = page.locator("#map details[open] svg.tile-map").first
-            assert tile_map.is_visible()
-            box = tile_map.bounding_box()
-            assert box is not None and box["width"] > 200 and box["height"] > 200  # drawn, not collapsed
-            assert tile_map.locator("g.tile").count() == 34
+        text = page.locator("body").inner_text()
+        for value in (*NAMES, CCCD_SHARED, *PHONES, PHONES[0][3:]):
+            assert value not in text
 
-            page.click("#lang-toggle")
-            assert page.locator("html").get_attribute("lang") == "en"
-
-            text = page.locator("body").inner_text()
-            for value in (*NAMES, CCCD_SHARED, *PHONES, PHONES[0][3:]):
-                assert value not in text
-
-            link = page.locator("#province-table tr[data-province='79'] a.province-site")
-            href = link.get_attribute("href")
-            assert href and not href.startswith(("/", "file:", "http"))
-            link.click()
-            page.wait_for_load_state()
-            assert page.url.endswith("/reports/index.html")
-            assert page.locator("h1").first.is_visible()  # the province's own scorecard opened
-        finally:
-            browser.close()
-    assert problems == []
-    assert outside == []
+        link = page.locator("#province-table tr[data-province='79'] a.province-site")
+        href = link.get_attribute("href")
+        assert href and not href.startswith(("/", "file:", "http"))
+        link.click()
+        page.wait_for_load_state()
+        assert page.url.endswith("/reports/index.html")
+        assert page.locator("h1").first.is_visible()  # the province's own scorecard opened
+    assert offline.problems == []
+    assert offline.outside == []

@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+from offline_browser import offline_page
 from reports_sample import (
     GOLDEN_PERSONS,
     PLANTED,
@@ -22,7 +23,6 @@ from sachsong.reports.scores import compute_scores
 from sachsong.reports.site import ReportError, build_report
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def sample_history() -> tuple[list[dict], pl.DataFrame]:
@@ -213,70 +213,40 @@ def test_a_store_with_nothing_published_is_a_clear_error(tmp_path):
 
 @pytest.mark.browser
 def test_scorecard_in_chromium_offline(built):
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
     index, _ = built
-    problems: list[str] = []
-    outside: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+    with offline_page() as offline:
+        page = offline.page
+        page.goto(index.as_uri())
+        heading = page.locator("h1 .vi")
+        assert heading.is_visible()
+        assert "Bảng điểm" in heading.inner_text()
+        assert page.locator("h1 .en").is_hidden()
 
-            def only_local(route):
-                if route.request.url.startswith("file://"):
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
+        page.click("#lang-toggle")
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.locator("h1 .en").is_visible()
+        assert "scorecard" in page.locator("h1 .en").inner_text()
+        assert page.locator("h1 .vi").is_hidden()
+        assert "counts errors only" in page.locator(".how-to-read").inner_text()
+        warnings = page.locator("#rules-warnings")
+        assert warnings.is_visible() and "do not count" in warnings.inner_text()
+        commune_rule = page.locator("tr[data-rule='commune_has_records']")
+        assert "3 communes" in commune_rule.locator("td.num").first.inner_text()
 
-            page.route("**/*", only_local)
-            page.goto(index.as_uri())
-            heading = page.locator("h1 .vi")
-            assert heading.is_visible()
-            assert "Bảng điểm" in heading.inner_text()
-            assert page.locator("h1 .en").is_hidden()
+        details = page.locator("#commune-18859")
+        assert details.get_attribute("open") is None
+        page.click("a[data-open='commune-18859']")
+        assert details.get_attribute("open") is not None
+        rule_row = details.locator("tbody tr", has_text="cccd_birth_year")
+        assert rule_row.is_visible()
+        assert "1" in rule_row.locator("td.num").first.inner_text()
 
-            page.click("#lang-toggle")
-            assert page.locator("html").get_attribute("lang") == "en"
-            assert page.locator("h1 .en").is_visible()
-            assert "scorecard" in page.locator("h1 .en").inner_text()
-            assert page.locator("h1 .vi").is_hidden()
-            assert "counts errors only" in page.locator(".how-to-read").inner_text()
-            warnings = page.locator("#rules-warnings")
-            assert warnings.is_visible() and "do not count" in warnings.inner_text()
-            commune_rule = page.locator("tr[data-rule='commune_has_records']")
-            assert "3 communes" in commune_rule.locator("td.num").first.inner_text()
-
-            details = page.locator("#commune-18859")
-            assert details.get_attribute("open") is None
-            page.click("a[data-open='commune-18859']")
-            assert details.get_attribute("open") is not None
-            rule_row = details.locator("tbody tr", has_text="cccd_birth_year")
-            assert rule_row.is_visible()
-            assert "1" in rule_row.locator("td.num").first.inner_text()
-
-            page.evaluate("window.scrollTo(0, 0)")
-            artifacts = REPO / "test-artifacts"
-            artifacts.mkdir(exist_ok=True)
-            page.screenshot(path=str(artifacts / "scorecard.png"), full_page=True)
-        finally:
-            browser.close()
-    assert problems == []
-    assert outside == []
+        page.evaluate("window.scrollTo(0, 0)")
+        artifacts = REPO / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "scorecard.png"), full_page=True)
+    assert offline.problems == []
+    assert offline.outside == []
 
 
 def test_only_failed_runs_give_a_run_list_page_not_a_crash(store_factory, tmp_path):
