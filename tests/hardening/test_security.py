@@ -8,7 +8,6 @@ import html
 import json
 import re
 import sys
-import time
 import unicodedata
 import zipfile
 from datetime import date
@@ -155,30 +154,26 @@ def test_rule_language_refuses_the_injection_corpus(tmp_path: Path, watch: Execu
     corpus = hostile_expressions(watch.canary)
     assert len(corpus) >= 30
     accepted = []
-    for source in corpus:
-        started = time.perf_counter()
+    for source in corpus:  # how long refusing takes is measured in benchmarks/bench_hostile_rules.py
         try:
             compile_expression(source, rule_id="hostile", columns=COLUMNS, as_of=date(2026, 1, 1))
         except RuleExpressionError as error:
             assert str(error).startswith("rule 'hostile': "), error
         else:
             accepted.append(source[:80])
-        assert time.perf_counter() - started < 5, f"refusing {source[:60]!r} took too long"
     assert accepted == []
     watch.assert_nothing_ran()
 
 
 def test_regular_expressions_cannot_blow_up(watch: ExecutionWatch) -> None:
     """Patterns are Rust regexes (linear time): the classic catastrophic ones are either refused at load time or
-    run in linear time on a long hostile value."""
+    run to the end on a long hostile value (their time against a plain pattern: benchmarks/bench_hostile_rules.py)."""
     from sachsong.rules.expr import RuleExpressionError, compile_expression
 
     frame = pl.DataFrame({"full_name": ["a" * 50_000 + "!"] * 4}, schema={"full_name": pl.String})
     for pattern in (r"(a+)+$", r"(a|aa)+$", r"(a*)*b", r"^(\w+\s?)*$"):
         compiled = compile_expression(f"matches(full_name, r'{pattern}')", rule_id="redos", columns=COLUMNS)
-        started = time.perf_counter()
-        frame.select(compiled.expr).to_series().to_list()
-        assert time.perf_counter() - started < 2, pattern
+        assert frame.select(compiled.expr).to_series().to_list() == [False] * 4, pattern
     with pytest.raises(RuleExpressionError, match="rule 'huge_regex'"):
         compile_expression(
             "matches(full_name, r'(a{1000}){1000}{1000}')", rule_id="huge_regex", columns=COLUMNS
