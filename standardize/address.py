@@ -1008,19 +1008,22 @@ def _readings(
         .group_by("addr_id")
         .agg(first_end=pl.col("end").min())
     )
-    as_district = (
-        new.select("addr_id", "unit", "w_start", "w_end", "new_province")
-        .join(
-            districts.join(units["district_to_new_province"], on="district").select(
-                "addr_id", "new_province", w_start="d_start", w_end="d_end"
-            ),
-            on=["addr_id", "new_province", "w_start", "w_end"],
-        )
-        .join(wards_before, on="addr_id")
-        .filter(pl.col("first_end") < pl.col("w_start"))
-        .select("addr_id", "unit", "w_start")
-        .unique()
+    district_spans = districts.join(units["district_to_new_province"], on="district").select(
+        "addr_id", "new_province", w_start="d_start", w_end="d_end"
     )
+
+    def read_as_district(readings: pl.DataFrame) -> pl.DataFrame:
+        """The readings whose ward text is also a district of their province with a ward written before it."""
+        return (
+            readings.select("addr_id", "unit", "w_start", "w_end", "new_province")
+            .join(district_spans, on=["addr_id", "new_province", "w_start", "w_end"])
+            .join(wards_before, on="addr_id")
+            .filter(pl.col("first_end") < pl.col("w_start"))
+            .select("addr_id", "unit", "w_start")
+            .unique()
+        )
+
+    as_district = read_as_district(new)
     # A part that is only a number after the ward is an old district's ("Tân Chánh Hiệp, 12, Hồ Chí Minh": Quận
     # 12): a new 2-tier address has no district.
     numbered_district = (
@@ -1036,20 +1039,7 @@ def _readings(
         how="anti",
     )
     # The same for an old ward read with its province only ("3, Tân An, Long An": Phường 3 of Tân An).
-    old_as_district = (
-        old.filter(~pl.col("has_district"))
-        .select("addr_id", "unit", "w_start", "w_end", "new_province")
-        .join(
-            districts.join(units["district_to_new_province"], on="district").select(
-                "addr_id", "new_province", w_start="d_start", w_end="d_end"
-            ),
-            on=["addr_id", "new_province", "w_start", "w_end"],
-        )
-        .join(wards_before, on="addr_id")
-        .filter(pl.col("first_end") < pl.col("w_start"))
-        .select("addr_id", "unit", "w_start")
-        .unique()
-    )
+    old_as_district = read_as_district(old.filter(~pl.col("has_district")))
     old = old.join(old_as_district, on=["addr_id", "unit", "w_start"], how="anti")
     new = (
         new.join(visible_new_provinces, on=["addr_id", "new_province"], how="inner")
