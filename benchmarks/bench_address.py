@@ -29,9 +29,10 @@ import time
 import unicodedata
 
 import polars as pl
+from unidecode import unidecode
+
 from sachsong.standardize.address import resolve_addresses
 from sachsong.standardize.reference import load_reference
-from unidecode import unidecode
 
 WARD_ABBREVIATION = {"Phường": "P.", "Xã": "X.", "Thị trấn": "TT."}
 DISTRICT_ABBREVIATION = {"Quận": "Q.", "Huyện": "H.", "Thị xã": "TX.", "Thành phố": "TP.", "Thành Phố": "TP."}

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dedupe_metrics import pairwise_scores
 from dedupe_synth import Noise, make_residents, persons_for_records
+
 from sachsong.matching.cluster import connected_components
 from sachsong.matching.dedupe import dedupe_standardized
 

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import polars as pl
-from sachsong.sources import demo
+
+from sachsong.demo import residents as demo
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
 tmp = Path(tempfile.mkdtemp())

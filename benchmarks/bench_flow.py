@@ -69,8 +69,9 @@ def phase_direct(demo: Path, province: str) -> dict:
 
 
 def phase_flow(demo: Path, store: Path, province: str, dask: str | None) -> dict:
-    import sachsong.pipelines.flows as flows
     from prefect import flow
+
+    import sachsong.pipelines.flows as flows
 
     # Fingerprint the rooms' code once: a colleague saving a room's file between the cold run and the rerun
     # would otherwise (rightly) invalidate the cache and turn the rerun into a second cold run.
@@ -137,7 +138,7 @@ def main() -> None:
     if args.demo:
         demo = Path(args.demo)
     else:
-        from sachsong.sources.demo import write_demo
+        from sachsong.demo.residents import write_demo
 
         demo = workdir / "demo"
         clock = time.perf_counter()

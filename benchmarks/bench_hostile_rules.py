@@ -17,6 +17,7 @@ import time
 from datetime import date
 
 import polars as pl
+
 from sachsong.rules.expr import RuleExpressionError, compile_expression
 
 CATASTROPHIC = (r"(a+)+$", r"(a|aa)+$", r"(a*)*b", r"^(\w+\s?)*$")

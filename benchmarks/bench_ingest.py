@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
 from sachsong.sources.ingest import ingest_directory
 from sachsong.sources.legacy_fonts import encode_legacy
 

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sachsong.sources.demo_names import FAMILY_NAME_SHARES
+from sachsong.vietnamese_names import FAMILY_NAME_SHARES
 
 RECORDS_SQL = (
     "SELECT p.*, c.cluster_id, c.cluster_size, c.confidence "
@@ -134,6 +134,7 @@ def worker(mode: str, files: dict, store: Path, memory_limit: str) -> dict:
     clock = time.perf_counter()
     import duckdb  # noqa: F401  (imported in every mode, so the imports floor is comparable)
     import polars as pl
+
     from sachsong.store import ParquetQuery, publish_snapshot
 
     if mode == "imports":

@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
+
 from sachsong.reports.scores import compute_scores, province_wards, rule_catalogue
 
 PROVINCE = "44"

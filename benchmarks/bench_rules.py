@@ -28,9 +28,9 @@ from datetime import date, datetime
 
 import numpy as np
 import polars as pl
+
 from sachsong.rules.engine import check_standardized, load_pack
 from sachsong.rules.python_checks import known_commune_codes, new_ward_codes
-
 from sachsong.schema import LINEAGE_COLUMNS, RAW_SCHEMA, STANDARD_COLUMNS
 
 AS_OF = date(2026, 1, 15)

@@ -18,8 +18,9 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
-from sachsong.standardize.residents import standardize_residents
 from unidecode import unidecode
+
+from sachsong.standardize.residents import standardize_residents
 
 FAMILY = {"Nguyễn": 38, "Trần": 11, "Lê": 9.5, "Phạm": 7, "Hoàng": 5, "Huỳnh": 4, "Phan": 4.5, "Vũ": 4,
           "Võ": 4, "Đặng": 2, "Bùi": 2, "Đỗ": 1.5, "Hồ": 1.5, "Ngô": 1.3, "Dương": 1, "Lý": 0.5, "Tôn Thất": 0.1}  # fmt: skip

@@ -62,7 +62,7 @@ def synth_input(records: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
 def demo_input(records: int, seed: int, scratch: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A demo province's exports → ingest → standardize; truth joined on lineage (records the demo injected
     without a person are left out of the scoring, not of the matching)."""
-    from sachsong.sources.demo import write_demo
+    from sachsong.demo.residents import write_demo
     from sachsong.sources.ingest import ingest_directory
     from sachsong.standardize.residents import standardize_residents
 

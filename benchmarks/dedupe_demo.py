@@ -1,4 +1,4 @@
-"""Dedupe on the demo province (sources/demo.py, written by another room): raw exports → ingest → standardize →
+"""Dedupe on the demo province (demo/residents.py): raw exports → ingest → standardize →
 dedupe, scored against the demo's truth `person_id`, with the exact-match baseline in the same run.
 
     .venv/bin/python benchmarks/dedupe_demo.py --persons 5000
@@ -30,7 +30,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from sachsong.matching.dedupe import dedupe_standardized
-    from sachsong.sources.demo import write_demo
+    from sachsong.demo.residents import write_demo
     from sachsong.sources.ingest import ingest_directory
     from sachsong.standardize.residents import standardize_residents
 

@@ -746,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the scorecard as JSON here")
     args = parser.parse_args(argv)
 
-    from sachsong.sources.demo import write_demo
+    from sachsong.demo.residents import write_demo
 
     with tempfile.TemporaryDirectory(prefix="sachsong-eval-") as scratch:
         demo_dir = Path(scratch) / "demo"

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
+
 from sachsong.matching.keys import EncodedFeatures, encode_features
 
 # Level labels per comparison, index = level code. Order matters: it is the contract of `.pairs`.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
 from sachsong.matching.blocking import (
     DEFAULT_MAX_BLOCK_SIZE,
     DEFAULT_RULES,
@@ -37,7 +38,6 @@ from sachsong.matching.scoring import (
     fit_em,
     score_compared,
 )
-
 from sachsong.schema import CLUSTER_SCHEMA
 from sachsong.tableio import stack_single_chunk
 

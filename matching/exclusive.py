@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from scipy.sparse import coo_matrix, csgraph
+
 from sachsong.matching.keys import EncodedFeatures
 from sachsong.matching.scoring import NEAR_GIVEN_NAME
-from scipy.sparse import coo_matrix, csgraph
 
 
 def _persons_with_dates(n: int, left: np.ndarray, right: np.ndarray, link: np.ndarray) -> np.ndarray:

@@ -12,8 +12,8 @@ Rules (each a preference order inside the cluster; the first non-null value wins
 from __future__ import annotations
 
 import polars as pl
-from sachsong.matching.keys import NON_ASCII
 
+from sachsong.matching.keys import NON_ASCII
 from sachsong.tableio import sort_column_by_column
 
 GOLDEN_COLUMNS: tuple[str, ...] = (

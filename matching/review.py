@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from sachsong.matching.compare import COMPARISONS, SCORED, level_label
 
+from sachsong.matching.compare import COMPARISONS, SCORED, level_label
 from sachsong.safetext import neutralize_frame, restore_formula_text, safe_workbook
 
 # Displayed side by side: what each source said, after standardization.

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import numpy as np
 import polars as pl
+
 from sachsong.matching.compare import SCORED as COMPARISONS
 from sachsong.matching.compare import SCORED_LEVELS as LEVELS
 from sachsong.matching.compare import compare_pairs

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
+
 from sachsong.reports.scores import SCORE_CRITERIA, Targets, band_expr
 from sachsong.store.history import read_runs, read_score_history
 from sachsong.store.layout import (

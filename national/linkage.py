@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+
 from sachsong.standardize.identity import CCCD_PROVINCE_CODES
 
 TIER_CCCD = "cccd"

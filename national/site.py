@@ -27,6 +27,7 @@ import polars as pl
 import xlsxwriter
 from jinja2 import Environment
 from markupsafe import Markup
+
 from sachsong.national.collect import (
     SCORED_STATUSES,
     STATUSES,
@@ -44,9 +45,8 @@ from sachsong.reports.exports import BAND_FORMATS, write_atomically, write_text_
 from sachsong.reports.labels import label as report_label
 from sachsong.reports.scores import SCORE_CRITERIA, Targets, load_targets
 from sachsong.reports.site import bilingual, scorecard_environment
-from sachsong.store.layout import REPORTS_DIR
-
 from sachsong.safetext import SAFE_WORKBOOK_OPTIONS, neutralize_formula, neutralize_frame, visible_frame
+from sachsong.store.layout import REPORTS_DIR
 
 HERE = Path(__file__).parent
 REPORT_ASSETS = HERE.parent / "reports" / "assets"

@@ -32,7 +32,7 @@ def _say(message: str) -> None:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from sachsong.sources.demo import write_demo
+    from sachsong.demo.residents import write_demo
 
     summary = write_demo(Path(args.dir), province=args.province, persons=args.persons, seed=args.seed)
     _say(summary.describe())
@@ -41,7 +41,6 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from sachsong.sources.ingest import ingest_directory
-
     from sachsong.tableio import write_table
 
     result = ingest_directory(Path(args.dir), registry=Path(args.registry) if args.registry else None)
@@ -56,7 +55,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_address(args: argparse.Namespace) -> int:
     from sachsong.standardize.address import resolve_addresses
-
     from sachsong.tableio import read_table, write_table
 
     frame = read_table(args.input)
@@ -76,7 +74,6 @@ def cmd_address(args: argparse.Namespace) -> int:
 
 def cmd_reference_diff(args: argparse.Namespace) -> int:
     from sachsong.standardize.reference import load_reference
-
     from sachsong.tableio import write_table
 
     diff = load_reference().disagreements
@@ -96,7 +93,6 @@ def cmd_reference_diff(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from sachsong.rules.engine import check_raw_table
-
     from sachsong.tableio import read_table, write_table
 
     raw = read_table(args.input)
@@ -131,7 +127,6 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
 
 def cmd_dedupe(args: argparse.Namespace) -> int:
     from sachsong.matching.dedupe import dedupe_raw_table
-
     from sachsong.tableio import read_table, write_table
 
     raw = read_table(args.input)
@@ -156,6 +151,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_national(args: argparse.Namespace) -> int:
     import polars as pl
+
     from sachsong.national.site import build_national
 
     if args.demo:

@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
+
 from sachsong.pipelines.tasks import (
     WORK_DIR,
     StepOutput,
@@ -43,9 +44,8 @@ from sachsong.pipelines.tasks import (
     report_task,
     score_task,
 )
-from sachsong.store.layout import make_private_store
-
 from sachsong.redact import install_log_redaction, redact
+from sachsong.store.layout import make_private_store
 
 LEGACY_RESULTS_DIR = ".prefect-results"  # where earlier versions pickled whole frames; removed on sight
 

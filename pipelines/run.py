@@ -28,7 +28,7 @@ def ensure_demo(demo_dir: Path, province: str, persons: int) -> Path:
     """The demo province's exports, generated on first use (kept between runs so reruns hit the cache)."""
     exports = demo_dir / "exports"
     if not exports.is_dir() or not any(exports.rglob("*.*")):
-        from sachsong.sources.demo import write_demo
+        from sachsong.demo.residents import write_demo
 
         print(f"generating the demo province {province} ({persons} persons) into {demo_dir} …", flush=True)
         summary = write_demo(demo_dir, province=province, persons=persons)

@@ -37,11 +37,11 @@ import duckdb
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+
 from sachsong.matching.keys import REQUIRED_COLUMNS
 from sachsong.matching.review import SHOWN_FIELDS
-from sachsong.store.publish import ParquetQuery
-
 from sachsong.resources import duckdb_memory_limit
+from sachsong.store.publish import ParquetQuery
 from sachsong.tableio import stack_single_chunk
 
 WORK_DIR = ".work"

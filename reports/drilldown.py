@@ -7,6 +7,7 @@ id, so the report shows only enough of it (plus the source and row number) for a
 from __future__ import annotations
 
 import polars as pl
+
 from sachsong.reports.scores import UNRESOLVED_WARD
 
 MASK = "…"

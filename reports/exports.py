@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sachsong.reports.scores import SCORE_CRITERIA, Targets
 from xlsxwriter.utility import xl_col_to_name
 
+from sachsong.reports.scores import SCORE_CRITERIA, Targets
 from sachsong.safetext import neutralize_formula, neutralize_frame, safe_workbook
 
 BAND_FORMATS = {"green": "#c6efce", "amber": "#ffeb9c", "red": "#ffc7ce", "n/a": "#e7e6e6"}

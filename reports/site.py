@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+
 from sachsong.reports.charts import share_bar, trend_chart
 from sachsong.reports.drilldown import commune_rule_counts
 from sachsong.reports.exports import (
@@ -46,10 +47,9 @@ from sachsong.reports.scores import (
     score_trend,
     with_units,
 )
-from sachsong.store.history import pending_runs
-
 from sachsong.safetext import visible_frame
 from sachsong.schema import CRITERIA, FINDING_SCHEMA
+from sachsong.store.history import pending_runs
 
 HERE = Path(__file__).parent
 ASSETS = HERE / "assets"

@@ -21,10 +21,10 @@ from typing import Any
 
 import polars as pl
 import yaml
+
 from sachsong.rules import python_checks
 from sachsong.rules.contract import ContractError, contain_breaches, get_dataset, validate_standardized
 from sachsong.rules.expr import RuleExpressionError, compile_expression
-
 from sachsong.schema import CRITERIA, CRITERIA_VI, FINDING_SCHEMA, SEVERITIES
 
 PACKS_DIR = Path(__file__).parent / "packs"

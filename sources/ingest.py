@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import polars as pl
+
+from sachsong.schema import LINEAGE_COLUMNS, RAW_COLUMNS, empty_raw_table
 from sachsong.sources.detect import DecodedText, DecodeError, decode_bytes, detect_kind
 from sachsong.sources.headers import FAMILY_PART, GIVEN_PART, MIDDLE_PART, map_header
 from sachsong.sources.layout import describe as describe_template_rows
@@ -48,8 +50,6 @@ from sachsong.sources.readers import (
     read_spreadsheet,
 )
 from sachsong.sources.registry import Registry, RegistryError, SourceSpec, load_registry
-
-from sachsong.schema import LINEAGE_COLUMNS, RAW_COLUMNS, empty_raw_table
 
 DEFAULT_MAX_FIELD_BYTES = DEFAULT_LIMITS.max_field_bytes
 REJECT_SCHEMA: dict[str, pl.DataType] = {

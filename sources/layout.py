@@ -20,6 +20,7 @@ import unicodedata
 from collections import Counter
 
 import polars as pl
+
 from sachsong.sources.headers import (
     ADDRESS_PARTS,
     DOB_PARTS,

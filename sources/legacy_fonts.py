@@ -173,7 +173,7 @@ _REGISTER_WORDS = (
 @lru_cache(maxsize=1)
 def common_syllables() -> frozenset[str]:
     """Lower-case syllables of common Vietnamese names (the name-frequency lists) and register words."""
-    from sachsong.sources import demo_names
+    from sachsong import vietnamese_names
 
     found: set[str] = set(_REGISTER_WORDS.split())
 
@@ -184,9 +184,9 @@ def common_syllables() -> frozenset[str]:
             for item in value:
                 walk(item)
 
-    for name in dir(demo_names):
+    for name in dir(vietnamese_names):
         if name.isupper() and any(k in name for k in ("NAME", "GIVEN", "MIDDLE", "VILLAGE", "STREET")):
-            walk(getattr(demo_names, name))
+            walk(getattr(vietnamese_names, name))
     return frozenset(unicodedata.normalize("NFC", w) for w in found)
 
 

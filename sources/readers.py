@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from sachsong.sources.detect import (
     DecodedText,
     find_header,

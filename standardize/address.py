@@ -40,6 +40,7 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
+
 from sachsong.standardize.reference import (
     EXTRA_PROVINCE_KEYWORDS,
     UNIT_TYPE_KEYS,

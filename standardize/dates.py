@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import date
 
 import polars as pl
+
 from sachsong.standardize.text import collapse_whitespace, empty_to_null, over_unique, tokens
 
 # A bare 4-digit number in this range is a year; outside it (and up to 5 digits) it may be an Excel serial.

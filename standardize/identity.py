@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
+
 from sachsong.standardize.text import fold_ascii, number_cell_columns, tokens
 
 # Folded spellings of sex. Registers exported from VN systems code 1 = Nam (male), 0 = Nữ (female); "2" for

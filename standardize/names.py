@@ -12,7 +12,8 @@ import unicodedata
 from collections.abc import Callable
 
 import polars as pl
-from sachsong.sources.demo_names import FAMILY_NAME_SHARES
+
+from sachsong.vietnamese_names import FAMILY_NAME_SHARES
 from sachsong.sources.legacy_fonts import is_vietnamese_syllable
 from sachsong.standardize.text import (
     clean_text,

@@ -10,6 +10,7 @@ its 0 or country code.
 from __future__ import annotations
 
 import polars as pl
+
 from sachsong.standardize.text import empty_to_null, number_cell_columns, tokens
 
 # Old 11-digit mobile prefix → its 2018 replacement, both written with the trunk 0.

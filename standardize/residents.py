@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import polars as pl
+
+from sachsong.schema import RAW_COLUMNS, STANDARD_COLUMNS, ensure_raw_columns
 from sachsong.standardize.dates import dob_columns, timestamp_columns
 from sachsong.standardize.identity import identity_columns, sex_code
 from sachsong.standardize.names import HONORIFIC_SEX, name_columns
 from sachsong.standardize.phones import commune_code_columns, phone_columns
 from sachsong.standardize.text import empty_to_null, over_unique, token_list, tokens, with_expressions
-
-from sachsong.schema import RAW_COLUMNS, STANDARD_COLUMNS, ensure_raw_columns
 
 ADDRESS_COLUMNS: tuple[str, ...] = ("ward_code", "province_code", "address_status", "ward_candidates")
 

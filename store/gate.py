@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from sachsong.store.layout import DATA_DOCS_DIR
 from sachsong.store.publish import GateResult, Table, materialize
 

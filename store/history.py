@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
+
 from sachsong.store.layout import (
     HISTORY_DATABASE,
     StoreBusyError,

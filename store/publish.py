@@ -36,6 +36,7 @@ from typing import Any, TypeAlias
 
 import duckdb
 import polars as pl
+
 from sachsong.store.layout import (
     BUILDING_SUFFIX,
     CURRENT_POINTER,

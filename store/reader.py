@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
+
 from sachsong.store.layout import (
     CURRENT_POINTER,
     SNAPSHOT_DATABASE,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sachsong.pipelines.cli import main
 
+from sachsong.pipelines.cli import main
 from sachsong.schema import RAW_COLUMNS
 from sachsong.tableio import read_table
 

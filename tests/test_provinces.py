@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from sachsong.standardize.reference import load_reference
 
 from sachsong.provinces import PROVINCE_CODES
+from sachsong.standardize.reference import load_reference
 
 
 def test_the_34_codes_are_the_reference_provinces():

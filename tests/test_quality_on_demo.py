@@ -42,7 +42,7 @@ ev = _load_evaluate()
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory):
-    from sachsong.sources.demo import write_demo
+    from sachsong.demo.residents import write_demo
 
     demo_dir = tmp_path_factory.mktemp("quality") / "demo"
     write_demo(demo_dir, province="44", persons=PERSONS, seed=SEED)
@@ -56,7 +56,7 @@ def card(demo_run) -> dict:
 
 @pytest.fixture(scope="module")
 def split_address(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from sachsong.sources.demo import write_demo
+    from sachsong.demo.residents import write_demo
 
     demo_dir = tmp_path_factory.mktemp("quality_split") / "demo"
     write_demo(demo_dir, province=SPLIT_PROVINCE, persons=SPLIT_PERSONS, seed=SEED)
@@ -215,7 +215,6 @@ def test_rules_flag_no_live_source_as_not_refreshed(card: dict) -> None:
 
 def test_a_future_timestamp_does_not_make_a_stale_source_look_refreshed() -> None:
     from sachsong.rules.engine import check_raw_table
-
     from sachsong.schema import RAW_COLUMNS
 
     def row(record_id: str, source_id: str, updated_at: str) -> dict[str, str | None]:
@@ -295,9 +294,8 @@ def test_dedupe_keeps_household_members_with_near_identical_given_names_apart(
     demo_run, dob_a: str, dob_b: str
 ) -> None:
     from sachsong.matching.dedupe import dedupe_standardized
-    from sachsong.standardize.residents import standardize_residents
-
     from sachsong.schema import RAW_COLUMNS
+    from sachsong.standardize.residents import standardize_residents
 
     household = {
         "source_id": "xa_duc_ninh",
@@ -329,9 +327,8 @@ def test_dedupe_keeps_household_members_with_near_identical_given_names_apart(
 
 def test_dedupe_an_impossible_old_birth_date_does_not_split_a_person(demo_run) -> None:
     from sachsong.matching.dedupe import dedupe_standardized
-    from sachsong.standardize.residents import standardize_residents
-
     from sachsong.schema import RAW_COLUMNS
+    from sachsong.standardize.residents import standardize_residents
 
     # One woman in three registers (found at 20000 persons, seed 31): the clean record; a second with the same
     # CCCD but a birth year typed 1905 (age over 120, flagged by the rules); a third with her old CMND, the same
@@ -361,7 +358,7 @@ def test_dedupe_an_impossible_old_birth_date_does_not_split_a_person(demo_run) -
 
 
 def test_demo_age_over_120_records_are_over_120() -> None:
-    from sachsong.sources.demo import generate_demo
+    from sachsong.demo.residents import generate_demo
     from sachsong.standardize.dates import dob_columns
 
     # as_of early in January: almost every birthday falls later in the year, where the off-by-one shows.

@@ -77,7 +77,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    from sachsong.sources.demo import write_demo
+    from sachsong.demo.residents import write_demo
 
     generated = tmp_path_factory.mktemp("generated")
     write_demo(generated, province=PROVINCE, persons=DEMO_PERSONS, seed=DEMO_SEED)

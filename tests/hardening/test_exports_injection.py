@@ -18,11 +18,11 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+
 from sachsong.matching.review import read_decision_file, write_review
 from sachsong.reports import exports
 from sachsong.reports.scores import compute_scores
 from sachsong.reports.site import build_report
-
 from sachsong.safetext import neutralize_formula, visible_controls
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))

@@ -14,11 +14,11 @@ from pathlib import Path
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from sachsong.rules.engine import check_standardized
+from sachsong.schema import RAW_COLUMNS
 from sachsong.sources.ingest import ingest_directory
 from sachsong.standardize.residents import standardize_residents
-
-from sachsong.schema import RAW_COLUMNS
 
 AS_OF = date(2026, 11, 30)
 HEADER = ["Mã", "Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "Điện thoại", "Địa chỉ", "Mã xã", "Cập nhật"]

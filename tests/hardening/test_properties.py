@@ -13,6 +13,7 @@ from datetime import date
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from sachsong.standardize.dates import dob_columns, timestamp_column
 from sachsong.standardize.identity import identity_columns, sex_code
 from sachsong.standardize.names import display_name, name_columns

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
+
 from sachsong.store import history, publish
 from sachsong.store.history import PENDING_DIR, read_runs, record_run
 from sachsong.store.layout import SNAPSHOTS_DIR, StoreBusyError

@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from matching_cases import hand_made_cases, load_synth
+
 from sachsong.matching.dedupe import dedupe_standardized
 
 

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from matching_cases import CASE_OFFSET as O
 from matching_cases import frame, load_synth, record
+
 from sachsong.matching.blocking import DEFAULT_RULES, generate_candidate_pairs, rule_names
 from sachsong.matching.cluster import cluster_records
 from sachsong.matching.compare import compare_pairs, level_label

@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 from matching_cases import CASE_OFFSET as O
 from matching_cases import frame, load_benchmark_module, load_synth, record
-from sachsong.matching.dedupe import dedupe_standardized
 
+from sachsong.matching.dedupe import dedupe_standardized
 from sachsong.schema import CLUSTER_SCHEMA
 
 

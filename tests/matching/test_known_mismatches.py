@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from matching_cases import CASE_OFFSET as O
 from matching_cases import frame, load_synth, record
+
 from sachsong.matching.cluster import cluster_records
 from sachsong.matching.dedupe import dedupe_standardized
 from sachsong.matching.keys import build_features

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+
 from sachsong.matching import scoring
 from sachsong.matching.blocking import DEFAULT_RULES, generate_candidate_pairs
 from sachsong.matching.compare import compare_pairs

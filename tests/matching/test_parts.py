@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from matching_cases import CASE_OFFSET as O
 from matching_cases import frame, record
+
 from sachsong.matching.blocking import BlockingRule, generate_candidate_pairs, rule_names
 from sachsong.matching.cluster import cluster_records, connected_components
 from sachsong.matching.compare import compare_pairs, level_label

@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 from matching_cases import frame, load_synth, record
+
 from sachsong.matching.cluster import connected_components
 from sachsong.matching.compare import SCORED_LEVELS, compare_pairs
 from sachsong.matching.keys import build_features, encode_features

@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+
 from sachsong.reports.scores import SCORE_CRITERIA, SCORE_SCHEMA
 
 AS_OF = date(2026, 11, 1)

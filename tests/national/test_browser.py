@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from sachsong.national.site import build_national
 
 from .conftest import CCCD_SHARED, NAMES, PHONES

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+
 from sachsong.national.collect import provinces_reference
 from sachsong.national.linkage import MAX_HOLDERS, link_provinces
 from sachsong.national.tilemap import TILES, tile_map

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+
 from sachsong.national.site import NationalResult, build_national
 
 from .conftest import (

@@ -26,7 +26,7 @@ def prefect_server():
 @pytest.fixture(scope="session")
 def demo_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated province cut down to a few export files of different formats (real rooms read them)."""
-    from sachsong.sources.demo import write_demo
+    from sachsong.demo.residents import write_demo
 
     generated = tmp_path_factory.mktemp("demo")
     write_demo(generated, province="44", persons=200, seed=11)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from sachsong.pipelines.flows import source_inputs
 from sachsong.pipelines.tasks import (
     STEP_MANIFEST,

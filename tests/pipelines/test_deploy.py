@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import yaml
+
 from sachsong.store.history import read_runs
 from sachsong.store.reader import current_manifest
 

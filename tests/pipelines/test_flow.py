@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from sachsong.pipelines.flows import RunFailed, conservation, province_nightly
 from sachsong.pipelines.run import run_nightly_cli
 from sachsong.store.history import read_runs

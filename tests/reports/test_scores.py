@@ -7,6 +7,7 @@ from datetime import date
 import polars as pl
 import pytest
 from reports_sample import PROVINCE, WARDS, make_findings, make_records
+
 from sachsong.reports.drilldown import commune_rule_counts, mask_record_id
 from sachsong.reports.scores import (
     SCORE_SCHEMA,
@@ -17,7 +18,6 @@ from sachsong.reports.scores import (
     rule_catalogue,
     score_trend,
 )
-
 from sachsong.schema import FINDING_SCHEMA
 
 

@@ -19,6 +19,7 @@ from reports_sample import (
     make_records,
     run_row,
 )
+
 from sachsong.reports.scores import compute_scores
 from sachsong.reports.site import ReportError, build_report
 

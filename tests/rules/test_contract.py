@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+
 from sachsong.rules.contract import ContractError, validate_standardized
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from sachsong.rules.contract import ContractError
 from sachsong.rules.engine import (
     PackError,
@@ -17,7 +18,6 @@ from sachsong.rules.engine import (
     run_rule_examples,
 )
 from sachsong.rules.python_checks import CheckContext, new_ward_codes, register_check
-
 from sachsong.schema import CRITERIA, FINDING_SCHEMA
 
 AS_OF = date(2026, 1, 15)

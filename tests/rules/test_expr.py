@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from sachsong.rules.expr import (
     MAX_DEPTH,
     MAX_EXPRESSION_LENGTH,

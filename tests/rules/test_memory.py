@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+
 from sachsong.rules.engine import check_standardized, load_pack
 from sachsong.rules.python_checks import (
     CheckContext,

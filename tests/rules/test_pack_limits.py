@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from sachsong.rules.engine import MAX_PACK_BYTES, PackError, check_standardized, load_pack
 from sachsong.rules.expr import MAX_REGEX_REPEAT, regex_repeat_copies
 

@@ -13,8 +13,9 @@ import numpy as np
 import openpyxl
 import polars as pl
 import pytest
-from sachsong.sources import demo
-from sachsong.sources.demo import (
+
+from sachsong.demo import residents as demo
+from sachsong.demo.residents import (
     DEFECT_KINDS,
     generate_demo,
     load_province_communes,
@@ -437,7 +438,7 @@ def test_demo_truth_follows_the_reconciled_old_to_new_mapping():
     """Xã Phú Tân (Châu Thành, Hậu Giang) went whole into 31378 per the statistics office; vietnamadminunits alone
     lists a second ward of the same name elsewhere in the merged Cần Thơ. The truth must not score the
     resolver's right answer as a wrong guess."""
-    from sachsong.sources.demo import load_province_communes
+    from sachsong.demo.residents import load_province_communes
 
     communes = load_province_communes("92").communes
     phu_tan = communes.filter(pl.col("legacy_ward_code") == "31379").row(0, named=True)

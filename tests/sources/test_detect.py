@@ -6,6 +6,7 @@ import codecs
 from pathlib import Path
 
 import pytest
+
 from sachsong.sources.detect import (
     DecodeError,
     decode_bytes,

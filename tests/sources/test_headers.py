@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sachsong.sources.headers import (
     FAMILY_PART,
     GIVEN_PART,

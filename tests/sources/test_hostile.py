@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+
 from sachsong.sources.ingest import ingest_directory
 from sachsong.sources.legacy_fonts import encode_legacy
 

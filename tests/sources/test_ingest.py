@@ -15,11 +15,11 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from sachsong.schema import LINEAGE_COLUMNS, RAW_COLUMNS
 from sachsong.sources.ingest import ingest_directory
 from sachsong.sources.legacy_fonts import encode_legacy
 from sachsong.sources.registry import RegistryError, load_registry
-
-from sachsong.schema import LINEAGE_COLUMNS, RAW_COLUMNS
 
 PEOPLE = [
     (

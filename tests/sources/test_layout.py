@@ -10,6 +10,7 @@ from pathlib import Path
 
 import openpyxl
 import polars as pl
+
 from sachsong.sources.headers import map_header
 from sachsong.sources.ingest import ingest_directory
 from sachsong.sources.layout import describe, join_split_columns, template_rows

@@ -7,6 +7,7 @@ import unicodedata
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from sachsong.sources.legacy_fonts import (
     VNI_TO_UNICODE,
     AmbiguousEncoding,

@@ -21,6 +21,7 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+
 from sachsong.sources import ingest as ingest_module
 from sachsong.sources.ingest import ingest_directory, ingest_files, list_source_files
 from sachsong.sources.legacy_fonts import encode_legacy

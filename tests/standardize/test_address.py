@@ -9,6 +9,7 @@ import unicodedata
 
 import polars as pl
 import pytest
+
 from sachsong.standardize.address import AddressInputError, resolve_addresses
 from sachsong.standardize.reference import load_reference
 

@@ -12,9 +12,10 @@ import logging
 
 import polars as pl
 import pytest
+from unidecode import unidecode
+
 from sachsong.standardize.address import MAX_ADDRESS_CHARS, resolve_addresses
 from sachsong.standardize.reference import key_expr, load_reference
-from unidecode import unidecode
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+
 from sachsong.standardize.dates import _timestamp_full, dob_columns, dob_order_by_file, timestamp_column
 from sachsong.standardize.text import token_list
 

@@ -2,6 +2,7 @@ from datetime import date
 
 import polars as pl
 import pytest
+
 from sachsong.standardize.identity import CCCD_PROVINCE_CODES, identity_columns, sex_code
 from sachsong.standardize.text import token_list
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+
 from sachsong.standardize.isolate import run_isolating
 
 

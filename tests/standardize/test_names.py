@@ -2,6 +2,7 @@ import unicodedata
 
 import polars as pl
 import pytest
+
 from sachsong.standardize.names import name_columns
 from sachsong.standardize.text import token_list
 

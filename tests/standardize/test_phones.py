@@ -1,5 +1,6 @@
 import polars as pl
 import pytest
+
 from sachsong.standardize.phones import OLD_MOBILE_PREFIXES, commune_code_columns, phone_columns
 from sachsong.standardize.text import token_list
 

@@ -6,6 +6,7 @@ import unicodedata
 
 import polars as pl
 import pytest
+
 from sachsong.standardize.reference import fold_expr, key_expr, load_reference, reference_diff
 
 

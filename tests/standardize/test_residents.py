@@ -5,9 +5,9 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from sachsong.standardize.residents import standardize_residents
 
 from sachsong.schema import RAW_COLUMNS, STANDARD_COLUMNS
+from sachsong.standardize.residents import standardize_residents
 
 RAW = pl.DataFrame(
     {
@@ -161,6 +161,7 @@ def test_default_resolver_is_the_address_room():
 # ------------------------------------------------------------------------------------------ hostile input
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+
 from sachsong.rules.contract import validate_standardized  # noqa: E402
 from sachsong.standardize.dates import dob_order_by_file  # noqa: E402
 

@@ -3,6 +3,7 @@ import unicodedata
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from sachsong.standardize.text import (
     clean_text,
     fold_ascii,

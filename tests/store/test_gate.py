@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from sachsong.store.gate import GoldenGate, reference_codes
 from sachsong.store.publish import publish_snapshot
 from sachsong.store.reader import current_run_id, read_current_table

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+
 from sachsong.store import history, publish
 from sachsong.store.layout import CURRENT_POINTER, SNAPSHOTS_DIR
 from sachsong.store.publish import GateResult, publish_snapshot, table_content_hash

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+
 from sachsong.store import ParquetQuery, materialize, publish_snapshot
 from sachsong.store.layout import SNAPSHOT_DATABASE, SNAPSHOT_PARQUET_DIR, SNAPSHOTS_DIR
 from sachsong.store.publish import SPILL_DIR, GateResult

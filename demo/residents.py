@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sachsong.sources import demo_names as names
+
+from sachsong import vietnamese_names as names
 
 DEFAULT_AS_OF = date(2026, 11, 1)
 DEFECT_SHARE = 0.08

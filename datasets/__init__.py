@@ -1,0 +1,1 @@
+"""Dataset specs: one folder per register."""
