@@ -29,8 +29,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    from sachsong.matching.dedupe import dedupe_standardized
     from sachsong.demo.residents import write_demo
+    from sachsong.matching.dedupe import dedupe_standardized
     from sachsong.sources.ingest import ingest_directory
     from sachsong.standardize.residents import standardize_residents
 

@@ -123,9 +123,9 @@ def run_national_demo(root: Path, persons: int = 150, movers: int = 10, seed: in
     then the national job; prints where the national site is. 0 when every step succeeded."""
     import os
 
+    from sachsong.demo.residents import write_demo
     from sachsong.national.site import build_national
     from sachsong.pipelines.run import run_nightly_cli
-    from sachsong.demo.residents import write_demo
 
     # Three flows in a row on a small shared machine: give Prefect's temporary server time to start.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import polars as pl
 
-from sachsong.vietnamese_names import FAMILY_NAME_SHARES
 from sachsong.sources.legacy_fonts import is_vietnamese_syllable
 from sachsong.standardize.text import (
     clean_text,
@@ -23,6 +22,7 @@ from sachsong.standardize.text import (
     title_case,
     tokens,
 )
+from sachsong.vietnamese_names import FAMILY_NAME_SHARES
 
 # Multi-syllable family names, matched on the folded key of the leading syllables (longest first).
 COMPOUND_FAMILY_NAMES: tuple[str, ...] = (
