@@ -1,0 +1,260 @@
+"""Stable record keys: a key per record that survives re-ordering, re-exports and exports added or removed.
+
+`add_record_keys(frame, content_columns)` gives every record a `record_key` (String) and its `key_kind`:
+
+- ``source_id``: the source's own id. Ingest fills a missing id with ``f"{source_id}-{source_row}"`` (the row's
+  position), so a `record_id` equal to that string is positional and never used as an id. The key is
+  ``"s:" + sha256(source_id, record_id)[:32]`` (both values length-prefixed, so no pair of values can join into
+  another pair's text).
+- ``content``: for a record without an own id, ``"c:" + sha256(source_id, normalized content)[:32]`` over the
+  caller's `content_columns`. Normalized = NFC, trimmed, runs of white space made one space, **lower-cased**, an
+  empty text read as missing: a re-export that only re-cases or re-spaces a value keeps the key, and two records
+  differing only in case are still told apart by the collision numbering below. Scoped by `source_id`, never by
+  the row's position. Leave positional or volatile columns out of `content_columns` (`record_id`, `source_row`,
+  `source_file` are refused; `updated_at` is best left out: a re-export may refresh it).
+
+Collisions: rows of one source sharing a key (a repeated own id, or identical content) keep the bare key for the
+first and get ``#2``, ``#3``… for the others, in the order of their content hash (normalized, then exact), so the
+numbering does not depend on row positions; rows whose content is identical are interchangeable. Every row of
+such a group gets a finding `record_key_duplicate` (criterion clean, warning): the steward sees all rows involved.
+
+Sources without ids: a source none of whose rows carries an own id gets one dataset-level finding
+`source_without_ids` (row_uid null, source_id set; the scorecard spreads it over that source's records). Its
+criterion is **sufficient** (đủ): a record's identifier is information the store needs and the source does not
+send; the values sent are not wrong (correct) nor duplicated (clean). A source where only some rows lack an id
+gets a row-level `record_without_id` finding (sufficient, warning) on each of those rows instead.
+
+Messages name the source, the rule and counts, never an id or a value (an id may be a CCCD).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from sachsong.schema import FINDING_SCHEMA
+
+KEY_HEX = 32  # 128 bits of SHA-256: collisions between distinct records are not a practical concern
+POSITIONAL_COLUMNS = ("record_id", "source_row", "source_file", "row_uid")
+
+
+@dataclass
+class KeyedRecords:
+    frame: pl.DataFrame  # the input + `record_key` (String) and `key_kind` ("source_id" | "content")
+    findings: pl.DataFrame  # schema.FINDING_SCHEMA
+
+    def describe(self) -> str:
+        kinds = self.frame.group_by("key_kind").len().sort("key_kind").iter_rows()
+        counts = ", ".join(f"{kind}: {n}" for kind, n in kinds)
+        by_rule = self.findings.group_by("rule_id").len().sort("rule_id").iter_rows()
+        rules = ", ".join(f"{rule}: {n}" for rule, n in by_rule) or "none"
+        return f"{self.frame.height} records keyed ({counts}); findings: {rules}"
+
+
+def sha256_hex(values: pl.Series) -> pl.Series:
+    """SHA-256 (lower-case hex) of each string, null for null; computed by DuckDB, vectorized.
+
+    Stable across processes and library versions (polars' own hash is neither), so keys and ids built on it
+    persist from night to night.
+    """
+    name = values.name
+    if values.len() == 0:
+        return pl.Series(name, [], dtype=pl.String)
+    con = duckdb.connect()
+    try:
+        # A plain projection keeps the input order (DuckDB's preserve_insertion_order, on by default).
+        con.execute("SET preserve_insertion_order = true")
+        table = pl.DataFrame({"v": values.cast(pl.String)}).to_arrow()
+        con.register("hash_input", table)
+        out = con.sql("SELECT sha256(v) AS h FROM hash_input").pl()["h"]
+    finally:
+        con.close()
+    return out.cast(pl.String).alias(name)
+
+
+def _normalized(column: str) -> pl.Expr:
+    text = (
+        pl.col(column)
+        .cast(pl.String)
+        .str.normalize("NFC")
+        .str.strip_chars()
+        .str.replace_all(r"\s+", " ")
+        .str.to_lowercase()
+    )
+    return pl.when(text.str.len_bytes() > 0).then(text)
+
+
+def _exact(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.String)
+
+
+def _packed(parts: Sequence[pl.Expr]) -> pl.Expr:
+    """Each part as `<length>:<text>` or `~` for missing, joined by `|`: unambiguous, so distinct tuples differ."""
+    encoded = [
+        pl.when(part.is_null()).then(pl.lit("~")).otherwise(pl.format("{}:{}", part.str.len_chars(), part))
+        for part in parts
+    ]
+    return pl.concat_str(encoded, separator="|")
+
+
+def content_hash(frame: pl.DataFrame, columns: Sequence[str], *, normalize: bool = False) -> pl.Series:
+    """SHA-256 hex of a record's `columns` (exact strings, or normalized as the content key does)."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"content columns not in the frame: {', '.join(missing)}")
+    part = _normalized if normalize else _exact
+    packed = frame.select(_packed([part(c) for c in columns]).alias("content_hash"))["content_hash"]
+    return sha256_hex(packed)
+
+
+def add_record_keys(frame: pl.DataFrame, content_columns: Sequence[str]) -> KeyedRecords:
+    """`frame` (canonical raw rows with `record_id`, `source_id`, `source_row`) → `KeyedRecords`.
+
+    See the module docstring for the key rules. The frame keeps its rows and order; `row_uid`, when present,
+    is carried into the findings (else their row_uid is null).
+    """
+    for column in ("record_id", "source_id", "source_row"):
+        if column not in frame.columns:
+            raise ValueError(f"add_record_keys: column {column!r} is missing")
+    refused = [c for c in content_columns if c in POSITIONAL_COLUMNS]
+    if refused:
+        raise ValueError(f"add_record_keys: {', '.join(refused)} cannot be content (positional or volatile)")
+    if not content_columns:
+        raise ValueError("add_record_keys: content_columns is empty")
+    missing = [c for c in content_columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"add_record_keys: content columns not in the frame: {', '.join(missing)}")
+
+    positional = pl.format("{}-{}", pl.col("source_id"), pl.col("source_row"))
+    own_id = pl.col("record_id").is_not_null() & (
+        pl.col("record_id").cast(pl.String) != positional
+    ).fill_null(True)
+    work = frame.select(
+        own_id.fill_null(False).alias("_own"),
+        _packed([_exact("source_id"), _exact("record_id")]).alias("_id_text"),
+        _packed([_exact("source_id"), *(_normalized(c) for c in content_columns)]).alias("_norm_text"),
+        _packed([_exact(c) for c in content_columns]).alias("_raw_text"),
+    )
+    own = work["_own"]
+    # The id text is only hashed for rows with an own id, the content for the rest (one hash each).
+    base_text = work.select(
+        pl.when(pl.col("_own")).then(pl.col("_id_text")).otherwise(pl.col("_norm_text")).alias("t")
+    )["t"]
+    base_hash = sha256_hex(base_text)
+    norm_hash = sha256_hex(work["_norm_text"]) if own.any() else base_hash
+    raw_hash = sha256_hex(work["_raw_text"])
+
+    keyed = pl.DataFrame(
+        {
+            "_own": own,
+            "_base": base_hash,
+            "_norm": norm_hash,
+            "_raw": raw_hash,
+            "source_id": frame["source_id"],
+        }
+    ).with_columns(
+        pl.when(pl.col("_own"))
+        .then(pl.lit("s:") + pl.col("_base").str.slice(0, KEY_HEX))
+        .otherwise(pl.lit("c:") + pl.col("_base").str.slice(0, KEY_HEX))
+        .alias("_key"),
+    )
+    # Number inside a key's group by content (normalized, then exact); ties are identical rows (interchangeable).
+    keyed = keyed.with_columns(
+        (pl.col("_norm") + pl.col("_raw")).rank("ordinal").over("_key").alias("_n"),
+        pl.len().over("_key").alias("_group"),
+    )
+    record_key = (
+        pl.when(pl.col("_n") > 1)
+        .then(pl.format("{}#{}", pl.col("_key"), pl.col("_n")))
+        .otherwise(pl.col("_key"))
+        .alias("record_key")
+    )
+    key_kind = (
+        pl.when(pl.col("_own")).then(pl.lit("source_id")).otherwise(pl.lit("content")).alias("key_kind")
+    )
+    keys = keyed.select(record_key, key_kind, "_group", "_own")
+    out = frame.with_columns(keys["record_key"], keys["key_kind"])
+
+    findings = _findings(frame, keys)
+    return KeyedRecords(frame=out, findings=findings)
+
+
+def _findings(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    row_uid = frame["row_uid"].cast(pl.Int64) if "row_uid" in frame.columns else pl.lit(None, dtype=pl.Int64)
+    rows = pl.DataFrame(
+        {"source_id": frame["source_id"].cast(pl.String), "record_id": frame["record_id"]}
+    ).with_columns(
+        row_uid if isinstance(row_uid, pl.Expr) else row_uid.alias("row_uid"),
+        keys["_group"].alias("_group"),
+        keys["_own"].alias("_own"),
+        keys["key_kind"].alias("_kind"),
+    )
+
+    duplicates = rows.filter(pl.col("_group") > 1).select(
+        "row_uid",
+        pl.col("record_id").cast(pl.String),
+        "source_id",
+        pl.lit("record_key_duplicate").alias("rule_id"),
+        pl.lit("clean").alias("criterion"),
+        pl.lit("warning").alias("severity"),
+        pl.when(pl.col("_own"))
+        .then(
+            pl.format(
+                "source {}: {} rows share one record id; their keys are numbered #2, #3… by content",
+                pl.col("source_id"),
+                pl.col("_group"),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "source {}: {} rows without an id have the same content; their keys are numbered #2, #3…",
+                pl.col("source_id"),
+                pl.col("_group"),
+            )
+        )
+        .alias("message"),
+        pl.lit(None, dtype=pl.String).alias("value"),
+    )
+
+    per_source = rows.group_by("source_id").agg(
+        pl.len().alias("rows"), (~pl.col("_own")).sum().alias("without")
+    )
+    no_ids = per_source.filter((pl.col("without") == pl.col("rows")) & (pl.col("rows") > 0)).select(
+        pl.lit(None, dtype=pl.Int64).alias("row_uid"),
+        pl.lit(None, dtype=pl.String).alias("record_id"),
+        "source_id",
+        pl.lit("source_without_ids").alias("rule_id"),
+        pl.lit("sufficient").alias("criterion"),
+        pl.lit("warning").alias("severity"),
+        pl.format(
+            "source {}: no id column; its {} records are keyed by their content, so an edited record gets a new key",
+            pl.col("source_id"),
+            pl.col("rows"),
+        ).alias("message"),
+        pl.lit(None, dtype=pl.String).alias("value"),
+    )
+    partial = per_source.filter((pl.col("without") > 0) & (pl.col("without") < pl.col("rows"))).select(
+        "source_id"
+    )
+    some_missing = (
+        rows.join(partial, on="source_id", how="semi")
+        .filter(~pl.col("_own"))
+        .select(
+            "row_uid",
+            pl.col("record_id").cast(pl.String),
+            "source_id",
+            pl.lit("record_without_id").alias("rule_id"),
+            pl.lit("sufficient").alias("criterion"),
+            pl.lit("warning").alias("severity"),
+            pl.format("source {}: record has no id; it is keyed by its content", pl.col("source_id")).alias(
+                "message"
+            ),
+            pl.lit(None, dtype=pl.String).alias("value"),
+        )
+    )
+    return pl.concat(
+        [f.cast(FINDING_SCHEMA) for f in (duplicates, no_ids, some_missing)], how="vertical"
+    ).select(list(FINDING_SCHEMA))
