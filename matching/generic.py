@@ -540,13 +540,13 @@ def _block(con: duckdb.DuckDBPyConnection, settings: MatchSettings) -> tuple[str
         limit = int(rule.max_block_size)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE sizes_{index} AS "
-            f"SELECT {columns}, count(*) AS n FROM recs WHERE {present} GROUP BY ALL"
+            f"SELECT {columns}, count(*) AS _block_size FROM recs WHERE {present} GROUP BY ALL"
         )
         blocks, keyed, pairs, skipped, skipped_records = con.execute(
-            f"SELECT count(*) FILTER (WHERE n BETWEEN 2 AND {limit}), "
-            f"coalesce(sum(n) FILTER (WHERE n <= {limit}), 0), "
-            f"coalesce(sum(n * (n - 1) // 2) FILTER (WHERE n <= {limit}), 0), "
-            f"count(*) FILTER (WHERE n > {limit}), coalesce(sum(n) FILTER (WHERE n > {limit}), 0) "
+            f"SELECT count(*) FILTER (WHERE _block_size BETWEEN 2 AND {limit}), "
+            f"coalesce(sum(_block_size) FILTER (WHERE _block_size <= {limit}), 0), "
+            f"coalesce(sum(_block_size * (_block_size - 1) // 2) FILTER (WHERE _block_size <= {limit}), 0), "
+            f"count(*) FILTER (WHERE _block_size > {limit}), coalesce(sum(_block_size) FILTER (WHERE _block_size > {limit}), 0) "
             f"FROM sizes_{index}"
         ).fetchall()[0]
         report.append(
@@ -563,7 +563,7 @@ def _block(con: duckdb.DuckDBPyConnection, settings: MatchSettings) -> tuple[str
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE keyed_{index} AS SELECT k.{_ORD}, "
             + ", ".join(f"k.{_quote(c)}" for c in rule.on)
-            + f" FROM recs k JOIN (SELECT {columns} FROM sizes_{index} WHERE n BETWEEN 2 AND {limit}) s ON {on}"
+            + f" FROM recs k JOIN (SELECT {columns} FROM sizes_{index} WHERE _block_size BETWEEN 2 AND {limit}) s ON {on}"
         )
         same = " AND ".join(f"a.{_quote(c)} = b.{_quote(c)}" for c in rule.on)
         parts.append(
@@ -889,6 +889,7 @@ def _explained(
         ]
         reason_parts.append(pl.col(f"{c.name}_lv").replace_strict(index, texts, return_dtype=pl.String))
     has_key = "record_key" in ordered.columns
+    fields = [f for f in fields if f not in ("row_uid", "record_key")]  # already shown
     side = ordered.select(_ORD, "row_uid", *(["record_key"] if has_key else []), *fields)
     left = side.rename({c: f"left_{c}" for c in side.columns if c != _ORD}).rename({_ORD: "l"})
     right = side.rename({c: f"right_{c}" for c in side.columns if c != _ORD}).rename({_ORD: "r"})
