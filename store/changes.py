@@ -1,0 +1,326 @@
+"""The change feed: what one night changed in the store, one row per change.
+
+`change_feed(previous_records, current_records, previous_golden, current_golden, events, run_id=...)` gives
+`run_id, change, entity_id, record_key, source_file, fields (List[String]), detail`, `change` one of `CHANGES`:
+
+- persons, from the id assignment's events (`store.identity`): `person_created` (detail: `new`, or the ids it
+  was split from), `person_merged` (the survivor; detail: the ids it absorbed), `person_split` (the id kept;
+  detail: the ids that took its other records), `person_retired` (detail: its survivor, or that no record is
+  left), `person_dormant` (its export is missing: held, not published), `person_revived` (held last night, back
+  tonight). `kept` events give no row: a kept person whose golden record changed is a `person_updated`.
+- `person_updated`: an id in both nights' golden tables whose golden values differ; `fields` names them. By
+  default every column the two tables share except bookkeeping (`cluster_id`, `cluster_size`, `confidence`,
+  `row_uid`, `record_id`, `source_id`, member lists, `sources`); `golden_columns` overrides.
+- records, compared by `record_key`: `record_added`, `record_removed`, `record_changed` (`fields`: the raw columns
+  whose text differs). The compared columns are `content_columns`, by default the canonical raw columns both
+  tables carry except `record_id` (positional for sources without ids) and `source_id` (part of the key). When
+  both tables carry a `content_hash` column (e.g. `standardize.record_keys.content_hash` of the raw columns) and
+  share none of the compared columns, the hash alone decides and `fields` is empty.
+- exports, by `source_file`: `export_missing` (present last night, missing tonight) and `export_added`. The
+  exports of each night are `previous_sources` / `current_sources` (a frame with `source_file`, e.g. the
+  snapshot's `source_files` table filtered to the exports that delivered records, or a list), by default the
+  `source_file` values of the records. A missing export's records are not dropped silently: each gets a
+  `record_removed` row with detail "export missing: held dormant" (the id assignment holds them; their persons
+  stay dormant until the export is back).
+- a record of an export without ids that was edited gets a new content key; when exactly one content-keyed record
+  of an export is gone and exactly one is new under the same person id (kept by an anchor), the pair is one
+  `record_changed` (record_key the new key, detail naming the old one), not a removal and an addition.
+
+Rows are sorted by change (the order of `CHANGES`), entity_id, record_key, source_file: the same inputs give the
+same feed. Details name ids, files, fields and counts, never a personal value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from sachsong.schema import RAW_COLUMNS
+
+CHANGES: tuple[str, ...] = (
+    "person_created",
+    "person_updated",
+    "person_merged",
+    "person_split",
+    "person_retired",
+    "person_dormant",
+    "person_revived",
+    "record_added",
+    "record_changed",
+    "record_removed",
+    "export_missing",
+    "export_added",
+)
+CHANGE_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "change": pl.String(),
+    "entity_id": pl.String(),
+    "record_key": pl.String(),
+    "source_file": pl.String(),
+    "fields": pl.List(pl.String()),
+    "detail": pl.String(),
+}
+GOLDEN_BOOKKEEPING = frozenset(
+    {
+        "cluster_id",
+        "cluster_size",
+        "confidence",
+        "row_uid",
+        "record_id",
+        "source_id",
+        "member_row_uids",
+        "member_record_ids",
+        "sources",
+        "run_id",
+        "record_key",
+    }
+)
+MISSING_EXPORT_DETAIL = "export missing: held dormant"
+CONTENT_KEY_PREFIX = "c:"  # standardize.record_keys: keys made from content (sources without ids)
+
+
+def _sources(given: pl.DataFrame | Sequence[str] | None, records: pl.DataFrame) -> pl.DataFrame:
+    if given is None:
+        column = (
+            records["source_file"] if "source_file" in records.columns else pl.Series([], dtype=pl.String)
+        )
+    elif isinstance(given, pl.DataFrame):
+        column = given["source_file"]
+    else:
+        column = pl.Series(list(given), dtype=pl.String)
+    return pl.DataFrame({"source_file": column.cast(pl.String)}).drop_nulls().unique()
+
+
+def _empty_records(entity_id: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"record_key": pl.String(), entity_id: pl.String(), "source_file": pl.String()}
+    )
+
+
+def _rows(frame: pl.DataFrame, change: str, **columns: pl.Expr) -> pl.DataFrame:
+    """A frame of changes: the given expressions, the rest null (fields an empty list)."""
+    defaults: dict[str, pl.Expr] = {
+        "entity_id": pl.lit(None, dtype=pl.String),
+        "record_key": pl.lit(None, dtype=pl.String),
+        "source_file": pl.lit(None, dtype=pl.String),
+        "fields": pl.lit([], dtype=pl.List(pl.String)),
+        "detail": pl.lit(None, dtype=pl.String),
+    }
+    defaults.update(columns)
+    # with_columns, not select: literals alone would make one row out of an empty frame.
+    return frame.with_columns(
+        pl.lit(change).alias("change"), *(expr.alias(name) for name, expr in defaults.items())
+    ).select("change", *defaults)
+
+
+def _differing(columns: Sequence[str], suffix: str) -> pl.Expr:
+    """The names of the columns whose value differs from the `suffix` twin (null vs null is equal)."""
+    if not columns:
+        return pl.lit([], dtype=pl.List(pl.String))
+    return pl.concat_list(
+        [pl.when(pl.col(c).ne_missing(pl.col(c + suffix))).then(pl.lit(c)) for c in columns]
+    ).list.drop_nulls()
+
+
+def _person_rows(events: pl.DataFrame) -> list[pl.DataFrame]:
+    related = pl.col("related_ids").list.join(", ")
+    has_related = pl.col("related_ids").list.len() > 0
+    entity = pl.col("entity_id").cast(pl.String)
+    rows = []
+    by_event = {
+        "created": (
+            "person_created",
+            pl.when(has_related).then(pl.lit("split from: ") + related).otherwise(pl.lit("new")),
+        ),
+        "merged": ("person_merged", pl.lit("absorbed: ") + related),
+        "split": ("person_split", pl.lit("records went to: ") + related),
+        "retired": (
+            "person_retired",
+            pl.when(has_related)
+            .then(pl.lit("merged into: ") + related)
+            .otherwise(pl.lit("removed: no record left")),
+        ),
+        "dormant": ("person_dormant", pl.lit("export missing: id held, not published")),
+        "revived": ("person_revived", pl.lit("records back: id published again")),
+    }
+    for event, (change, detail) in by_event.items():
+        part = events.filter(pl.col("event") == event)
+        rows.append(_rows(part, change, entity_id=entity, detail=detail))
+    return rows
+
+
+def change_feed(
+    previous_records: pl.DataFrame | None,
+    current_records: pl.DataFrame,
+    previous_golden: pl.DataFrame | None,
+    current_golden: pl.DataFrame,
+    events: pl.DataFrame,
+    *,
+    run_id: str,
+    entity_id: str = "entity_id",
+    previous_sources: pl.DataFrame | Sequence[str] | None = None,
+    current_sources: pl.DataFrame | Sequence[str] | None = None,
+    content_columns: Sequence[str] | None = None,
+    golden_columns: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """One night's changes (see the module docstring). `previous_*` None on the first night."""
+    previous_records = _empty_records(entity_id) if previous_records is None else previous_records
+    if previous_golden is None:
+        previous_golden = pl.DataFrame(schema={entity_id: pl.String()})
+    for name, frame in (("previous_records", previous_records), ("current_records", current_records)):
+        missing = [c for c in ("record_key", entity_id, "source_file") if c not in frame.columns]
+        if missing:
+            raise ValueError(f"change_feed: {name} lacks column(s) {', '.join(missing)}")
+
+    if content_columns is None:
+        content_columns = [
+            c
+            for c in RAW_COLUMNS
+            if c not in ("record_id", "source_id")
+            and c in previous_records.columns
+            and c in current_records.columns
+        ]
+    use_hash = not content_columns and all(
+        "content_hash" in f.columns for f in (previous_records, current_records)
+    )
+    compared = [*content_columns, *(["content_hash"] if use_hash else [])]
+
+    def records(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select(
+            pl.col("record_key").cast(pl.String),
+            pl.col(entity_id).cast(pl.String).alias("entity_id"),
+            pl.col("source_file").cast(pl.String),
+            *(pl.col(c) for c in compared),
+        )
+
+    before, after = records(previous_records), records(current_records)
+    before_sources = _sources(previous_sources, previous_records)
+    after_sources = _sources(current_sources, current_records)
+    missing_exports = before_sources.join(after_sources, on="source_file", how="anti")
+    added_exports = after_sources.join(before_sources, on="source_file", how="anti")
+
+    new = after.join(before, on="record_key", how="anti")
+    gone = before.join(after, on="record_key", how="anti").with_columns(
+        pl.col("source_file").is_in(missing_exports["source_file"].implode()).fill_null(False).alias("_held")
+    )
+    # An edited record of an export without ids gets a new content key: one content-keyed record gone and one
+    # new in the same export under the same person (the id kept by its anchor) is that edit, not a removal
+    # and an addition.
+    one_each = pl.len().over("entity_id", "source_file") == 1
+    content_keyed = pl.col("record_key").str.starts_with(CONTENT_KEY_PREFIX)
+    rekeyed = (
+        new.filter(content_keyed)
+        .filter(one_each)
+        .join(
+            gone.filter(~pl.col("_held") & content_keyed).filter(one_each).drop("_held"),
+            on=["entity_id", "source_file"],
+            how="inner",
+            suffix="_prev",
+        )
+    )
+    new = new.join(rekeyed.select("record_key"), on="record_key", how="anti")
+    gone = gone.join(
+        rekeyed.select(pl.col("record_key_prev").alias("record_key")), on="record_key", how="anti"
+    )
+
+    added = _rows(
+        new,
+        "record_added",
+        entity_id=pl.col("entity_id"),
+        record_key=pl.col("record_key"),
+        source_file=pl.col("source_file"),
+    )
+    removed = _rows(
+        gone,
+        "record_removed",
+        entity_id=pl.col("entity_id"),
+        record_key=pl.col("record_key"),
+        source_file=pl.col("source_file"),
+        detail=pl.when(pl.col("_held"))
+        .then(pl.lit(MISSING_EXPORT_DETAIL))
+        .otherwise(pl.lit("removed from its export")),
+    )
+    both = (
+        after.join(before, on="record_key", how="inner", suffix="_prev")
+        .drop("entity_id_prev", "source_file_prev")
+        .with_columns(pl.lit(None, dtype=pl.String).alias("_detail"))
+    )
+    rekeyed = rekeyed.with_columns(
+        (pl.lit("edited in an export without ids: key was ") + pl.col("record_key_prev")).alias("_detail")
+    )
+    both = pl.concat([both, rekeyed.select(both.columns)])
+    if use_hash:
+        both = both.filter(pl.col("content_hash").ne_missing(pl.col("content_hash_prev"))).with_columns(
+            pl.lit([], dtype=pl.List(pl.String)).alias("_fields")
+        )
+    else:
+        both = both.with_columns(_differing(content_columns, "_prev").alias("_fields")).filter(
+            (pl.col("_fields").list.len() > 0) | pl.col("_detail").is_not_null()
+        )
+    changed = _rows(
+        both,
+        "record_changed",
+        entity_id=pl.col("entity_id"),
+        record_key=pl.col("record_key"),
+        source_file=pl.col("source_file"),
+        fields=pl.col("_fields"),
+        detail=pl.col("_detail"),
+    )
+
+    counts_before = before.group_by("source_file").agg(pl.len().alias("n"))
+    counts_after = after.group_by("source_file").agg(pl.len().alias("n"))
+    export_missing = _rows(
+        missing_exports.join(counts_before, on="source_file", how="left"),
+        "export_missing",
+        source_file=pl.col("source_file"),
+        detail=pl.format("{} record(s) held dormant", pl.col("n").fill_null(0)),
+    )
+    export_added = _rows(
+        added_exports.join(counts_after, on="source_file", how="left"),
+        "export_added",
+        source_file=pl.col("source_file"),
+        detail=pl.format("{} record(s)", pl.col("n").fill_null(0)),
+    )
+
+    updated = _updated(previous_golden, current_golden, entity_id, golden_columns)
+    parts = [*_person_rows(events), updated, added, changed, removed, export_missing, export_added]
+    feed = pl.concat([p.cast({k: v for k, v in CHANGE_SCHEMA.items() if k != "run_id"}) for p in parts])
+    rank = {change: i for i, change in enumerate(CHANGES)}
+    return (
+        feed.with_columns(pl.lit(run_id, dtype=pl.String).alias("run_id"))
+        .sort(
+            [
+                pl.col("change").replace_strict(rank, return_dtype=pl.Int8),
+                "entity_id",
+                "record_key",
+                "source_file",
+            ],
+            nulls_last=True,
+        )
+        .select(list(CHANGE_SCHEMA))
+    )
+
+
+def _updated(
+    previous: pl.DataFrame, current: pl.DataFrame, entity_id: str, golden_columns: Sequence[str] | None
+) -> pl.DataFrame:
+    if golden_columns is None:
+        golden_columns = [
+            c
+            for c in current.columns
+            if c in previous.columns and c != entity_id and c not in GOLDEN_BOOKKEEPING
+        ]
+    columns = list(golden_columns)
+    if entity_id not in previous.columns or entity_id not in current.columns:
+        return _rows(pl.DataFrame(schema={"entity_id": pl.String()}), "person_updated")
+    both = current.select(pl.col(entity_id).cast(pl.String).alias("entity_id"), *columns).join(
+        previous.select(pl.col(entity_id).cast(pl.String).alias("entity_id"), *columns),
+        on="entity_id",
+        how="inner",
+        suffix="_prev",
+    )
+    both = both.with_columns(_differing(columns, "_prev").alias("_fields")).filter(
+        pl.col("_fields").list.len() > 0
+    )
+    return _rows(both, "person_updated", entity_id=pl.col("entity_id"), fields=pl.col("_fields"))
