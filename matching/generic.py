@@ -32,6 +32,7 @@ import re
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -43,7 +44,7 @@ from rapidfuzz.process import cpdist
 from scipy.sparse import coo_matrix, csgraph
 
 from sachsong.matching.cluster import connected_components
-from sachsong.matching.review import DECISION_VALUES
+from sachsong.matching.review import DECISION_VALUES, write_review
 from sachsong.resources import duckdb_memory_limit
 from sachsong.schema import CLUSTER_SCHEMA, CRITERIA, FINDING_SCHEMA, SEVERITIES
 
@@ -416,6 +417,25 @@ class GenericMatchResult:
     links: int = 0  # links offered to clustering (scored links plus must-links)
     links_refused: int = 0  # links the union-find refused (cannot-link or max_cluster_size)
     decisions_applied: int = 0  # steward decisions naming two records of this input
+
+    def write_review(self, path: str | Path) -> Path:
+        """The review queue as .xlsx or .csv, with spreadsheet-formula text neutralized (matching.review)."""
+        return write_review(self.review, path)
+
+    def describe(self) -> str:
+        records = self.clusters.height
+        clusters = self.clusters["cluster_id"].n_unique()
+        multi = self.clusters.filter(pl.col("cluster_size") > 1)["cluster_id"].n_unique()
+        lines = [
+            f"{records} records → {clusters} clusters ({multi} with duplicates, "
+            f"{records - clusters} duplicate records merged)",
+            f"{self.pairs_scored} candidate pairs scored; {self.review.height} pairs for steward review; "
+            f"{self.decisions_applied} steward decisions applied; {self.links_refused} links refused",
+        ]
+        skipped = int(self.blocking["skipped_blocks"].sum()) if self.blocking.height else 0
+        if skipped:
+            lines.append(f"blocking skipped {skipped} oversize block(s); see .blocking")
+        return "\n".join(lines)
 
 
 def _quote(name: str) -> str:
@@ -910,7 +930,7 @@ def _explained(
             if len(reason_parts) > 1
             else reason_parts[0].alias("reason"),
             *labels,
-            *(pl.col(f"{side}_{f}") for f in fields for side in ("left", "right")),
+            *(pl.col(f"{which}_{f}") for f in fields for which in ("left", "right")),
         )
     )
 

@@ -477,7 +477,7 @@ def small_register() -> pl.DataFrame:
     return table(
         [
             {"record_id": "H1", "source_id": "s2", "tax": "0101234567", "owner": "o1", "ward": "w1",
-             "name": "tap hoa minh anh", "updated": date(2024, 5, 1), "phone": None, "staff": 3},
+             "name": "tap hoa minh anh", "updated": date(2025, 6, 1), "phone": None, "staff": 3},
             {"record_id": "H2", "source_id": "s1", "tax": "0101234567", "owner": "o1", "ward": "w1",
              "name": "tap hoa minh anh", "updated": date(2025, 5, 1), "phone": "0912", "staff": 5},
             {"record_id": "H3", "source_id": "s3", "tax": None, "owner": "o1", "ward": "w1",
@@ -528,12 +528,13 @@ def test_a_repeated_key_still_gives_distinct_cluster_ids():
 
 
 def test_golden_survivorship_modes():
+    # The cluster H1, H2, H3: key order H2 (s1), H1 (s2), H3 (s3); recency H1 (June 2025), H2 (May), H3 (none).
     raw = settings_dict(
-        golden_fields=["name", "tax", "phone", "staff", "ward"],
+        golden_fields=["name", "tax", "phone", "staff", "updated"],
         survivorship={
             "recency": "updated",
             "default": "most_recent_non_null",
-            "fields": {"name": "most_frequent", "phone": "first_non_null", "staff": "max", "ward": "min"},
+            "fields": {"name": "most_frequent", "phone": "first_non_null", "tax": "max", "updated": "min"},
         },
     )
     result = match_records(small_register(), raw)
@@ -552,15 +553,18 @@ def test_golden_survivorship_modes():
         "tax",
         "phone",
         "staff",
-        "ward",
+        "updated",
     ]
     row = golden.filter(pl.col("cluster_size") == 3).to_dicts()[0]
     assert row["records"] == ["H2", "H1", "H3"]  # key order: (source_id, record_id)
     assert row["name"] == "tap hoa minh anh"  # most frequent (2 of 3)
-    assert row["tax"] == "0101234567"  # most recent non-null: H2 (2025) — H3 has no date and no tax
-    assert row["phone"] == "0912"  # first non-null in key order: H2 (s1) before H1 (s2)
-    assert row["staff"] == 5 and row["ward"] == "w1"
-    # most_recent_non_null skips a newer null: the newest H2 has a phone, so it wins over H3 (no date).
+    assert row["staff"] == 3  # most recent non-null: H1's (not the first in key order, not the largest)
+    assert row["phone"] == "0912"  # first non-null in key order: H2 (s1); H1 has none
+    assert row["updated"] == date(2025, 5, 1)  # min ignores H3's missing date
+    assert row["tax"] == "0101234567"
+    largest = match_records(small_register(), settings_dict(survivorship={"fields": {"staff": "max"}}))
+    assert largest.golden.filter(pl.col("cluster_size") == 3)["staff"].item() == 5
+    # most_recent_non_null skips a newer null: the newest, H1, has no phone; the next, H2, has one.
     recent = match_records(small_register(), settings_dict(golden_fields=["phone"]))
     assert recent.golden.filter(pl.col("cluster_size") == 3)["phone"].item() == "0912"
     assert golden.height == 4 and golden["cluster_id"].is_sorted()
@@ -633,6 +637,16 @@ def test_findings_only_for_records_of_multi_record_clusters():
     )
     assert set(custom.findings["message"]) == {"Trùng / Dup"}
     assert set(custom.findings["rule_id"]) == {"business_duplicate"}
+
+
+def test_describe_and_review_file(tmp_path):
+    result = match_records(small_register(), settings_dict())
+    assert (
+        result.describe().splitlines()[0]
+        == "6 records → 4 clusters (1 with duplicates, 2 duplicate records merged)"
+    )
+    written = pl.read_csv(result.write_review(tmp_path / "review.csv"))
+    assert written.height == result.review.height and "decision" in written.columns
 
 
 def test_scoring_in_small_chunks_gives_the_same_result():
