@@ -12,8 +12,9 @@ names no register. A run goes:
    found by several rules are scored once.
 3. **Comparisons**, a chunk of pairs at a time: each comparison takes the first level that holds (a null on
    either side takes `null_weight`); exact / numeric / date levels in polars, string similarities by
-   rapidfuzz's batch `cpdist`, each level only over the pairs no earlier level took. The pair's weight is the
-   sum of its levels' weights; probability = 2^w / (1 + 2^w).
+   rapidfuzz's batch `cpdist`, each level only over the pairs no earlier level took. Values are compared as
+   given (no case or accent folding here): point a comparison at a standardized column. The pair's weight is
+   the sum of its levels' weights; probability = 2^w / (1 + 2^w).
 4. **Clusters.** Links are pairs with weight >= `thresholds.match`, plus stewards' "same" decisions
    (must-links); a steward's "different" (cannot-link) pair never links. Connected components are found in C
    (scipy); a component that holds a cannot-link pair or more than `max_cluster_size` records is rebuilt by a
@@ -22,6 +23,12 @@ names no register. A run goes:
    confidence is the weakest probability on the links that span it (its maximum spanning tree).
 5. **Golden records** by survivorship per field, **the review queue** (review <= w < match, undecided pairs)
    and one **duplicate finding** per record of a cluster with more than one record.
+
+Settings keys (`parse_settings`; anything else is an error naming its key path): engine (rules), id_prefix,
+blocking[] {name, on[], max_block_size}, max_block_size (the rules' default), comparisons[] {name, column,
+null_weight, levels[] {label, kind, weight, max | min}}, thresholds {match, review}, max_cluster_size,
+survivorship {recency, default, fields {column: mode}}, golden_fields[], review_fields[], duplicate_finding
+{rule_id, criterion, severity, message_vi, message_en}.
 """
 
 from __future__ import annotations
