@@ -514,6 +514,9 @@ def _decisions(decisions: pl.DataFrame | None, ordered: pl.DataFrame) -> pl.Data
     empty = pl.DataFrame(schema={"l": pl.Int64, "r": pl.Int64, "decision": pl.String})
     if decisions is None or decisions.height == 0:
         return empty
+    if "left_row_uid" not in decisions.columns and "left_uid" in decisions.columns:
+        # store.decisions.decisions_to_uids names tonight's positions left_uid / right_uid.
+        decisions = decisions.rename({"left_uid": "left_row_uid", "right_uid": "right_row_uid"}, strict=False)
     for column in ("left_row_uid", "right_row_uid", "decision"):
         if column not in decisions.columns:
             raise ValueError(f"decisions: column '{column}' is missing")

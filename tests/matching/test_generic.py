@@ -458,6 +458,9 @@ def test_cannot_link_cuts_the_weakest_link_and_must_link_joins():
     both = match_records(records, chain_settings(), decisions=pl.concat([same, different]))
     assert not any({"a", "d"} <= g for g in groups(both))
     assert any({"a", "z0"} <= g for g in groups(both))
+    # Decisions as store.decisions gives them (left_uid, right_uid) are read the same way.
+    as_store = different.rename({"left_row_uid": "left_uid", "right_row_uid": "right_uid"})
+    assert groups(match_records(records, chain_settings(), decisions=as_store)) == groups(result)
     # A decision naming a record not in this input is ignored.
     unknown = pl.DataFrame({"left_row_uid": [uid["a"]], "right_row_uid": [999], "decision": ["different"]})
     assert match_records(records, chain_settings(), decisions=unknown).decisions_applied == 0
