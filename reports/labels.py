@@ -1,9 +1,16 @@
-"""Every label of the scorecard in Vietnamese (default) and English."""
+"""Every label of the scorecard in Vietnamese (default) and English.
+
+The labels naming the register (its title, what its golden records count: persons, businesses, …) are templates
+filled from the dataset spec of the store being reported on (`register_labels`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 LABELS: dict[str, tuple[str, str]] = {
-    "title": ("Bảng điểm chất lượng dữ liệu dân cư", "Residents data quality scorecard"),
+    "scorecard": ("Bảng điểm chất lượng dữ liệu", "Data quality scorecard"),
+    "register": ("Cơ sở dữ liệu", "Register"),
     "subtitle": (
         "Đúng · Đủ · Sạch · Sống — mục tiêu 100%",
         "Correct · Sufficient · Clean · Live — target 100%",
@@ -166,15 +173,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "Each criterion's score is the share of records with no error-level finding of that criterion, against "
         "a 100% target. Warnings never lower a score.",
     ),
-    "read_duplicates": (
-        "Bản ghi trùng (cùng một người ở nhiều sổ/nguồn) là cảnh báo, không phải lỗi: chúng được gộp thành hồ sơ "
-        "gốc (golden record) và các cặp chưa chắc chắn chờ cán bộ quyết định. Vì vậy điểm “Sạch” chỉ đếm lỗi.",
-        "Duplicate records (the same person in several registers or sources) are warnings, not errors: they are "
-        "merged into golden records, and uncertain pairs wait for a steward's decision. So “Clean” counts "
-        "errors only.",
-    ),
     "read_records_published": ("bản ghi được công bố", "records published"),
-    "read_persons": ("người (hồ sơ gốc)", "persons (golden records)"),
     "read_review": ("cặp chưa chắc chắn chờ rà soát", "uncertain pairs awaiting review"),
     "read_quarantine": (
         "Bản ghi bị cách ly vẫn được tính: bản ghi lỗi là bản ghi không đạt, không phải bản ghi bị bỏ qua.",
@@ -188,7 +187,6 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "clean_card_note": ("gộp trùng", "duplicates merged"),
     "read_quarantined": ("bản ghi bị cách ly", "records quarantined"),
-    "persons": ("người", "persons"),
     "sources_note": (
         "Nguồn kém nhất ở đầu bảng. Mỗi nguồn là một tệp xuất của một hệ thống cũ (thường của một xã/phường cũ).",
         "Worst sources first. Each source is one export of an old system (usually one old commune's).",
@@ -201,6 +199,39 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def label(key: str) -> tuple[str, str]:
+# Filled per report: {title_vi}/{title_en} name the register, {unit_vi}/{unit_en}/{unit_en_one} what one golden
+# record is (e.g. "hộ kinh doanh" / "businesses" / "business"), {unit_en_title} the English unit capitalised.
+REGISTER_LABELS: dict[str, tuple[str, str]] = {
+    "title": ("Bảng điểm chất lượng dữ liệu — {title_vi}", "Data quality scorecard — {title_en}"),
+    "read_duplicates": (
+        "Bản ghi trùng (cùng một {unit_vi} ở nhiều sổ/nguồn) là cảnh báo, không phải lỗi: chúng được gộp thành "
+        "hồ sơ gốc (golden record) và các cặp chưa chắc chắn chờ cán bộ quyết định. Vì vậy điểm “Sạch” chỉ đếm lỗi.",
+        "Duplicate records (the same {unit_en_one} in several registers or sources) are warnings, not errors: they "
+        "are merged into golden records, and uncertain pairs wait for a steward's decision. So “Clean” counts "
+        "errors only.",
+    ),
+    "read_golden": ("{unit_vi} (hồ sơ gốc)", "{unit_en} (golden records)"),
+    "golden_unit": ("{unit_vi}", "{unit_en}"),
+    "golden_count": ("Số {unit_vi} (hồ sơ gốc)", "{unit_en_title} (golden records)"),
+}
+
+
+def register_labels(
+    title_vi: str, title_en: str, unit_vi: str, unit_en: str, unit_en_one: str
+) -> dict[str, tuple[str, str]]:
+    """Every label, those naming the register filled in for this one (the dataset spec's title and unit)."""
+    values = {
+        "title_vi": title_vi,
+        "title_en": title_en,
+        "unit_vi": unit_vi,
+        "unit_en": unit_en,
+        "unit_en_one": unit_en_one,
+        "unit_en_title": unit_en[:1].upper() + unit_en[1:],
+    }
+    filled = {key: (vi.format_map(values), en.format_map(values)) for key, (vi, en) in REGISTER_LABELS.items()}
+    return {**LABELS, **filled}
+
+
+def label(key: str, labels: Mapping[str, tuple[str, str]] = LABELS) -> tuple[str, str]:
     """(Vietnamese, English) for a label key; unknown keys show the key itself in both languages."""
-    return LABELS.get(key, (key, key))
+    return labels.get(key, (key, key))

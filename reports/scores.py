@@ -21,6 +21,7 @@ import polars as pl
 import yaml
 
 from sachsong.schema import CRITERIA, FINDING_SCHEMA, SEVERITIES
+from sachsong.store.reader import DEFAULT_DATASET
 
 SCORE_CRITERIA: tuple[str, ...] = (*CRITERIA, "overall")
 # `coverage` is one row per province: new communes with data / all new communes of the province ("sufficient").
@@ -51,7 +52,9 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     "unit": pl.String(),
 }
 UNITS: tuple[str, ...] = ("records", "communes", "sources", "runs")
-DEFAULT_PACK = "residents"  # the rule pack whose catalogue lists every rule, fired or not
+# The rule pack whose catalogue lists every rule, fired or not, when the caller names none: the pack of the
+# register a store holds when its manifest names none. Callers that know the register pass its spec's `rules`.
+DEFAULT_PACK = DEFAULT_DATASET
 RULE_CATALOGUE_SCHEMA: dict[str, pl.DataType] = {
     "rule_id": pl.String(),
     "criterion": pl.String(),
@@ -342,7 +345,7 @@ def compute_scores(
     records: the run's standardized records (quarantined ones included) with `row_uid, source_id, ward_code`.
     findings: `schema.FINDING_SCHEMA` rows. wards: the province's new communes (`ward_code`, default from the
     reference data) — those without records score 0 on "sufficient". rules: the rule catalogue, so rules with no
-    finding are listed at 100% — a pack name or path (default: the residents pack), a frame with `rule_id,
+    finding are listed at 100% — a pack name or path (default: DEFAULT_PACK), a frame with `rule_id,
     criterion` (+ optional `unit`: see RULE_CATALOGUE_SCHEMA), or None for the rules that fired only.
     Dataset-level rules are scored in their own unit (communes or sources checked vs failing), not in records.
     criteria_run: the criteria whose rules ran (default all four); the others get no applicable records (share

@@ -1,9 +1,10 @@
 """The ministries' scorecard: a self-contained static site (+ Excel, JSON, CSV) built from the store.
 
-Reads the store read-only: `CURRENT` → `snapshots/<run_id>/store.duckdb` (records and findings of the live run)
-and `history.duckdb` (`runs`, `score_history`). Only non-personal columns are ever selected: ids, codes, rule
-ids, criteria and severities. A finding's `value` is read only when it is a 5-digit ward code of a dataset-level
-finding; names, phones and identity numbers never enter this module.
+Reads the store read-only, through `store.reader`: the live snapshot (records and findings of the live run; the
+register it holds, from its manifest) and the history (`runs`, `score_history`). The register's dataset spec
+names its tables, what its golden records count (persons, businesses, …) and its rule pack. Only non-personal
+columns are ever selected: ids, codes, rule ids, criteria and severities. A finding's `value` is read only when
+it is a 5-digit ward code of a dataset-level finding; names, phones and identity numbers never enter this module.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandera.polars as pa
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -32,7 +33,7 @@ from sachsong.reports.exports import (
     write_text_atomically,
     write_workbook,
 )
-from sachsong.reports.labels import LABELS, label
+from sachsong.reports.labels import LABELS, label, register_labels
 from sachsong.reports.scores import (
     PUBLISHED,
     SCORE_CRITERIA,
@@ -49,21 +50,19 @@ from sachsong.reports.scores import (
 )
 from sachsong.safetext import visible_frame
 from sachsong.schema import CRITERIA, FINDING_SCHEMA
-from sachsong.store.history import pending_runs
+from sachsong.spec import DatasetSpec, get_dataset
+from sachsong.store import reader
+from sachsong.store.layout import CURRENT_POINTER, StoreError
 
 HERE = Path(__file__).parent
 ASSETS = HERE / "assets"
 TEMPLATES = HERE / "templates"
 
-CURRENT_POINTER = "CURRENT"
-HISTORY_DATABASE = "history.duckdb"
-SNAPSHOT_DATABASE = "store.duckdb"
-RECORD_TABLES = ("residents_records", "quarantine")
-# Tables whose row counts (never their contents) the overview explains: records published, persons after merging
-# duplicates, uncertain pairs waiting for a steward.
+# Store tables every register publishes beside its own records and golden tables.
+QUARANTINE_TABLE = "quarantine"
+REVIEW_TABLE = "review_queue"
 # The source table lists the worst sources; the rest (often hundreds at 100%) fold into a <details>.
 SOURCES_SHOWN = 25
-COUNTED_TABLES = ("residents_records", "residents_golden", "quarantine", "review_queue")
 # The only record columns the report ever reads.
 SAFE_RECORD_COLUMNS = ("row_uid", "record_id", "source_id", "ward_code", "province_code", "source_row")
 
@@ -73,6 +72,38 @@ class ReportError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------------- reading
+def _not_loaded(frame: pl.DataFrame) -> pl.DataFrame:
+    raise RuntimeError("a report's stand-in dataset spec standardizes nothing")
+
+
+def register_spec(name: str) -> DatasetSpec:
+    """The dataset spec of the register a store holds. A register whose folder is not on this machine (or does
+    not load) still gets a report: its tables by the spec's naming, generic unit labels, and the rules that fired
+    (a broken or absent spec must not hide the scores)."""
+    try:
+        return get_dataset(name)
+    except Exception:  # any failure of a dataset folder's own code: report without it
+        return DatasetSpec(
+            name=name,
+            columns={},
+            contract=pa.DataFrameSchema({}),
+            standardize=_not_loaded,
+            title_vi=name,
+            title_en=name,
+        )
+
+
+def counted_tables(spec: DatasetSpec) -> dict[str, str]:
+    """Tables whose row counts (never their contents) the overview explains, by role: records published, golden
+    records (the register's unit, after merging duplicates), records quarantined, uncertain pairs for a steward."""
+    return {
+        "records": spec.records_table,
+        "golden": spec.golden_table,
+        "quarantine": QUARANTINE_TABLE,
+        "review_queue": REVIEW_TABLE,
+    }
+
+
 @dataclass
 class StoreView:
     """What the report needs from a store, with personal columns never read."""
@@ -84,131 +115,88 @@ class StoreView:
     runs: pl.DataFrame | None
     history: pl.DataFrame
     data_docs: Path | None
-    table_counts: dict[str, int] = field(default_factory=dict)  # row counts of COUNTED_TABLES in the snapshot
+    table_counts: dict[str, int] = field(default_factory=dict)  # row counts by counted_tables role
+    spec: DatasetSpec | None = None  # the register the snapshot holds
 
 
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
-        raise ReportError(f"{path}: cannot open read-only ({error})") from error
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[str] | None:
-    rows = connection.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    return [row[0] for row in rows] or None
-
-
-def _current_run_id(store_dir: Path, runs: pl.DataFrame | None) -> str | None:
-    pointer = store_dir / CURRENT_POINTER
-    if pointer.is_file():
-        run_id = pointer.read_text(encoding="utf-8").strip()
-        if run_id:
-            return run_id
+def _live_run_id(store_dir: Path, runs: pl.DataFrame | None) -> str | None:
+    run_id = reader.current_run_id(store_dir)
+    if run_id is not None:
+        return run_id
     if runs is not None and runs.height:  # no pointer: the latest published run whose snapshot exists
         published = runs.filter(pl.col("status") == PUBLISHED)
-        for run_id in reversed(published.get_column("run_id").to_list()):
-            if (store_dir / "snapshots" / run_id / SNAPSHOT_DATABASE).is_file():
-                return run_id
+        for candidate in reversed(published.get_column("run_id").to_list()):
+            if reader.snapshot_exists(store_dir, candidate):
+                return candidate
     return None
 
 
 def _read_history(store_dir: Path) -> tuple[pl.DataFrame | None, pl.DataFrame]:
-    path = store_dir / HISTORY_DATABASE
-    empty_history = pl.DataFrame(schema=SCORE_SCHEMA)
-    if not path.is_file():
-        return None, empty_history
-    connection = _connect(path)
-    try:
-        runs = None
-        run_columns = _columns(connection, "runs")
-        if run_columns:
-            order = [c for c in ("as_of", "started_at", "run_id") if c in run_columns]
-            runs = connection.sql(f"SELECT * FROM runs ORDER BY {', '.join(order)} NULLS FIRST").pl()
-            runs = runs.with_columns(pl.col("run_id").cast(pl.String))
-        # Run rows journalled while another process held the history (store.history) are runs too.
-        pending = pending_runs(store_dir)
-        if pending.height:
-            runs = pending if runs is None else pl.concat([runs, pending], how="diagonal_relaxed")
-        history = empty_history
-        score_columns = _columns(connection, "score_history")
-        if score_columns:
-            wanted = [c for c in SCORE_SCHEMA if c in score_columns]
-            history = connection.sql(f"SELECT {', '.join(wanted)} FROM score_history").pl()
-            history = history.with_columns(
-                [pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items() if c in history.columns]
-                + [
-                    pl.lit(None, dtype=t).alias(c)
-                    for c, t in SCORE_SCHEMA.items()
-                    if c not in history.columns
-                ]
-            ).select(list(SCORE_SCHEMA))
-        return runs, history
-    finally:
-        connection.close()
+    runs, scores = reader.read_history_tables(store_dir)
+    history = pl.DataFrame(schema=SCORE_SCHEMA)
+    if scores is not None and scores.width:
+        history = scores.select([c for c in SCORE_SCHEMA if c in scores.columns]).with_columns(
+            [pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items() if c in scores.columns]
+            + [pl.lit(None, dtype=t).alias(c) for c, t in SCORE_SCHEMA.items() if c not in scores.columns]
+        ).select(list(SCORE_SCHEMA))
+    return runs, history
 
 
-def _table_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    counts = {}
-    for table in COUNTED_TABLES:
-        if _columns(connection, table):
-            counts[table] = int(connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-    return counts
-
-
-def _read_snapshot(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
-    connection = _connect(path)
-    try:
-        parts = []
-        for table in RECORD_TABLES:
-            present = _columns(connection, table)
-            if not present or "row_uid" not in present:
-                continue
-            wanted = [c for c in SAFE_RECORD_COLUMNS if c in present]
-            parts.append(connection.sql(f"SELECT {', '.join(wanted)} FROM {table}").pl())
-        if not parts:
-            raise ReportError(
-                f"{path}: no records table ({' or '.join(RECORD_TABLES)}) with a row_uid column"
-            )
-        records = pl.concat(parts, how="diagonal_relaxed").unique(
-            "row_uid", keep="first", maintain_order=True
+def _read_snapshot(
+    connection: duckdb.DuckDBPyConnection, spec: DatasetSpec, where: str
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    tables = reader.table_columns(connection)
+    record_tables = (spec.records_table, QUARANTINE_TABLE)
+    parts = []
+    for table in record_tables:
+        present = tables.get(table)
+        if not present or "row_uid" not in present:
+            continue
+        wanted = [c for c in SAFE_RECORD_COLUMNS if c in present]
+        parts.append(connection.sql(f"SELECT {', '.join(wanted)} FROM {_ident(table)}").pl())
+    if not parts:
+        raise ReportError(f"{where}: no records table ({' or '.join(record_tables)}) with a row_uid column")
+    records = pl.concat(parts, how="diagonal_relaxed").unique("row_uid", keep="first", maintain_order=True)
+    for column in ("record_id", "source_id", "ward_code", "province_code"):
+        if column not in records.columns:
+            records = records.with_columns(pl.lit(None, dtype=pl.String).alias(column))
+    finding_columns = tables.get("findings")
+    schema = {c: t for c, t in FINDING_SCHEMA.items() if c != "message"}
+    if not finding_columns:
+        findings = pl.DataFrame(schema=schema)
+    else:
+        needed = ("row_uid", "rule_id", "criterion", "severity")
+        missing = [c for c in needed if c not in finding_columns]
+        if missing:
+            raise ReportError(f"{where}: table 'findings' lacks column(s) {missing}")
+        select = [
+            c
+            for c in ("row_uid", "record_id", "source_id", "rule_id", "criterion", "severity")
+            if c in finding_columns
+        ]
+        value = (
+            "CASE WHEN row_uid IS NULL AND regexp_full_match(CAST(value AS VARCHAR), '[0-9]{5}') "
+            "THEN CAST(value AS VARCHAR) END AS value"
+            if "value" in finding_columns
+            else "CAST(NULL AS VARCHAR) AS value"
         )
-        for column in ("record_id", "source_id", "ward_code", "province_code"):
-            if column not in records.columns:
-                records = records.with_columns(pl.lit(None, dtype=pl.String).alias(column))
-        finding_columns = _columns(connection, "findings")
-        schema = {c: t for c, t in FINDING_SCHEMA.items() if c != "message"}
-        if not finding_columns:
-            findings = pl.DataFrame(schema=schema)
-        else:
-            needed = ("row_uid", "rule_id", "criterion", "severity")
-            missing = [c for c in needed if c not in finding_columns]
-            if missing:
-                raise ReportError(f"{path}: table 'findings' lacks column(s) {missing}")
-            select = [
-                c
-                for c in ("row_uid", "record_id", "source_id", "rule_id", "criterion", "severity")
-                if c in finding_columns
+        findings = connection.sql(f"SELECT {', '.join(select)}, {value} FROM findings").pl()
+        findings = findings.with_columns(
+            [
+                pl.col(c).cast(t) if c in findings.columns else pl.lit(None, dtype=t).alias(c)
+                for c, t in schema.items()
             ]
-            value = (
-                "CASE WHEN row_uid IS NULL AND regexp_full_match(CAST(value AS VARCHAR), '[0-9]{5}') "
-                "THEN CAST(value AS VARCHAR) END AS value"
-                if "value" in finding_columns
-                else "CAST(NULL AS VARCHAR) AS value"
-            )
-            findings = connection.sql(f"SELECT {', '.join(select)}, {value} FROM findings").pl()
-            findings = findings.with_columns(
-                [
-                    pl.col(c).cast(t) if c in findings.columns else pl.lit(None, dtype=t).alias(c)
-                    for c, t in schema.items()
-                ]
-            ).select(list(schema))
-        return records, findings, _table_counts(connection)
-    finally:
-        connection.close()
+        ).select(list(schema))
+    counts = {
+        role: int(connection.execute(f"SELECT count(*) FROM {_ident(table)}").fetchall()[0][0])
+        for role, table in counted_tables(spec).items()
+        if table in tables
+    }
+    return records, findings, counts
 
 
 def read_store(store_dir: str | Path) -> StoreView:
@@ -216,27 +204,35 @@ def read_store(store_dir: str | Path) -> StoreView:
     store_dir = Path(store_dir)
     if not store_dir.is_dir():
         raise ReportError(f"{store_dir}: no such store directory")
+    try:
+        return _read_store(store_dir)
+    except (StoreError, ValueError, duckdb.Error) as error:
+        raise ReportError(f"{store_dir}: cannot be read ({error})") from error
+
+
+def _read_store(store_dir: Path) -> StoreView:
     runs, history = _read_history(store_dir)
-    run_id = _current_run_id(store_dir, runs)
+    run_id = _live_run_id(store_dir, runs)
     records = pl.DataFrame(
         schema={c: pl.String for c in SAFE_RECORD_COLUMNS if c != "source_row"}
     ).with_columns(pl.col("row_uid").cast(pl.Int64))
     findings = pl.DataFrame(schema={c: t for c, t in FINDING_SCHEMA.items() if c != "message"})
     counts: dict[str, int] = {}
+    spec = register_spec(reader.snapshot_dataset(store_dir, run_id))
     if run_id is not None:
-        snapshot = store_dir / "snapshots" / run_id / SNAPSHOT_DATABASE
-        if not snapshot.is_file():
-            raise ReportError(
-                f"{store_dir / CURRENT_POINTER} names run {run_id}, but {snapshot} does not exist"
-            )
-        records, findings, counts = _read_snapshot(snapshot)
+        if not reader.snapshot_exists(store_dir, run_id):
+            raise ReportError(f"{store_dir / CURRENT_POINTER} names run {run_id}, but its snapshot does not exist")
+        connection = reader.open_snapshot(store_dir, run_id)
+        try:
+            records, findings, counts = _read_snapshot(connection, spec, f"{store_dir}: snapshot {run_id}")
+        finally:
+            connection.close()
     elif history.is_empty() and (runs is None or runs.is_empty()):
         raise ReportError(
             f"{store_dir}: nothing published yet (no {CURRENT_POINTER}, no runs, no score history)"
         )
-    docs = store_dir / "data_docs" / "index.html"
     return StoreView(
-        store_dir, run_id, records, findings, runs, history, docs if docs.is_file() else None, counts
+        store_dir, run_id, records, findings, runs, history, reader.data_docs_index(store_dir), counts, spec
     )
 
 
@@ -249,10 +245,23 @@ def bilingual(vi: str, en: str) -> Markup:
     return Markup(f'<span lang="vi" class="vi">{vi_html}</span><span lang="en" class="en">{en_html}</span>')
 
 
-@lru_cache(maxsize=512)
-def t(key: str) -> Markup:
-    vi, en = label(key)
-    return bilingual(vi, en)
+def _labels(spec: DatasetSpec | None) -> Mapping[str, tuple[str, str]]:
+    """Every label, those naming the register filled from its spec (a view built by hand: the default one's)."""
+    spec = spec or register_spec(reader.DEFAULT_DATASET)
+    return register_labels(spec.title_vi, spec.title_en, spec.unit.vi, spec.unit.en, spec.unit.en_one)
+
+
+def labeller(spec: DatasetSpec | None) -> Callable[[str], Markup]:
+    """The page's `t(key)`: a label in both languages, those naming the register filled from its spec."""
+    labels = _labels(spec)
+    rendered: dict[str, Markup] = {}
+
+    def t(key: str) -> Markup:
+        if key not in rendered:
+            rendered[key] = bilingual(*label(key, labels))
+        return rendered[key]
+
+    return t
 
 
 def number(value: Any) -> Markup:
@@ -291,12 +300,17 @@ def _province_info(province_code: str) -> tuple[str, pl.DataFrame]:
     return name, wards
 
 
-def _rule_catalogue(findings: pl.DataFrame) -> dict[str, dict[str, str]]:
-    """Rule descriptions, severity and unit from the rules room's pack; rules only seen in findings get their
+def _rules_of(spec: DatasetSpec | None) -> Path | None:
+    """The register's rule pack (None: the rules that fired are all the report knows of)."""
+    return spec.rules if spec is not None and spec.rules is not None and spec.rules.is_file() else None
+
+
+def _rule_catalogue(findings: pl.DataFrame, pack: Path | None) -> dict[str, dict[str, str]]:
+    """Rule descriptions, severity and unit from the register's rule pack; rules only seen in findings get their
     severity and criterion from there. A finding's message is never used (it may quote the value)."""
     catalogue: dict[str, dict[str, str]] = {}
     try:
-        for row in rule_catalogue().iter_rows(named=True):
+        for row in (rule_catalogue(pack) if pack is not None else pl.DataFrame()).iter_rows(named=True):
             catalogue[row["rule_id"]] = {
                 "vi": row["message_vi"] or "",
                 "en": row["message_en"] or "",
@@ -385,6 +399,7 @@ def _nothing_published(view: StoreView) -> ReportData:
         ward_names=ward_names,
         rule_catalogue={},
         published=False,
+        spec=view.spec,
     )
 
 
@@ -406,7 +421,8 @@ class ReportData:
     ward_names: pl.DataFrame
     rule_catalogue: dict[str, dict[str, str]]
     published: bool = True  # False: no run was ever published; the page shows the run list only
-    table_counts: dict[str, int] = field(default_factory=dict)
+    table_counts: dict[str, int] = field(default_factory=dict)  # by counted_tables role
+    spec: DatasetSpec | None = None  # the register reported on: its title, unit and rule pack
 
 
 def _run_field(runs: pl.DataFrame | None, run_id: str | None, column: str) -> Any:
@@ -460,6 +476,7 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
             province_code,
             wards=wards.select("ward_code"),
             targets=targets,
+            rules=_rules_of(view.spec),
         )
         history = pl.concat([history, current], how="vertical_relaxed")
     history = with_units(history)
@@ -473,7 +490,7 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
         if view.run_id is not None
         else pl.DataFrame(schema={"ward_code": pl.String})
     )
-    catalogue = _rule_catalogue(view.findings)
+    catalogue = _rule_catalogue(view.findings, _rules_of(view.spec))
     rules = scores.filter(pl.col("level") == "rule").sort("share", "key", nulls_last=True)
     return ReportData(
         run_id=run_id,
@@ -493,6 +510,7 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
         ward_names=ward_names,
         rule_catalogue=catalogue,
         table_counts=view.table_counts,
+        spec=view.spec,
     )
 
 
@@ -511,8 +529,20 @@ def scorecard_environment(templates: Path, labels: Callable[[str], Markup]) -> E
     return environment
 
 
-def _environment() -> Environment:
-    return scorecard_environment(TEMPLATES, t)
+def _environment(spec: DatasetSpec | None) -> Environment:
+    return scorecard_environment(TEMPLATES, labeller(spec))
+
+
+def _register(spec: DatasetSpec | None) -> dict[str, str]:
+    """The register's names for the page and the downloads."""
+    spec = spec or register_spec(reader.DEFAULT_DATASET)
+    return {
+        "name": spec.name,
+        "title_vi": spec.title_vi,
+        "title_en": spec.title_en,
+        "unit_vi": spec.unit.vi,
+        "unit_en": spec.unit.en,
+    }
 
 
 def _page_context(data: ReportData, targets: Targets, data_docs_href: str | None) -> dict[str, Any]:
@@ -620,6 +650,7 @@ def _page_context(data: ReportData, targets: Targets, data_docs_href: str | None
         "labels_json": Markup(_labels_json()),
         "unresolved": UNRESOLVED_WARD,
         "criteria4": CRITERIA,
+        "register": _register(data.spec),
     }
 
 
@@ -728,21 +759,27 @@ def build_report(
         except ValueError:  # another drive on Windows: an absolute file URI still works locally
             data_docs_href = view.data_docs.resolve().as_uri()
     tables = _export_tables(data)
+    labels = _labels(data.spec)
+    register = _register(data.spec)
     meta = {
-        "title": LABELS["title"][0],
+        "title": label("title", labels)[0],
+        "dataset": register["name"],
+        "register": " / ".join((register["title_vi"], register["title_en"])),
+        "unit": " / ".join((register["unit_vi"], register["unit_en"])),
+        "golden_records": data.table_counts.get("golden"),
         "province_code": data.province_code,
         "province_label": f"{data.province_name} ({data.province_code})",
         "run_id": data.run_id,
         "as_of": data.as_of,
         "generated_at": datetime.now(UTC).replace(microsecond=0),
-        "scores_count": " / ".join(label("read_errors_only")),
-        "units": " / ".join(label("read_dataset_rules")),
-        "duplicates": " / ".join(label("read_duplicates")),
+        "scores_count": " / ".join(label("read_errors_only", labels)),
+        "units": " / ".join(label("read_dataset_rules", labels)),
+        "duplicates": " / ".join(label("read_duplicates", labels)),
     }
     write_workbook(output_dir / "scores.xlsx", tables, meta, targets)
     write_json(output_dir / "scores.json", tables, meta)
     write_csvs(output_dir, tables)
-    html = _environment().get_template("index.html.j2").render(**_page_context(data, targets, data_docs_href))
+    html = _environment(data.spec).get_template("index.html.j2").render(**_page_context(data, targets, data_docs_href))
     index = output_dir / "index.html"
     write_text_atomically(index, html)
     return index

@@ -9,8 +9,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from sachsong.store import history
 from sachsong.store.layout import (
     CURRENT_POINTER,
+    DATA_DOCS_DIR,
     SNAPSHOT_DATABASE,
     SNAPSHOT_MANIFEST,
     SNAPSHOT_PARQUET_DIR,
@@ -84,3 +86,86 @@ def read_current_table(store_dir: str | Path, table: str) -> pl.DataFrame:
         available = sorted(p.stem for p in (directory / SNAPSHOT_PARQUET_DIR).glob("*.parquet"))
         raise StoreError(f"{directory}: no table '{table}' (tables: {', '.join(available)})")
     return pl.read_parquet(path)
+
+
+# ------------------------------------------------------------------------------------- consumers' reading
+# A snapshot whose manifest names no register was published before dataset specs: it holds residents.
+DEFAULT_DATASET = "residents"
+
+
+def snapshot_exists(store_dir: str | Path, run_id: str) -> bool:
+    """Whether run `run_id` has a complete snapshot (its database) in the store."""
+    return (snapshot_dir(Path(store_dir), run_id) / SNAPSHOT_DATABASE).is_file()
+
+
+def open_snapshot(store_dir: str | Path, run_id: str) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection to one snapshot (the live one or an older one still kept), external access
+    off as in `open_current`."""
+    path = snapshot_dir(Path(store_dir), run_id) / SNAPSHOT_DATABASE
+    if not path.is_file():
+        raise StoreError(f"{Path(store_dir)}: run {run_id} has no snapshot ({path} does not exist)")
+    try:
+        return duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+    except duckdb.Error as error:
+        raise StoreError(f"{path}: cannot open read-only ({type(error).__name__})") from error
+
+
+def table_columns(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Every table of an open snapshot (or history) and its columns, in order: what a reader may select."""
+    rows = connection.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+    ).fetchall()
+    tables: dict[str, list[str]] = {}
+    for table, column in rows:
+        tables.setdefault(table, []).append(column)
+    return tables
+
+
+def snapshot_manifest(store_dir: str | Path, run_id: str) -> dict[str, Any]:
+    """A snapshot's manifest, or {} when it has none (a snapshot written by hand or by a very old version)."""
+    try:
+        return read_manifest(snapshot_dir(Path(store_dir), run_id))
+    except FileNotFoundError:
+        return {}
+
+
+def snapshot_dataset(store_dir: str | Path, run_id: str | None) -> str:
+    """The register (dataset name) a snapshot holds, from its manifest; DEFAULT_DATASET when it names none."""
+    if run_id is None:
+        return DEFAULT_DATASET
+    return str(snapshot_manifest(store_dir, run_id).get("dataset") or DEFAULT_DATASET)
+
+
+def data_docs_index(store_dir: str | Path) -> Path | None:
+    """The publish gate's Data Docs page (`data_docs/index.html`), or None when no gate wrote one."""
+    page = Path(store_dir) / DATA_DOCS_DIR / "index.html"
+    return page if page.is_file() else None
+
+
+def read_history_tables(store_dir: str | Path) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """The history's `runs` (oldest first by as_of, start, id; rows journalled in `history.pending/` included)
+    and `score_history`, read-only; None for a table (or the whole file) not written yet.
+
+    Waits, as every history reader does, while another process writes the file (`store.history`).
+    """
+    runs: pl.DataFrame | None = None
+    scores: pl.DataFrame | None = None
+    if history.history_path(store_dir).is_file():
+        connection = history._connect(store_dir, read_only=True)
+        try:
+            tables = table_columns(connection)
+            if "runs" in tables:
+                order = [c for c in ("as_of", "started_at", "run_id") if c in tables["runs"]]
+                by = f" ORDER BY {', '.join(order)} NULLS FIRST" if order else ""
+                runs = connection.sql(f"SELECT * FROM runs{by}").pl()
+            if "score_history" in tables:
+                scores = connection.sql("SELECT * FROM score_history").pl()
+        finally:
+            connection.close()
+    pending = history.pending_runs(store_dir)
+    if pending.height:
+        runs = pending if runs is None else pl.concat([runs, pending], how="diagonal_relaxed")
+    if runs is not None and "run_id" in runs.columns:
+        runs = runs.with_columns(pl.col("run_id").cast(pl.String))
+    return runs, scores
