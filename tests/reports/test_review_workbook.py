@@ -318,6 +318,8 @@ def test_dedupe_applies_the_filled_workbook_by_record_key_after_re_ordering(tmp_
     ]
     result = dedupe_standardized(shuffled, decisions=xlsx)
     assert result.decisions_applied == 1
+    # The next queue is keyed too.
+    assert {"left_record_key", "right_record_key"} <= set(result.review.columns)
     cluster = dict(zip(result.clusters["row_uid"], result.clusters["cluster_id"], strict=True))
     assert cluster[uid["xa_a:0"]] == cluster[uid["xa_a:2"]]  # "giống" honoured on the records, not the rows
     assert cluster[uid["xa_a:1"]] != cluster[uid["xa_a:3"]]  # "chưa rõ" decides nothing
