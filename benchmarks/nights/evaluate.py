@@ -37,8 +37,12 @@ UNCHANGED = ("unchanged", "reexported", "restored")
 EDITED = ("phone_changed", "address_fixed", "name_diacritics_fixed")
 
 
+PROVINCE: list[str] = []
+
+
 def run(night_dir: Path, store: Path, as_of: str, log: Path, full: bool = False) -> float:
-    cmd = [str(SACHSONG), "run", "--sources", str(night_dir / "exports"), "--store", str(store), "--as-of", as_of]
+    cmd = [str(SACHSONG), "run", "--sources", str(night_dir / "exports"), "--store", str(store), "--as-of", as_of,
+           *PROVINCE]
     if full:
         cmd.append("--full")
     t0 = time.perf_counter()
@@ -203,6 +207,9 @@ def feed(led: pl.DataFrame, gone: pl.DataFrame, a: Snap, b: Snap, night: int, re
     added = lb.filter(pl.col("n1_file").is_null() | (pl.col("status") == "restored"))
     if night == 3:  # against night 2: the restored rows are the additions, the rest were added on night 2
         added = lb.filter(pl.col("status") == "restored")
+        if a.records.filter(pl.col("source_file") == removed_export).height:
+            out["mode"] = "night 2 kept the missing export's records: their return is no addition"
+            added = added.head(0)
         edited = lb.head(0)
     else:
         edited = lb.filter(pl.col("status").is_in(EDITED))
@@ -228,15 +235,27 @@ def feed(led: pl.DataFrame, gone: pl.DataFrame, a: Snap, b: Snap, night: int, re
         if n < target.height:
             failures.append(f"night {night}: feed misses {target.height - n}/{target.height} {name} records; e.g. "
                             f"{examples(h.filter(pl.col('hit').is_null()))}")
-    # false alarms: unchanged records reported as added / changed / removed
-    unchanged_now = lb.filter(pl.col("status").is_in(UNCHANGED) & (pl.col("status") != "restored")).select(
+    # false alarms: unchanged records reported as added / changed (tonight's coordinates) or removed
+    # (last night's coordinates)
+    unchanged_now = lb.filter(pl.col("status").is_in(UNCHANGED) & (pl.col("status") != "restored"))
+    not_removal = r"(?i)remov|delet|retir|gone|miss"
+    fa_now = unchanged_now.select("source_file", "source_row").join(
+        now.filter(~pl.col(kind_col).str.contains(not_removal) & ~pl.col(kind_col).str.contains(r"(?i)person"))
+        .select("source_file", "source_row").unique(), on=["source_file", "source_row"], how="inner")
+    then_coords = unchanged_now.select("n1_file", "n1_row").join(
+        la.select("source_file", "source_row", "n1_file", "n1_row"), on=["n1_file", "n1_row"]).select(
         "source_file", "source_row")
-    fa = unchanged_now.join(now.filter(pl.col(kind_col).str.contains(r"(?i)record")
-                                       | ~pl.col(kind_col).str.contains(r"(?i)person")).select(
-        "source_file", "source_row").unique(), on=["source_file", "source_row"], how="inner")
-    res["false alarms (unchanged records in feed)"] = (fa.height, unchanged_now.height)
-    if fa.height:
-        failures.append(f"night {night}: {fa.height} unchanged records appear in the feed; e.g. {examples(fa)}")
+    fa_then = then_coords.join(then.filter(pl.col(kind_col).str.contains(not_removal)
+                                           & ~pl.col(kind_col).str.contains(r"(?i)person|export|file|source"))
+                               .select("source_file", "source_row").unique(), on=["source_file", "source_row"])
+    res["unchanged records reported added/changed"] = (fa_now.height, unchanged_now.height)
+    res["unchanged records reported removed"] = (fa_then.height, unchanged_now.height)
+    if fa_now.height:
+        failures.append(f"night {night}: {fa_now.height} unchanged records reported as added/changed; e.g. "
+                        f"{examples(fa_now)}")
+    if fa_then.height:
+        failures.append(f"night {night}: {fa_then.height} unchanged records reported as removed; e.g. (previous "
+                        f"night's coordinates) {examples(fa_then)}")
     # the missing export named in the feed
     if night == 2:
         stem = removed_export.rsplit(".", 1)[0]
@@ -248,7 +267,7 @@ def feed(led: pl.DataFrame, gone: pl.DataFrame, a: Snap, b: Snap, night: int, re
     return out
 
 
-def history_checks(snaps: dict, night: int, failures: list) -> dict:
+def history_checks(snaps: dict, night: int, failures: list, notes: list) -> dict:
     """Every id live on an earlier night is live tonight or retired in person_id_history (and never revived
     for someone else); survivors resolve to live ids."""
     h = snaps[night].table("person_id_history")
@@ -268,7 +287,8 @@ def history_checks(snaps: dict, night: int, failures: list) -> dict:
         failures.append(f"night {night}: {len(orphans)} ids of earlier nights are neither live nor in "
                         "person_id_history")
     if revived:
-        failures.append(f"night {night}: {len(revived)} ids are live and also retired in person_id_history")
+        notes.append(f"night {night}: {len(revived)} ids are live again although person_id_history retired them "
+                     "(same person or not: see 'ids reused')")
     return r
 
 
@@ -293,6 +313,8 @@ def main(argv=None) -> int:
     led = pl.read_parquet(a.nights / "ledger.parquet")
     gone = pl.read_parquet(a.nights / "gone.parquet")
     info = json.loads((a.nights / "nights.json").read_text())
+    if info.get("province"):
+        PROVINCE[:] = ["--province", info["province"]]
     store, full_store = a.work / "store", a.work / "store_full"
     timings = {}
     has_full = cli_has_full()
@@ -319,11 +341,16 @@ def main(argv=None) -> int:
     snaps = {n: Snap(a.work / f"snap{n}") for n in (1, 2, 3) if (a.work / f"snap{n}").exists()}
     full = Snap(a.work / "snap2_full") if (a.work / "snap2_full").exists() else None
     failures: list[str] = []
+    notes: list[str] = []
     id_col = snaps[1].id_col
     print(f"nights: {a.nights}  ({info['night1_records']} night-1 records; removed {info['removed_export']}, "
           f"added {info['added_first_export']}, re-exported without ids {info['reexported_without_id']})")
     print(f"id measured: {id_col}" + ("  (NO person_id column: baseline)" if id_col != "person_id" else ""))
     print(f"tables night 3: {sorted(snaps[max(snaps)].tables)}")
+    if 2 in snaps:
+        kept = snaps[2].records.filter(pl.col("source_file") == info["removed_export"]).height
+        print(f"night 2 publishes {kept} records of the removed export "
+              f"({'kept from the last snapshot' if kept else 'retired'})")
     if (a.work / "timings.json").exists():
         print("run seconds:", json.loads((a.work / "timings.json").read_text()))
     rows = []
@@ -368,7 +395,7 @@ def main(argv=None) -> int:
     print("\nperson_id_history:")
     for n in sorted(snaps):
         if n > 1:
-            print(f"  night {n}: {history_checks(snaps, n, failures)}")
+            print(f"  night {n}: {history_checks(snaps, n, failures, notes)}")
     print("\nchange feed recall (target >= 0.99):")
     for n in sorted(snaps):
         if n > 1:
@@ -378,8 +405,12 @@ def main(argv=None) -> int:
                 failures.append(f"night {n}: no changes table")
                 continue
             print(f"  night {n}: {f['rows']} feed rows; kind column {f.get('kind_column')}: {f.get('kinds')}")
+            if f.get("mode"):
+                print(f"    ({f['mode']})")
             for k, (x, y) in f.get("recall", {}).items():
                 print(f"    {k:42s} {pct(x, y)}")
+    for n in notes:
+        print("note: " + n)
     print(f"\nFAILURES ({len(failures)}):")
     for f in failures:
         print("  - " + f)

@@ -152,13 +152,13 @@ def next_record_id(t: Table, rng: random.Random, used: set) -> str | None:
 
 
 # ---------------------------------------------------------------- the nights
-def build(out: Path, persons: int, seed: int) -> None:
+def build(out: Path, persons: int, seed: int, province: str | None = None) -> None:
     rng = random.Random(seed * 7919 + 1)
     if out.exists():
         shutil.rmtree(out)
     base = out / "demo"
-    subprocess.run([str(SACHSONG), "demo-data", str(base), "--persons", str(persons), "--seed", str(seed)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([str(SACHSONG), "demo-data", str(base), "--persons", str(persons), "--seed", str(seed),
+                    *(["--province", province] if province else [])], check=True, stdout=subprocess.DEVNULL)
     truth = pl.read_parquet(base / "truth" / "records.parquet")
     people = pl.read_parquet(base / "truth" / "persons.parquet")
     meta = json.loads((base / "truth" / "meta.json").read_text("utf-8"))
@@ -403,11 +403,11 @@ def build(out: Path, persons: int, seed: int) -> None:
     schema = {"night": pl.Int64, "source_file": pl.String, "source_row": pl.Int64, "n1_file": pl.String,
               "n1_row": pl.Int64, "status": pl.String, "truth_person": pl.String}
     pl.DataFrame(ledger, schema=schema, orient="row").write_parquet(out / "ledger.parquet")
-    gone_rows = [(2, *g) for g in gone2] + [(3, *g) for g in gone]
+    gone_rows = sorted([(2, *g) for g in gone2] + [(3, *g) for g in gone])
     pl.DataFrame(gone_rows, schema={"night": pl.Int64, "n1_file": pl.String, "n1_row": pl.Int64,
                                     "truth_person": pl.String, "reason": pl.String}, orient="row"
                  ).write_parquet(out / "gone.parquet")
-    info = {"persons": persons, "seed": seed, "night1_records": total, "removed_export": removed,
+    info = {"persons": persons, "seed": seed, "province": meta["province"], "night1_records": total, "removed_export": removed,
             "reexported_without_id": reexported, "added_first_export": first,
             "edits": done, "deleted": len(deleted), "new_person_records": made + sum(1 for r in rows0 if r[2] == "new_person"),
             "new_records_of_existing_persons": newrec + sum(1 for r in rows0 if r[2] == "new_record"),
@@ -422,8 +422,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--persons", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=4242)
+    ap.add_argument("--province", help="demo province code (default: the demo's, 44)")
     a = ap.parse_args(argv)
-    build(a.out, a.persons, a.seed)
+    build(a.out, a.persons, a.seed, a.province)
     return 0
 
 
