@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/bench_flow.py --demo DIR            # an existing `sachsong demo-data DIR`
 
 Two phases, each in its own Python process so their peak memory is measured apart:
-1. direct: the same room calls without Prefect (ingest, standardize, checks, matching, checks with clusters),
-   each timed — matching alone is the yardstick;
+1. direct: `run_province` (the function the flow wraps) with its steps called directly, no Prefect — its
+   matching step is the yardstick;
 2. flow: the nightly flow cold on a new store, then again on the same store (resumed from the work cache);
    the flow's own seconds per step come from its summary. The rooms' code is fingerprinted once for both runs.
 
@@ -37,32 +37,19 @@ def _peak_rss_gb() -> float:
 
 
 def phase_direct(demo: Path, province: str) -> dict:
-    from sachsong.matching.dedupe import dedupe_standardized
-    from sachsong.rules.engine import check_standardized
-    from sachsong.sources.ingest import ingest_directory
-    from sachsong.standardize.residents import standardize_residents
+    """The same pipeline function the flow wraps, with its steps called directly (no Prefect), cold."""
+    import tempfile
 
-    steps: dict[str, float] = {}
-
-    def timed(step: str, call):
-        clock = time.perf_counter()
-        result = call()
-        steps[step] = time.perf_counter() - clock
-        return result
+    from sachsong.pipelines.province import DirectRunner, run_province
 
     cpu = time.process_time()
-
-    ingested = timed("ingest", lambda: ingest_directory(demo))
-    standardized = timed("standardize", lambda: standardize_residents(ingested.table))
-    first = timed("checks", lambda: check_standardized(standardized, AS_OF, province_code=province))
-    matched = timed("matching", lambda: dedupe_standardized(first.passed))
-    timed(
-        "checks with clusters",
-        lambda: check_standardized(standardized, AS_OF, clusters=matched.clusters, province_code=province),
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        summary = run_province(
+            "residents", demo, Path(scratch) / "store", AS_OF, province=province, runner=DirectRunner()
+        )
     return {
-        "records": standardized.height,
-        "steps": steps,
+        "records": summary["row_counts"].get("residents_records", 0),
+        "steps": summary["step_seconds"],
         "cpu": time.process_time() - cpu,
         "peak_rss_gb": _peak_rss_gb(),
     }
@@ -72,11 +59,12 @@ def phase_flow(demo: Path, store: Path, province: str, dask: str | None) -> dict
     from prefect import flow
 
     import sachsong.pipelines.flows as flows
+    import sachsong.pipelines.province as province_module
 
     # Fingerprint the rooms' code once: a colleague saving a room's file between the cold run and the rerun
     # would otherwise (rightly) invalidate the cache and turn the rerun into a second cold run.
-    code = flows.code_fingerprint()
-    flows.code_fingerprint = lambda: code
+    code = province_module.code_fingerprint()
+    province_module.code_fingerprint = lambda: code
 
     @flow(name="bench-warm-up")
     def warm_up() -> int:
@@ -152,14 +140,14 @@ def main() -> None:
     flow_args = ["--phase", "flow", "--store", str(store), *common]
     flowed = _run_phase([*flow_args, "--dask", args.dask] if args.dask else flow_args)
 
-    matching = direct["steps"]["matching"]
+    matching = direct["steps"]["matching ∥ gate"]
     direct_total = sum(direct["steps"].values())
     cold, rerun = flowed["cold"], flowed["rerun"]
     print(
         f"records: {direct['records']}   flow batches: {cold['batches']}   runner: {args.dask or 'threads'}"
     )
     print(f"matching alone:             {matching:8.2f} s   1.00x")
-    print(f"room calls, direct:         {direct_total:8.2f} s   {direct_total / matching:5.2f}x matching")
+    print(f"pipeline, direct (no Prefect): {direct_total:5.2f} s   {direct_total / matching:5.2f}x matching")
     print(
         f"nightly flow (cold):        {cold['seconds']:8.2f} s   {cold['seconds'] / matching:5.2f}x matching, "
         f"{cold['seconds'] / direct_total:5.2f}x direct"

@@ -12,6 +12,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sachsong.asof import as_of_argument
 from sachsong.provinces import province_code  # imports no polars: the allocator setting below still holds
 
 # polars' allocator (jemalloc) keeps freed pages for up to ten seconds by default, so one step's garbage is still
@@ -23,8 +24,16 @@ os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 DEFAULT_PROVINCE = "44"  # the new Quảng Trị (merged from Quảng Bình and Quảng Trị)
 
 
-def _as_of(value: str | None) -> date:
-    return date.fromisoformat(value) if value else date.today()
+def _as_of(value: date | str | None) -> date:
+    from sachsong.asof import parse_as_of
+
+    return parse_as_of(value)
+
+
+def _dataset(args: argparse.Namespace):  # -> DatasetSpec, imported lazily (keeps --help fast)
+    from sachsong.spec import get_dataset
+
+    return get_dataset(getattr(args, "dataset", None) or "residents")
 
 
 def _say(message: str) -> None:
@@ -92,11 +101,10 @@ def cmd_reference_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from sachsong.rules.engine import check_raw_table
-    from sachsong.tableio import read_table, write_table
+    from sachsong.pipelines.oneshot import check_input
+    from sachsong.tableio import write_table
 
-    raw = read_table(args.input)
-    result = check_raw_table(raw, as_of=_as_of(args.as_of))
+    result = check_input(args.input, _dataset(args), _as_of(args.as_of))
     write_table(result.findings, args.output)
     if args.quarantine:
         write_table(result.quarantine, args.quarantine)
@@ -107,7 +115,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_rules_list(args: argparse.Namespace) -> int:
     from sachsong.rules.engine import load_pack
 
-    pack = load_pack(args.pack)
+    pack = load_pack(args.pack or _dataset(args).rules)
     for rule in pack.rules:
         _say(f"{rule.id:<32} {rule.criterion:<10} {rule.severity:<8} {rule.message_en}")
     _say(f"{len(pack.rules)} rules in pack '{pack.name}'")
@@ -117,7 +125,7 @@ def cmd_rules_list(args: argparse.Namespace) -> int:
 def cmd_rules_test(args: argparse.Namespace) -> int:
     from sachsong.rules.engine import load_pack, run_rule_examples
 
-    outcomes = run_rule_examples(load_pack(args.pack))
+    outcomes = run_rule_examples(load_pack(args.pack or _dataset(args).rules))
     failed = [o for o in outcomes if not o.passed]
     for outcome in outcomes:
         _say(outcome.describe())
@@ -126,18 +134,21 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
 
 
 def cmd_dedupe(args: argparse.Namespace) -> int:
-    from sachsong.matching.dedupe import dedupe_raw_table
-    from sachsong.tableio import read_table, write_table
+    from sachsong.matching.review import read_decision_file
+    from sachsong.pipelines.oneshot import dedupe_input
+    from sachsong.tableio import write_table
 
-    raw = read_table(args.input)
-    decisions = read_table(args.decisions) if args.decisions else None
-    result = dedupe_raw_table(raw, decisions=decisions)
+    decisions = read_decision_file(args.decisions) if args.decisions else None
+    result = dedupe_input(args.input, _dataset(args), decisions)
     write_table(result.clusters, args.output)
     if args.review:
-        result.write_review(Path(args.review))
+        from sachsong.matching.review import write_review
+
+        write_review(result.review, Path(args.review))
     if args.golden:
         write_table(result.golden, args.golden)
-    _say(result.describe())
+    describe = getattr(result, "describe", None)
+    _say(describe() if describe else f"{result.clusters.height} records → {result.golden.height} golden records")
     return 0
 
 
@@ -200,10 +211,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         province=args.province,
         sources=Path(args.sources) if args.sources else None,
         store=Path(args.store) if args.store else None,
-        as_of=_as_of(args.as_of) if args.as_of else None,
+        as_of=args.as_of,
         dask_address=args.dask,
         persons=args.persons,
         replace_newer=args.replace_newer,
+        dataset=args.dataset,
+        residents_store=Path(args.residents_store) if args.residents_store else None,
     )
 
 
@@ -220,13 +233,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--sources", help="directory of raw exports (default: generate the demo province)")
     run.add_argument("--store", help="store directory (default: ./var/store)")
-    run.add_argument("--as-of", help="the run's reference date, YYYY-MM-DD (default: today)")
+    run.add_argument("--as-of", type=as_of_argument, help="the run's reference date, YYYY-MM-DD (default: today)")
     run.add_argument("--dask", help="Dask scheduler address, or 'local' for a LocalCluster")
     run.add_argument("--persons", type=int, default=5000, help="demo size when generating (default: 5000)")
     run.add_argument(
         "--replace-newer",
         action="store_true",
         help="publish even when the live snapshot has a later --as-of (a deliberate re-run of an earlier night)",
+    )
+    run.add_argument(
+        "--dataset", help="the register: a name (residents, household_business, …) or a dataset folder "
+        "(default: residents)"
+    )
+    run.add_argument(
+        "--residents-store",
+        help="the province's residents store, read by cross-register rules (default: ./var/store when it exists)",
     )
     run.set_defaults(handler=cmd_run)
 
@@ -257,24 +278,40 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("input")
     check.add_argument("--output", required=True)
     check.add_argument("--quarantine", help="also write the quarantined rows with their reasons")
-    check.add_argument("--as-of", help="the run's reference date, YYYY-MM-DD (default: today)")
+    check.add_argument("--as-of", type=as_of_argument, help="the run's reference date, YYYY-MM-DD (default: today)")
+    check.add_argument(
+        "--dataset", help="the register: a name (residents, household_business, …) or a dataset folder "
+        "(default: residents)"
+    )
     check.set_defaults(handler=cmd_check)
 
     rules = sub.add_parser("rules", help="rule pack tools")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     rules_list = rules_sub.add_parser("list", help="show every rule")
-    rules_list.add_argument("--pack", default="residents")
+    rules_list.add_argument("--pack", help="a rule pack file (default: the dataset's)")
+    rules_list.add_argument(
+        "--dataset", help="the register: a name (residents, household_business, …) or a dataset folder "
+        "(default: residents)"
+    )
     rules_list.set_defaults(handler=cmd_rules_list)
     rules_test = rules_sub.add_parser("test", help="run the examples each rule carries")
-    rules_test.add_argument("--pack", default="residents")
+    rules_test.add_argument("--pack", help="a rule pack file (default: the dataset's)")
+    rules_test.add_argument(
+        "--dataset", help="the register: a name (residents, household_business, …) or a dataset folder "
+        "(default: residents)"
+    )
     rules_test.set_defaults(handler=cmd_rules_test)
 
-    dedupe = sub.add_parser("dedupe", help="find the same citizen across sources; one row per record")
+    dedupe = sub.add_parser("dedupe", help="find the same person (business, …) across sources; one row per record")
     dedupe.add_argument("input")
     dedupe.add_argument("--output", required=True)
     dedupe.add_argument("--review", help="write the steward review queue (.xlsx or .csv)")
     dedupe.add_argument("--golden", help="write the golden records")
     dedupe.add_argument("--decisions", help="steward decisions read back as must-link / cannot-link")
+    dedupe.add_argument(
+        "--dataset", help="the register: a name (residents, household_business, …) or a dataset folder "
+        "(default: residents)"
+    )
     dedupe.set_defaults(handler=cmd_dedupe)
 
     report = sub.add_parser("report", help="the scorecard site, Excel and JSON from the store")
@@ -289,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", metavar="DIR", help="generate 3 small provinces into DIR, run their nightly flows, then this"
     )
     national.add_argument("--stale-days", type=int, default=2, help="label a province this many days behind")
-    national.add_argument("--as-of", help="reference date for staleness (default: the newest province's)")
+    national.add_argument("--as-of", type=as_of_argument, help="reference date for staleness (default: the newest province's)")
     national.add_argument("--map-criterion", default="overall", help="criterion the map opens on")
     national.set_defaults(handler=cmd_national)
 

@@ -1,432 +1,88 @@
-"""The nightly flow of one province: ingest + standardize (in batches of export files, in parallel) → checks →
-matching → checks with clusters ∥ publish gate → conservation → scores → publish → history → report.
+"""The Prefect flows: a thin wrapper over `pipelines.province.run_province`, each step a Prefect task (named,
+logged in the UI, the I/O steps retried on I/O errors). The sequence, conservation and failure handling live in
+`run_province`; the CLI and the benchmarks call the same function.
 
-Every input row ends up published, quarantined or rejected; the flow proves it per export file (conservation)
-before publishing and fails the run otherwise. A failure at any step records a `failed` run in the store's
-history and leaves the previous snapshot live; a failing publish gate records `gate_failed`. The compute steps
-keep their outputs under `<store>/.work/` keyed by their inputs' fingerprints, so a rerun resumes where the
-failed run stopped (see `pipelines.tasks`). The flow logs each step's row counts and seconds, and returns the
-seconds per step in its summary (`step_seconds`).
+Steps keep their own resumable cache (`<store>/.work/`, keyed by input fingerprints, see `pipelines.steps`):
+Prefect's cache policies hash task inputs, and the inputs here are paths whose bytes decide the result, so the
+tasks use NO_CACHE and the steps decide reuse themselves.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import resource
-import shutil
-import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-from prefect import flow, get_run_logger
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from sachsong.pipelines.tasks import (
-    WORK_DIR,
-    StepOutput,
-    check_task,
-    code_fingerprint,
-    combine_fingerprints,
-    file_fingerprint,
-    gate_task,
-    history_task,
-    import_rooms,
-    load_standardized,
-    match_task,
-    plan_batches,
-    prepare_task,
-    prune_work,
-    publish_task,
-    report_task,
-    score_task,
+from sachsong.pipelines.province import (
+    ConservationError,
+    GateFailed,
+    ProvinceMismatch,
+    RunFailed,
+    _workers,
+    check_province,
+    conservation,
+    run_province,
+    source_inputs,
 )
-from sachsong.redact import install_log_redaction, redact
-from sachsong.store.layout import make_private_store
+from sachsong.pipelines.steps import is_io_error
+from sachsong.redact import install_log_redaction
 
-LEGACY_RESULTS_DIR = ".prefect-results"  # where earlier versions pickled whole frames; removed on sight
+__all__ = [
+    "ConservationError",
+    "GateFailed",
+    "PrefectRunner",
+    "ProvinceMismatch",
+    "RunFailed",
+    "check_province",
+    "conservation",
+    "province_nightly",
+    "source_inputs",
+]
 
-
-class RunFailed(RuntimeError):
-    """The nightly run did not publish; the previous snapshot stays live. The message names the step."""
-
-
-class GateFailed(RunFailed):
-    """The publish gate refused the candidate snapshot (recorded as `gate_failed`)."""
-
-
-class ProvinceMismatch(RunFailed):
-    """The exports' addresses are mostly in another province than the one the run was asked to publish."""
-
-
-# The run is refused when another province holds more than this share of the resolved addresses (and there are
-# enough of them to judge): a province published under the wrong code would poison every roll-up.
-PROVINCE_MAJORITY = 0.5
-PROVINCE_EVIDENCE = 20
-
-
-def check_province(asked: str, resolved: dict[str, int]) -> None:
-    """Raise ProvinceMismatch when most resolved addresses are in one other province."""
-    total = sum(resolved.values())
-    if total < PROVINCE_EVIDENCE:
-        return
-    top, count = max(resolved.items(), key=lambda item: (item[1], item[0]))
-    if top != asked and count > PROVINCE_MAJORITY * total:
-        mine = resolved.get(asked, 0)
-        raise ProvinceMismatch(
-            f"asked to publish province {asked}, but {count:,} of the {total:,} resolved addresses "
-            f"({count / total:.0%}) are in province {top} and {mine:,} in {asked}: check --province"
-        )
+_IO_RETRIES = {"retries": 2, "retry_delay_seconds": 1, "retry_condition_fn": is_io_error}
+TASK_OPTIONS: dict[str, dict[str, Any]] = {
+    "prepare_step": {"name": "ingest+standardize", "task_run_name": "ingest+standardize {label}"},
+    "check_step": {"name": "checks"},
+    "match_step": {"name": "matching"},
+    "gate_step": {"name": "gate"},
+    "score_step": {"name": "scores"},
+    "publish_step": {"name": "publish", **_IO_RETRIES, "retry_delay_seconds": 2},
+    "history_step": {"name": "history", **_IO_RETRIES},
+    "report_step": {"name": "report", **_IO_RETRIES},
+}
 
 
-class ConservationError(RunFailed):
-    """Some input rows were neither published, quarantined nor rejected (or were counted twice)."""
+class PrefectRunner:
+    """Runs each step of `run_province` as a Prefect task on the flow's task runner."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[Callable[..., Any], Any] = {}
+
+    def _task(self, step: Callable[..., Any]) -> Any:
+        if step not in self._tasks:
+            options = TASK_OPTIONS.get(step.__name__, {"name": step.__name__})
+            self._tasks[step] = task(step, cache_policy=NO_CACHE, **options)
+        return self._tasks[step]
+
+    def call(self, step: Callable[..., Any], **kwargs: Any) -> Any:
+        return self._task(step)(**kwargs)
+
+    def submit(self, step: Callable[..., Any], **kwargs: Any) -> Any:
+        return self._task(step).submit(**kwargs)
+
+    def map(self, step: Callable[..., Any], calls: list[dict[str, Any]]) -> list[Any]:
+        futures = [self._task(step).submit(**kwargs) for kwargs in calls]
+        return [future.result() for future in futures]
 
 
-# ------------------------------------------------------------------------------------------------ inputs
-@dataclass(frozen=True)
-class SourceInputs:
-    """What ingest will read under a sources folder: each file (as ingest names it) with its size and hash."""
-
-    files: dict[str, tuple[int, str]]  # source_file → (bytes, SHA-256)
-    registry: str  # hash of the source registry YAML at the folder's top (column mappings), "" without one
-
-    def fingerprint(self, code: str) -> str:
-        return combine_fingerprints(
-            code, self.registry, *(f"{name}:{digest}" for name, (_, digest) in self.files.items())
-        )
-
-
-def source_inputs(root: Path) -> SourceInputs:
-    """Fingerprint every file ingest accounts for under `root` (hidden files and the demo's `truth/` are not)."""
-    from sachsong.sources.ingest import REGISTRY_FILE_NAMES, source_file_paths
-
-    files: dict[str, tuple[int, str]] = {}
-    for name, path in source_file_paths(root).items():
-        try:
-            if path.is_symlink() or not path.is_file():
-                raise OSError("not a regular file")
-            files[name] = (path.stat().st_size, file_fingerprint(path))
-        except OSError as error:  # refused by ingest too (links, bad names): its outcome depends on the name
-            files[name] = (0, f"unreadable:{type(error).__name__}")
-    # A linked registry is refused by ingest unread; it is not read here either.
-    registries = [root / n for n in REGISTRY_FILE_NAMES if (root / n).is_file() and not (root / n).is_symlink()]
-    registry = file_fingerprint(registries[0]) if registries else ""
-    return SourceInputs(files, registry)
-
-
-def make_run_id(province: str, as_of: date, started: datetime) -> str:
-    """`<province>-<as_of>-<UTC start>`: unique per run, sortable, safe as a directory name."""
-    return f"{province}-{as_of:%Y%m%d}-{started:%Y%m%dT%H%M%S%f}Z"
-
-
-def _as_date(value: str | date | None) -> date:
-    if value is None:
-        return date.today()
-    if isinstance(value, datetime):
-        return value.date()
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
-
-def _resident_mb() -> int | None:
-    """This process's resident memory now (MB), from /proc (Linux); None elsewhere."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 2**20
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-# ------------------------------------------------------------------------------------------ conservation
-def conservation(
-    records: pl.DataFrame, file_counts: pl.DataFrame, published: pl.DataFrame, quarantined: pl.DataFrame
-) -> tuple[dict[str, dict[str, int]], list[str]]:
-    """Per export: rows in == published + quarantined + rejected, each standardized row in exactly one place.
-
-    `records`: every standardized row (`row_uid`, `source_file`); `file_counts`: ingest's accounting
-    (`source_file`, `rows_in`, `rows_rejected`); `published`/`quarantined`: the `row_uid`s of each outcome.
-    Returns the per-export counts (recorded in `runs.counts_per_source`) and the violations (empty when whole).
-    """
-    problems: list[str] = []
-    outcomes = pl.concat(
-        [
-            published.select(pl.col("row_uid").cast(pl.Int64), pl.lit("published").alias("outcome")),
-            quarantined.select(pl.col("row_uid").cast(pl.Int64), pl.lit("quarantined").alias("outcome")),
-        ]
-    )
-    twice = outcomes.group_by("row_uid").len().filter(pl.col("len") > 1).height
-    if twice:
-        problems.append(f"{twice} records are both published and quarantined (or repeated)")
-    exports = records.select(pl.col("row_uid").cast(pl.Int64), pl.col("source_file").alias("export"))
-    unknown = outcomes.join(exports, on="row_uid", how="anti").height
-    if unknown:
-        problems.append(f"{unknown} published/quarantined rows have a row_uid that no input row has")
-    per_export = (
-        exports.join(outcomes.unique("row_uid"), on="row_uid", how="left")
-        .group_by("export")
-        .agg(
-            (pl.col("outcome") == "published").sum().alias("published"),
-            (pl.col("outcome") == "quarantined").sum().alias("quarantined"),
-            pl.col("outcome").is_null().sum().alias("lost"),
-        )
-    )
-    counted = {row["export"]: row for row in per_export.iter_rows(named=True)}
-    counts: dict[str, dict[str, int]] = {}
-    for export, rows_in, rejected in file_counts.select("source_file", "rows_in", "rows_rejected").rows():
-        row = counted.pop(export, {"published": 0, "quarantined": 0, "lost": 0})
-        entry = {
-            "rows_in": int(rows_in or 0),
-            "published": int(row["published"]),
-            "quarantined": int(row["quarantined"]),
-            "rejected": int(rejected or 0),
-        }
-        counts[export] = entry
-        accounted = entry["published"] + entry["quarantined"] + entry["rejected"]
-        if int(row["lost"]):
-            problems.append(f"{export}: {row['lost']} standardized rows neither published nor quarantined")
-        if accounted != entry["rows_in"]:
-            problems.append(
-                f"{export}: {entry['rows_in']} rows in but {entry['published']} published + "
-                f"{entry['quarantined']} quarantined + {entry['rejected']} rejected = {accounted}"
-            )
-    for export in counted:
-        problems.append(f"{export}: standardized rows from a file ingest did not account for")
-    return counts, problems
-
-
-# ----------------------------------------------------------------------------------------------- the flow
-@dataclass
-class RunContext:
-    province: str
-    sources: Path
-    store: Path
-    as_of: date
-    run_id: str
-    started_at: datetime
-    step: str = "start"
-    # Publish even when the live snapshot has a later as_of (a deliberate re-run of an earlier night).
-    replace_newer: bool = False
-    step_seconds: dict[str, float] = field(default_factory=dict)
-    # The process's peak resident memory (MB) when each step ended: the step that raises it is the one to cut.
-    # A high-water mark, so it includes the threads' work and any earlier run in the same process.
-    step_peak_rss_mb: dict[str, int] = field(default_factory=dict)
-    # What the process still held when each step ended: a step that leaves memory behind raises the next's peak.
-    step_held_rss_mb: dict[str, int] = field(default_factory=dict)
-    _clock: float = 0.0
-
-    def begin(self, step: str) -> None:
-        """Start timing `step` (ending the one before): the summary reports seconds per step."""
-        now = time.perf_counter()
-        if self._clock and self.step not in ("start",):
-            self.step_seconds[self.step] = round(self.step_seconds.get(self.step, 0.0) + now - self._clock, 3)
-            self.step_peak_rss_mb[self.step] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-            held = _resident_mb()
-            if held is not None:
-                self.step_held_rss_mb[self.step] = held
-        self.step, self._clock = step, now
-
-
-def _run_row(ctx: RunContext, status: str, message: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "run_id": ctx.run_id,
-        "province_code": ctx.province,
-        "as_of": ctx.as_of,
-        "started_at": ctx.started_at,
-        "finished_at": datetime.now(UTC),
-        "status": status,
-        "message": message,
-        **fields,
-    }
-
-
-def _record_failure(ctx: RunContext, message: str, fields: dict[str, Any]) -> None:
-    from sachsong.store.history import record_run
-
-    try:
-        record_run(ctx.store, _run_row(ctx, "failed", message, **fields))
-    except Exception as error:  # the history itself may be what broke; the flow still fails with the cause
-        get_run_logger().error("could not record the failed run in history: %s", error)
-
-
-def nightly_run(ctx: RunContext, workers: int | None = None) -> dict[str, Any]:
-    """The body of the flow: run inside a Prefect flow (its task runner decides where tasks execute).
-
-    `workers` sizes the batches of export files (two per worker); by default the CPUs this process may use.
-    """
-    from sachsong.store.gate import GoldenGate
-
+def _redact_logs() -> None:
     # Every handler Prefect logs through (console, the server's log table) drops values a library error quotes.
-    install_log_redaction("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.extra")
-    logger = get_run_logger()
-    fields: dict[str, Any] = {}
-    import_rooms()
-    try:
-        ctx.begin("discover")
-        inputs = source_inputs(ctx.sources)
-        if not inputs.files:
-            raise FileNotFoundError(f"{ctx.sources}: no files to ingest")
-        code = code_fingerprint()
-        inputs_key = inputs.fingerprint(code)
-        fields["input_fingerprint"] = inputs_key
-        work = ctx.store / WORK_DIR
-        work.mkdir(mode=0o700, parents=True, exist_ok=True)
-        prune_work(work)
-        shutil.rmtree(ctx.store / LEGACY_RESULTS_DIR, ignore_errors=True)
-        batches = plan_batches(
-            {name: size for name, (size, _) in inputs.files.items()}, workers or _workers()
-        )
-        logger.info(
-            "run %s: province %s, as of %s, %d files (%.1f MB) in %d batches",
-            ctx.run_id,
-            ctx.province,
-            ctx.as_of,
-            len(inputs.files),
-            sum(size for size, _ in inputs.files.values()) / 1e6,
-            len(batches),
-        )
-
-        ctx.begin("ingest+standardize")
-        # A batch's rows depend on its files' bytes, the registry, the code, and — through default source ids,
-        # which tell apart files sharing a name — the names of all files.
-        names_key = combine_fingerprints(*inputs.files)
-        batch_keys = [
-            combine_fingerprints(
-                code, inputs.registry, names_key, *(f"{n}:{inputs.files[n][1]}" for n in files)
-            )
-            for files in batches
-        ]
-        labels = [
-            f"{i + 1}/{len(batches)} ({files[0]} … {len(files)} files)" for i, files in enumerate(batches)
-        ]
-        futures = prepare_task.map(
-            sources=str(ctx.sources), files=batches, work_dir=str(work), key=batch_keys, label=labels
-        )
-        prepared: list[StepOutput] = [future.result() for future in futures]
-        resolved: dict[str, int] = {}
-        for batch in prepared:
-            for code, count in batch.counts.get("provinces", {}).items():
-                resolved[code] = resolved.get(code, 0) + count
-        check_province(ctx.province, resolved)
-        fields["rows_in"] = sum(batch.counts["rows_in"] for batch in prepared)
-        fields["rows_rejected"] = sum(batch.counts["rows_rejected"] for batch in prepared)
-        std_key = combine_fingerprints(*batch_keys)
-
-        ctx.begin("checks")
-        checks_key = combine_fingerprints(std_key, ctx.as_of.isoformat(), ctx.province, "initial")
-        first = check_task(prepared, ctx.as_of, ctx.province, "initial", str(work), checks_key)
-        ctx.begin("matching")
-        match_key = combine_fingerprints(checks_key, "matching")
-        match = match_task(first, prepared, str(work), match_key)
-        ctx.begin("checks with clusters ∥ gate")
-        # The gate reads only the golden table: run it beside the last checks instead of inside publish.
-        gate = gate_task.submit(str(ctx.store), match, GoldenGate())
-        checks = check_task(
-            prepared,
-            ctx.as_of,
-            ctx.province,
-            "with clusters",
-            str(work),
-            combine_fingerprints(match_key, "with clusters"),
-            clusters=match,
-        )
-        gate_result = gate.result()
-
-        ctx.begin("conservation")
-        records = load_standardized(prepared, ["source_file"])
-        file_counts = pl.concat([batch.read("counts") for batch in prepared], how="diagonal_relaxed")
-        quarantined = checks.read("quarantine", ["row_uid"])
-        passed = checks.read("passed_uids")
-        counts, problems = conservation(records, file_counts, passed, quarantined)
-        fields["counts_per_source"] = counts
-        fields["rows_published"] = passed.height
-        fields["rows_quarantined"] = quarantined.height
-        if problems:
-            raise ConservationError("; ".join(problems))
-        logger.info(
-            "conservation: %d files, %d rows in = %d published + %d quarantined + %d rejected",
-            len(counts),
-            fields["rows_in"],
-            passed.height,
-            quarantined.height,
-            fields["rows_rejected"],
-        )
-
-        ctx.begin("scores")
-        scores = score_task(prepared, checks, match, ctx.run_id, ctx.as_of, ctx.province)
-
-        ctx.begin("publish")
-        if not gate_result.result.passed:
-            message = gate_result.result.message
-            history_task(str(ctx.store), _run_row(ctx, "gate_failed", message, **fields), None)
-            raise GateFailed(f"publish gate refused run {ctx.run_id}: {message}")
-        run_meta = {"run_id": ctx.run_id, "province_code": ctx.province, "as_of": ctx.as_of.isoformat()}
-        published_row = _run_row(ctx, "published", f"published snapshot {ctx.run_id}", **fields)
-        published = publish_task(
-            str(ctx.store), prepared, checks, match, run_meta, gate_result, published_row, ctx.replace_newer
-        )
-        fields["table_hashes"] = published.table_hashes
-        if not published.published:
-            history_task(str(ctx.store), _run_row(ctx, "gate_failed", published.gate.message, **fields), None)
-            raise GateFailed(f"publish gate refused run {ctx.run_id}: {published.gate.message}")
-
-    except GateFailed:
-        raise  # already recorded as gate_failed
-    except Exception as error:
-        # Our own errors name files, rows and fields; a library's may quote the value it choked on.
-        detail = str(error) if isinstance(error, RunFailed) else redact(str(error))
-        _record_failure(ctx, f"{ctx.step}: {type(error).__name__}: {detail}", fields)
-        if isinstance(error, RunFailed):
-            raise
-        raise RunFailed(f"run {ctx.run_id} failed at {ctx.step}: {type(error).__name__}: {detail}") from None
-
-    # The snapshot is live and recorded (publish wrote its run row before switching CURRENT); a failure from here
-    # on fails the flow but does not unpublish, and adds no second run row.
-    ctx.begin("history")
-    history_task(str(ctx.store), None, scores, ctx.run_id)
-    ctx.begin("report")
-    report = report_task(str(ctx.store), str(ctx.store / "reports"))
-    ctx.begin("done")
-    reused = [o.step for o in (*prepared, first, match, checks) if o.reused]
-    summary = {
-        "run_id": ctx.run_id,
-        "status": "published",
-        "province": ctx.province,
-        "as_of": ctx.as_of.isoformat(),
-        "store": str(ctx.store),
-        "snapshot": str(published.snapshot_dir),
-        "report": report,
-        "table_hashes": published.table_hashes,
-        "row_counts": published.row_counts,
-        "counts_per_source": counts,
-        "batches": len(prepared),
-        "reused_steps": reused,
-        "step_seconds": dict(ctx.step_seconds),
-        "step_peak_rss_mb": dict(ctx.step_peak_rss_mb),
-        "step_held_rss_mb": dict(ctx.step_held_rss_mb),
-    }
-    logger.info("run %s published: %s", ctx.run_id, json.dumps(published.row_counts))
-    logger.info(
-        "seconds per step: %s%s",
-        ", ".join(f"{step} {seconds:.1f}" for step, seconds in ctx.step_seconds.items()),
-        f" (reused: {', '.join(sorted(set(reused)))})" if reused else "",
-    )
-    logger.info(
-        "peak memory (MB) when each step ended: %s",
-        ", ".join(f"{step} {mb}" for step, mb in ctx.step_peak_rss_mb.items()),
-    )
-    if ctx.step_held_rss_mb:
-        logger.info(
-            "memory held (MB) when each step ended: %s",
-            ", ".join(f"{step} {mb}" for step, mb in ctx.step_held_rss_mb.items()),
-        )
-    return summary
+    install_log_redaction("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.extra", "sachsong.pipeline")
 
 
 def make_task_runner(dask_address: str) -> Any:
@@ -449,21 +105,26 @@ def province_nightly_on_dask(
     run_id: str,
     started_at: str,
     replace_newer: bool = False,
+    dataset: str = "residents",
+    reference_stores: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    ctx = RunContext(
-        province,
-        Path(sources),
-        Path(store),
-        date.fromisoformat(as_of),
-        run_id,
-        datetime.fromisoformat(started_at),
+    _redact_logs()
+    return run_province(
+        dataset,
+        sources,
+        store,
+        as_of,
+        province=province,
+        runner=PrefectRunner(),
         replace_newer=replace_newer,
+        reference_stores={k: Path(v) for k, v in (reference_stores or {}).items()},
+        run_id=run_id,
+        started_at=datetime.fromisoformat(started_at),
     )
-    return nightly_run(ctx)
 
 
 # One thread per CPU: Prefect's default thread pool is unbounded, so all of a big province's ingest batches ran
-# at once (41 at 10M records), each holding its files' rows: 8.1 GB before any check ran.
+# at once, each holding its files' rows.
 @flow(name="province-nightly", task_runner=ThreadPoolTaskRunner(max_workers=max(2, _workers())))
 def province_nightly(
     province: str,
@@ -472,32 +133,38 @@ def province_nightly(
     as_of: str | date | None = None,
     dask_address: str | None = None,
     replace_newer: bool = False,
+    dataset: str = "residents",
+    reference_stores: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One province's nightly run; returns a summary (run id, snapshot, report, counts). Raises if not published."""
-    started = datetime.now(UTC)
-    run_date = _as_date(as_of)
-    store_dir = make_private_store(Path(store))  # it holds personal data: 0700 from the first run on
-    ctx = RunContext(
-        str(province),
-        Path(sources),
-        store_dir,
-        run_date,
-        make_run_id(str(province), run_date, started),
-        started,
-        replace_newer=replace_newer,
-    )
-    if not ctx.sources.is_dir():
-        _record_failure(ctx, f"start: {ctx.sources} is not a directory", {})
-        raise RunFailed(f"{ctx.sources}: sources directory not found")
+    """One province's nightly run of one register; returns a summary (run id, snapshot, report, counts). Raises
+    RunFailed if not published."""
+    _redact_logs()
+    stores = {k: Path(v) for k, v in (reference_stores or {}).items()}
     if dask_address:
+        from sachsong.asof import parse_as_of
+        from sachsong.pipelines.province import make_run_id
+
+        started = datetime.now(UTC)
+        run_date = parse_as_of(as_of)
         runner = make_task_runner(dask_address)
         return province_nightly_on_dask.with_options(task_runner=runner)(
-            ctx.province,
-            str(ctx.sources),
-            str(ctx.store),
+            str(province),
+            str(sources),
+            str(store),
             run_date.isoformat(),
-            ctx.run_id,
+            make_run_id(str(province), run_date, started),
             started.isoformat(),
             replace_newer,
+            dataset,
+            {k: str(v) for k, v in stores.items()},
         )
-    return nightly_run(ctx)
+    return run_province(
+        dataset,
+        sources,
+        store,
+        as_of,
+        province=str(province),
+        runner=PrefectRunner(),
+        replace_newer=replace_newer,
+        reference_stores=stores,
+    )

@@ -24,16 +24,27 @@ def _quiet_environment() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-def ensure_demo(demo_dir: Path, province: str, persons: int) -> Path:
+def ensure_demo(demo_dir: Path, province: str, persons: int, dataset: str = "residents") -> Path:
     """The demo province's exports, generated on first use (kept between runs so reruns hit the cache)."""
+    from sachsong.spec import get_dataset
+
     exports = demo_dir / "exports"
     if not exports.is_dir() or not any(exports.rglob("*.*")):
-        from sachsong.demo.residents import write_demo
-
-        print(f"generating the demo province {province} ({persons} persons) into {demo_dir} …", flush=True)
-        summary = write_demo(demo_dir, province=province, persons=persons)
-        print(summary.describe(), flush=True)
+        spec = get_dataset(dataset)
+        write = spec.demo_writer()
+        if write is None:
+            raise SystemExit(f"dataset {spec.name} has no demo generator: give --sources")
+        print(f"generating the {spec.name} demo province {province} ({persons} {spec.unit.en}) into {demo_dir} …",
+              flush=True)
+        summary = write(demo_dir, province, persons)
+        describe = getattr(summary, "describe", None)
+        print(describe() if describe else summary, flush=True)
     return demo_dir
+
+
+def default_store(dataset: str) -> Path:
+    """`./var/store` for residents (as ever), `./var/store-<dataset>` for another register."""
+    return DEFAULT_STORE_DIR if dataset == "residents" else Path(f"var/store-{dataset}")
 
 
 def demo_as_of(sources: Path) -> date | None:
@@ -58,21 +69,35 @@ def run_nightly_cli(
     dask_address: str | None,
     persons: int,
     replace_newer: bool = False,
+    dataset: str | None = None,
+    residents_store: Path | None = None,
 ) -> int:
     """Run the nightly flow once; 0 when a snapshot was published, 1 otherwise."""
     _quiet_environment()
     from sachsong.pipelines.flows import RunFailed, province_nightly
+    from sachsong.spec import get_dataset
 
+    spec = get_dataset(dataset or "residents")
+    name = spec.reference
     if sources is None:
-        sources = ensure_demo(DEFAULT_DEMO_DIR, province, persons)
+        demo_dir = DEFAULT_DEMO_DIR if spec.name == "residents" else Path(f"var/demo-{spec.name}")
+        sources = ensure_demo(demo_dir, province, persons, name)
     elif not Path(sources).is_dir():
         print(f"{sources}: no such sources directory", file=sys.stderr)
         return 2
-    store = Path(store) if store is not None else DEFAULT_STORE_DIR
+    store = Path(store) if store is not None else default_store(spec.name)
+    references: dict[str, str] = {}
+    if spec.name != "residents":
+        residents = residents_store or DEFAULT_STORE_DIR
+        if residents.is_dir():
+            references["residents"] = str(residents)
+        else:
+            print(f"no residents store at {residents}: cross-register rules are skipped", flush=True)
     if as_of is None:
         as_of = demo_as_of(Path(sources))
     print(
-        f"nightly run: province {province}, sources {sources}, store {store}, as of {as_of or 'today'}",
+        f"nightly run: {spec.name}, province {province}, sources {sources}, store {store}, "
+        f"as of {as_of or 'today'}",
         flush=True,
     )
     try:
@@ -83,6 +108,8 @@ def run_nightly_cli(
             as_of=as_of.isoformat() if as_of else None,
             dask_address=dask_address,
             replace_newer=replace_newer,
+            dataset=name,
+            reference_stores=references,
         )
     except RunFailed as error:
         print(f"\nrun FAILED: {error}", file=sys.stderr)
@@ -93,8 +120,8 @@ def run_nightly_cli(
         return 1
     rows = summary["row_counts"]
     print(
-        f"\nrun {summary['run_id']} published: {rows.get('residents_records', 0)} records, "
-        f"{rows.get('residents_golden', 0)} persons, {rows.get('quarantine', 0)} quarantined, "
+        f"\nrun {summary['run_id']} published: {rows.get(spec.records_table, 0)} records, "
+        f"{rows.get(spec.golden_table, 0)} {spec.unit.en}, {rows.get('quarantine', 0)} quarantined, "
         f"{rows.get('rejects', 0)} rejects",
         flush=True,
     )

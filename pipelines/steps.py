@@ -1,7 +1,8 @@
-"""Prefect tasks: each wraps one call into a room and logs what it did in row counts and seconds (never names,
-phones or IDs).
+"""The steps of a province's night: each calls one room and logs what it did in row counts and seconds (never
+names, phones or IDs). Plain functions: `pipelines.province.run_province` calls them in order, directly or as
+Prefect tasks (`pipelines.flows`).
 
-Tasks hand each other *paths*, not frames: every compute step writes its output tables as Parquet under the
+Steps hand each other *paths*, not frames: every compute step writes its output tables as Parquet under the
 store's work folder (`<store>/.work/<step>/<key>/`) and returns a small `StepOutput` (the folder, row counts,
 seconds). Nothing big is pickled between tasks or into Prefect's result storage, and a Dask or process worker
 reads only what its step needs.
@@ -13,14 +14,15 @@ finds ingest, standardize, checks and matching done and resumes at the step that
 only its batch and what follows. Folders appear by an atomic rename, so a crash never leaves half a step.
 Publish, history and report always run.
 
-Retries: I/O steps (publish, history, report) retry twice, and only on I/O errors — a room's ValueError about
-bad data would fail the same way again.
+Under Prefect, the I/O steps (publish, history, report) retry twice, and only on I/O errors (`is_io_error`) — a
+room's ValueError about bad data would fail the same way again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -35,12 +37,11 @@ from typing import Any
 
 import duckdb
 import polars as pl
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from sachsong.matching.keys import REQUIRED_COLUMNS
 from sachsong.matching.review import SHOWN_FIELDS
 from sachsong.resources import duckdb_memory_limit
+from sachsong.spec import get_dataset
 from sachsong.store.publish import ParquetQuery
 from sachsong.tableio import stack_single_chunk
 
@@ -48,7 +49,14 @@ WORK_DIR = ".work"
 STEP_MANIFEST = "step.json"
 CACHE_EXPIRATION = timedelta(days=7)
 # Room packages whose code and data (rule packs, YAML registries) decide what a step's output contains.
-CODE_ROOMS = ("sachsong", "sachsong.sources", "sachsong.standardize", "sachsong.rules", "sachsong.matching")
+CODE_ROOMS = (
+    "sachsong",
+    "sachsong.sources",
+    "sachsong.standardize",
+    "sachsong.rules",
+    "sachsong.matching",
+    "sachsong.datasets",
+)
 # Work files are read back once or twice within hours: LZ4 writes and reads several times faster than zstd.
 WORK_COMPRESSION = "lz4"
 # About 250k canonical rows per batch: ~250 bytes per record in the demo's CSV/XLSX/JSON exports.
@@ -84,6 +92,16 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def step_logger() -> Any:
+    """Prefect's run logger inside a flow run (its UI shows the lines), else this module's logger."""
+    try:
+        from prefect import get_run_logger
+
+        return get_run_logger()
+    except Exception:  # outside a Prefect run (MissingContextError): a plain call of the pipeline
+        return logging.getLogger("sachsong.pipeline")
+
+
 def combine_fingerprints(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
@@ -107,7 +125,7 @@ def import_rooms() -> None:
         importlib.import_module(name)
 
 
-def _is_io_error(task: Any, task_run: Any, state: Any) -> bool:
+def is_io_error(task: Any, task_run: Any, state: Any) -> bool:
     try:
         state.result()
     except (OSError, duckdb.IOException):
@@ -284,19 +302,29 @@ def load_passed(
 PUBLISHABLE = "publishable"
 
 
+KEY_COLUMNS = ("record_key", "key_kind")
+
+
+def with_record_keys(records: pl.DataFrame, checks: StepOutput) -> pl.DataFrame:
+    """The records with their stable `record_key` (and `key_kind`), computed province-wide by the check step."""
+    keys = checks.read("record_keys")
+    return records.join(keys, on="row_uid", how="left", maintain_order="left")
+
+
 def load_matchable(
     checks: StepOutput, batches: Sequence[StepOutput], columns: Sequence[str] | None = None
 ) -> pl.DataFrame:
     """What matching reads: the passed records and those quarantined for a field (their person must still be
-    findable), with a Boolean `publishable` column (passed). A record whose standardized values broke the
-    table's contract is left out: its values are not trustworthy enough to link on."""
+    findable), with a Boolean `publishable` column (passed) and their record keys. A record whose standardized
+    values broke the table's contract is left out: its values are not trustworthy enough to link on."""
     passed = checks.read("passed_uids").get_column("row_uid").cast(pl.Int64)
     quarantine = checks.read("quarantine", ["row_uid", "reasons"])
     linkable = quarantine.filter(
         ~pl.col("reasons").list.eval(pl.element().str.starts_with("contract_")).list.any().fill_null(False)
     ).get_column("row_uid").cast(pl.Int64)
     uids = pl.concat([passed, linkable]).sort()
-    records = _stack_batches(batches, columns, keep=uids)
+    stored = None if columns is None else [c for c in columns if c not in KEY_COLUMNS]
+    records = with_record_keys(_stack_batches(batches, stored, keep=uids), checks)
     return records.with_columns(pl.col("row_uid").is_in(passed.implode()).alias(PUBLISHABLE))
 
 
@@ -327,17 +355,16 @@ def _sum(frame: pl.DataFrame, column: str) -> int:
 
 
 # ------------------------------------------------------------------------------- ingest + standardize (batch)
-@task(name="ingest+standardize", task_run_name="ingest+standardize {label}", cache_policy=NO_CACHE)
-def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label: str) -> StepOutput:
+def prepare_step(dataset: str, sources: str, files: list[str], work_dir: str, key: str, label: str) -> StepOutput:
     """Ingest a batch of export files and standardize their rows; refuse an unbalanced ingest."""
+    spec = get_dataset(dataset)
 
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
         from sachsong.sources.ingest import ingest_files
         from sachsong.standardize.isolate import run_isolating
-        from sachsong.standardize.residents import standardize_residents
 
         clock = time.perf_counter()
-        ingested = ingest_files(Path(sources), files)
+        ingested = ingest_files(Path(sources), files, dataset=spec)
         if not ingested.balanced():
             raise ValueError(
                 f"ingest of {label} under {sources} is not balanced (rows in != rows out + rejected):\n"
@@ -347,7 +374,7 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
         clock = time.perf_counter()
         # A value that makes the standardizer raise costs its own row (a reject naming file and row), not the
         # batch and with it the night.
-        isolated = run_isolating(ingested.table, standardize_residents)
+        isolated = run_isolating(ingested.table, spec.standardize)
         standardized = isolated.table
         expected = ingested.table.height - isolated.rejects.height
         if standardized.height != expected:
@@ -365,7 +392,7 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
             if "address_status" in standardized.columns
             else {}
         )
-        # Where the resolved addresses are: the flow checks the province it was asked for against them.
+        # Where the resolved addresses are: the run checks the province it was asked for against them.
         provinces = (
             dict(
                 standardized.filter(pl.col("address_status").is_in(["exact", "fuzzy"]))
@@ -374,7 +401,7 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
                 .value_counts()
                 .rows()
             )
-            if "province_code" in standardized.columns
+            if {"province_code", "address_status"} <= set(standardized.columns)
             else {}
         )
         counts = {
@@ -400,7 +427,7 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
 
     output = run_step(Path(work_dir), "prepare", key, compute)
     counts = output.counts
-    logger = get_run_logger()
+    logger = step_logger()
     logger.info(
         "ingest+standardize %s: %d files, %d rows in → %d read + %d rejected; addresses %s; %s",
         label,
@@ -415,15 +442,15 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
     )
     for error in counts["file_errors"]:
         logger.warning("ingest: file rejected whole: %s", error)
-    for order, files in counts.get("date_orders", {}).items():
-        if files:
+    for order, files_in_order in counts.get("date_orders", {}).items():
+        if files_in_order:
             logger.warning(
                 "ingest+standardize %s: dates read %s in %d file(s): %s",
                 label,
                 "month-first (a US-locale machine)" if order == "month_first" else
                 "in both orders (ambiguous dates left unread)",
-                len(files),
-                ", ".join(files[:20]) + (" …" if len(files) > 20 else ""),
+                len(files_in_order),
+                ", ".join(files_in_order[:20]) + (" …" if len(files_in_order) > 20 else ""),
             )
     if counts.get("rows_isolated"):
         logger.error(
@@ -436,46 +463,68 @@ def prepare_task(sources: str, files: list[str], work_dir: str, key: str, label:
 
 
 # ---------------------------------------------------------------------------------------------- checks
-@task(name="checks", task_run_name="checks ({stage})", cache_policy=NO_CACHE)
-def check_task(
+def check_step(
+    dataset: str,
     batches: list[StepOutput],
     as_of: date,
     province_code: str,
-    stage: str,
     work_dir: str,
     key: str,
-    clusters: StepOutput | None = None,
+    references: Mapping[str, tuple[str, Sequence[str]]] | None = None,
 ) -> StepOutput:
+    """Every rule of the dataset's pack over the standardized records, once. `references`: name → (Parquet file,
+    columns) of other registers' published tables a cross-register rule reads."""
+    spec = get_dataset(dataset)
+
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
         from sachsong.rules.engine import check_standardized
+        from sachsong.rules.python_checks import get_check
+        from sachsong.standardize.record_keys import add_record_keys
 
-        standardized = load_standardized(batches)
-        cluster_table = clusters.read("clusters") if clusters is not None else None
+        # Record keys province-wide: a source's rows may sit in several batches, and its repeated keys are
+        # numbered across all of them.
+        keyed = add_record_keys(load_standardized(batches), spec.content_columns)
+        standardized = keyed.frame
+        loaded = {name: pl.read_parquet(path, columns=list(cols)) for name, (path, cols) in (references or {}).items()}
         # keep_rows=False: the passed rows come back as their ids only, not as a second copy of the province.
         result = check_standardized(
-            standardized, as_of, clusters=cluster_table, province_code=province_code, keep_rows=False
+            standardized,
+            as_of,
+            spec.rules or spec.name,
+            province_code=province_code,
+            keep_rows=False,
+            references=loaded,
         )
-        tables = {"findings": result.findings, "quarantine": result.quarantine}
+        findings = pl.concat([result.findings, keyed.findings.cast(result.findings.schema)])
+        tables = {"findings": findings, "quarantine": result.quarantine}
         tables["passed_uids"] = result.passed.select("row_uid")
+        tables["record_keys"] = standardized.select("row_uid", *KEY_COLUMNS)
         by_criterion = (
-            result.findings.group_by("criterion", "severity").len().sort("criterion", "severity").rows()
-            if result.findings.height
+            findings.group_by("criterion", "severity").len().sort("criterion", "severity").rows()
+            if findings.height
             else []
         )
         counts = {
             "records": standardized.height,
             "passed": result.passed.height,
             "quarantined": result.quarantine.height,
-            "findings": result.findings.height,
+            "findings": findings.height,
             "by_criterion": {f"{c}/{s}": n for c, s, n in by_criterion},
+            "keys": keyed.describe(),
+            # Rules on clusters run in the matching step; the others were skipped for a missing input.
+            "skipped_rules": [
+                rule_id
+                for rule_id in result.skipped_rules
+                if "clusters" not in getattr(get_check(_python_of(spec, rule_id)), "needs", ())
+            ],
         }
         return tables, counts
 
-    output = run_step(Path(work_dir), f"checks-{stage.replace(' ', '-')}", key, compute)
+    output = run_step(Path(work_dir), "checks", key, compute)
     counts = output.counts
-    get_run_logger().info(
-        "checks (%s): %d records, %d passed, %d quarantined, %d findings [%s]; %s",
-        stage,
+    logger = step_logger()
+    logger.info(
+        "checks: %d records, %d passed, %d quarantined, %d findings [%s]; %s",
         counts["records"],
         counts["passed"],
         counts["quarantined"],
@@ -483,11 +532,21 @@ def check_task(
         ", ".join(f"{k}={n}" for k, n in counts["by_criterion"].items()),
         "reused from a previous run" if output.reused else f"{output.seconds:.1f} s",
     )
+    for rule_id in counts.get("skipped_rules", []):
+        logger.warning("checks: rule %s skipped: the input it needs (clusters or another register's store) "
+                       "is not there", rule_id)
     return output
 
 
+def _python_of(spec: Any, rule_id: str) -> str:
+    from sachsong.rules.engine import load_pack
+
+    rule = load_pack(spec.rules or spec.name).rule(rule_id)
+    return str(rule.python or "")
+
+
 # --------------------------------------------------------------------------------------------- matching
-# What matching reads: its keys and comparisons, the golden record's survivors, and the review queue's fields.
+# What the persons engine reads: its keys and comparisons, the golden record's survivors, the review's fields.
 MATCH_COLUMNS = (
     *REQUIRED_COLUMNS,
     *SHOWN_FIELDS,
@@ -495,35 +554,49 @@ MATCH_COLUMNS = (
 )
 
 
-@task(name="matching", cache_policy=NO_CACHE)
-def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key: str) -> StepOutput:
-    def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
-        from sachsong.matching.dedupe import DedupeConfig, dedupe_standardized
+def match_step(
+    dataset: str, checks: StepOutput, batches: list[StepOutput], as_of: date, work_dir: str, key: str
+) -> StepOutput:
+    """The dataset's matching engine over the passed and field-quarantined records; its duplicate findings."""
+    spec = get_dataset(dataset)
 
-        # Matching has the highest peak of the flow: hold only the rows it links, and only the columns it reads.
-        records = load_matchable(checks, batches, MATCH_COLUMNS)
-        # Lean: candidate pairs are compared and scored in chunks and only what clustering and review read is
-        # kept (the flow publishes no per-pair table); same clusters, golden records and review queue.
-        result = dedupe_standardized(records, config=DedupeConfig(keep_pairs=False, publishable=PUBLISHABLE))
-        merged = (
-            result.clusters.filter(pl.col("cluster_size") > 1).height
-            if "cluster_size" in result.clusters.columns
-            else 0
-        )
-        tables = {"clusters": result.clusters, "golden": result.golden, "review": result.review}
+    def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+        from sachsong.rules.engine import cluster_findings
+
+        if spec.matching_engine == "persons":
+            from sachsong.matching.dedupe import DedupeConfig, dedupe_standardized
+
+            # Matching has the highest peak of the flow: hold only the rows it links, and only the columns it
+            # reads. Lean: candidate pairs are compared and scored in chunks and only what clustering and review
+            # read is kept; same clusters, golden records and review queue.
+            records = load_matchable(checks, batches, MATCH_COLUMNS)
+            result = dedupe_standardized(records, config=DedupeConfig(keep_pairs=False, publishable=PUBLISHABLE))
+        else:
+            from sachsong.matching.generic import match_records
+
+            records = load_matchable(checks, batches)
+            result = match_records(records, spec.matching, publishable=PUBLISHABLE)
+        clusters = result.clusters
+        findings = cluster_findings(clusters, as_of, spec.rules or spec.name)
+        if not findings.height and getattr(result, "findings", None) is not None:
+            findings = result.findings  # a pack without a cluster rule: the engine's own duplicate findings
+        merged = clusters.filter(pl.col("cluster_size") > 1).height if "cluster_size" in clusters.columns else 0
+        tables = {"clusters": clusters, "golden": result.golden, "review": result.review, "findings": findings}
         counts = {
             "records": records.height,
             "quarantined_matched": records.height - int(records.get_column(PUBLISHABLE).sum()),
             "golden": result.golden.height,
             "in_multi_record_clusters": merged,
             "review": result.review.height,
+            "duplicate_findings": findings.height,
         }
         return tables, counts
 
     output = run_step(Path(work_dir), "matching", key, compute)
     counts = output.counts
-    get_run_logger().info(
-        "matching: %d records (%d of them quarantined) → %d golden records (%d records in multi-record clusters), %d pairs to review; %s",
+    step_logger().info(
+        "matching: %d records (%d of them quarantined) → %d golden records (%d records in multi-record "
+        "clusters), %d pairs to review; %s",
         counts["records"],
         counts.get("quarantined_matched", 0),
         counts["golden"],
@@ -534,12 +607,17 @@ def match_task(checks: StepOutput, batches: list[StepOutput], work_dir: str, key
     return output
 
 
+def all_findings(checks: StepOutput, match: StepOutput) -> list[Path]:
+    """The run's findings: the rule pack's and matching's (duplicates)."""
+    return [checks.path("findings"), *([match.path("findings")] if match.has("findings") else [])]
+
+
 # ------------------------------------------------------------------------------------------------ scores
 SCORE_COLUMNS = ("source_id", "ward_code")
 
 
-@task(name="scores", cache_policy=NO_CACHE)
-def score_task(
+def score_step(
+    dataset: str,
     batches: list[StepOutput],
     checks: StepOutput,
     match: StepOutput,
@@ -549,12 +627,16 @@ def score_task(
 ) -> pl.DataFrame:
     from sachsong.reports.scores import compute_scores
 
-    clusters = match.read("clusters", ["row_uid", "cluster_id"]).with_columns(
-        pl.col("row_uid").cast(pl.Int64)
-    )
-    records = load_standardized(batches, SCORE_COLUMNS).join(clusters, on="row_uid", how="left")
-    scores = compute_scores(records, checks.read("findings"), run_id, as_of, province_code)
-    get_run_logger().info("scores: %d score rows for %d records", scores.height, records.height)
+    spec = get_dataset(dataset)
+    clusters = match.read("clusters", ["row_uid", "cluster_id"]).with_columns(pl.col("row_uid").cast(pl.Int64))
+    available = pl.read_parquet_schema(batches[0].path("standardized")) if batches else {}
+    columns = [c for c in SCORE_COLUMNS if c in available]
+    records = load_standardized(batches, columns).join(clusters, on="row_uid", how="left")
+    if "ward_code" not in records.columns:
+        records = records.with_columns(pl.lit(None, pl.String).alias("ward_code"))
+    findings = pl.concat([pl.read_parquet(path) for path in all_findings(checks, match)], how="vertical_relaxed")
+    scores = compute_scores(records, findings, run_id, as_of, province_code, rules=spec.rules or spec.name)
+    step_logger().info("scores: %d score rows for %d records", scores.height, records.height)
     return scores
 
 
@@ -574,9 +656,8 @@ class PrecomputedGate:
         return self.gate(tables, previous, store_dir)
 
 
-@task(name="gate", cache_policy=NO_CACHE)
-def gate_task(store_dir: str, match: StepOutput, gate: Any) -> PrecomputedGate:
-    """Run the publish gate on the golden table while the last checks run, so publishing does not wait for it."""
+def gate_step(store_dir: str, match: StepOutput, gate: Any) -> PrecomputedGate:
+    """Run the publish gate on the golden table before publishing, so publishing does not wait for it."""
     from sachsong.store.reader import current_manifest
 
     previous = current_manifest(store_dir)
@@ -587,8 +668,8 @@ def gate_task(store_dir: str, match: StepOutput, gate: Any) -> PrecomputedGate:
         if hasattr(gate, "columns_read")
         else None
     )
-    result = gate({"residents_golden": match.read("golden", columns)}, previous, Path(store_dir))
-    get_run_logger().info("gate: %s (%.1f s)", result.message, time.perf_counter() - clock)
+    result = gate({gate.table: match.read("golden", columns)}, previous, Path(store_dir))
+    step_logger().info("gate: %s (%.1f s)", result.message, time.perf_counter() - clock)
     return PrecomputedGate(result, (previous or {}).get("run_id"), gate)
 
 
@@ -603,7 +684,7 @@ def _whole_table(path: Path) -> ParquetQuery:
 def published_records_query(
     batches: Sequence[StepOutput], checks: StepOutput, match: StepOutput
 ) -> ParquetQuery:
-    """The records that passed, each with its cluster (the person it was matched to), as a query DuckDB streams
+    """The records that passed, each with its cluster (the entity it was matched to), as a query DuckDB streams
     from the step files into the snapshot: row_uid = the batch's offset + the row's position in its file."""
     offsets = batch_offsets(batches)
     parts = [
@@ -615,27 +696,33 @@ def published_records_query(
     cluster_columns = ", ".join(f"c.{c}" for c in CLUSTER_COLUMNS)
     sql = (
         f"WITH standardized AS ({' UNION ALL BY NAME '.join(parts)}) "
-        f"SELECT s.*, {cluster_columns} FROM standardized s SEMI JOIN passed p USING (row_uid) "
+        f"SELECT s.*, k.record_key, k.key_kind, {cluster_columns} FROM standardized s "
+        "SEMI JOIN passed p USING (row_uid) LEFT JOIN record_keys k USING (row_uid) "
         "LEFT JOIN clusters c USING (row_uid)"
     )
     files = {f"batch_{index}": [path] for index, (path, _, rows) in enumerate(offsets) if rows}
-    files |= {"passed": [checks.path("passed_uids")], "clusters": [match.path("clusters")]}
+    files |= {
+        "passed": [checks.path("passed_uids")],
+        "clusters": [match.path("clusters")],
+        "record_keys": [checks.path("record_keys")],
+    }
     return ParquetQuery(sql, files, row_numbers=True)
 
 
 def snapshot_tables(
-    batches: Sequence[StepOutput], checks: StepOutput, match: StepOutput
+    dataset: str, batches: Sequence[StepOutput], checks: StepOutput, match: StepOutput
 ) -> dict[str, ParquetQuery]:
     """The tables of a snapshot, as queries over the steps' Parquet files (none is loaded into this process)."""
+    spec = get_dataset(dataset)
     return {
-        "residents_records": published_records_query(batches, checks, match),
-        "residents_golden": _whole_table(match.path("golden")),
-        # A quarantined record names the person it was matched to, so a steward can find who it belongs to.
+        spec.records_table: published_records_query(batches, checks, match),
+        spec.golden_table: _whole_table(match.path("golden")),
+        # A quarantined record names the entity it was matched to, so a steward can find who it belongs to.
         "quarantine": ParquetQuery(
             "SELECT q.*, c.cluster_id FROM quarantine q LEFT JOIN clusters c USING (row_uid)",
             {"quarantine": [checks.path("quarantine")], "clusters": [match.path("clusters")]},
         ),
-        "findings": _whole_table(checks.path("findings")),
+        "findings": ParquetQuery("SELECT * FROM findings", {"findings": all_findings(checks, match)}),
         "rejects": ParquetQuery(
             "SELECT * FROM rejects", {"rejects": [batch.path("rejects") for batch in batches]}
         ),
@@ -651,10 +738,8 @@ def snapshot_tables(
 PUBLISH_MEMORY = duckdb_memory_limit()
 
 
-@task(
-    name="publish", retries=2, retry_delay_seconds=2, retry_condition_fn=_is_io_error, cache_policy=NO_CACHE
-)
-def publish_task(
+def publish_step(
+    dataset: str,
     store_dir: str,
     batches: list[StepOutput],
     checks: StepOutput,
@@ -673,7 +758,7 @@ def publish_task(
             record_run(Path(store_dir), {**run_row, "table_hashes": manifest["table_hashes"]})
 
     clock = time.perf_counter()
-    tables = snapshot_tables(batches, checks, match)
+    tables = snapshot_tables(dataset, batches, checks, match)
     read_seconds = time.perf_counter() - clock
     result = publish_snapshot(
         Path(store_dir),
@@ -684,19 +769,15 @@ def publish_task(
         memory_limit=PUBLISH_MEMORY,
         replace_newer=replace_newer,
     )
-    logger = get_run_logger()
     message = f"{result.describe()} (tables read in {read_seconds:.1f} s)"
     if result.published:
-        logger.info("publish: %s", message)
+        step_logger().info("publish: %s", message)
     else:
-        logger.error("publish: %s", message)
+        step_logger().error("publish: %s", message)
     return result
 
 
-@task(
-    name="history", retries=2, retry_delay_seconds=1, retry_condition_fn=_is_io_error, cache_policy=NO_CACHE
-)
-def history_task(
+def history_step(
     store_dir: str, run_row: dict[str, Any] | None, scores: pl.DataFrame | None, run_id: str | None = None
 ) -> None:
     """Append the run's scores and, when given, its run row (a published run's row is written by publish)."""
@@ -707,17 +788,14 @@ def history_task(
         append_scores(Path(store_dir), scores, run_id)
     if run_row is not None:
         record_run(Path(store_dir), run_row)
-        get_run_logger().info("history: run %s recorded as %s", run_id, run_row["status"])
+        step_logger().info("history: run %s recorded as %s", run_id, run_row["status"])
     else:
-        get_run_logger().info(
-            "history: %d score rows of run %s", 0 if scores is None else scores.height, run_id
-        )
+        step_logger().info("history: %d score rows of run %s", 0 if scores is None else scores.height, run_id)
 
 
-@task(name="report", retries=2, retry_delay_seconds=1, retry_condition_fn=_is_io_error, cache_policy=NO_CACHE)
-def report_task(store_dir: str, output_dir: str) -> str:
+def report_step(store_dir: str, output_dir: str) -> str:
     from sachsong.reports.site import build_report
 
     index = build_report(Path(store_dir), Path(output_dir))
-    get_run_logger().info("report: %s", index)
+    step_logger().info("report: %s", index)
     return str(index)

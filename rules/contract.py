@@ -1,4 +1,4 @@
-"""The pandera contract of the standardized residents table, and the registry of datasets the engine knows.
+"""The pandera contract of the standardized residents table, and containing a row's breach of any dataset's.
 
 The contract is the standardizer's promise (types, formats, allowed values, a unique `row_uid`). Breaking it is
 an engineering error, not bad source data: :func:`validate_standardized` raises :class:`ContractError` with
@@ -10,14 +10,14 @@ with ``lazy=True`` so every value check runs and every failure is collected in o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaError, SchemaErrors
 
-from sachsong.schema import LINEAGE_COLUMNS, RAW_SCHEMA, STANDARD_COLUMNS
+from sachsong.schema import RAW_SCHEMA
+from sachsong.spec import DatasetSpec, get_dataset, register_dataset
 
 
 class ContractError(RuntimeError):
@@ -220,62 +220,7 @@ def contain_breaches(frame: pl.DataFrame, dataset: str = "residents") -> Contain
     return ContainedTable(repaired, breaches.sort("row_uid", "column", maintain_order=True))
 
 
-# --- datasets -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What the engine needs to know about a dataset: its columns, its contract, how to standardize it."""
-
-    name: str
-    columns: dict[str, pl.DataType]
-    contract: pa.DataFrameSchema
-    standardize: Callable[[pl.DataFrame], pl.DataFrame]
-    # Containing a row's breach (see contain_breaches): the raw columns (a breach there is a bug), the value a
-    # required column takes instead of a breaching one, the columns derived from a column (cleared with it), and
-    # the column a table-wide check is about.
-    raw_columns: tuple[str, ...] = ()
-    fallbacks: Mapping[str, str] = field(default_factory=dict)
-    dependent_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    check_columns: Mapping[str, str] = field(default_factory=dict)
-
-
-def _standardize_residents(raw: pl.DataFrame) -> pl.DataFrame:
-    from sachsong.standardize.residents import standardize_residents
-
-    return standardize_residents(raw)
-
-
-_DATASETS: dict[str, DatasetSpec] = {
-    "residents": DatasetSpec(
-        name="residents",
-        columns={**RAW_SCHEMA, **LINEAGE_COLUMNS, **STANDARD_COLUMNS},
-        contract=RESIDENTS_CONTRACT,
-        standardize=_standardize_residents,
-        raw_columns=tuple(RAW_SCHEMA),
-        fallbacks={"dob_status": "unparsable", "phone_status": "invalid", "address_status": "unmatched"},
-        dependent_columns={
-            "dob": ("dob_precision", "dob_status"),
-            "dob_precision": ("dob", "dob_status"),
-            "citizen_id_digits": ("cccd", "cmnd", "cccd_province_code", "cccd_sex", "cccd_birth_year"),
-            "cccd": ("cccd_province_code", "cccd_sex", "cccd_birth_year"),
-            "identity_numbers": ("cccd", "cmnd", "cccd_province_code", "cccd_sex", "cccd_birth_year"),
-            "phone_e164": ("phone_status",),
-            "ward_code": ("province_code", "ward_candidates", "address_status"),
-            "province_code": ("ward_code", "ward_candidates", "address_status"),
-        },
-        check_columns={"dob_and_precision_agree": "dob", "identity_numbers_agree": "identity_numbers"},
-    )
-}
-
-
-def register_dataset(spec: DatasetSpec) -> None:
-    """Make a second dataset (households, businesses...) known to the engine without touching it."""
-    _DATASETS[spec.name] = spec
-
-
-def get_dataset(name: str) -> DatasetSpec:
-    try:
-        return _DATASETS[name]
-    except KeyError:
-        raise KeyError(f"unknown dataset '{name}' (known: {', '.join(sorted(_DATASETS))})") from None
+# --- datasets ---------------------------------------------------------------------------------------------
+# A register's contract, standardizer and containment rules are declared in its dataset folder (sachsong.spec);
+# these names stay here for the rooms and tests that import them from the rules room.
+__all__ = ["DatasetSpec", "get_dataset", "register_dataset"]

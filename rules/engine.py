@@ -1,6 +1,6 @@
 """The rule engine: load a rule pack, run every rule over a standardized table in one pass, quarantine.
 
-A pack (``rules/packs/<name>.yaml``) is data: each rule has an id, a criterion (correct | sufficient | clean |
+A pack (``datasets/<name>/rules.yaml``) is data: each rule has an id, a criterion (correct | sufficient | clean |
 live), a severity (error | warning), messages in Vietnamese and English, params, and either a ``when:``
 expression in the rule language (:mod:`sachsong.rules.expr`) or ``python:`` naming a registered check
 (:mod:`sachsong.rules.python_checks`). A rule *fires* — produces a finding — where its condition is true.
@@ -25,9 +25,11 @@ import yaml
 from sachsong.rules import python_checks
 from sachsong.rules.contract import ContractError, contain_breaches, get_dataset, validate_standardized
 from sachsong.rules.expr import RuleExpressionError, compile_expression
+from sachsong.asof import parse_as_of
+from sachsong.safeyaml import MAX_PACK_DEPTH
+from sachsong.safeyaml import BoundedSafeLoader as _PackLoader
 from sachsong.schema import CRITERIA, CRITERIA_VI, FINDING_SCHEMA, SEVERITIES
 
-PACKS_DIR = Path(__file__).parent / "packs"
 _RULE_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _RULE_FIELDS = frozenset(
@@ -101,52 +103,25 @@ class Pack:
 
 
 def _resolve_pack_path(name_or_path: str | Path) -> Path:
+    """A pack by path, or by the name of the dataset whose folder holds it (`residents` → its rules.yaml)."""
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
         path = Path(name_or_path)
     else:
         if not _RULE_ID.match(text):
             raise PackError(f"'{text}' is not a pack name (lower-case letters, digits, _) nor a .yaml path")
-        path = PACKS_DIR / f"{text}.yaml"
+        try:
+            path = get_dataset(text).rules or Path(text)
+        except KeyError as error:
+            raise PackError(f"no such rule pack '{text}': {error.args[0]}") from None
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PACKS_DIR.glob("*.yaml")))
-        raise PackError(f"{path}: no such rule pack (packs shipped: {known})")
+        raise PackError(f"{path}: no such rule pack")
     return path
 
 
 # A pack is a few hundred lines of YAML: beyond these it is a mistake or an attack (an alias bomb, a document
 # nested 100,000 deep), refused before PyYAML builds it.
 MAX_PACK_BYTES = 1_000_000
-MAX_PACK_DEPTH = 32
-
-
-class _PackLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without aliases (`*name`, `<<: *name`) and with a nesting limit.
-
-    Aliases are what make a "billion laughs" document of a few hundred bytes expand to gigabytes; a pack never
-    needs them. PyYAML composes nested nodes recursively, so depth is checked while composing, before Python's
-    recursion limit is reached.
-    """
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.constructor.ConstructorError(
-                None, None, "YAML aliases (*name) are not allowed in rule packs", event.start_mark
-            )
-        self._depth += 1
-        try:
-            if self._depth > MAX_PACK_DEPTH:
-                raise yaml.composer.ComposerError(
-                    None, None, f"nested deeper than {MAX_PACK_DEPTH} levels", self.peek_event().start_mark
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
 
 
 def load_pack(name_or_path: str | Path = "residents") -> Pack:
@@ -186,7 +161,7 @@ def _load_pack_cached(path: Path, _mtime_ns: int) -> Pack:
         dataset = get_dataset(dataset_name)
     except KeyError as error:
         raise PackError(f"{path}: {error.args[0]}") from None
-    example_as_of = _as_date(document.get("example_as_of", date(2026, 1, 15)))
+    example_as_of = parse_as_of(document.get("example_as_of", date(2026, 1, 15)))
     example_row = document.get("example_row") or {}
     if not isinstance(example_row, dict):
         raise PackError(f"{path}: example_row must be a mapping of column → value")
@@ -289,19 +264,6 @@ def _parse_rule(path: Path, position: int, entry: object, columns: Mapping[str, 
     return rule
 
 
-def _as_date(value: object) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"as_of {value!r} is not a YYYY-MM-DD date") from None
-    raise TypeError(f"as_of must be a date, got {type(value).__name__}")
-
-
 # --- results ------------------------------------------------------------------------------------------------
 
 
@@ -374,6 +336,7 @@ def _evaluate(
     clusters: pl.DataFrame | None,
     province_code: str | None,
     param_overrides: Mapping[str, Any] | None = None,
+    references: Mapping[str, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[Rule], list[str], list[ReportedValue]]:
     """Run rules over frame. Returns (flags, dataset findings, row rules that ran, skipped ids, values).
 
@@ -402,10 +365,11 @@ def _evaluate(
         else:
             check = python_checks.get_check(str(rule.python))
             assert check is not None  # load_pack refused unknown checks
-            if "clusters" in check.needs and clusters is None:
+            available = {"clusters"} if clusters is not None else set()
+            if set(check.needs) - available - set(references or {}):
                 skipped.append(rule.id)
                 continue
-            context = python_checks.CheckContext(as_of, params, clusters, province_code)
+            context = python_checks.CheckContext(as_of, params, clusters, province_code, dict(references or {}))
             output = check.function(frame, context)
             if check.scope == "dataset":
                 dataset_findings.append(_dataset_findings(rule, output))
@@ -523,6 +487,7 @@ def check_standardized(
     province_code: str | None = None,
     validate_contract: bool = True,
     keep_rows: bool = True,
+    references: Mapping[str, pl.DataFrame] | None = None,
 ) -> CheckResult:
     """Check a standardized table against a rule pack; split it into passed and quarantined rows.
 
@@ -534,7 +499,7 @@ def check_standardized(
     copy of every passed row (about the size of the input table): a caller that already holds `std` joins or
     filters on the ids. `quarantine` keeps the full rows either way (stewards fix them at the source).
     """
-    as_of = _as_date(as_of)
+    as_of = parse_as_of(as_of, default_today=False)
     loaded = pack if isinstance(pack, Pack) else load_pack(pack)
     dataset = get_dataset(loaded.dataset)
     breaches = None
@@ -542,7 +507,7 @@ def check_standardized(
         contained = contain_breaches(std, loaded.dataset)
         std, breaches = contained.frame, contained.breaches
     flags, dataset_findings, row_rules, skipped, values = _evaluate(
-        std, loaded.rules, dataset.columns, as_of, clusters, province_code
+        std, loaded.rules, dataset.columns, as_of, clusters, province_code, references=references
     )
     if breaches is not None and breaches.height:
         flags, row_rules, values = _add_breach_rules(flags, row_rules, values, breaches)
@@ -574,6 +539,31 @@ def check_standardized(
         pack=loaded.name,
         skipped_rules=skipped,
     )
+
+
+def cluster_findings(
+    clusters: pl.DataFrame, as_of: date | str, pack: str | Path | Pack = "residents"
+) -> pl.DataFrame:
+    """The findings of the pack's rules that judge matching clusters (e.g. `duplicate_record`), from the cluster
+    table alone (`row_uid, record_id, source_id, cluster_id, cluster_size`): matching's own findings, without a
+    second pass of every rule over the province."""
+    loaded = pack if isinstance(pack, Pack) else load_pack(pack)
+    rules = [
+        rule
+        for rule in loaded.rules
+        if rule.python is not None
+        and (check := python_checks.get_check(str(rule.python))) is not None
+        and "clusters" in check.needs
+        and check.scope == "row"
+    ]
+    if not rules or not clusters.height:
+        return _empty_findings()
+    ids = clusters.select(
+        pl.col("row_uid").cast(pl.Int64), pl.col("record_id").cast(pl.String), pl.col("source_id").cast(pl.String)
+    )
+    flags, _, row_rules, _, values = _evaluate(ids, rules, {}, parse_as_of(as_of, default_today=False), clusters, None)
+    findings = _row_findings(ids, flags, row_rules, values)
+    return findings.cast(FINDING_SCHEMA)  # type: ignore[arg-type]
 
 
 def _breach_rule(column: str, checks: Sequence[str]) -> Rule:
@@ -652,7 +642,7 @@ def _examples_of(pack: Pack, rule: Rule) -> list[_Example]:
                     params=options.get("params") or {},
                     clusters=options.get("clusters"),
                     province_code=options.get("province_code"),
-                    as_of=_as_date(options.get("as_of", pack.example_as_of)),
+                    as_of=parse_as_of(options.get("as_of", pack.example_as_of)),
                 )
             )
     return examples

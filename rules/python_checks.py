@@ -41,6 +41,9 @@ class CheckContext:
     params: Mapping[str, Any] = field(default_factory=dict)
     clusters: pl.DataFrame | None = None
     province_code: str | None = None
+    # Tables from other registers' published stores a cross-register check reads ("published_residents"), by
+    # the name the check `needs`; absent when that store does not exist (the rule is skipped and said so).
+    references: Mapping[str, pl.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from unidecode import unidecode
+
+from sachsong.schema import RAW_COLUMNS
 
 # Canonical targets. The three name parts are assembled into full_name when a file has no full-name column.
 FAMILY_PART, MIDDLE_PART, GIVEN_PART = "_family_name", "_middle_name", "_given_name"
@@ -248,9 +253,9 @@ def fold_header(name: object) -> str:
     return _NOT_ALNUM.sub("", unidecode(text).lower())
 
 
-def _build_index() -> dict[str, tuple[str, int]]:
+def _build_index(synonyms: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, tuple[str, int]]:
     index: dict[str, tuple[str, int]] = {}
-    for canonical, spellings in SYNONYMS.items():
+    for canonical, spellings in (SYNONYMS if synonyms is None else synonyms).items():
         for priority, spelling in enumerate(spellings):
             key = fold_header(spelling)
             if key in index and index[key][0] != canonical:
@@ -264,9 +269,60 @@ def _build_index() -> dict[str, tuple[str, int]]:
 SYNONYM_INDEX: dict[str, tuple[str, int]] = _build_index()
 
 
+@dataclass(frozen=True)
+class HeaderVocabulary:
+    """The headers one register's exports use: the synonym index, its canonical raw columns, and the columns of
+    which a file must name one (else it is refused: a table without them is not this register)."""
+
+    name: str
+    raw_columns: tuple[str, ...]
+    required_any: tuple[str, ...]
+    index: Mapping[str, tuple[str, int]]
+    split_fields: bool = False  # residents' date of birth over three columns, sex as marks under Nam / Nữ
+
+    @property
+    def required_label(self) -> str:
+        return "name" if self.name == "residents" else "/".join(c for c in self.required_any if not c.startswith("_"))
+
+
+RESIDENTS_VOCABULARY = HeaderVocabulary("residents", RAW_COLUMNS, ("full_name", GIVEN_PART), SYNONYM_INDEX, True)
+_ACTIVE: ContextVar[HeaderVocabulary] = ContextVar("header_vocabulary", default=RESIDENTS_VOCABULARY)
+
+
+def make_vocabulary(
+    name: str, synonyms: Mapping[str, tuple[str, ...]], raw_columns: tuple[str, ...], required_any: tuple[str, ...]
+) -> HeaderVocabulary:
+    """A register's vocabulary from its spec: its own synonyms (each column also by its canonical name), plus
+    the row counter (STT) and, when it has an address, the address split over several columns."""
+    own = {column: (*synonyms.get(column, ()), column) for column in raw_columns if column != "source_id"}
+    shared: dict[str, tuple[str, ...]] = {ROW_COUNTER: SYNONYMS[ROW_COUNTER]}
+    if "address" in raw_columns:
+        shared |= {part: SYNONYMS[part] for part in ADDRESS_PARTS}
+    index = _build_index({**own, **shared})
+    return HeaderVocabulary(name, tuple(raw_columns), tuple(required_any), index)
+
+
+def active_vocabulary() -> HeaderVocabulary:
+    return _ACTIVE.get()
+
+
+@contextmanager
+def use_vocabulary(vocabulary: HeaderVocabulary) -> Iterator[HeaderVocabulary]:
+    """Map headers with `vocabulary` inside the block (in this thread: each ingest call sets its own)."""
+    token = _ACTIVE.set(vocabulary)
+    try:
+        yield vocabulary
+    finally:
+        _ACTIVE.reset(token)
+
+
+def _index() -> Mapping[str, tuple[str, int]]:
+    return _ACTIVE.get().index
+
+
 def lookup(name: object) -> tuple[str, int] | None:
     """(canonical target, priority) for one column name, or None when the name is not known."""
-    return SYNONYM_INDEX.get(fold_header(name))
+    return _index().get(fold_header(name))
 
 
 @dataclass
@@ -284,7 +340,8 @@ class HeaderMapping:
 
     @property
     def has_name(self) -> bool:
-        return "full_name" in self.targets or GIVEN_PART in self.targets
+        """The file names one of the register's required columns (residents: a name)."""
+        return bool(self.targets & set(_ACTIVE.get().required_any))
 
     def describe(self) -> str:
         pairs = [f"{self.names[i]!r}→{target}" for i, target in sorted(self.columns.items())]
@@ -305,7 +362,7 @@ def header_score(names: list[object]) -> tuple[int, int]:
 
 def _targets_by_position(names: list[str], explicit: dict[str, str] | None = None) -> dict[int, str]:
     explicit_folded = {fold_header(raw): target for raw, target in (explicit or {}).items()}
-    contextual = _contextual_targets(names)
+    contextual = _contextual_targets(names) if _ACTIVE.get().split_fields else {}
     found: dict[int, str] = {}
     for position, name in enumerate(names):
         folded = fold_header(name)
@@ -314,7 +371,7 @@ def _targets_by_position(names: list[str], explicit: dict[str, str] | None = Non
         elif position in contextual:
             found[position] = contextual[position]
         else:
-            hit = SYNONYM_INDEX.get(folded)
+            hit = _index().get(folded)
             if hit is not None and hit[0] != ROW_COUNTER:
                 found[position] = hit[0]
     # A month column with neither a day nor a year beside it is not a split date.
@@ -373,7 +430,7 @@ def _leaf_fields(name: str) -> set[str]:
         fields.add("date_of_birth")
     if _is_male_label(name) or _is_female_label(name):
         fields.add("sex")
-    hit = SYNONYM_INDEX.get(folded)
+    hit = _index().get(folded)
     if hit is not None and hit[0] != ROW_COUNTER:
         fields.add(PART_OF.get(hit[0], hit[0]))
     return fields
@@ -381,7 +438,7 @@ def _leaf_fields(name: str) -> set[str]:
 
 def _is_part_label(name: str) -> bool:
     """A label that means something only under a group ("Ngày", "Nam", "Xã", "Tên"), not a whole field."""
-    hit = SYNONYM_INDEX.get(fold_header(name))
+    hit = _index().get(fold_header(name))
     if hit is not None and hit[0] not in PART_OF and hit[0] != DOB_MONTH:
         return False  # a whole field ("Ngày sinh", "Số CCCD") keeps its own name under any group
     return bool(_leaf_fields(name))
@@ -412,7 +469,7 @@ def combine_header_rows(upper: list[str], lower: list[str]) -> list[str]:
         if not group or not _is_part_label(low):
             names.append(low)
             continue
-        hit = SYNONYM_INDEX.get(fold_header(group))
+        hit = _index().get(fold_header(group))
         group_field = PART_OF.get(hit[0], hit[0]) if hit is not None else None
         leaf = _leaf_fields(low)
         # Year of birth written under the Nam or Nữ column: a sex mark that is also the date.
@@ -432,7 +489,7 @@ def map_header(names: list[str], explicit: dict[str, str] | None = None) -> Head
     best: dict[str, tuple[int, int]] = {}  # target → (priority, position)
     for position, target in _targets_by_position([str(n) for n in names], explicit).items():
         folded = fold_header(names[position])
-        hit = SYNONYM_INDEX.get(folded)
+        hit = _index().get(folded)
         if folded in explicit_folded:
             priority = -1
         elif hit is not None and hit[0] == target:
@@ -460,7 +517,7 @@ def map_header(names: list[str], explicit: dict[str, str] | None = None) -> Head
         if position in mapping.columns:
             continue
         mapping.extras.append(name)
-        hit = SYNONYM_INDEX.get(fold_header(name))
+        hit = _index().get(fold_header(name))
         if hit is not None and hit[0] != ROW_COUNTER and hit[0] in best:
             kept = mapping.names[best[hit[0]][1]]
             if fold_header(kept) == fold_header(name):

@@ -21,9 +21,19 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
-from sachsong.schema import LINEAGE_COLUMNS, RAW_COLUMNS, empty_raw_table
+from sachsong.schema import LINEAGE_COLUMNS
 from sachsong.sources.detect import DecodedText, DecodeError, decode_bytes, detect_kind
-from sachsong.sources.headers import FAMILY_PART, GIVEN_PART, MIDDLE_PART, map_header
+from sachsong.sources.headers import (
+    FAMILY_PART,
+    GIVEN_PART,
+    MIDDLE_PART,
+    RESIDENTS_VOCABULARY,
+    HeaderVocabulary,
+    active_vocabulary,
+    make_vocabulary,
+    map_header,
+    use_vocabulary,
+)
 from sachsong.sources.layout import describe as describe_template_rows
 from sachsong.sources.layout import join_split_columns, split_template_rows
 from sachsong.sources.legacy_fonts import LEGACY_CONVERTERS, detect_legacy_text, restore_tcvn3_capitals
@@ -50,6 +60,7 @@ from sachsong.sources.readers import (
     read_spreadsheet,
 )
 from sachsong.sources.registry import Registry, RegistryError, SourceSpec, load_registry
+from sachsong.spec import DatasetSpec, get_dataset
 
 DEFAULT_MAX_FIELD_BYTES = DEFAULT_LIMITS.max_field_bytes
 REJECT_SCHEMA: dict[str, pl.DataType] = {
@@ -577,7 +588,8 @@ def _to_canonical(
     count.notes.extend(mapping.notes)
     if not mapping.has_name:
         raise FileRejected(
-            f"no recognisable name column in the header [{', '.join(repr(h) for h in grid.header[:8])}]"
+            f"no recognisable {active_vocabulary().required_label} column in the header "
+            f"[{', '.join(repr(h) for h in grid.header[:8])}]"
         )
 
     frame = grid.frame
@@ -637,7 +649,8 @@ def _to_canonical(
     count.notes.extend(split_notes)
     for row, reason in split_warnings.iter_rows():
         grid.flagged_rows[row] = f"{grid.flagged_rows[row]}; {reason}" if row in grid.flagged_rows else reason
-    if "full_name" not in clean:
+    raw_columns = active_vocabulary().raw_columns
+    if "full_name" not in clean and "full_name" in raw_columns:
         parts = [clean[p] for p in (FAMILY_PART, MIDDLE_PART, GIVEN_PART) if p in clean]
         clean["full_name"] = pl.when(pl.any_horizontal(p.is_not_null() for p in parts)).then(
             pl.concat_str(parts, separator=" ", ignore_nulls=True)
@@ -655,7 +668,7 @@ def _to_canonical(
     else:
         record_id = fallback_id
     exprs = []
-    for column in RAW_COLUMNS:
+    for column in raw_columns:
         if column == "record_id":
             exprs.append(record_id.alias(column))
         elif column == "source_id":
@@ -692,7 +705,8 @@ def _ingest_file(
     for part in [grid, *grid.more]:
         if not map_header(part.header, columns).has_name:  # readers check this; never quote the header
             raise FileRejected(
-                f"no recognisable name column in the header row ({len(part.header)} column(s))"
+                f"no recognisable {active_vocabulary().required_label} column in the header row "
+                f"({len(part.header)} column(s))"
             )
         table, value_rejects = _to_canonical(part, spec, source_id, relative, count, limits.max_field_bytes)
         tables.append(table)
@@ -726,6 +740,7 @@ def ingest_directory(
     *,
     max_field_bytes: int | None = None,
     limits: ReadLimits | None = None,
+    dataset: DatasetSpec | str | None = None,
 ) -> IngestResult:
     """Ingest every export under `root` (only `root/exports` when it exists; never `truth/`).
 
@@ -734,9 +749,21 @@ def ingest_directory(
     own source named after its stem. A file that cannot be read, or breaks one of `limits`, is rejected whole
     (one row in `.rejects` with a null `source_row`, status "failed", its rows counted as rejected when they
     can be counted from the file); a row that cannot be parsed is rejected alone. Rows decoded with a
-    fallback (mixed-encoding files) are published and listed in `.warnings`.
+    fallback (mixed-encoding files) are published and listed in `.warnings`. Headers are read with `dataset`'s
+    vocabulary (residents by default) and rows come out in its canonical raw columns.
     """
-    return _ingest(root, None, registry, _limits(limits, max_field_bytes))
+    with use_vocabulary(vocabulary_of(dataset)):
+        return _ingest(root, None, registry, _limits(limits, max_field_bytes))
+
+
+def vocabulary_of(dataset: DatasetSpec | str | None) -> HeaderVocabulary:
+    """The header vocabulary of a register (its spec's synonyms; residents' own rich one by default)."""
+    if dataset is None:
+        return RESIDENTS_VOCABULARY
+    spec = get_dataset(dataset)
+    if not spec.headers:
+        return RESIDENTS_VOCABULARY
+    return make_vocabulary(spec.name, spec.headers, spec.raw_columns, spec.required_any)
 
 
 def _limits(limits: ReadLimits | None, max_field_bytes: int | None) -> ReadLimits:
@@ -772,6 +799,7 @@ def ingest_files(
     *,
     max_field_bytes: int | None = None,
     limits: ReadLimits | None = None,
+    dataset: DatasetSpec | str | None = None,
 ) -> IngestResult:
     """Ingest only `files` (names as `list_source_files(root)` gives them) of the sources under `root`.
 
@@ -780,7 +808,8 @@ def ingest_files(
     A name that ingest would not find under `root` raises FileNotFoundError naming it.
     """
     wanted = list(dict.fromkeys(files))
-    return _ingest(root, wanted, registry, _limits(limits, max_field_bytes))
+    with use_vocabulary(vocabulary_of(dataset)):
+        return _ingest(root, wanted, registry, _limits(limits, max_field_bytes))
 
 
 def _find_registry(root: Path) -> Path | None:
@@ -880,8 +909,13 @@ def _ingest(root: Path, files: list[str] | None, registry: Path | None, limits: 
     finally:
         os.close(root_fd)
 
-    table = pl.concat(tables, how="vertical") if tables else empty_raw_table()
-    table = table.select([*RAW_COLUMNS, *LINEAGE_COLUMNS])
+    raw_columns = active_vocabulary().raw_columns
+    table = (
+        pl.concat(tables, how="vertical")
+        if tables
+        else pl.DataFrame(schema={**dict.fromkeys(raw_columns, pl.String()), **LINEAGE_COLUMNS})
+    )
+    table = table.select([*raw_columns, *LINEAGE_COLUMNS])
     return IngestResult(
         table=table,
         rejects=pl.DataFrame(rejects, schema=REJECT_SCHEMA)

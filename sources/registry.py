@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from sachsong.schema import RAW_COLUMNS
+from sachsong.sources.headers import active_vocabulary
 
 _SOURCE_KEYS = {
     "id",
@@ -40,7 +40,6 @@ _SOURCE_KEYS = {
     "freshness_days",
     "name",
 }
-_MAPPABLE = set(RAW_COLUMNS) - {"source_id"}
 MAX_REGISTRY_BYTES = 1 << 20
 _MAX_DEPTH = 32
 _MAX_ALIASES = 200
@@ -165,8 +164,9 @@ def _parse_source(path: Path, position: int, entry: Any) -> SourceSpec:
     if not isinstance(columns, dict):
         raise _fail(path, f"{where}.columns", "expected a mapping raw header → canonical column")
     for raw, target in columns.items():
-        if target not in _MAPPABLE:
-            raise _fail(path, f"{where}.columns[{raw!r}]", f"{target!r} is not one of {sorted(_MAPPABLE)}")
+        mappable = set(active_vocabulary().raw_columns) - {"source_id"}
+        if target not in mappable:
+            raise _fail(path, f"{where}.columns[{raw!r}]", f"{target!r} is not one of {sorted(mappable)}")
     delimiter = entry.get("delimiter")
     if delimiter is not None:
         delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from sachsong.pipelines.flows import source_inputs
-from sachsong.pipelines.tasks import (
+from sachsong.pipelines.steps import (
     STEP_MANIFEST,
     StepOutput,
     batch_offsets,

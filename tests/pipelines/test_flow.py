@@ -34,12 +34,12 @@ TABLES = {
 def pinned_code():
     """Other rooms' files change while these tests run (a team edits them); pin the code fingerprint so the
     cache behaviour under test does not depend on someone saving a file mid-test."""
-    import sachsong.pipelines.flows as flows
+    import sachsong.pipelines.province as province
 
-    original = flows.code_fingerprint
-    flows.code_fingerprint = lambda: "pinned-for-tests"
+    original = province.code_fingerprint
+    province.code_fingerprint = lambda: "pinned-for-tests"
     yield
-    flows.code_fingerprint = original
+    province.code_fingerprint = original
 
 
 @pytest.fixture(scope="module")
