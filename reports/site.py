@@ -651,6 +651,8 @@ def _page_context(data: ReportData, targets: Targets, data_docs_href: str | None
         "unresolved": UNRESOLVED_WARD,
         "criteria4": CRITERIA,
         "register": _register(data.spec),
+        # The tab's title in the page's default language: the register, then where.
+        "page_title": f"{_register(data.spec)['title_vi']} — {data.province_name} · {label('scorecard')[0]}",
     }
 
 

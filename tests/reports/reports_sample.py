@@ -166,3 +166,82 @@ def run_row(run_id: str, day: int, status: str = "published", message: str | Non
         "rows_rejected": 0,
         "message": message,
     }
+
+
+# ------------------------------------------------------------------------------ a store of another register
+PLANTED_BUSINESS = "Tạp hoá Xuyếnchi"
+PLANTED_TAX_CODE = "3100123456"
+BUSINESS_PLANTED = (PLANTED_BUSINESS, PLANTED_TAX_CODE, PLANTED_CCCD, PLANTED_PHONE)
+GOLDEN_BUSINESSES = 4
+
+
+def make_business_records() -> pl.DataFrame:
+    """Six household businesses' records in two communes from two old communes' exports; two are copies."""
+    return pl.DataFrame(
+        {
+            "row_uid": list(range(6)),
+            "record_id": ["HKD-01", "HKD-02", "HKD-03", "HKD-04", "K-1", "K-2"],
+            "source_id": ["hkd_dong_hoi"] * 4 + ["hkd_le_thuy"] * 2,
+            "source_row": [1, 2, 3, 4, 1, 2],
+            "business_name": [PLANTED_BUSINESS, "Quán cơm Hương", "Sửa xe Minh", "Tiệm vàng Kim", PLANTED_BUSINESS,
+                              "Quán cơm Hương"],
+            "owner_citizen_id": [PLANTED_CCCD] * 6,
+            "tax_code": [PLANTED_TAX_CODE] * 6,
+            "phone": [PLANTED_PHONE] * 6,
+            "ward_code": ["18859"] * 4 + ["18871"] * 2,
+            "province_code": [PROVINCE] * 6,
+            "business_id": ["B-1", "B-2", "B-3", "B-4", "B-1", "B-2"],
+        }
+    )
+
+
+def business_findings(error_rule: str, criterion: str) -> pl.DataFrame:
+    """One error on record 0 (quarantined), the copies' duplicate warnings; values and messages planted."""
+    rows = [
+        (0, "HKD-01", "hkd_dong_hoi", error_rule, criterion, "error", f"MST {PLANTED_TAX_CODE}", PLANTED_TAX_CODE),
+        (4, "K-1", "hkd_le_thuy", "duplicate_record", "clean", "warning", PLANTED_BUSINESS, PLANTED_BUSINESS),
+        (5, "K-2", "hkd_le_thuy", "duplicate_record", "clean", "warning", "copy", None),
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "row_uid": pl.Int64,
+            "record_id": pl.String,
+            "source_id": pl.String,
+            "rule_id": pl.String,
+            "criterion": pl.String,
+            "severity": pl.String,
+            "message": pl.String,
+            "value": pl.String,
+        },
+        orient="row",
+    )
+
+
+def publish_register_store(
+    store_dir: Path, dataset: str, records_table: str, golden_table: str, findings: pl.DataFrame
+) -> Path:
+    """Publish one snapshot of `dataset` the way the pipeline does (publish_snapshot, manifest naming the
+    dataset) and record its run; no score history, so the report scores the snapshot itself."""
+    from sachsong.store.history import record_run
+    from sachsong.store.publish import publish_snapshot
+
+    records = make_business_records()
+    quarantined = findings.filter(pl.col("severity") == "error").get_column("row_uid").to_list()
+    golden = records.unique("business_id", keep="first", maintain_order=True).drop("row_uid")
+    assert golden.height == GOLDEN_BUSINESSES
+    tables = {
+        records_table: records.filter(~pl.col("row_uid").is_in(quarantined)),
+        golden_table: golden,
+        "quarantine": records.filter(pl.col("row_uid").is_in(quarantined)),
+        "findings": findings,
+        "review_queue": pl.DataFrame({"row_uid_a": [1], "row_uid_b": [3], "business_name_a": [PLANTED_BUSINESS]}),
+        "rejects": pl.DataFrame({"source_file": ["hkd_le_thuy.csv"], "source_row": [9], "reason": ["no name"]}),
+    }
+    run = {"run_id": "hkd-1", "province_code": PROVINCE, "as_of": "2026-11-04", "dataset": dataset}
+    result = publish_snapshot(store_dir, tables, run)
+    assert result.status == "published"
+    row = run_row("hkd-1", 4)
+    row.update(rows_in=7, rows_published=5, rows_rejected=1)
+    record_run(store_dir, {k: v for k, v in row.items() if k != "message"})
+    return store_dir

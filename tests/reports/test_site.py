@@ -11,12 +11,15 @@ import polars as pl
 import pytest
 from offline_browser import offline_page
 from reports_sample import (
+    GOLDEN_BUSINESSES,
     GOLDEN_PERSONS,
     PLANTED,
     PROVINCE,
     WARDS,
+    business_findings,
     make_findings,
     make_records,
+    publish_register_store,
     run_row,
 )
 
@@ -281,3 +284,34 @@ def test_runs_journalled_while_the_history_was_held_are_listed(store_factory, tm
     assert [r["run_id"] for r in payload["runs"]][-1] == "run-4"
     assert payload["runs"][-1]["status"] == "failed"
     assert payload["meta"]["run_id"] == "run-3"  # a failed run does not change what is live
+
+
+def _site_texts(out: Path) -> list[str]:
+    texts = []
+    for path in out.rglob("*"):
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as archive:
+                texts.extend(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+        elif path.is_file():
+            texts.append(path.read_text(encoding="utf-8-sig"))
+    return texts
+
+
+def test_a_register_whose_spec_is_not_here_still_gets_its_scorecard(tmp_path):
+    store = publish_register_store(
+        tmp_path / "store", "shops", "shops_records", "shops_golden", business_findings("tax_code_valid", "correct")
+    )
+    out = tmp_path / "site"
+    html = build_report(store, out).read_text(encoding="utf-8")
+    assert "<title>shops — Tỉnh Quảng Trị" in html
+    golden_fact = html[html.index('class="golden-count"') :]
+    assert golden_fact.startswith(f'class="golden-count">{GOLDEN_BUSINESSES}<')
+    assert "persons" not in html
+    payload = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    assert (payload["meta"]["dataset"], payload["meta"]["golden_records"]) == ("shops", GOLDEN_BUSINESSES)
+    # No pack to read: the rules are those that fired, never another register's.
+    assert {r["rule_id"] for r in payload["rules"]} == {"tax_code_valid", "duplicate_record"}
+    overall = next(
+        s for s in payload["scores"] if s["level"] == "province" and s["criterion"] == "overall"
+    )
+    assert (overall["records"], overall["passing"]) == (6, 5)
