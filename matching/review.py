@@ -18,6 +18,7 @@ the workbook back and rooms never import later rooms.
 
 from __future__ import annotations
 
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -311,33 +312,41 @@ def _xlsx_rows(path: Path, *, strict: bool, max_bytes: int) -> tuple[pl.DataFram
         reader = fastexcel.read_excel(str(path))
         sheet = _pick_sheet(list(reader.sheet_names), path.name, strict=strict)
         rows = reader.load_sheet(sheet, header_row=None, dtypes="string").to_polars()
+        # fastexcel starts the sheet at its first non-empty row; find that row's number for the messages.
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            first_row = 1
+            probe = workbook[sheet].iter_rows(min_row=1, max_row=_HEADER_SEARCH_ROWS * 10, values_only=True)
+            for number, cells in enumerate(probe, start=1):
+                if any(cell is not None and cell != "" for cell in cells):
+                    first_row = number
+                    break
+        finally:
+            workbook.close()
     except DecisionFileError:
         raise
-    except Exception as error:  # a corrupt workbook: fastexcel raises its own error types
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # a corrupt workbook: the Rust reader may even panic (a BaseException)
         raise DecisionFileError(
             f"{path.name}: not a readable .xlsx workbook ({type(error).__name__})"
         ) from None
-    # fastexcel starts the sheet at its first non-empty row; find that row's number for the messages.
-    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        first_row = 1
-        probe = workbook[sheet].iter_rows(min_row=1, max_row=_HEADER_SEARCH_ROWS * 10, values_only=True)
-        for number, cells in enumerate(probe, start=1):
-            if any(cell is not None and cell != "" for cell in cells):
-                first_row = number
-                break
-    finally:
-        workbook.close()
     return rows.with_columns(pl.all().cast(pl.String)), first_row
 
 
 def _csv_rows(path: Path) -> pl.DataFrame:
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DecisionFileError(
-            f"{path.name}: not UTF-8 text (in Excel, save it as 'CSV UTF-8 (Comma delimited)')"
-        ) from None
+        # Excel's plain "CSV" on a Vietnamese Windows is Windows-1258, tones as combining marks: read it so,
+        # composed (the keys are ASCII; the decision words are folded anyway).
+        try:
+            text = unicodedata.normalize("NFC", data.decode("cp1258"))
+        except UnicodeDecodeError:
+            raise DecisionFileError(
+                f"{path.name}: neither UTF-8 nor Windows-1258 text (in Excel, save it as 'CSV UTF-8')"
+            ) from None
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     # Excel writes ';' where the list separator is ';' (vi-VN among them); ',' when in doubt.
     separator = max((",", ";", "\t"), key=first_line.count)
@@ -351,7 +360,9 @@ def _csv_rows(path: Path) -> pl.DataFrame:
             separator=separator,
             truncate_ragged_lines=True,
         )
-    except pl.exceptions.PolarsError as error:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # a malformed file: polars' errors (even a panic) name no value
         raise DecisionFileError(f"{path.name}: not a readable CSV file ({type(error).__name__})") from None
 
 

@@ -147,6 +147,14 @@ def test_csv_is_utf8_with_bom_and_english_names_second(tmp_path):
         path = tmp_path / name
         path.write_bytes(b"\xef\xbb\xbf" + out.getvalue().encode("utf-8"))
         assert read_decisions(path).select("decision", "file_row").rows() == [("different", 3), ("same", 5)]
+    # Excel's plain "CSV" on a Vietnamese Windows: Windows-1258, the tone of "chưa rõ" a combining mark.
+    rows[2][0], rows[4][0] = "ch\u01b0a ro\u0303", "kha\u0301c"  # ư precomposed, the tones combining
+    out = io.StringIO()
+    csv.writer(out).writerows(rows[1:])
+    ansi = tmp_path / "ansi.csv"
+    ansi.write_bytes(out.getvalue().encode("cp1258", errors="replace"))  # names it cannot hold become '?'
+
+    assert read_decisions(ansi).select("decision", "file_row").rows() == [("unsure", 2), ("different", 4)]
 
 
 def test_formula_like_text_is_neutralized_and_keys_read_back_exactly(tmp_path):
