@@ -300,27 +300,30 @@ def _province_info(province_code: str) -> tuple[str, pl.DataFrame]:
     return name, wards
 
 
-def _rules_of(spec: DatasetSpec | None) -> Path | None:
-    """The register's rule pack (None: the rules that fired are all the report knows of)."""
-    return spec.rules if spec is not None and spec.rules is not None and spec.rules.is_file() else None
-
-
-def _rule_catalogue(findings: pl.DataFrame, pack: Path | None) -> dict[str, dict[str, str]]:
-    """Rule descriptions, severity and unit from the register's rule pack; rules only seen in findings get their
-    severity and criterion from there. A finding's message is never used (it may quote the value)."""
-    catalogue: dict[str, dict[str, str]] = {}
+def _rules_of(spec: DatasetSpec | None) -> pl.DataFrame | None:
+    """The register's rule catalogue, from its spec's pack; None when it has none or it does not load (a broken
+    pack must not hide the scores: the rules that fired are then all the report knows of)."""
+    if spec is None or spec.rules is None:
+        return None
     try:
-        for row in (rule_catalogue(pack) if pack is not None else pl.DataFrame()).iter_rows(named=True):
-            catalogue[row["rule_id"]] = {
-                "vi": row["message_vi"] or "",
-                "en": row["message_en"] or "",
-                "criterion": row["criterion"],
-                "severity": row["severity"] or "",
-                "scope": row["scope"] or "row",
-                "unit": row["unit"] or "records",
-            }
-    except Exception:  # a broken pack must not hide the scores; rule ids still identify rules
-        pass
+        return rule_catalogue(spec.rules)
+    except Exception:  # any failure of the pack or of the Python checks it names
+        return None
+
+
+def _rule_catalogue(findings: pl.DataFrame, rules: pl.DataFrame | None) -> dict[str, dict[str, str]]:
+    """Rule descriptions, severity and unit from the register's rule catalogue; rules only seen in findings get
+    their severity and criterion from there. A finding's message is never used (it may quote the value)."""
+    catalogue: dict[str, dict[str, str]] = {}
+    for row in (rules if rules is not None else pl.DataFrame()).iter_rows(named=True):
+        catalogue[row["rule_id"]] = {
+            "vi": row["message_vi"] or "",
+            "en": row["message_en"] or "",
+            "criterion": row["criterion"],
+            "severity": row["severity"] or "",
+            "scope": row["scope"] or "row",
+            "unit": row["unit"] or "records",
+        }
     if findings.height:
         seen = findings.group_by("rule_id").agg(
             pl.col("severity").mode().sort().first(),
@@ -460,6 +463,7 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
     # Scores written before rule units existed spread dataset-level rules over records; the live snapshot is
     # at hand, so score it again rather than show "commune has no records" at 100%.
     legacy = current.height > 0 and current.get_column("unit").null_count() == current.height
+    pack_rules = _rules_of(view.spec)
     if current.is_empty() or (legacy and run_id == view.run_id):
         # the history lacks this run's scores (or has them in the old form): compute them from the snapshot
         as_of = (
@@ -476,7 +480,7 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
             province_code,
             wards=wards.select("ward_code"),
             targets=targets,
-            rules=_rules_of(view.spec),
+            rules=pack_rules,
         )
         history = pl.concat([history, current], how="vertical_relaxed")
     history = with_units(history)
@@ -490,7 +494,7 @@ def prepare(view: StoreView, targets: Targets) -> ReportData:
         if view.run_id is not None
         else pl.DataFrame(schema={"ward_code": pl.String})
     )
-    catalogue = _rule_catalogue(view.findings, _rules_of(view.spec))
+    catalogue = _rule_catalogue(view.findings, pack_rules)
     rules = scores.filter(pl.col("level") == "rule").sort("share", "key", nulls_last=True)
     return ReportData(
         run_id=run_id,

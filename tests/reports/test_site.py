@@ -315,3 +315,31 @@ def test_a_register_whose_spec_is_not_here_still_gets_its_scorecard(tmp_path):
         s for s in payload["scores"] if s["level"] == "province" and s["criterion"] == "overall"
     )
     assert (overall["records"], overall["passing"]) == (6, 5)
+
+
+def test_a_register_whose_rule_pack_does_not_load_still_gets_its_scores(tmp_path):
+    from sachsong.spec import get_dataset
+
+    folder = tmp_path / "broken_shops"
+    folder.mkdir()
+    (folder / "dataset.yaml").write_text(
+        "name: broken_shops\n"
+        'title: {vi: "Cửa hàng", en: "Shops"}\n'
+        'unit: {vi: "cửa hàng", en: "shops", en_one: "shop"}\n'
+        "raw: {record_id: {}, source_id: {}, business_name: {required: true}}\n"
+        "standardize: sachsong.reports.site:register_spec\n"  # never called by a report
+        "rules: rules.yaml\n",
+        encoding="utf-8",
+    )
+    (folder / "rules.yaml").write_text("pack: broken_shops\nrules: [{id: 1}]\n", encoding="utf-8")
+    spec = get_dataset(folder)  # loaded by path, as `--dataset path/to/folder` does
+    store = publish_register_store(
+        tmp_path / "store", spec.name, spec.records_table, spec.golden_table, business_findings("tax_code_valid", "correct")
+    )
+    out = tmp_path / "site"
+    html = build_report(store, out).read_text(encoding="utf-8")
+    assert "<title>Cửa hàng — Tỉnh Quảng Trị" in html and "Shops (golden records)" in html
+    payload = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    assert {r["rule_id"] for r in payload["rules"]} == {"tax_code_valid", "duplicate_record"}
+    overall = next(s for s in payload["scores"] if s["level"] == "province" and s["criterion"] == "overall")
+    assert (overall["records"], overall["passing"]) == (6, 5)
