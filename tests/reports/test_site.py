@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from offline_browser import offline_page
 from reports_sample import (
+    BUSINESS_PLANTED,
     GOLDEN_BUSINESSES,
     GOLDEN_PERSONS,
     PLANTED,
@@ -295,6 +296,60 @@ def _site_texts(out: Path) -> list[str]:
         elif path.is_file():
             texts.append(path.read_text(encoding="utf-8-sig"))
     return texts
+
+
+def test_household_business_scorecard_counts_businesses_and_lists_their_rules(tmp_path):
+    from sachsong.reports.scores import rule_catalogue
+    from sachsong.spec import get_dataset
+
+    spec = get_dataset("household_business")
+    catalogue = rule_catalogue(spec.rules)
+    error_rule = catalogue.filter((pl.col("severity") == "error") & (pl.col("scope") == "row")).row(0, named=True)
+    store = publish_register_store(
+        tmp_path / "store",
+        spec.name,
+        spec.records_table,
+        spec.golden_table,
+        business_findings(error_rule["rule_id"], error_rule["criterion"]),
+    )
+    out = tmp_path / "site"
+    html = build_report(store, out).read_text(encoding="utf-8")
+
+    # The page names the register and counts businesses, never persons.
+    assert f"<title>{spec.title_vi} — Tỉnh Quảng Trị" in html
+    assert spec.title_en in html and spec.unit.vi in html
+    assert "persons" not in html and "người" not in html
+    golden_fact = html[html.index('class="golden-count"') :]
+    assert golden_fact.startswith(f'class="golden-count">{GOLDEN_BUSINESSES}<')
+    how_to_read = html[html.index('class="how-to-read"') : html.index('class="coverage"')]
+    assert f"<strong>{GOLDEN_BUSINESSES}</strong> {spec.unit.vi} (hồ sơ gốc)" in how_to_read.replace(
+        '<span lang="vi" class="vi">', ""
+    )
+    assert f"{spec.unit.en} (golden records)" in how_to_read
+    assert f"the same {spec.unit.en_one} in several registers" in how_to_read
+    clean_card = html[html.index('data-criterion="clean"') : html.index('data-criterion="live"')]
+    assert f"→ {GOLDEN_BUSINESSES}" in clean_card and spec.unit.en in clean_card
+
+    payload = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    meta = payload["meta"]
+    assert (meta["dataset"], meta["golden_records"]) == ("household_business", GOLDEN_BUSINESSES)
+    assert meta["unit"] == f"{spec.unit.vi} / {spec.unit.en}"
+    assert meta["title"].endswith(spec.title_vi)
+    # Scored from the snapshot with the register's own pack: every business rule listed, fired or not, and
+    # none of the residents' rules.
+    rules = {r["rule_id"]: r for r in payload["rules"]}
+    assert set(catalogue.get_column("rule_id")) <= set(rules)
+    assert "dob_missing" not in rules and "cccd_birth_year" not in rules
+    fired = rules[error_rule["rule_id"]]
+    assert (fired["checked"], fired["failing"], fired["counts_in_score"]) == (6, 1, True)
+    assert fired["message_vi"] == error_rule["message_vi"]
+    province = {
+        s["criterion"]: s for s in payload["scores"] if s["level"] == "province" and s["run_id"] == "hkd-1"
+    }
+    assert (province["overall"]["records"], province["overall"]["passing"]) == (6, 5)
+    for planted in BUSINESS_PLANTED:
+        for text in _site_texts(out):
+            assert planted not in text, f"{planted!r} leaked into the report"
 
 
 def test_a_register_whose_spec_is_not_here_still_gets_its_scorecard(tmp_path):
