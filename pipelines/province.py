@@ -37,9 +37,11 @@ from sachsong.pipelines.steps import (
     check_step,
     code_fingerprint,
     combine_fingerprints,
+    decisions_step,
     file_fingerprint,
     gate_step,
     history_step,
+    identity_step,
     import_rooms,
     load_standardized,
     match_step,
@@ -48,6 +50,7 @@ from sachsong.pipelines.steps import (
     prune_work,
     publish_step,
     report_step,
+    review_workbook_step,
     score_step,
     step_logger,
 )
@@ -409,16 +412,27 @@ def run_province(
             check_step, dataset=dataset, batches=prepared, as_of=ctx.as_of, province_code=ctx.province,
             work_dir=str(work), key=checks_key, references=references,
         )
+        ctx.begin("decisions")
+        decided = runner.call(decisions_step, store_dir=str(ctx.store), checks=checks, run_id=ctx.run_id,
+                              work_dir=str(work))
+        decisions_summary = {k: decided[k] for k in ("active", "stale", "refused")}
+
         ctx.begin("matching ∥ gate")
-        match_key = combine_fingerprints(checks_key, "matching")
+        match_key = combine_fingerprints(checks_key, "matching", decided["fingerprint"])
         match = runner.call(
             match_step, dataset=dataset, checks=checks, batches=prepared, as_of=ctx.as_of, work_dir=str(work),
-            key=match_key,
+            key=match_key, decisions=decided["path"] if decided["active"] else None,
         )
         gate = GoldenGate(
             id_column=spec.gate.get("key"), key_columns=spec.gate.get("not_null", ()), table=spec.golden_table
         )
         gate_result = runner.call(gate_step, store_dir=str(ctx.store), match=match, gate=gate)
+
+        ctx.begin("identity")
+        identity = runner.call(
+            identity_step, dataset=dataset, store_dir=str(ctx.store), checks=checks, match=match, batches=prepared,
+            run_id=ctx.run_id, work_dir=str(work), key=combine_fingerprints(match_key, "identity", ctx.run_id),
+        )
 
         ctx.begin("conservation")
         records = load_standardized(prepared, ["source_file"])
@@ -462,6 +476,7 @@ def run_province(
         published = runner.call(
             publish_step, dataset=dataset, store_dir=str(ctx.store), batches=prepared, checks=checks, match=match,
             run=run_meta, gate=gate_result, run_row=published_row, replace_newer=ctx.replace_newer,
+            identity=identity,
         )
         fields["table_hashes"] = published.table_hashes
         if not published.published:
@@ -485,6 +500,8 @@ def run_province(
     runner.call(history_step, store_dir=str(ctx.store), run_row=None, scores=scores, run_id=ctx.run_id)
     ctx.begin("report")
     report = runner.call(report_step, store_dir=str(ctx.store), output_dir=str(ctx.store / "reports"))
+    workbook = runner.call(review_workbook_step, dataset=dataset, store_dir=str(ctx.store), match=match,
+                           run_id=ctx.run_id)
     ctx.begin("done")
     reused = [o.step for o in (*prepared, checks, match) if o.reused]
     summary = {
@@ -496,6 +513,8 @@ def run_province(
         "store": str(ctx.store),
         "snapshot": str(published.snapshot_dir),
         "report": report,
+        "review_workbook": workbook,
+        "decisions": decisions_summary,
         "table_hashes": published.table_hashes,
         "row_counts": published.row_counts,
         "counts_per_source": counts,

@@ -545,6 +545,31 @@ def _python_of(spec: Any, rule_id: str) -> str:
     return str(rule.python or "")
 
 
+# ------------------------------------------------------------------------------------ steward decisions
+def decisions_step(store_dir: str, checks: StepOutput, run_id: str, work_dir: str) -> dict[str, Any]:
+    """Take in the workbooks stewards dropped into `<store>/decisions/` and write tonight's decisions (keyed by
+    record_key; those naming records not here tonight are reported, not applied) for matching to read."""
+    from sachsong.store.decisions import intake_decisions
+
+    known = checks.read("record_keys", ["record_key"]).get_column("record_key")
+    intake = intake_decisions(Path(store_dir), known, run_id)
+    folder = Path(work_dir) / "decisions"
+    folder.mkdir(parents=True, exist_ok=True)
+    active = intake.active.select("left_record_key", "right_record_key", "decision").sort(
+        "left_record_key", "right_record_key"
+    )
+    path = folder / f"{run_id}.parquet"
+    active.write_parquet(path)
+    step_logger().info("%s", intake.describe())
+    return {
+        "path": str(path),
+        "fingerprint": combine_fingerprints(*(f"{a}|{b}|{d}" for a, b, d in active.iter_rows())),
+        "active": active.height,
+        "stale": intake.stale.height,
+        "refused": intake.refused.height,
+    }
+
+
 # --------------------------------------------------------------------------------------------- matching
 # What the persons engine reads: its keys and comparisons, the golden record's survivors, the review's fields.
 MATCH_COLUMNS = (
@@ -555,10 +580,18 @@ MATCH_COLUMNS = (
 
 
 def match_step(
-    dataset: str, checks: StepOutput, batches: list[StepOutput], as_of: date, work_dir: str, key: str
+    dataset: str,
+    checks: StepOutput,
+    batches: list[StepOutput],
+    as_of: date,
+    work_dir: str,
+    key: str,
+    decisions: str | None = None,
 ) -> StepOutput:
-    """The dataset's matching engine over the passed and field-quarantined records; its duplicate findings."""
+    """The dataset's matching engine over the passed and field-quarantined records, with the stewards' decisions
+    (a Parquet file of `left_record_key, right_record_key, decision`); its duplicate findings."""
     spec = get_dataset(dataset)
+    decided = pl.read_parquet(decisions) if decisions else None
 
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
         from sachsong.rules.engine import cluster_findings
@@ -570,12 +603,22 @@ def match_step(
             # reads. Lean: candidate pairs are compared and scored in chunks and only what clustering and review
             # read is kept; same clusters, golden records and review queue.
             records = load_matchable(checks, batches, MATCH_COLUMNS)
-            result = dedupe_standardized(records, config=DedupeConfig(keep_pairs=False, publishable=PUBLISHABLE))
+            result = dedupe_standardized(
+                records,
+                decisions=decided if decided is not None and decided.height else None,
+                config=DedupeConfig(keep_pairs=False, publishable=PUBLISHABLE),
+            )
         else:
             from sachsong.matching.generic import match_records
+            from sachsong.store.decisions import decisions_to_uids
 
             records = load_matchable(checks, batches)
-            result = match_records(records, spec.matching, publishable=PUBLISHABLE)
+            pairs = (
+                decisions_to_uids(decided, records.select("row_uid", "record_key"))
+                if decided is not None and decided.height
+                else None
+            )
+            result = match_records(records, spec.matching, publishable=PUBLISHABLE, decisions=pairs)
         clusters = result.clusters
         findings = cluster_findings(clusters, as_of, spec.rules or spec.name)
         if not findings.height and getattr(result, "findings", None) is not None:
@@ -610,6 +653,154 @@ def match_step(
 def all_findings(checks: StepOutput, match: StepOutput) -> list[Path]:
     """The run's findings: the rule pack's and matching's (duplicates)."""
     return [checks.path("findings"), *([match.path("findings")] if match.has("findings") else [])]
+
+
+# ------------------------------------------------------------------------------------------- identity
+ENTITY_INDEX = "entity_index"  # record_key → entity id of every record that had one (held ones too)
+ISSUED_IDS = "issued_ids"  # every id this store ever issued, in issue order (never reused)
+IDENTITY_TABLES = (ENTITY_INDEX, ISSUED_IDS, "changes")
+
+
+def history_table(spec: Any) -> str:
+    """`person_id_history` for residents: every retired id and the id that replaced it."""
+    return f"{spec.entity_id}_history"
+
+
+def _previous_table(snapshot: Path | None, table: str, columns: Sequence[str] | None = None) -> pl.DataFrame | None:
+    if snapshot is None:
+        return None
+    path = snapshot / "parquet" / f"{table}.parquet"
+    if not path.is_file():
+        return None
+    if columns is not None:
+        present = pl.read_parquet_schema(path)
+        columns = [c for c in columns if c in present]
+    return pl.read_parquet(path, columns=list(columns) if columns is not None else None)
+
+
+def identity_step(
+    dataset: str,
+    store_dir: str,
+    checks: StepOutput,
+    match: StepOutput,
+    batches: list[StepOutput],
+    run_id: str,
+    work_dir: str,
+    key: str,
+) -> StepOutput:
+    """Persistent entity ids: tonight's clusters mapped onto the live snapshot's ids by the records they share
+    (store.identity), the retired ids' history carried forward, and the change feed against the live snapshot."""
+    from sachsong.store.reader import current_snapshot
+
+    spec = get_dataset(dataset)
+    snapshot = current_snapshot(store_dir)
+
+    def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+        from sachsong.store.changes import change_feed
+        from sachsong.store.identity import HISTORY_SCHEMA, assign_entity_ids
+
+        anchors = tuple(str(a) for a in spec.matching.get("anchors", ()))
+        content = [c for c in spec.content_columns if c in spec.raw_columns]
+        keys = checks.read("record_keys").select("row_uid", "record_key")
+        clusters = match.read("clusters", ["row_uid", "cluster_id"]).with_columns(pl.col("row_uid").cast(pl.Int64))
+        standardized = load_standardized(batches, list(dict.fromkeys(["source_file", *anchors, *content])))
+        current = clusters.join(keys, on="row_uid").join(standardized, on="row_uid", how="left")
+        file_counts = pl.concat([batch.read("counts") for batch in batches], how="diagonal_relaxed")
+        # An export read tonight (even empty) speaks for its records; one missing or refused whole does not:
+        # its records are held dormant, not retired.
+        delivered = file_counts.filter(pl.col("status") != "failed").get_column("source_file")
+        previous = _previous_table(snapshot, ENTITY_INDEX)
+        if previous is not None:
+            previous = previous.with_columns((~pl.col("source_file").is_in(delivered.implode())).alias("dormant"))
+        issued = _previous_table(snapshot, ISSUED_IDS)
+        assignment = assign_entity_ids(
+            current.select("record_key", "cluster_id", "source_file", *anchors),
+            previous,
+            run_id=run_id,
+            prefix=str(spec.matching.get("id_prefix", "E")),
+            issued=issued.get_column("entity_id") if issued is not None else None,
+            anchors=anchors,
+        )
+        ids = current.select("row_uid", "record_key").join(
+            assignment.records.select("record_key", "entity_id"), on="record_key", how="left"
+        )
+        retired = assignment.history.cast(HISTORY_SCHEMA)  # type: ignore[arg-type]
+        earlier = _previous_table(snapshot, history_table(spec))
+        history = pl.concat([earlier.cast(HISTORY_SCHEMA), retired]) if earlier is not None else retired
+
+        passed = checks.read("passed_uids").get_column("row_uid").cast(pl.Int64)
+        tonight = (
+            standardized.filter(pl.col("row_uid").is_in(passed.implode()))
+            .join(ids, on="row_uid", how="left")
+            .rename({"entity_id": spec.entity_id})
+        )
+        golden = match.read("golden")
+        golden = golden.join(
+            ids.join(clusters, on="row_uid").select("cluster_id", "entity_id").unique("cluster_id"),
+            on="cluster_id",
+            how="left",
+        ).rename({"entity_id": spec.entity_id})
+        previous_records = _previous_table(
+            snapshot, spec.records_table, ["record_key", spec.entity_id, "source_file", *content]
+        )
+        if previous_records is None or spec.entity_id not in previous_records.columns:
+            # The first night, or a snapshot from before persistent ids: every record is new.
+            previous_records = pl.DataFrame(
+                schema=dict.fromkeys(["record_key", spec.entity_id, "source_file", *content], pl.String())
+            )
+        previous_golden = _previous_table(snapshot, spec.golden_table)
+        if previous_golden is not None and spec.entity_id not in previous_golden.columns:
+            previous_golden = None
+        sources_before = _previous_table(snapshot, "source_files", ["source_file", "status"])
+        changes = change_feed(
+            previous_records,
+            tonight.select("record_key", spec.entity_id, "source_file", *content),
+            previous_golden,
+            golden.drop([c for c in golden.columns if golden.schema[c] == pl.Null]),
+            assignment.events,
+            run_id=run_id,
+            entity_id=spec.entity_id,
+            previous_sources=(
+                sources_before.filter(pl.col("status") != "failed").select("source_file")
+                if sources_before is not None
+                else None
+            ),
+            current_sources=file_counts.filter(pl.col("status") != "failed").select("source_file"),
+            content_columns=content,
+        )
+        index = assignment.next_previous()
+        tables = {
+            "ids": ids.select("row_uid", "entity_id"),
+            ENTITY_INDEX: index,
+            ISSUED_IDS: assignment.issued.to_frame("entity_id"),
+            "history": history,
+            "events": assignment.events,
+            "changes": changes,
+        }
+        by_change = changes.group_by("change").len().sort("change").rows() if changes.height else []
+        counts = {
+            "ids": assignment.records.get_column("entity_id").n_unique(),
+            "minted": assignment.minted.len(),
+            "retired": retired.height,
+            "dormant": assignment.dormant.len(),
+            "changes": {change: n for change, n in by_change},
+            "previous_run": snapshot.name if snapshot is not None else None,
+        }
+        return tables, counts
+
+    output = run_step(Path(work_dir), "identity", combine_fingerprints(key, snapshot.name if snapshot else "-"), compute)
+    counts = output.counts
+    step_logger().info(
+        "identity: %d %s ids (%d new, %d retired, %d dormant) against snapshot %s; changes %s",
+        counts["ids"],
+        spec.entity_id,
+        counts["minted"],
+        counts["retired"],
+        counts["dormant"],
+        counts["previous_run"] or "none (first night)",
+        ", ".join(f"{k}={n}" for k, n in counts["changes"].items()) or "none",
+    )
+    return output
 
 
 # ------------------------------------------------------------------------------------------------ scores
@@ -682,7 +873,11 @@ def _whole_table(path: Path) -> ParquetQuery:
 
 
 def published_records_query(
-    batches: Sequence[StepOutput], checks: StepOutput, match: StepOutput
+    batches: Sequence[StepOutput],
+    checks: StepOutput,
+    match: StepOutput,
+    identity: StepOutput | None = None,
+    entity_id: str = "entity_id",
 ) -> ParquetQuery:
     """The records that passed, each with its cluster (the entity it was matched to), as a query DuckDB streams
     from the step files into the snapshot: row_uid = the batch's offset + the row's position in its file."""
@@ -696,9 +891,10 @@ def published_records_query(
     cluster_columns = ", ".join(f"c.{c}" for c in CLUSTER_COLUMNS)
     sql = (
         f"WITH standardized AS ({' UNION ALL BY NAME '.join(parts)}) "
-        f"SELECT s.*, k.record_key, k.key_kind, {cluster_columns} FROM standardized s "
+        f"SELECT {'i.entity_id AS ' + entity_id + ', ' if identity else ''}s.*, k.record_key, k.key_kind, "
+        f"{cluster_columns} FROM standardized s "
         "SEMI JOIN passed p USING (row_uid) LEFT JOIN record_keys k USING (row_uid) "
-        "LEFT JOIN clusters c USING (row_uid)"
+        f"LEFT JOIN clusters c USING (row_uid){' LEFT JOIN ids i USING (row_uid)' if identity else ''}"
     )
     files = {f"batch_{index}": [path] for index, (path, _, rows) in enumerate(offsets) if rows}
     files |= {
@@ -706,16 +902,23 @@ def published_records_query(
         "clusters": [match.path("clusters")],
         "record_keys": [checks.path("record_keys")],
     }
+    if identity is not None:
+        files["ids"] = [identity.path("ids")]
     return ParquetQuery(sql, files, row_numbers=True)
 
 
 def snapshot_tables(
-    dataset: str, batches: Sequence[StepOutput], checks: StepOutput, match: StepOutput
+    dataset: str,
+    batches: Sequence[StepOutput],
+    checks: StepOutput,
+    match: StepOutput,
+    identity: StepOutput | None = None,
 ) -> dict[str, ParquetQuery]:
     """The tables of a snapshot, as queries over the steps' Parquet files (none is loaded into this process)."""
     spec = get_dataset(dataset)
-    return {
-        spec.records_table: published_records_query(batches, checks, match),
+    entity = spec.entity_id
+    tables = {
+        spec.records_table: published_records_query(batches, checks, match, identity, entity),
         spec.golden_table: _whole_table(match.path("golden")),
         # A quarantined record names the entity it was matched to, so a steward can find who it belongs to.
         "quarantine": ParquetQuery(
@@ -732,6 +935,22 @@ def snapshot_tables(
             "SELECT * FROM counts", {"counts": [batch.path("counts") for batch in batches]}
         ),
     }
+    if identity is not None:
+        ids = {"ids": [identity.path("ids")], "clusters": [match.path("clusters")]}
+        tables[spec.golden_table] = ParquetQuery(
+            f"WITH entity AS (SELECT DISTINCT c.cluster_id, i.entity_id FROM ids i JOIN clusters c USING (row_uid)) "
+            f"SELECT e.entity_id AS {entity}, g.* FROM golden g LEFT JOIN entity e USING (cluster_id)",
+            {"golden": [match.path("golden")], **ids},
+        )
+        tables["quarantine"] = ParquetQuery(
+            f"SELECT q.*, c.cluster_id, i.entity_id AS {entity} FROM quarantine q "
+            "LEFT JOIN clusters c USING (row_uid) LEFT JOIN ids i USING (row_uid)",
+            {"quarantine": [checks.path("quarantine")], **ids},
+        )
+        tables[history_table(spec)] = _whole_table(identity.path("history"))
+        for table in IDENTITY_TABLES:
+            tables[table] = _whole_table(identity.path(table))
+    return tables
 
 
 # DuckDB's share while publishing: sorting and joining ten million records failed inside a fixed 2 GB.
@@ -748,6 +967,7 @@ def publish_step(
     gate: Any,
     run_row: dict[str, Any] | None = None,
     replace_newer: bool = False,
+    identity: StepOutput | None = None,
 ) -> Any:
     """Publish the snapshot; `run_row` (status published) is recorded in history before `CURRENT` switches."""
     from sachsong.store.history import record_run
@@ -758,7 +978,7 @@ def publish_step(
             record_run(Path(store_dir), {**run_row, "table_hashes": manifest["table_hashes"]})
 
     clock = time.perf_counter()
-    tables = snapshot_tables(dataset, batches, checks, match)
+    tables = snapshot_tables(dataset, batches, checks, match, identity)
     read_seconds = time.perf_counter() - clock
     result = publish_snapshot(
         Path(store_dir),
@@ -791,6 +1011,23 @@ def history_step(
         step_logger().info("history: run %s recorded as %s", run_id, run_row["status"])
     else:
         step_logger().info("history: %d score rows of run %s", 0 if scores is None else scores.height, run_id)
+
+
+def review_workbook_step(dataset: str, store_dir: str, match: StepOutput, run_id: str) -> list[str]:
+    """The review queue as the stewards' workbook (xlsx + csv) in the store's reports folder: they fill the
+    decision column and drop it into `<store>/decisions/`; the next night applies it."""
+    from sachsong.reports.review_workbook import STEWARD_FIELDS, write_review_workbook
+
+    spec = get_dataset(dataset)
+    review = match.read("review")
+    fields = tuple(spec.matching.get("review_fields") or STEWARD_FIELDS)
+    fields = tuple(f for f in fields if f"left_{f}" in review.columns) or STEWARD_FIELDS
+    paths = write_review_workbook(
+        review, Path(store_dir) / "reports", fields=fields, run_id=run_id, unit_vi=spec.unit.vi,
+        unit_en=spec.unit.en_one,
+    )
+    step_logger().info("review workbook: %d pairs → %s", review.height, ", ".join(p.name for p in paths))
+    return [str(p) for p in paths]
 
 
 def report_step(store_dir: str, output_dir: str) -> str:
