@@ -142,13 +142,54 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
     result = dedupe_input(args.input, _dataset(args), decisions)
     write_table(result.clusters, args.output)
     if args.review:
-        from sachsong.matching.review import write_review
+        from sachsong.pipelines.oneshot import write_review_file
 
-        write_review(result.review, Path(args.review))
+        write_review_file(result.review, Path(args.review), _dataset(args), run_id="dedupe")
     if args.golden:
         write_table(result.golden, args.golden)
     describe = getattr(result, "describe", None)
     _say(describe() if describe else f"{result.clusters.height} records → {result.golden.height} golden records")
+    return 0
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    from sachsong.store.feed import read_changes
+    from sachsong.store.layout import StoreError
+    from sachsong.tableio import write_table
+
+    try:
+        changes = read_changes(Path(args.store), args.since)
+    except StoreError as error:
+        print(f"changes: {error}", file=sys.stderr)
+        return 2
+    if args.output:
+        write_table(changes, args.output)
+    counts = changes.group_by("run_id", "change").len().sort("run_id", "change")
+    for run_id, change, count in counts.iter_rows():
+        _say(f"{run_id}  {change:<16} {count}")
+    _say(f"{changes.height} changes" + (f" → {args.output}" if args.output else ""))
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from sachsong.store.decisions import record_decision
+    from sachsong.store.reader import read_current_table
+
+    spec = _dataset(args)
+    try:
+        known = read_current_table(Path(args.store), spec.records_table).get_column("record_key")
+    except Exception as error:  # no snapshot, or one from before record keys
+        print(f"decide: cannot read the live snapshot's record keys ({type(error).__name__})", file=sys.stderr)
+        return 2
+    quarantined = read_current_table(Path(args.store), "quarantine")
+    if "record_key" in quarantined.columns:
+        known = known.append(quarantined.get_column("record_key"))
+    try:
+        record_decision(Path(args.store), args.left, args.right, args.decision, args.note, known_keys=known)
+    except ValueError as error:
+        print(f"decide: {error}", file=sys.stderr)
+        return 2
+    _say("decision recorded: it applies from the next night on")
     return 0
 
 
@@ -215,6 +256,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         dask_address=args.dask,
         persons=args.persons,
         replace_newer=args.replace_newer,
+        full=args.full,
         dataset=args.dataset,
         residents_store=Path(args.residents_store) if args.residents_store else None,
     )
@@ -244,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dataset", help="the register: a name (residents, household_business, …) or a dataset folder "
         "(default: residents)"
+    )
+    run.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild from scratch: recompute every step instead of reusing the step cache (ids are kept)",
     )
     run.add_argument(
         "--residents-store",
@@ -313,6 +360,21 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: residents)"
     )
     dedupe.set_defaults(handler=cmd_dedupe)
+
+    changes = sub.add_parser("changes", help="what the nightly runs changed: persons, records, exports")
+    changes.add_argument("--store", default="var/store")
+    changes.add_argument("--since", help="a run id: only the runs published after it (default: every kept run)")
+    changes.add_argument("--output", help="write the changes (.csv or .parquet)")
+    changes.set_defaults(handler=cmd_changes)
+
+    decide = sub.add_parser("decide", help="record a steward's decision on a pair of records (by record_key)")
+    decide.add_argument("left", help="record_key of one record")
+    decide.add_argument("right", help="record_key of the other")
+    decide.add_argument("decision", help="giống / khác / chưa rõ (same / different / unsure)")
+    decide.add_argument("--store", default="var/store")
+    decide.add_argument("--note", help="the steward's note")
+    decide.add_argument("--dataset", help="the register (default: residents)")
+    decide.set_defaults(handler=cmd_decide)
 
     report = sub.add_parser("report", help="the scorecard site, Excel and JSON from the store")
     report.add_argument("--store", default="var/store")

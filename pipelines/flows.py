@@ -110,6 +110,7 @@ def province_nightly_on_dask(
     replace_newer: bool = False,
     dataset: str = "residents",
     reference_stores: dict[str, str] | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     _redact_logs()
     return run_province(
@@ -123,6 +124,7 @@ def province_nightly_on_dask(
         reference_stores={k: Path(v) for k, v in (reference_stores or {}).items()},
         run_id=run_id,
         started_at=datetime.fromisoformat(started_at),
+        full=full,
     )
 
 
@@ -138,6 +140,7 @@ def province_nightly(
     replace_newer: bool = False,
     dataset: str = "residents",
     reference_stores: dict[str, str] | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     """One province's nightly run of one register; returns a summary (run id, snapshot, report, counts). Raises
     RunFailed if not published."""
@@ -160,6 +163,7 @@ def province_nightly(
             replace_newer,
             dataset,
             {k: str(v) for k, v in stores.items()},
+            full,
         )
     return run_province(
         dataset,
@@ -170,4 +174,5 @@ def province_nightly(
         runner=PrefectRunner(),
         replace_newer=replace_newer,
         reference_stores=stores,
+        full=full,
     )

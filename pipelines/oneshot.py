@@ -75,10 +75,14 @@ def prepare_input(path: str | Path, spec: DatasetSpec | str) -> Prepared:
 
     spec = get_dataset(spec)
     raw, rejects = read_input(path, spec)
+    from sachsong.standardize.record_keys import add_record_keys
+
     isolated = run_isolating(raw, spec.standardize)
     if isolated.rejects.height:
         rejects = pl.concat([rejects, isolated.rejects], how="diagonal_relaxed")
-    return Prepared(isolated.table, rejects)
+    # Stable keys: a steward's decision on the review written from this input names records by them.
+    keyed = add_record_keys(isolated.table, spec.content_columns)
+    return Prepared(keyed.frame, rejects)
 
 
 def check_input(path: str | Path, spec: DatasetSpec | str, as_of: date, **options: Any) -> Any:
@@ -99,7 +103,35 @@ def match_standardized(standardized: pl.DataFrame, spec: DatasetSpec | str, deci
         return dedupe_standardized(standardized, decisions=decisions)
     from sachsong.matching.generic import match_records
 
+    if decisions is not None and {"left_record_key", "right_record_key"} <= set(decisions.columns):
+        from sachsong.matching.review import decision_expr
+        from sachsong.store.decisions import decisions_to_uids
+
+        decided = decisions.with_columns(decision_expr(pl.col("decision")).alias("decision")).filter(
+            pl.col("decision").is_in(["same", "different"])
+        )
+        decisions = decisions_to_uids(decided, standardized.select("row_uid", "record_key"))
     return match_records(standardized, spec.matching, decisions=decisions)
+
+
+def write_review_file(review: pl.DataFrame, path: str | Path, spec: DatasetSpec | str, run_id: str) -> Path:
+    """The review queue as the stewards' workbook (`.xlsx`, with its `.csv` beside) or a plain `.csv`/`.parquet`."""
+    from sachsong.matching.review import write_review
+    from sachsong.reports.review_workbook import STEWARD_FIELDS, write_review_workbook
+
+    spec = get_dataset(spec)
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        return write_review(review, path)
+    fields = tuple(f for f in (spec.matching.get("review_fields") or STEWARD_FIELDS) if f"left_{f}" in review.columns)
+    with tempfile.TemporaryDirectory(prefix="sachsong-review-", dir=path.parent) as scratch:
+        written = write_review_workbook(
+            review, Path(scratch), fields=fields or STEWARD_FIELDS, run_id=run_id, unit_vi=spec.unit.vi,
+            unit_en=spec.unit.en_one,
+        )
+        for made in written:
+            made.replace(path.with_suffix(made.suffix))
+    return path
 
 
 def dedupe_input(path: str | Path, spec: DatasetSpec | str, decisions: Any = None) -> Any:

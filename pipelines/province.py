@@ -325,9 +325,13 @@ def run_province(
     reference_stores: Mapping[str, Path] | None = None,
     run_id: str | None = None,
     started_at: datetime | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     """Run one province's night for one register and publish it; returns the summary. Raises RunFailed (the
-    previous snapshot stays live) when it does not publish."""
+    previous snapshot stays live) when it does not publish.
+
+    `full`: a rebuild from scratch — the step cache is emptied first, so every step recomputes; ids are still
+    mapped onto the live snapshot's, so unchanged persons keep theirs exactly as on a cached night."""
     from sachsong.store.gate import GoldenGate
     from sachsong.store.layout import make_private_store
 
@@ -361,6 +365,8 @@ def run_province(
         inputs_key = inputs.fingerprint(code)
         fields["input_fingerprint"] = inputs_key
         work = ctx.store / WORK_DIR
+        if full:
+            shutil.rmtree(work, ignore_errors=True)
         work.mkdir(mode=0o700, parents=True, exist_ok=True)
         prune_work(work)
         shutil.rmtree(ctx.store / LEGACY_RESULTS_DIR, ignore_errors=True)

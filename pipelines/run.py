@@ -71,6 +71,7 @@ def run_nightly_cli(
     replace_newer: bool = False,
     dataset: str | None = None,
     residents_store: Path | None = None,
+    full: bool = False,
 ) -> int:
     """Run the nightly flow once; 0 when a snapshot was published, 1 otherwise."""
     _quiet_environment()
@@ -110,6 +111,7 @@ def run_nightly_cli(
             replace_newer=replace_newer,
             dataset=name,
             reference_stores=references,
+            full=full,
         )
     except RunFailed as error:
         print(f"\nrun FAILED: {error}", file=sys.stderr)
