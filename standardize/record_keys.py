@@ -75,29 +75,31 @@ def sha256_hex(values: pl.Series) -> pl.Series:
     return out.cast(pl.String).alias(name)
 
 
-def _normalized(column: str) -> pl.Expr:
-    text = (
-        pl.col(column)
-        .cast(pl.String)
-        .str.normalize("NFC")
-        .str.strip_chars()
-        .str.replace_all(r"\s+", " ")
-        .str.to_lowercase()
-    )
-    return pl.when(text.str.len_bytes() > 0).then(text)
+def _text(frame: pl.DataFrame, columns: Sequence[str], *, normalize: bool, scope: bool) -> pl.Series:
+    """Each row's `columns` (after `source_id` when `scope`) packed into one unambiguous text.
 
-
-def _exact(column: str) -> pl.Expr:
-    return pl.col(column).cast(pl.String)
-
-
-def _packed(parts: Sequence[pl.Expr]) -> pl.Expr:
-    """Each part as `<length>:<text>` or `~` for missing, joined by `|`: unambiguous, so distinct tuples differ."""
+    Every part is `<length>:<text>` or `~` for missing, joined by `|`, so distinct tuples give distinct texts.
+    The normalized values are materialized before packing: an expression used three times in the packing
+    would be computed three times.
+    """
+    values = [pl.col(c).cast(pl.String).alias(f"_{i}") for i, c in enumerate(columns)]
+    parts = frame.select(*values)
+    if normalize:
+        parts = parts.select(
+            pl.col(c).str.normalize("NFC").str.strip_chars().str.replace_all(r"\s+", " ").str.to_lowercase()
+            for c in parts.columns
+        ).select(pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c) for c in parts.columns)
+    if scope:
+        parts = parts.with_columns(frame["source_id"].cast(pl.String).alias("_scope")).select(
+            "_scope", *parts.columns
+        )
     encoded = [
-        pl.when(part.is_null()).then(pl.lit("~")).otherwise(pl.format("{}:{}", part.str.len_chars(), part))
-        for part in parts
+        pl.when(pl.col(c).is_null())
+        .then(pl.lit("~"))
+        .otherwise(pl.format("{}:{}", pl.col(c).str.len_chars(), pl.col(c)))
+        for c in parts.columns
     ]
-    return pl.concat_str(encoded, separator="|")
+    return parts.select(pl.concat_str(encoded, separator="|").alias("text"))["text"]
 
 
 def content_hash(frame: pl.DataFrame, columns: Sequence[str], *, normalize: bool = False) -> pl.Series:
@@ -105,9 +107,7 @@ def content_hash(frame: pl.DataFrame, columns: Sequence[str], *, normalize: bool
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"content columns not in the frame: {', '.join(missing)}")
-    part = _normalized if normalize else _exact
-    packed = frame.select(_packed([part(c) for c in columns]).alias("content_hash"))["content_hash"]
-    return sha256_hex(packed)
+    return sha256_hex(_text(frame, columns, normalize=normalize, scope=False)).alias("content_hash")
 
 
 def add_record_keys(frame: pl.DataFrame, content_columns: Sequence[str]) -> KeyedRecords:
@@ -132,40 +132,34 @@ def add_record_keys(frame: pl.DataFrame, content_columns: Sequence[str]) -> Keye
     own_id = pl.col("record_id").is_not_null() & (
         pl.col("record_id").cast(pl.String) != positional
     ).fill_null(True)
-    work = frame.select(
-        own_id.fill_null(False).alias("_own"),
-        _packed([_exact("source_id"), _exact("record_id")]).alias("_id_text"),
-        _packed([_exact("source_id"), *(_normalized(c) for c in content_columns)]).alias("_norm_text"),
-        _packed([_exact(c) for c in content_columns]).alias("_raw_text"),
-    )
+    work = frame.select(own_id.fill_null(False).alias("_own"))
     own = work["_own"]
-    # The id text is only hashed for rows with an own id, the content for the rest (one hash each).
-    base_text = work.select(
-        pl.when(pl.col("_own")).then(pl.col("_id_text")).otherwise(pl.col("_norm_text")).alias("t")
-    )["t"]
-    base_hash = sha256_hex(base_text)
-    norm_hash = sha256_hex(work["_norm_text"]) if own.any() else base_hash
-    raw_hash = sha256_hex(work["_raw_text"])
+    # One hash per row: the id for rows with an own id, the normalized content for the rest (normalized only
+    # where it is needed).
+    base_text = _text(frame, ["record_id"], normalize=False, scope=True)
+    if not own.all():
+        content_rows = (~own).arg_true()
+        base_text = base_text.scatter(
+            content_rows, _text(frame[content_rows], content_columns, normalize=True, scope=True)
+        )
+    hashed = sha256_hex(base_text).str.slice(0, KEY_HEX)
+    keyed = work.with_columns(
+        (pl.when(pl.col("_own")).then(pl.lit("s:")).otherwise(pl.lit("c:")) + pl.lit(hashed)).alias("_key")
+    ).with_columns(pl.len().over("_key").alias("_group"))
 
-    keyed = pl.DataFrame(
-        {
-            "_own": own,
-            "_base": base_hash,
-            "_norm": norm_hash,
-            "_raw": raw_hash,
-            "source_id": frame["source_id"],
-        }
-    ).with_columns(
-        pl.when(pl.col("_own"))
-        .then(pl.lit("s:") + pl.col("_base").str.slice(0, KEY_HEX))
-        .otherwise(pl.lit("c:") + pl.col("_base").str.slice(0, KEY_HEX))
-        .alias("_key"),
-    )
-    # Number inside a key's group by content (normalized, then exact); ties are identical rows (interchangeable).
-    keyed = keyed.with_columns(
-        (pl.col("_norm") + pl.col("_raw")).rank("ordinal").over("_key").alias("_n"),
-        pl.len().over("_key").alias("_group"),
-    )
+    # Rows sharing a key (rare) are numbered by content (normalized, then exact), never by position; rows
+    # with identical content are interchangeable, so ties may fall in any order.
+    shared = keyed["_group"] > 1
+    keyed = keyed.with_columns(pl.lit(1, dtype=pl.UInt32).alias("_n"))
+    if shared.any():
+        rows = shared.arg_true()
+        subset = frame[rows]
+        order = sha256_hex(_text(subset, content_columns, normalize=True, scope=True)) + sha256_hex(
+            _text(subset, content_columns, normalize=False, scope=False)
+        )
+        numbered = keyed[rows].with_columns(order.alias("_order"))
+        numbered = numbered.select(pl.col("_order").rank("ordinal").over("_key").alias("_n"))["_n"]
+        keyed = keyed.with_columns(keyed["_n"].scatter(rows, numbered))
     record_key = (
         pl.when(pl.col("_n") > 1)
         .then(pl.format("{}#{}", pl.col("_key"), pl.col("_n")))
@@ -183,11 +177,12 @@ def add_record_keys(frame: pl.DataFrame, content_columns: Sequence[str]) -> Keye
 
 
 def _findings(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
-    row_uid = frame["row_uid"].cast(pl.Int64) if "row_uid" in frame.columns else pl.lit(None, dtype=pl.Int64)
-    rows = pl.DataFrame(
-        {"source_id": frame["source_id"].cast(pl.String), "record_id": frame["record_id"]}
+    row_uid = pl.col("row_uid").cast(pl.Int64) if "row_uid" in frame.columns else pl.lit(None, dtype=pl.Int64)
+    rows = frame.select(
+        pl.col("source_id").cast(pl.String),
+        pl.col("record_id").cast(pl.String),
+        row_uid.alias("row_uid"),
     ).with_columns(
-        row_uid if isinstance(row_uid, pl.Expr) else row_uid.alias("row_uid"),
         keys["_group"].alias("_group"),
         keys["_own"].alias("_own"),
         keys["key_kind"].alias("_kind"),

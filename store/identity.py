@@ -106,24 +106,25 @@ def _validated(frame: pl.DataFrame, name: str, needed: Sequence[str]) -> None:
 
 def _mint(members: pl.DataFrame, run_id: str, prefix: str, taken: pl.Series) -> pl.DataFrame:
     """`members` (record_key, cluster_id) of the clusters needing an id → (cluster_id, entity_id)."""
+    # Sorted once, then joined per cluster in that order (a sort inside each group costs more).
     texts = (
-        members.group_by("cluster_id")
-        .agg(pl.col("record_key").sort().str.join("\n").alias("_keys"))
+        members.sort("record_key")
+        .group_by("cluster_id")
+        .agg(pl.col("record_key").str.join("\n").alias("_keys"), pl.col("record_key").first().alias("_first"))
         .with_columns((pl.lit(run_id + "\n") + pl.col("_keys")).alias("_text"))
-        .sort("_text")
         .drop("_keys")
     )
     ids = texts.with_columns(
         (pl.lit(prefix) + sha256_hex(texts["_text"]).str.slice(0, ID_HEX)).alias("entity_id"),
         pl.lit(0, dtype=pl.Int32).alias("_counter"),
-    ).with_row_index("_i")
-    # A clash (an id issued before, or one minted twice tonight: the first by text keeps it) is hashed again
-    # with a counter. Clashes are rare, so the loop runs once in practice.
+    )
+    # A clash (an id issued before, or one minted twice tonight: the cluster with the smallest key keeps it) is
+    # hashed again with a counter. Clashes are rare, so the loop runs once in practice.
     while True:
         clash = ids.select(
             (
                 pl.col("entity_id").is_in(taken.implode())
-                | (pl.col("_i") != pl.col("_i").min().over("entity_id"))
+                | (pl.col("_first") != pl.col("_first").min().over("entity_id"))
             ).alias("clash")
         )["clash"]
         if not clash.any():
@@ -173,18 +174,31 @@ def assign_entity_ids(
         .group_by("entity_id", "cluster_id")
         .agg(pl.len().alias("n"), pl.col("record_key").min().alias("min_key"))
     )
-    homes = overlap.sort(["entity_id", "n", "min_key"], descending=[False, True, False]).unique(
-        "entity_id", keep="first"
+    # Most ids overlap one cluster and most clusters are the home of one id: only the contested rows are sorted.
+    contested = pl.len().over("entity_id") > 1
+    homes = pl.concat(
+        [
+            overlap.filter(~contested),
+            overlap.filter(contested)
+            .sort(["entity_id", "n", "min_key"], descending=[False, True, False])
+            .unique("entity_id", keep="first"),
+        ]
     )
     # 2–3. Each cluster keeps the previous id whose home it is; several → the survivor, the others merged.
-    ranked = (
-        homes.join(order, on="entity_id", how="left")
-        .sort(
-            ["cluster_id", "n", "_issue", "entity_id"],
-            descending=[False, True, False, False],
-            nulls_last=True,
-        )
-        .with_columns(pl.col("entity_id").first().over("cluster_id").alias("survivor"))
+    contested = pl.len().over("cluster_id") > 1
+    ranked = pl.concat(
+        [
+            homes.filter(~contested).with_columns(pl.col("entity_id").alias("survivor")),
+            homes.filter(contested)
+            .join(order, on="entity_id", how="left")
+            .sort(
+                ["cluster_id", "n", "_issue", "entity_id"],
+                descending=[False, True, False, False],
+                nulls_last=True,
+            )
+            .with_columns(pl.col("entity_id").first().over("cluster_id").alias("survivor"))
+            .drop("_issue"),
+        ]
     )
     kept = ranked.filter(pl.col("entity_id") == pl.col("survivor")).select("cluster_id", "entity_id")
     merged = ranked.filter(pl.col("entity_id") != pl.col("survivor")).select(

@@ -340,3 +340,18 @@ def test_property_ids_persist_deterministically_and_are_never_reused(nights: lis
             resolved = resolve_id(whole, old)
             assert resolved is None or resolved in set(ids.values()) | set(result.dormant)
         previous, issued = result.next_previous(), result.issued
+
+
+def test_clashing_hashes_are_rehashed_deterministically(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ids cut to two hex digits, 60 clusters clash among themselves and with issued ids."""
+    import sachsong.store.identity as identity
+
+    monkeypatch.setattr(identity, "ID_HEX", 2)
+    clusters = [[f"k{i:03d}", f"k{i:03d}b"] for i in range(60)]
+    taken = pl.Series([f"P{i:02x}" for i in range(0, 256, 3)])  # a third of the space issued already
+    one = assign_entity_ids(_night(clusters, seed=1), None, run_id="r1", issued=taken)
+    two = assign_entity_ids(_night(clusters, seed=2), None, run_id="r1", issued=taken)
+    ids = _ids(one)
+    assert ids == _ids(two)
+    assert len(set(ids.values())) == 60
+    assert set(ids.values()).isdisjoint(taken)
