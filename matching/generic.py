@@ -183,6 +183,9 @@ def _fail(path: str, problem: str) -> ValueError:
 def _mapping(value: Any, path: str, allowed: Collection[str]) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise _fail(path, f"expected a mapping, got {type(value).__name__}")
+    if True in value and "on" in allowed and "on" not in value:
+        # YAML 1.1 (PyYAML) reads an unquoted `on:` key as the Boolean true.
+        value = {("on" if k is True else k): v for k, v in value.items()}
     unknown = [str(k) for k in value if k not in allowed]
     if unknown:
         raise _fail(f"{path}.{unknown[0]}", f"unknown key (known: {', '.join(allowed)})")

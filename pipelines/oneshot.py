@@ -111,7 +111,7 @@ def match_standardized(standardized: pl.DataFrame, spec: DatasetSpec | str, deci
             pl.col("decision").is_in(["same", "different"])
         )
         decisions = decisions_to_uids(decided, standardized.select("row_uid", "record_key"))
-    return match_records(standardized, spec.matching, decisions=decisions)
+    return match_records(standardized, spec.matching_settings, decisions=decisions)
 
 
 def write_review_file(review: pl.DataFrame, path: str | Path, spec: DatasetSpec | str, run_id: str) -> Path:

@@ -618,7 +618,7 @@ def match_step(
                 if decided is not None and decided.height
                 else None
             )
-            result = match_records(records, spec.matching, publishable=PUBLISHABLE, decisions=pairs)
+            result = match_records(records, spec.matching_settings, publishable=PUBLISHABLE, decisions=pairs)
         clusters = result.clusters
         findings = cluster_findings(clusters, as_of, spec.rules or spec.name)
         if not findings.height and getattr(result, "findings", None) is not None:

@@ -125,6 +125,12 @@ class DatasetSpec:
         return self.name
 
     @property
+    def matching_settings(self) -> dict[str, Any]:
+        """The engine's settings: the `matching:` block without what the pipeline itself reads (`anchors`: the
+        columns that carry an entity's id over when none of its records is shared with last night)."""
+        return {k: v for k, v in self.matching.items() if k not in ("anchors",)}
+
+    @property
     def matching_engine(self) -> str:
         return str(self.matching.get("engine", "rules"))
 
@@ -255,9 +261,18 @@ def _resolve_callable(folder: Path, name: str, reference: str, where: str) -> An
     else:
         module = importlib.import_module(module_ref)
     try:
-        return getattr(module, attr)
+        found = getattr(module, attr)
     except AttributeError:
         raise _fail(folder, where, f"'{module_ref}' has no '{attr}'") from None
+    if module_ref.endswith(".py") or not callable(found):
+        return found
+
+    # A function of an installed module is looked up when called, so it is the module's current one.
+    def late(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module_ref), attr)(*args, **kwargs)
+
+    late.__name__ = late.__qualname__ = attr
+    return late
 
 
 def _column(folder: Path, where: str, entry: Any) -> tuple[pl.DataType, pa.Column, str | None]:
