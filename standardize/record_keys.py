@@ -13,10 +13,13 @@
   the row's position. Leave positional or volatile columns out of `content_columns` (`record_id`, `source_row`,
   `source_file` are refused; `updated_at` is best left out: a re-export may refresh it).
 
-Collisions: rows of one source sharing a key (a repeated own id, or identical content) keep the bare key for the
-first and get ``#2``, ``#3``… for the others, in the order of their content hash (normalized, then exact), so the
-numbering does not depend on row positions; rows whose content is identical are interchangeable. Every row of
-such a group gets a finding `record_key_duplicate` (criterion clean, warning): the steward sees all rows involved.
+Collisions: rows of one source sharing a key. A repeated own id: each of its rows gets ``#`` + the first 8 hex
+digits of its normalized content's hash (numbering them ``#2``, ``#3`` in content order would move a key to
+another record, and so a person id to another person, whenever one of them is edited or a new row with that id
+sorts first). Identical content (rows of a source without ids, or rows repeating both id and content): the first
+keeps the key, the others get ``#2``, ``#3``… in the order of their exact content's hash, never their position;
+such rows are interchangeable. Every row of such a group gets a finding `record_key_duplicate` (criterion
+clean, warning): the steward sees all rows involved.
 
 Sources without ids: a source none of whose rows carries an own id gets one dataset-level finding
 `source_without_ids` (row_uid null, source_id set; the scorecard spreads it over that source's records). Its
@@ -38,6 +41,7 @@ import polars as pl
 from sachsong.schema import FINDING_SCHEMA
 
 KEY_HEX = 32  # 128 bits of SHA-256: collisions between distinct records are not a practical concern
+DUPLICATE_HEX = 8  # tells apart the rows sharing one own id
 POSITIONAL_COLUMNS = ("record_id", "source_row", "source_file", "row_uid")
 
 
@@ -154,12 +158,20 @@ def add_record_keys(frame: pl.DataFrame, content_columns: Sequence[str]) -> Keye
     if shared.any():
         rows = shared.arg_true()
         subset = frame[rows]
-        order = sha256_hex(_text(subset, content_columns, normalize=True, scope=True)) + sha256_hex(
-            _text(subset, content_columns, normalize=False, scope=False)
+        content = sha256_hex(_text(subset, content_columns, normalize=True, scope=True))
+        exact = sha256_hex(_text(subset, content_columns, normalize=False, scope=False))
+        numbered = keyed[rows].with_columns(content.alias("_content"), exact.alias("_exact"))
+        # A repeated own id: each row's key carries its content's hash, so an edit or a new row under the same
+        # id never moves a key to another record. Identical content (a repeated row): numbered #2, #3.
+        numbered = numbered.with_columns(
+            pl.when(pl.col("_own"))
+            .then(pl.format("{}#{}", pl.col("_key"), pl.col("_content").str.slice(0, DUPLICATE_HEX)))
+            .otherwise(pl.col("_key"))
+            .alias("_key")
+        ).with_columns((pl.col("_content") + pl.col("_exact")).rank("ordinal").over("_key").alias("_n"))
+        keyed = keyed.with_columns(
+            keyed["_key"].scatter(rows, numbered["_key"]), keyed["_n"].scatter(rows, numbered["_n"])
         )
-        numbered = keyed[rows].with_columns(order.alias("_order"))
-        numbered = numbered.select(pl.col("_order").rank("ordinal").over("_key").alias("_n"))["_n"]
-        keyed = keyed.with_columns(keyed["_n"].scatter(rows, numbered))
     record_key = (
         pl.when(pl.col("_n") > 1)
         .then(pl.format("{}#{}", pl.col("_key"), pl.col("_n")))
@@ -198,7 +210,7 @@ def _findings(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("_own"))
         .then(
             pl.format(
-                "source {}: {} rows share one record id; their keys are numbered #2, #3… by content",
+                "source {}: {} rows share one record id; each key carries a hash of its row's content",
                 pl.col("source_id"),
                 pl.col("_group"),
             )

@@ -150,9 +150,12 @@ def test_duplicates_numbered_by_content_and_reported() -> None:
     keyed = add_record_keys(table, CONTENT)
     keys = keyed.frame["record_key"]
     assert keys.n_unique() == 8
+    # The repeated id: one base, each row's key carrying its own content hash.
     base = keys[0].split("#")[0]
-    assert sorted(keys.head(3).to_list()) == [base, f"{base}#2", f"{base}#3"]
-    assert sorted(keys.slice(4, 3).str.replace(r"#\d+$", "").unique().to_list()) == [keys[4].split("#")[0]]
+    assert keys.head(3).str.contains(rf"^{base}#[0-9a-f]{{8}}$").all()
+    # The identical rows: the key, then #2, #3.
+    same = keys[4]
+    assert sorted(keys.slice(4, 3).to_list()) == [same, f"{same}#2", f"{same}#3"]
 
     dup = keyed.findings.filter(pl.col("rule_id") == "record_key_duplicate")
     assert sorted(dup["row_uid"].to_list()) == [0, 1, 2, 4, 5, 6]
@@ -166,6 +169,21 @@ def test_duplicates_numbered_by_content_and_reported() -> None:
     by_person = dict(zip(table["full_name"] + table["citizen_id"], keys, strict=True))
     again_by_person = dict(zip(again["full_name"] + again["citizen_id"], again["record_key"], strict=True))
     assert by_person == again_by_person
+
+
+def test_editing_or_adding_a_row_under_a_repeated_id_moves_no_key() -> None:
+    people = _people(4, seed=12)
+    before = add_record_keys(_table(_export("xa_a", people[:2], ["A1", "A1"])), CONTENT).frame
+    edited = [dict(people[0], phone="0911111111"), people[1]]
+    added = [people[2], people[0], people[1]]
+    for rows, ids in ((edited, ["A1", "A1"]), (added, ["A1", "A1", "A1"])):
+        after = add_record_keys(_table(_export("xa_a", rows, ids)), CONTENT).frame
+        old = dict(zip(before["citizen_id"], before["record_key"], strict=True))
+        new = dict(zip(after["citizen_id"], after["record_key"], strict=True))
+        # The rows not edited keep their keys; no key now names another person's row.
+        assert new[people[1]["citizen_id"]] == old[people[1]["citizen_id"]]
+        for citizen, key in new.items():
+            assert key not in old.values() or old.get(citizen) == key
 
 
 def test_source_without_ids_is_one_dataset_finding_partial_ids_are_row_findings() -> None:
