@@ -6,6 +6,8 @@ import random
 from dataclasses import dataclass
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sachsong.standardize.record_keys import add_record_keys, content_hash
 from sachsong.store.changes import CHANGE_SCHEMA, CHANGES, MISSING_EXPORT_DETAIL, change_feed
@@ -294,3 +296,47 @@ def test_hash_only_records_and_named_entity_column() -> None:
         ("record_changed", "P2", "k2", None),
         ("record_removed", "P1", "k1", "removed from its export"),
     ]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    before=st.dictionaries(
+        st.sampled_from([f"s:{i}" for i in range(12)]), st.sampled_from(["An", "Bình", None])
+    ),
+    after=st.dictionaries(
+        st.sampled_from([f"s:{i}" for i in range(12)]), st.sampled_from(["An", "Bình", None])
+    ),
+)
+def test_property_record_changes_are_exactly_the_set_differences(before: dict, after: dict) -> None:
+    def frame(records: dict) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "record_key": list(records),
+                "entity_id": [f"P{k}" for k in records],
+                "source_file": ["x.csv"] * len(records),
+                "full_name": list(records.values()),
+            },
+            schema={
+                "record_key": pl.String,
+                "entity_id": pl.String,
+                "source_file": pl.String,
+                "full_name": pl.String,
+            },
+        )
+
+    golden = pl.DataFrame(schema={"entity_id": pl.String})
+    feed = change_feed(frame(before), frame(after), golden, golden, _events([]), run_id="r")
+    got = {
+        c: set(feed.filter(pl.col("change") == c)["record_key"])
+        for c in ("record_added", "record_removed", "record_changed")
+    }
+    assert got["record_added"] == set(after) - set(before)
+    assert got["record_removed"] == set(before) - set(after)
+    assert got["record_changed"] == {k for k in set(before) & set(after) if before[k] != after[k]}
+    assert set(feed["change"]) <= {
+        "record_added",
+        "record_removed",
+        "record_changed",
+        "export_added",
+        "export_missing",
+    }
