@@ -504,10 +504,17 @@ def _render(records: pl.DataFrame, ref: ProvinceCommunes, as_of: date) -> pl.Dat
             .otherwise(shop_shown)
         )
     records, shop_shown = _stage(records, shop_shown, "_shop_shown")
+    # Some registers write the brand alone ("Lan" for "Tạp hóa Lan").
+    brand_only = (pl.col("slot") > 0) & (pl.col("u_shop_variant") > 0.95)
     records = records.with_columns(
-        pl.concat_str(
-            shop_shown, pl.col("business_name_clean").str.slice(pl.col("shop_word").str.len_chars())
-        ).alias("_bn")
+        pl.when(brand_only)
+        .then(pl.col("business_name_clean").str.slice(pl.col("shop_word").str.len_chars() + 1))
+        .otherwise(
+            pl.concat_str(
+                shop_shown, pl.col("business_name_clean").str.slice(pl.col("shop_word").str.len_chars())
+            )
+        )
+        .alias("_bn")
     )
     bn = pl.col("_bn")
     records, bn = _stage(
@@ -544,6 +551,11 @@ def _render(records: pl.DataFrame, ref: ProvinceCommunes, as_of: date) -> pl.Dat
         "_on",
     )
     records, on = _stage(records, pl.when(pl.col("file_new_tone")).then(_new_tone(on)).otherwise(on), "_on")
+    male = pl.col("cccd").str.slice(3, 1).cast(pl.Int32) % 2 == 0
+    honorific = pl.when(male).then(pl.lit("Ông ")).otherwise(pl.lit("Bà "))
+    records, on = _stage(
+        records, pl.when(pl.col("u_tone") > 0.97).then(pl.concat_str(honorific, on)).otherwise(on), "_on"
+    )
     records, on = _stage(
         records,
         pl.when(upper_file | (pl.col("u_upper") > 0.94)).then(on.str.to_uppercase()).otherwise(on),
@@ -598,11 +610,24 @@ def _render(records: pl.DataFrame, ref: ProvinceCommunes, as_of: date) -> pl.Dat
         base.str.slice(0, 9),
         ((base.str.slice(9, 1).cast(pl.Int64) + pl.col("wrong_check")) % 10).cast(pl.String),
     )
+    # A register that re-registered the business under its owner's personal id (since 1 July 2025) shows that.
+    migrated = (
+        (pl.col("slot") > 0)
+        & ~pl.col("personal_tax")
+        & ~is_branch
+        & (pl.col("u_tax_form") > 0.92)
+        & ~error.is_in(["mst_check_digit", "tax_code_digits_lost"])
+    )
     records, tax_shown = _stage(
         records,
-        pl.when(error == "mst_check_digit").then(pl.concat_str(wrong, tax.str.slice(10))).otherwise(tax),
+        pl.when(error == "mst_check_digit")
+        .then(pl.concat_str(wrong, tax.str.slice(10)))
+        .when(migrated)
+        .then(pl.col("cccd"))
+        .otherwise(tax),
         "_tax",
     )
+    records = records.with_columns(pl.col("_tax").alias("tax_code_written"))
     digits_only = tax_shown.str.replace("-", "")
     formatted = (
         pl.when(is_branch & (pl.col("u_tax_form") < 0.3))
@@ -620,7 +645,12 @@ def _render(records: pl.DataFrame, ref: ProvinceCommunes, as_of: date) -> pl.Dat
     # Excel reads the code as a number: its leading zeros go, and some cells show it in scientific notation with
     # every digit (8.100233482E+09), or with too few (8,10E+09: the digits are lost, the injected error).
     excel = pl.col("excel_damaged") & ~is_branch
-    number = tax_shown.str.strip_chars_start("0")
+    # (a personal id of a 00x province would come out with 10 digits, an MST's length: that office typed it as text)
+    number = (
+        pl.when(tax_shown.str.starts_with("00"))
+        .then(tax_shown)
+        .otherwise(tax_shown.str.strip_chars_start("0"))
+    )
     sci = pl.concat_str(
         number.str.slice(0, 1),
         pl.lit("."),
@@ -893,6 +923,7 @@ def write_household_business_demo(
         pl.col("full_name").alias("owner_name_clean"),
         pl.col("cccd").alias("owner_cccd_clean"),
         "tax_code_clean",
+        "tax_code_written",
         "vsic_clean",
         "phone_clean",
         "address_clean",

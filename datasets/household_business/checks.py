@@ -29,19 +29,27 @@ def _register(name: str, **options: object) -> Callable[[Callable], Callable]:
     return decorate
 
 
-@_register("closed_business_updated", columns=("tax_code_std", "status_code", "updated_ts"))
+@_register(
+    "closed_business_updated",
+    columns=("tax_code_std", "tax_code_mst", "owner_id_key", "status_code", "updated_ts"),
+)
 def closed_business_updated(frame: pl.DataFrame, ctx: CheckContext) -> tuple[pl.Expr, pl.Expr]:
-    """Active or suspended, updated after the earliest closure another record of the same tax code shows.
+    """Active or suspended, updated after the earliest closure another record of the same business shows.
 
-    Value: the closure date (not personal). A closure and an update within `grace_days` (param, default 1) are
-    the same event written twice, not an update after closing.
+    Records of one business share their tax code; a record whose tax code is no MST (the owner's personal id
+    since 2025, or none) is matched to a closure by its owner's identity instead. An MST record is not: a branch
+    location (its own -00N suffix) lives on when the owner's main shop closes. Value: the closure date (not
+    personal). A closure and an update within `grace_days` (param, default 1) are the same event written twice.
     """
     grace = pl.duration(days=int(ctx.params.get("grace_days", 1)))
-    closed_at = pl.col("updated_ts").filter(pl.col("status_code") == "closed").min().over("tax_code_std")
+    closed = pl.col("updated_ts").filter(pl.col("status_code") == "closed")
+    by_tax = pl.when(pl.col("tax_code_std").is_not_null()).then(closed.min().over("tax_code_std"))
+    by_owner = pl.when(pl.col("tax_code_mst").is_null() & pl.col("owner_id_key").is_not_null()).then(
+        closed.min().over("owner_id_key")
+    )
+    closed_at = pl.coalesce(by_tax, by_owner)
     fired = (
-        pl.col("tax_code_std").is_not_null()
-        & pl.col("status_code").is_in(["active", "suspended"])
-        & (pl.col("updated_ts") > closed_at + grace)
+        pl.col("status_code").is_in(["active", "suspended"]) & (pl.col("updated_ts") > closed_at + grace)
     ).fill_null(False)
     return fired, closed_at.dt.date().cast(pl.String)
 

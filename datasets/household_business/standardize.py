@@ -75,6 +75,9 @@ STANDARD_COLUMNS: dict[str, pl.DataType] = {
     "tax_code_base": pl.String(),
     "tax_code_kind": pl.String(),
     "tax_code_status": pl.String(),
+    "tax_code_mst": pl.String(),
+    "tax_code_branch": pl.String(),
+    "owner_id_key": pl.String(),
     "vsic_code": pl.String(),
     "vsic_codes": pl.List(pl.String()),
     "vsic_status": pl.String(),
@@ -530,6 +533,21 @@ def standardize_household_business(
         _flags_dob=pl.col("_flags_dob").str.replace_all("dob:", "registered_on:"),
     ).rename({"dob": "registered_date", "dob_status": "registered_status"})
     frame = frame.drop("updated_ts_month_first", "dob_precision", "dob_order")
+    # Matching keys: the MST (10 or 10-3 digits) apart from a personal id used as tax code, and the owner's
+    # identity from either column (a register that moved to personal-id tax codes may hold no CCCD column).
+    frame = frame.with_columns(
+        tax_code_mst=pl.when(pl.col("tax_code_kind").is_in(["mst10", "branch"])).then(pl.col("tax_code_std")),
+        # the location under an MST: "000" for the business itself, its 3-digit suffix for a branch
+        tax_code_branch=pl.when(pl.col("tax_code_kind") == "mst10")
+        .then(pl.lit("000"))
+        .when(pl.col("tax_code_kind") == "branch")
+        .then(pl.col("tax_code_std").str.slice(11, 3)),
+        owner_id_key=pl.coalesce(
+            "owner_cccd",
+            pl.when(pl.col("tax_code_kind") == "personal_id").then(pl.col("tax_code_std")),
+            "owner_cmnd",
+        ),
+    )
     frame = _collect_tokens(frame)
 
     if address_resolver is None:
