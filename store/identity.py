@@ -245,8 +245,10 @@ def assign_entity_ids(
     minted = _mint(cur.join(needing, on="cluster_id", how="semi"), run_id, prefix, taken)
     assigned = pl.concat([claimed, minted])
 
-    records = current.with_columns(pl.col("cluster_id").cast(pl.String)).join(
-        assigned, on="cluster_id", how="left", maintain_order="left"
+    records = (
+        current.drop("entity_id", strict=False)
+        .with_columns(pl.col("cluster_id").cast(pl.String))
+        .join(assigned, on="cluster_id", how="left", maintain_order="left")
     )
 
     # 6. Held records of missing exports; their id resolved through tonight's merges.
