@@ -28,6 +28,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 KINDS = ("mst_checkdigit", "vsic_invalid", "future_date")
+REUSE = False
 # rule ids are matched to kinds by words in the id and the rule's description from `rules list`; print what matched
 KIND_PATTERNS = {
     "mst_checkdigit": [r"(mst|tax).*(check|digit|valid)", r"(check|digit).*(mst|tax)"],
@@ -100,55 +101,51 @@ def load_truth(data: Path):
     return truth
 
 
+def _fold(s) -> str:
+    s = unicodedata.normalize("NFD", nfc(s).replace("đ", "d").replace("Đ", "D"))
+    return " ".join("".join(c for c in s if unicodedata.category(c) != "Mn").casefold().split())
+
+
 def align_raw(raw, truth) -> tuple[dict[str, str], dict]:
-    """record_id of the raw table → truth key (file:row), from the lineage columns, trying row conventions."""
+    """record_id of a table with lineage → truth key (file:row).
+
+    Within each file both sides are in row order; rows are paired in order by the folded business name (or, failing
+    that, by the MST digits), skipping rows one side lacks (template rows, rejects) — so the table's own row
+    numbering convention does not matter."""
     cols = raw.columns
     fcol = next((c for c in ("source_file", "file", "source_path") if c in cols), None)
     rcol = next((c for c in ("source_row", "row", "source_line") if c in cols), None)
     if fcol is None or rcol is None:
-        raise SystemExit(f"raw table has no lineage columns (file, row): {cols}")
+        raise SystemExit(f"table has no lineage columns (file, row): {cols}")
     by_file = defaultdict(list)
     for t in truth:
         by_file[t["file"]].append(t)
-    conventions = {
-        "physical_row": lambda t: int(t["row"]),
-        "data_index0": lambda t: int(t["data_index"]),
-        "data_index1": lambda t: int(t["data_index"]) + 1,
-        "physical_row-1": lambda t: int(t["row"]) - 1,
-    }
-    rows = raw.select([c for c in ("record_id", fcol, rcol, "business_name") if c in cols]).to_dicts()
+    rows = raw.select([c for c in ("record_id", fcol, rcol, "business_name", "tax_code") if c in cols]).to_dicts()
     raw_by_file = defaultdict(list)
     for r in rows:
         raw_by_file[Path(str(r[fcol])).name].append(r)
-    scores: dict[str, dict[str, int]] = {}
-    for fname, recs in raw_by_file.items():
-        scores[fname] = {}
-        for cname, conv in conventions.items():
-            pos = {conv(t): t for t in by_file.get(fname, [])}
-            scores[fname][cname] = sum(
-                1 for r in recs if r[rcol] is not None and str(r[rcol]).lstrip("-").isdigit()
-                and (t := pos.get(int(r[rcol]))) is not None
-                and nfc(r.get("business_name")).casefold() == nfc(t["written_business_name"]).casefold())
-    total = Counter()
-    for fs in scores.values():
-        total.update(fs)
-    best_global = total.most_common(1)[0][0] if total else "physical_row"
     mapping: dict[str, str] = {}
     chosen = {}
+
+    def digits(x) -> str:
+        return "".join(ch for ch in str(x or "") if ch.isdigit())
+
     for fname, recs in raw_by_file.items():
-        fs = scores[fname]
-        best = max(fs, key=fs.get)
-        if fs[best] < 0.3 * len(recs):
-            best = best_global
-        chosen[fname] = (best, fs[best], len(recs))
-        pos = {conventions[best](t): t for t in by_file.get(fname, [])}
+        recs.sort(key=lambda r: (int(r[rcol]) if str(r[rcol]).lstrip("-").isdigit() else 10**9))
+        tr = sorted(by_file.get(fname, []), key=lambda t: int(t["row"]))
+        j = 0
+        matched = 0
         for r in recs:
-            try:
-                t = pos.get(int(r[rcol]))
-            except (TypeError, ValueError):
-                t = None
-            if t is not None:
-                mapping[str(r["record_id"])] = t["key"]
+            name, tax = _fold(r.get("business_name")), digits(r.get("tax_code"))
+            for k in range(j, min(j + 8, len(tr))):
+                t = tr[k]
+                if (name and name == _fold(t["written_business_name"])) or (
+                        tax and len(tax) >= 9 and tax == digits(t["written_tax_code"]) and not name):
+                    mapping[str(r["record_id"])] = t["key"]
+                    matched += 1
+                    j = k + 1
+                    break
+        chosen[fname] = ("aligned by name in row order", matched, len(recs))
     return mapping, chosen
 
 
@@ -233,7 +230,14 @@ def score_clusters(clusters, rid_to_key: dict[str, str], truth, cluster_col: str
 
 
 def _pair_kind(ta, tb) -> str:
-    return f"different businesses ({ta['file'] == tb['file'] and 'same file' or 'two files'})"
+    """Why two different businesses may look alike (from the truth's relations, no values)."""
+    if ta.get("owner_id") and ta.get("owner_id") == tb.get("owner_id"):
+        return "same owner, two branches (MST-001/-002)"
+    if ta.get("address_id") and ta.get("address_id") == tb.get("address_id"):
+        return "spouses at one address"
+    if ta.get("shop_brand") and ta.get("shop_brand") == tb.get("shop_brand"):
+        return "same shop word + brand, other owner"
+    return "unrelated (" + ("same file" if ta["file"] == tb["file"] else "two files") + ")"
 
 
 # ------------------------------------------------------------------ paths ------------------------------------------
@@ -244,6 +248,10 @@ def run_ingest_path(exe, data, work, as_of, log, rules, truth):
     takes_dir = bool(m and (m.group(1).lower() in ("dir", "directory", "folder", "sources")
                             or re.search(r"folder|directory", m.group(2), re.I)))
     ingest_help = help_text(exe, "ingest")
+    if "--dataset" not in ingest_help and not takes_dir:
+        print("ingest: `sachsong ingest` has no --dataset option and check takes a file: skipped (the run path "
+              "covers ingest)")
+        return None
     raw = work / "raw.parquet"
     cmd = [exe, "ingest", str(exports), "--output", str(raw), "--rejects", str(work / "rejects.csv")]
     if "--dataset" in ingest_help:
@@ -295,7 +303,7 @@ def score_path(exe, name, src, work, as_of, log, rules, truth, rid_to_key):
     return res
 
 
-def run_store_path(exe, data, work, as_of, log, truth):
+def run_store_path(exe, data, work, as_of, log, rules, truth):
     run_help = help_text(exe, "run")
     if "--dataset" not in run_help:
         print("run: no --dataset option; skipped")
@@ -305,30 +313,51 @@ def run_store_path(exe, data, work, as_of, log, truth):
            "--as-of", as_of, "--province", "44", "--replace-newer"]
     if "--replace-newer" not in run_help:
         cmd.remove("--replace-newer")
-    rc = sh(cmd, log)
+    reuse = REUSE and (store / "snapshots").exists()
+    rc = 0 if reuse else sh(cmd, log)
+    if reuse:
+        print("run: reusing the store of an earlier run: " + " ".join(cmd))
     res = {"path": "run", "exit": rc}
     if rc:
         return res
     import polars as pl
 
-    tables = {}
-    for p in store.rglob("*.parquet"):
-        tables.setdefault(p.stem, []).append(p)
-    res["tables"] = sorted(tables)
-    recs = [p for p in store.rglob("*.parquet") if "household_business_records" in str(p)]
-    gold = [p for p in store.rglob("*.parquet") if "household_business_golden" in str(p)]
-    # only the live snapshot: pick the newest files
-    if recs:
-        df = pl.read_parquet(max(recs, key=lambda p: p.stat().st_mtime))
-        res["records_rows"] = df.height
-        res["records_columns"] = df.columns
-        if {"source_file", "source_row", "cluster_id"} <= set(df.columns):
-            df2 = df.with_columns(pl.col("record_id").cast(pl.Utf8)) if "record_id" in df.columns else \
-                df.with_row_index("record_id").with_columns(pl.col("record_id").cast(pl.Utf8))
-            rid_to_key, _ = align_raw(df2, truth)
-            res["dedupe"] = score_clusters(df2, rid_to_key, truth)
-    if gold:
-        res["golden_rows"] = pl.read_parquet(max(gold, key=lambda p: p.stat().st_mtime)).height
+    snaps = sorted((store / "snapshots").glob("*/parquet")) if (store / "snapshots").exists() else []
+    pq = snaps[-1] if snaps else store
+    res["tables"] = sorted(p.stem for p in pq.glob("*.parquet"))
+
+    def table(name):
+        p = pq / f"{name}.parquet"
+        return pl.read_parquet(p) if p.exists() else None
+
+    recs, quar, gold, fnd = (table("household_business_records"), table("quarantine"),
+                             table("household_business_golden"), table("findings"))
+    if recs is None:
+        print(f"run: no household_business_records in {pq}")
+        return res
+    res["records_rows"] = recs.height
+    res["quarantine_rows"] = quar.height if quar is not None else 0
+    res["golden_rows"] = gold.height if gold is not None else None
+    idcol = "business_id" if "business_id" in recs.columns else "cluster_id"
+    keep = ["record_id", "source_file", "source_row", "business_name", "tax_code", idcol]
+    both = recs.select(keep).with_columns(pl.col("record_id").cast(pl.Utf8), pl.col(idcol).cast(pl.Utf8))
+    if quar is not None and idcol in quar.columns:
+        both = pl.concat([both, quar.select(keep).with_columns(pl.col("record_id").cast(pl.Utf8),
+                                                              pl.col(idcol).cast(pl.Utf8))])
+    rid_to_key, chosen = align_raw(both, truth)
+    res["aligned"] = f"{len(rid_to_key)}/{both.height}"
+    print(f"run: {recs.height} published + {res['quarantine_rows']} quarantined of {len(truth)} truth records; "
+          f"aligned {len(rid_to_key)}; per file " + "; ".join(f"{f} {c[1]}/{c[2]}" for f, c in sorted(chosen.items())))
+    sf = table("source_files")
+    if sf is not None:
+        for r in sf.to_dicts():
+            if r.get("notes") and ("extra columns" in str(r["notes"])) and str(r["notes"]).count("'") > 2:
+                print(f"  {r['source_file']}: {r['notes']}")
+    res["dedupe"] = score_clusters(both, rid_to_key, truth, cluster_col=idcol)
+    if fnd is not None:
+        present = set(rid_to_key.values())
+        res["findings"], res["unmapped_findings"] = score_findings(fnd, rid_to_key, truth, rules, present)
+        res["rule_counts"] = Counter(fnd["rule_id"].to_list()).most_common()
     res["true_businesses"] = len({t["business_id"] for t in truth})
     return res
 
@@ -360,16 +389,17 @@ def report(results, truth, targets=(0.98, 0.98), max_list=12):
                   f"{fmt(d['precision']):>9s}  F1={fmt(d['f1'])} {'ok' if hit else 'MISS'} (F1≥{targets[1]}); "
                   f"records {d['records']}/{d['truth_records']}, recall over all truth pairs {fmt(d['recall_all'])}")
         if res["path"] == "run":
-            print(f"run     exit {res.get('exit')}, tables {res.get('tables')}, records "
-                  f"{res.get('records_rows')}, golden {res.get('golden_rows')} (true businesses "
-                  f"{res.get('true_businesses')})")
+            print(f"run     exit {res.get('exit')}: published {res.get('records_rows')}, quarantined "
+                  f"{res.get('quarantine_rows')}, golden {res.get('golden_rows')} (true businesses "
+                  f"{res.get('true_businesses')}), aligned to truth {res.get('aligned')}")
     for res in results:
         if not res:
             continue
         for kind, m in (res.get("findings") or {}).items():
             if m["misses"]:
                 print(f"\n[{res['path']}] {kind}: {len(m['misses'])} missed (file/row/why/damage tags); by file: "
-                      + json.dumps(Counter(x[0] for x in m["misses"])))
+                      + json.dumps(Counter(x[0] for x in m["misses"])) + "; by why/tags: "
+                      + json.dumps(Counter(f"{x[2]} [{x[3]}]" for x in m["misses"]).most_common(12), ensure_ascii=False))
                 for x in m["misses"][:max_list]:
                     print("   ", " | ".join(x))
             if m["false_alarms"]:
@@ -398,7 +428,10 @@ def main() -> None:
     ap.add_argument("--as-of", default=None, help="default: the as-of the data was generated for")
     ap.add_argument("--rule-map", default=None, help="kind=rule_id,... added to the automatic mapping")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--reuse-store", action="store_true", help="score the store of an earlier run, do not run")
     a = ap.parse_args()
+    global REUSE
+    REUSE = a.reuse_store
     data = Path(a.data)
     work = Path(a.work) if a.work else data / "eval"
     work.mkdir(parents=True, exist_ok=True)
@@ -418,7 +451,7 @@ def main() -> None:
     if "direct" in paths:
         results.append(run_direct_path(a.sachsong, data, work, as_of, log, rules, truth))
     if "run" in paths:
-        results.append(run_store_path(a.sachsong, data, work, as_of, log, truth))
+        results.append(run_store_path(a.sachsong, data, work, as_of, log, rules, truth))
     ok = report(results, truth)
     if a.json:
         slim = [{k: v for k, v in (r or {}).items() if k not in ("rule_counts",)} for r in results]

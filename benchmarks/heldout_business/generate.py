@@ -212,7 +212,7 @@ def make_person(rng: random.Random, used_cccd: set[str]) -> dict:
             used_cccd.add(cccd)
             break
     phone = rng.choice(["09", "03", "08", "07", "05"]) + "".join(rng.choice("0123456789") for _ in range(8))
-    return {"owner_name": name, "female": female, "cccd": cccd, "phone": phone}
+    return {"owner_name": name, "female": female, "cccd": cccd, "phone": phone, "owner_id": f"P{len(used_cccd):05d}"}
 
 
 def make_address(rng: random.Random, commune: tuple) -> dict:
@@ -341,14 +341,15 @@ def generate(out: Path, n_businesses: int, seed: int, as_of: dt.date) -> dict:
     businesses: list[dict] = []
     stems = [c[0] for c in COMMUNES]
 
-    def add_business(owner: dict, home: int, address: dict, mst: str) -> dict:
+    def add_business(owner: dict, home: int, address: dict, mst: str, relation: str = "") -> dict:
         shop, code, desc, _ = rng.choices(LINES, [w for *_, w in LINES])[0]
         brand = rng.choice(BRANDS + [owner["owner_name"].split()[-1]] * 6)
         status = rng.choices(["active", "suspended", "closed"], [82, 8, 10])[0]
         reg = as_of - dt.timedelta(days=rng.randint(0, 365 * 20))
         b = {"business_id": f"B{len(businesses) + 1:05d}", "home": home, "shop": shop, "brand": brand,
              "vsic": code, "vsic_desc": desc, "mst": mst, "address": address, "status": status,
-             "registered_on": reg, **owner}
+             "registered_on": reg, "relation": relation,
+             "address_id": address.setdefault("aid", f"A{len(businesses) + 1:05d}"), **owner}
         businesses.append(b)
         return b
 
@@ -360,15 +361,15 @@ def generate(out: Path, n_businesses: int, seed: int, as_of: dt.date) -> dict:
         r = rng.random()
         if r < 0.02:  # one owner, two business locations: MST-001 and MST-002 (13 digits), distinct entities
             base = new_mst(rng, used_mst)
-            add_business(owner, home, address, base + "-001")
-            add_business(owner, home, make_address(rng, COMMUNES[home]), base + "-002")
+            add_business(owner, home, address, base + "-001", "branch")
+            add_business(owner, home, make_address(rng, COMMUNES[home]), base + "-002", "branch")
         elif r < 0.05:  # husband and wife, each a business at the same address (hard negative)
-            add_business(owner, home, address, new_mst(rng, used_mst))
+            add_business(owner, home, address, new_mst(rng, used_mst), "spouse")
             spouse = make_person(rng, used_cccd)
             spouse["owner_name"] = owner["owner_name"].split()[0] + " " + spouse["owner_name"].split(" ", 1)[1]
-            add_business(spouse, home, address, new_mst(rng, used_mst))
+            add_business(spouse, home, address, new_mst(rng, used_mst), "spouse")
         elif r < 0.07:  # since 1 July 2025 a person's tax code is the 12-digit CCCD: legitimate, not an error
-            add_business(owner, home, address, owner["cccd"])
+            add_business(owner, home, address, owner["cccd"], "cccd_as_mst")
         else:
             add_business(owner, home, address, new_mst(rng, used_mst))
     businesses = businesses[:n_main]
@@ -424,6 +425,7 @@ def generate(out: Path, n_businesses: int, seed: int, as_of: dt.date) -> dict:
             if rng.random() < 0.06:
                 code = rng.choice(INVALID_VSIC)
                 errors.append("vsic_invalid")
+                damage.append(f"vsic={code.strip()}{'+space' if code != code.strip() else ''}")
             # registration date
             reg = b["registered_on"]
             if rng.random() < 0.05:
@@ -458,6 +460,8 @@ def generate(out: Path, n_businesses: int, seed: int, as_of: dt.date) -> dict:
             truth_rows.append({
                 "file": as_written["__file"], "row": row, "data_index": data_index,
                 "business_id": rec["b"]["business_id"], "errors": ";".join(rec["errors"]),
+                "owner_id": rec["b"]["owner_id"], "address_id": rec["b"]["address_id"],
+                "relation": rec["b"]["relation"], "shop_brand": fold(rec["b"]["shop"] + " " + rec["b"]["brand"]).lower(),
                 "damage": ";".join(rec["damage"] + extra_damage),
                 "written_business_name": as_written["business_name"], "written_tax_code": as_written["tax_code"],
                 "written_business_line": as_written["business_line"],
