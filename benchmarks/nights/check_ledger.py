@@ -57,6 +57,11 @@ def main(d: Path) -> int:
         new = j.filter(pl.col("n1_file").is_null())
         print(f"night {n} new rows {new.height} ({new['status'].value_counts().rows()}), "
               f"truth persons {new['truth_person'].n_unique()}")
+        # new rows are whole records: no field the generator fills left empty
+        empty = {c: int((new[c].is_null() | (new[c].str.strip_chars() == "")).sum())
+                 for c in ("full_name", "date_of_birth", "sex", "citizen_id", "phone", "address")}
+        if any(empty.values()):
+            print(f"night {n}: new rows with empty fields {empty}"); bad += 1
         # a new person must not carry an existing CCCD
         old_ids = set(ing[1]["citizen_id"].drop_nulls().to_list())
         clash = new.filter(pl.col("status") == "new_person")["citizen_id"].is_in(list(old_ids)).sum()

@@ -187,11 +187,12 @@ def feed(led: pl.DataFrame, gone: pl.DataFrame, a: Snap, b: Snap, night: int, re
 
     def locate(rows: pl.DataFrame, snap: Snap) -> pl.DataFrame:
         """changes rows → (source_file, source_row) of `snap`, by lineage columns or record_key."""
+        extra = ["fields"] if "fields" in rows.columns else []
         if {"source_file", "source_row"} <= set(rows.columns):
-            return rows.select("source_file", "source_row", kind_col).drop_nulls(["source_file", "source_row"])
+            return rows.select("source_file", "source_row", kind_col, *extra).drop_nulls(["source_file", "source_row"])
         if "record_key" in rows.columns and "record_key" in snap.records.columns:
-            return rows.select("record_key", kind_col).join(snap.records.select("record_key", "source_file",
-                                                                                "source_row"), on="record_key")
+            return rows.select("record_key", kind_col, *extra).join(
+                snap.records.select("record_key", "source_file", "source_row"), on="record_key")
         return pl.DataFrame(schema={"source_file": pl.String, "source_row": pl.Int64, kind_col: pl.String})
 
     def hit(target: pl.DataFrame, located: pl.DataFrame, pattern: str) -> pl.DataFrame:
@@ -216,7 +217,8 @@ def feed(led: pl.DataFrame, gone: pl.DataFrame, a: Snap, b: Snap, night: int, re
     removed = gone.filter(pl.col("night") == night)
     if night == 3:
         removed = removed.head(0)  # night 3 only adds the export back
-    for name, target, snap_rows, pat in (("added", added.select("source_file", "source_row"), now, r"(?i)add|new|creat"),
+    for name, target, snap_rows, pat in (("added", added.select("source_file", "source_row"), now,
+                                          r"(?i)add|new|creat|restor|reviv|return"),
                                          ("changed", edited.select("source_file", "source_row"), now,
                                           r"(?i)chang|updat|edit|modif"),
                                          ("removed (deleted)", removed.filter(pl.col("reason") == "deleted")
@@ -230,11 +232,26 @@ def feed(led: pl.DataFrame, gone: pl.DataFrame, a: Snap, b: Snap, night: int, re
         if not target.height:
             continue
         h = hit(target, snap_rows, pat)
+        snap = a if snap_rows is then else b
+        h = h.join(snap.records.select("source_file", "source_row", "table"), on=["source_file", "source_row"],
+                   how="left")
         n = int(h["hit"].fill_null(False).sum())
         res[name] = (n, target.height)
-        if n < target.height:
-            failures.append(f"night {night}: feed misses {target.height - n}/{target.height} {name} records; e.g. "
-                            f"{examples(h.filter(pl.col('hit').is_null()))}")
+        pub = h.filter(pl.col("table") != "quarantine")
+        res[f"  {name}: published records only"] = (int(pub["hit"].fill_null(False).sum()), pub.height)
+        miss = h.filter(pl.col("hit").is_null())
+        if miss.height:
+            q = miss.filter(pl.col("table") == "quarantine").height
+            failures.append(f"night {night}: feed misses {miss.height}/{target.height} {name} records "
+                            f"({q} of them quarantined); e.g. {examples(miss)}")
+        if name == "changed" and "fields" in ch.columns:
+            want = {"phone_changed": "phone", "address_fixed": "address", "name_diacritics_fixed": "full_name"}
+            fl = (edited.join(now.select("source_file", "source_row", kind_col, *(["fields"] if "fields" in now.columns
+                                                                               else [])),
+                              on=["source_file", "source_row"]))
+            if "fields" in fl.columns:
+                right = sum(1 for st, fs in fl.select("status", "fields").rows() if fs and want[st] in fs)
+                res["  changed: the edited field named"] = (right, edited.height)
     # false alarms: unchanged records reported as added / changed (tonight's coordinates) or removed
     # (last night's coordinates)
     unchanged_now = lb.filter(pl.col("status").is_in(UNCHANGED) & (pl.col("status") != "restored"))
@@ -276,9 +293,14 @@ def history_checks(snaps: dict, night: int, failures: list, notes: list) -> dict
     live = set(snaps[night].records["pid"].drop_nulls().to_list())
     earlier = set().union(*(set(snaps[m].records["pid"].drop_nulls().to_list()) for m in range(1, night)))
     retired = set(h["retired_id"].drop_nulls().to_list()) if "retired_id" in h.columns else set()
-    orphans = earlier - live - retired
+    held = set()
+    ei = snaps[night].table("entity_index")
+    if ei is not None and {"entity_id", "held"} <= set(ei.columns):
+        held = set(ei.filter(pl.col("held"))["entity_id"].to_list())
+    orphans = earlier - live - retired - held
     revived = retired & live
-    r = {"history_rows": h.height, "earlier_ids_gone": len(earlier - live), "orphans": len(orphans),
+    r = {"history_rows": h.height, "earlier_ids_gone": len(earlier - live), "held_not_published": len(held),
+         "orphans": len(orphans),
          "retired_but_live": len(revived)}
     if "survivor_id" in h.columns:
         surv = {s for s in h["survivor_id"].drop_nulls().to_list()}
@@ -360,12 +382,18 @@ def main(argv=None) -> int:
     if full is not None:
         rows.append(id_keeping(led, gone, snaps[1], full, 2, 1, "night 2 FULL vs 1", failures))
         # full rebuild vs incremental night 2, every person present in both
-        j = snaps[2].records.join(full.records, on=["source_file", "source_row"], suffix="_full")
-        same = int((j["pid"] == j["pid_full"]).fill_null(False).sum())
-        print(f"full rebuild vs incremental night 2: records with the same id {pct(same, j.height)}")
-        if same < j.height:
-            failures.append(f"night 2 full vs incremental: {j.height - same} records get another id; e.g. "
-                            f"{examples(j.filter(pl.col('pid') != pl.col('pid_full')))}")
+        j = (snaps[2].records.join(full.records, on=["source_file", "source_row"], suffix="_full")
+             .join(led.filter(pl.col("night") == 2).select("source_file", "source_row", "status"),
+                   on=["source_file", "source_row"], how="left")
+             .with_columns((pl.col("pid") == pl.col("pid_full")).fill_null(False).alias("same")))
+        for label, part in (("records whose night-1 record is unchanged", j.filter(pl.col("status").is_in(UNCHANGED))),
+                            ("other records (new, edited)", j.filter(~pl.col("status").is_in(UNCHANGED)))):
+            same = int(part["same"].sum())
+            print(f"full rebuild vs incremental night 2, {label}: same id {pct(same, part.height)}")
+        diff = j.filter(~pl.col("same"))
+        if diff.height:
+            failures.append(f"night 2 full vs incremental: {diff.height} records get another id "
+                            f"({dict(diff['status'].value_counts().rows())}); e.g. {examples(diff)}")
     print(f"\n{'unchanged persons keep their id':38s} {'kept':>22s}   {'re-exported file (no ids)':>24s}")
     for r in rows:
         print(f"  {r['label']:36s} {pct(r['kept'], r['persons']):>22s}   "

@@ -46,8 +46,14 @@ class Table:
         self.meta, self.header, self.rows, self.extra = meta, header, rows, extra
 
     def col(self, field: str) -> int | None:
-        name = self.meta["columns"].get(field)
-        return self.header.index(name) if name in self.header else None
+        cols = self.meta["columns"]
+        name = cols.get(field)
+        if name is None:
+            return None
+        if name in self.header:
+            return self.header.index(name)
+        # legacy-font csv (read as latin-1): the generator writes the columns in the meta's order
+        return list(cols).index(field) if len(self.header) == len(cols) else None
 
 
 def read_table(path: Path, meta: dict) -> Table:
@@ -301,10 +307,10 @@ def build(out: Path, persons: int, seed: int, province: str | None = None) -> No
         """An existing person's record written into another export of the same dialect."""
         s, d = tables[src_f], tables[dst_f]
         vals = [None if d.meta["format"] in ("json", "xlsx") else ""] * len(d.header)
-        for field, hname in d.meta["columns"].items():
-            sc = s.col(field)
-            if hname in d.header and sc is not None:
-                vals[d.header.index(hname)] = row[0][sc]
+        for field in d.meta["columns"]:
+            sc, dc = s.col(field), d.col(field)
+            if dc is not None and sc is not None:
+                vals[dc] = row[0][sc]
         if d.col("record_id") is not None:
             vals[d.col("record_id")] = next_record_id(d, rng, used_ids)
         return (vals, None, "new_record", row[3])
