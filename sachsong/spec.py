@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import os
 import re
 import sys
@@ -264,7 +265,7 @@ def _resolve_callable(folder: Path, name: str, reference: str, where: str) -> An
         found = getattr(module, attr)
     except AttributeError:
         raise _fail(folder, where, f"'{module_ref}' has no '{attr}'") from None
-    if module_ref.endswith(".py") or not callable(found):
+    if module_ref.endswith(".py") or not inspect.isfunction(found):
         return found
 
     # A function of an installed module is looked up when called, so it is the module's current one.
