@@ -129,7 +129,7 @@ SHOP_WORDS: tuple[str, ...] = (
 # Folded status words → status_code. Order matters: "tạm ngừng" is a suspension before "ngừng" is a closure.
 _SUSPENDED = r"(tam ngung|tam dung|tam nghi|suspend)"
 _CLOSED = r"(ngung|da dong|dong cua|cham dut|giai the|thu hoi|chet|closed|^dong$|^0$|khong hoat dong)"
-_ACTIVE = r"(hoat dong|dang kinh doanh|con kinh doanh|active|^dhd$|^hd$|^1$|binh thuong|dang kd)"
+_ACTIVE = r"(hoat dong|dang kinh doanh|con kinh doanh|active|^dhd$|\bhd\b|^1$|binh thuong|\bkd\b)"
 
 _TAX = "_tax_"
 _VSIC = "_vsic_"
