@@ -252,8 +252,9 @@ def _businesses(
         & (pl.col("dob") <= pl.lit(date(as_of.year - 20, 1, 1)))
         & ~pl.col("cccd").is_in(people["cccd"].drop_nulls().implode())
     )
-    n_out = min(round(count * 0.08), outside.height)
-    n_in = min(count - n_out, adults.height)
+    # ~8% of owners live elsewhere; more when the residents' population has too few adults for every business.
+    n_in = min(count - round(count * 0.08), adults.height)
+    n_out = min(count - n_in, outside.height)
     owners = pl.concat(
         [
             adults.sample(n_in, seed=int(rng.integers(1 << 31))).with_columns(
@@ -853,18 +854,18 @@ def generate_household_business_demo(
     residents_persons: int = 5000,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(records, files, businesses) in memory. Owners come from the residents demo's people for the same
-    province, seed and `residents_persons` (grown to at least three people per business)."""
+    province, seed and `residents_persons`; when it has too few adults, the rest are people from elsewhere."""
     if businesses < 1:
         raise ValueError(f"businesses must be at least 1, got {businesses}")
     ref = load_province_communes(province)
-    persons = max(residents_persons, 3 * businesses)
+    persons = residents_persons
     # The residents demo draws its people from the first child of SeedSequence(seed): the same people here.
     people_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[0])
     households, people = _generate_people(people_rng, ref, persons, as_of)
     own_rng, outsider_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence([seed, 44_2025]).spawn(2)
     )
-    _, outsiders = _generate_people(outsider_rng, ref, max(200, businesses // 4), as_of)
+    _, outsiders = _generate_people(outsider_rng, ref, max(400, 2 * businesses), as_of)
     homes = households["home"].to_numpy()
     table = _businesses(own_rng, people, outsiders, homes, ref.communes.height, businesses, as_of)
     records, files = _records(own_rng, ref, table, as_of)

@@ -286,3 +286,22 @@ def test_duplicate_businesses_found_by_the_matching_settings(spec, checked):
         mains, on=["cluster_id", "main"], how="semi"
     )
     assert merged.height == 0
+
+
+def test_owners_are_the_residents_demo_people(spec):
+    """Owners drawn from the residents demo of the same province and seed are found among its persons."""
+    from sachsong.demo.residents import generate_demo
+
+    residents = generate_demo("44", persons=1500, seed=5, as_of=AS_OF).people.select("cccd").drop_nulls()
+    records, _, businesses = generate_household_business_demo(
+        "44", businesses=250, seed=5, as_of=AS_OF, residents_persons=1500
+    )
+    owners = businesses.select("cccd", "owner_in_residents")
+    found = owners["cccd"].is_in(residents["cccd"].implode())
+    assert (found == owners["owner_in_residents"]).all()
+    assert 0 < (~owners["owner_in_residents"]).sum() < owners.height // 4
+    check = get_check("owner_not_in_residents")
+    frame = records.select(pl.col("cccd").alias("owner_cccd"), "owner_in_residents")
+    ctx = CheckContext(AS_OF, {}, references={"published_residents": residents})
+    fired = frame.select(check.function(frame, ctx)).to_series()
+    assert (fired == ~frame["owner_in_residents"]).all()
