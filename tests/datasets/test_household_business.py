@@ -305,3 +305,16 @@ def test_owners_are_the_residents_demo_people(spec):
     ctx = CheckContext(AS_OF, {}, references={"published_residents": residents})
     fired = frame.select(check.function(frame, ctx)).to_series()
     assert (fired == ~frame["owner_in_residents"]).all()
+
+
+def test_an_empty_table_and_missing_columns(spec):
+    empty = spec.standardize(pl.DataFrame({"business_name": pl.Series([], dtype=pl.String)}))
+    assert empty.height == 0
+    spec.contract.validate(empty, lazy=True)
+    only_name = spec.standardize(pl.DataFrame({"business_name": ["Tạp hóa Lan"]}))
+    row = only_name.row(0, named=True)
+    assert (row["tax_code_status"], row["vsic_status"], row["status_code"]) == (
+        "missing",
+        "missing",
+        "unknown",
+    )
