@@ -148,9 +148,9 @@ class ProvinceCommunes:
 
 
 def _package_data_dir() -> Path:
-    import vietnamadminunits
+    from sachsong.adminunits import admin_units_data_dir
 
-    return Path(vietnamadminunits.__file__).parent / "data"
+    return admin_units_data_dir()
 
 
 @cache

@@ -19,12 +19,10 @@ Add one with the decorator::
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
 import polars as pl
@@ -86,13 +84,9 @@ def registered_checks() -> dict[str, RegisteredCheck]:
 
 
 def _vau_sqlite(query: str, parameters: tuple = ()) -> list[tuple]:
-    db = resources.files("vietnamadminunits") / "data" / "dataset.db"
-    with resources.as_file(db) as path:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return connection.execute(query, parameters).fetchall()
-        finally:
-            connection.close()
+    from sachsong.adminunits import query_admin_units
+
+    return query_admin_units(query, parameters)
 
 
 @cache

@@ -7,9 +7,7 @@ birth year, 6 digits serial. Century + sex digit: even = male, odd = female; 0/1
 
 from __future__ import annotations
 
-import sqlite3
 from functools import cache
-from pathlib import Path
 
 import polars as pl
 
@@ -46,16 +44,9 @@ def sex_code(raw: pl.Expr) -> pl.Expr:
 
 def _legacy_province_codes() -> dict[str, str]:
     """Old (pre-2025) province codes zero-padded to 3 → province name, from vietnamadminunits' bundled data."""
-    import vietnamadminunits
+    from sachsong.adminunits import query_admin_units
 
-    database = Path(vietnamadminunits.__file__).parent / "data" / "dataset.db"
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        rows = connection.execute(
-            "SELECT DISTINCT provinceCode, province FROM admin_units_legacy ORDER BY provinceCode"
-        ).fetchall()
-    finally:
-        connection.close()
+    rows = query_admin_units("SELECT DISTINCT provinceCode, province FROM admin_units_legacy ORDER BY provinceCode")
     return {str(code).zfill(3): name for code, name in rows}
 
 

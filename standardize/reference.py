@@ -16,12 +16,13 @@ Tables are polars DataFrames; see docs/ARCHITECTURE.md for the contract.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
 
 import polars as pl
+
+from sachsong.adminunits import query_admin_units
 
 # Folded (accentless, lower case, spaceless) type words of every admin-unit level, longest first so that a
 # key like "thitranx" is recognised as typed before "thi" could be.
@@ -97,14 +98,7 @@ def _package_file(package: str, *parts: str):
 
 
 def _read_sqlite(table: str, columns: list[str]) -> pl.DataFrame:
-    db_path = _package_file("vietnamadminunits", "data", "dataset.db")
-    with resources.as_file(db_path) as path:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            cursor = connection.execute(f"SELECT {', '.join(columns)} FROM {table}")
-            rows = cursor.fetchall()
-        finally:
-            connection.close()
+    rows = query_admin_units(f"SELECT {', '.join(columns)} FROM {table}")
     return pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sqlite3
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -43,11 +42,9 @@ def reference_codes() -> tuple[frozenset[str], frozenset[str]]:
         wards = load_reference().new_wards
         return frozenset(wards["ward_code"].to_list()), frozenset(wards["province_code"].to_list())
     except ImportError:
-        import vietnamadminunits
+        from sachsong.adminunits import query_admin_units
 
-        database = Path(vietnamadminunits.__file__).parent / "data" / "dataset.db"
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-            rows = connection.execute("SELECT wardCode, provinceCode FROM admin_units").fetchall()
+        rows = query_admin_units("SELECT wardCode, provinceCode FROM admin_units")
         return frozenset(r[0] for r in rows), frozenset(r[1] for r in rows)
 
 

@@ -392,7 +392,6 @@ def test_registered_python_checks_and_on_null_fire(tmp_path: Path, std_frame):
 
 
 def test_check_raw_table_standardizes_then_checks():
-    pytest.importorskip("sachsong.standardize.residents")
     raw = pl.DataFrame(
         {
             "record_id": ["a1", "a2", "a3"],

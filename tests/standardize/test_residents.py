@@ -1,4 +1,3 @@
-import importlib.util
 import unicodedata
 from datetime import date, datetime
 
@@ -149,9 +148,6 @@ def test_a_resolver_breaking_the_contract_is_named_in_the_error():
         standardize_residents(RAW, address_resolver=drops_rows)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("sachsong.standardize.address") is None, reason="address room not built yet"
-)
 def test_default_resolver_is_the_address_room():
     out = standardize_residents(RAW.head(2))
     assert out.height == 2
