@@ -621,6 +621,7 @@ class _Example:
     clusters: list[dict[str, Any]] | None
     province_code: str | None
     as_of: date
+    references: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _examples_of(pack: Pack, rule: Rule) -> list[_Example]:
@@ -642,6 +643,7 @@ def _examples_of(pack: Pack, rule: Rule) -> list[_Example]:
                     params=options.get("params") or {},
                     clusters=options.get("clusters"),
                     province_code=options.get("province_code"),
+                    references=options.get("references") or {},
                     as_of=parse_as_of(options.get("as_of", pack.example_as_of)),
                 )
             )
@@ -701,13 +703,16 @@ def run_rule_examples(pack: Pack | str | Path = "residents") -> list[ExampleOutc
         clusters = None
         if example.clusters is not None:
             clusters = pl.DataFrame(example.clusters).with_columns(pl.col("row_uid").cast(pl.Int64))
+        references = {name: pl.DataFrame(rows) for name, rows in example.references.items()}
         flags, dataset_findings, row_rules, skipped, _values = _evaluate(
-            frame, [example.rule], columns, example.as_of, clusters, example.province_code, example.params
+            frame, [example.rule], columns, example.as_of, clusters, example.province_code, example.params,
+            references=references,
         )
         if skipped:
             outcomes.append(
                 ExampleOutcome(
-                    example.rule.id, example.expect, example.index, False, 0, "skipped: give clusters"
+                    example.rule.id, example.expect, example.index, False, 0,
+                    "skipped: give the input it needs (clusters, or references: {name: rows})",
                 )
             )
             continue

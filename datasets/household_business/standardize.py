@@ -385,7 +385,9 @@ def _tax_code_columns(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 # ---------------------------------------------------------------------------------------------- business line
 def _vsic_columns(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """vsic_codes (every 4/5-digit code written), vsic_code (the first level-5 one, or one read from its name)
-    and vsic_status: ok | missing | unknown (a code not in the reference) | name_only (a name not in our list)."""
+    and vsic_status: ok | missing | unknown (a code not in the reference, or a code-like token that is not 4-5
+    digits: "47A10", "471100") | incomplete (only a level-4 group code: a register classifies at level 5) |
+    name_only (a name not in our list)."""
     text = clean_text(pl.col(column)).str.replace(r"^([0-9]+)\.0+$", "${1}")
     staged = frame.with_columns(text.alias(f"{_VSIC}text"))
     codes = (
@@ -424,6 +426,7 @@ def _vsic_columns(frame: pl.DataFrame, column: str) -> pl.DataFrame:
             .first()
             .alias("_first5"),
             (pl.col("_known").not_() & pl.col("_code").is_not_null()).any().alias("_unknown"),
+            (pl.col("_known") & (pl.col("_code").str.len_chars() == 5)).any().alias("_has5"),
             pl.col("_padded").any().alias("_padded"),
         )
     )
@@ -431,9 +434,13 @@ def _vsic_columns(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     staged = (
         staged.with_row_index("_i")
         .join(exploded.drop(column, strict=False), on="_i", how="left", maintain_order="left")
-        .with_columns(pl.col("_unknown", "_padded").fill_null(False))
+        .with_columns(pl.col("_unknown", "_padded", "_has5").fill_null(False))
         .drop("_i")
     )
+    # The text opens with a code-like token that is not a 4-5 digit code: a damaged or invented code, not a name.
+    token = pl.col(f"{_VSIC}text").str.extract(r"^\s*([0-9][0-9A-Za-z]*)", 1)
+    malformed = (token.str.len_chars() >= 3) & ~token.str.contains(r"^[0-9]{4,5}$")
+    staged = staged.with_columns(malformed.fill_null(False).alias("_malformed"))
     # A business line written as a name only: its code when the name is one we list.
     name_key = text_key(pl.col(f"{_VSIC}text").str.replace_all(r"[0-9]", " "))
     names = _vsic_names()
@@ -444,8 +451,10 @@ def _vsic_columns(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     status = (
         pl.when(pl.col(f"{_VSIC}text").is_null())
         .then(pl.lit("missing"))
-        .when(pl.col("_unknown"))
+        .when(pl.col("_unknown") | pl.col("_malformed"))
         .then(pl.lit("unknown"))
+        .when(has_codes & ~pl.col("_has5"))
+        .then(pl.lit("incomplete"))
         .when(has_codes)
         .then(pl.lit("ok"))
         .when(pl.col("_by_name").is_not_null())
