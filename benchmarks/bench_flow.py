@@ -140,7 +140,7 @@ def main() -> None:
     flow_args = ["--phase", "flow", "--store", str(store), *common]
     flowed = _run_phase([*flow_args, "--dask", args.dask] if args.dask else flow_args)
 
-    matching = direct["steps"]["matching ∥ gate"]
+    matching = direct["steps"]["matching"]
     direct_total = sum(direct["steps"].values())
     cold, rerun = flowed["cold"], flowed["rerun"]
     print(

@@ -423,7 +423,7 @@ def run_province(
                               work_dir=str(work))
         decisions_summary = {k: decided[k] for k in ("active", "stale", "refused")}
 
-        ctx.begin("matching ∥ gate")
+        ctx.begin("matching")
         match_key = combine_fingerprints(checks_key, "matching", decided["fingerprint"])
         match = runner.call(
             match_step, dataset=dataset, checks=checks, batches=prepared, as_of=ctx.as_of, work_dir=str(work),
@@ -432,13 +432,14 @@ def run_province(
         gate = GoldenGate(
             id_column=spec.gate.get("key"), key_columns=spec.gate.get("not_null", ()), table=spec.golden_table
         )
-        gate_result = runner.call(gate_step, store_dir=str(ctx.store), match=match, gate=gate)
-
-        ctx.begin("identity")
+        ctx.begin("identity ∥ gate")
+        # The gate reads only the golden table: it runs beside the id assignment instead of inside publish.
+        gate_future = runner.submit(gate_step, store_dir=str(ctx.store), match=match, gate=gate)
         identity = runner.call(
             identity_step, dataset=dataset, store_dir=str(ctx.store), checks=checks, match=match, batches=prepared,
             run_id=ctx.run_id, work_dir=str(work), key=combine_fingerprints(match_key, "identity", ctx.run_id),
         )
+        gate_result = gate_future.result()
 
         ctx.begin("conservation")
         records = load_standardized(prepared, ["source_file"])

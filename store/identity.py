@@ -31,9 +31,10 @@ Rules, applied in this order, all deterministic and independent of row order and
 7. **Removed**: a previous id with no home, no anchor and no held record is retired, reason `removed`, survivor
    null.
 
-New ids are opaque: `prefix` + the first 16 hex digits of SHA-256(run_id, the cluster's sorted record keys);
-an id already issued, already held by a previous record or minted twice tonight is hashed again with a counter.
-Same inputs → same ids; a full rebuild with the same previous map and run id gives the same ids.
+New ids are opaque: `prefix` + the first 16 hex digits of SHA-256(the cluster's sorted record keys); an id
+already issued, already held by a previous record or minted twice tonight is hashed again with a counter, so an
+id is never handed to anyone else. Same inputs → same ids: a full rebuild, even into a new store, gives the same
+ids to the same groups of records (the run id does not enter: two stores built from the same exports agree).
 
 Events (`entity_id, event, related_ids, run_id`), at most one of each kind per id and run:
 `created` (related: the previous ids whose records it took, empty for a new person), `kept` (an id carried over
@@ -111,7 +112,7 @@ def _mint(members: pl.DataFrame, run_id: str, prefix: str, taken: pl.Series) -> 
         members.sort("record_key")
         .group_by("cluster_id")
         .agg(pl.col("record_key").str.join("\n").alias("_keys"), pl.col("record_key").first().alias("_first"))
-        .with_columns((pl.lit(run_id + "\n") + pl.col("_keys")).alias("_text"))
+        .with_columns(pl.col("_keys").alias("_text"))
         .drop("_keys")
     )
     ids = texts.with_columns(
