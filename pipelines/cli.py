@@ -41,10 +41,14 @@ def _say(message: str) -> None:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from sachsong.demo.residents import write_demo
-
-    summary = write_demo(Path(args.dir), province=args.province, persons=args.persons, seed=args.seed)
-    _say(summary.describe())
+    spec = _dataset(args)
+    write = spec.demo_writer()
+    if write is None:
+        print(f"demo-data: the {spec.name} register has no demo generator", file=sys.stderr)
+        return 2
+    summary = write(Path(args.dir), args.province, args.persons, args.seed)
+    describe = getattr(summary, "describe", None)
+    _say(describe() if describe else str(summary))
     return 0
 
 
@@ -395,8 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-data", help="write a demo province's raw exports and their ground truth")
     demo.add_argument("dir")
     demo.add_argument("--province", default=DEFAULT_PROVINCE, type=province_code)
-    demo.add_argument("--persons", type=int, default=5000)
+    demo.add_argument("--persons", type=int, default=5000, help="persons (businesses, …) to generate")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--dataset", help="the register (default: residents; household_business has one too)")
     demo.set_defaults(handler=cmd_demo_data)
     return parser
 
