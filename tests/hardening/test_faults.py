@@ -47,7 +47,7 @@ def _building_snapshot(line: str, store: Path) -> bool:
 KILL_POINTS: dict[str, Callable[[str, Path], bool]] = {
     "ingest": _line(r"Beginning flow run"),  # the flow has started; ingest is its first step
     "standardize": _line(r"Task run '(ingest|standardize)"),  # first export(s) done, the rest in flight
-    "matching": _line(r"Task run 'checks \(initial\)'"),  # first checks done, matching starts
+    "matching": _line(r"Task run 'checks"),  # the checks done, matching starts
     "publish": _building_snapshot,  # the new snapshot is half written
     "report": _line(r"Task run 'history"),  # published and recorded; the scorecard is being built
 }
