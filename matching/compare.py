@@ -35,6 +35,19 @@ LEVELS: dict[str, tuple[str, ...]] = {
 }
 COMPARISONS: tuple[str, ...] = tuple(LEVELS)
 
+
+def level(comparison: str, label: str) -> int:
+    """The code of a named level (`level("id", "different_cccd")` → 4): rules name levels, never their numbers."""
+    try:
+        return LEVELS[comparison].index(label)
+    except (KeyError, ValueError):
+        raise KeyError(f"comparison '{comparison}' has no level '{label}'") from None
+
+
+def levels(comparison: str, *labels: str) -> list[int]:
+    """The codes of several named levels of one comparison."""
+    return [level(comparison, label) for label in labels]
+
 # What the scoring model weighs. Given name and date of birth are scored jointly: among the pairs blocking brings
 # together they are strongly dependent (namesakes share the name but not the date, twins and same-day strangers
 # the date but not the name), so weighing them as independent would undervalue "same name AND same date" and

@@ -20,7 +20,7 @@ import polars as pl
 
 from sachsong.matching.compare import SCORED as COMPARISONS
 from sachsong.matching.compare import SCORED_LEVELS as LEVELS
-from sachsong.matching.compare import compare_pairs
+from sachsong.matching.compare import compare_pairs, level, levels
 from sachsong.matching.keys import EncodedFeatures, encode_features
 
 EPSILON = 1e-6
@@ -277,9 +277,13 @@ def fit_anchored(
     weight. A register of old cards only (too few same-CCCD pairs) is anchored the same way on the 9-digit CMND,
     which also names one person. Returns None when there are too few anchors; the caller then runs plain EM.
     """
-    for card, level, records in (("CCCD", 0, records_with_cccd), ("CMND", 1, records_with_cmnd)):  # noqa: B007
+    same_cards = (
+        ("CCCD", level("id", "same_cccd"), records_with_cccd),
+        ("CMND", level("id", "same_cmnd"), records_with_cmnd),
+    )
+    for card, card_level, records in same_cards:  # noqa: B007
         # Lazy: an eager filter would first copy `compared` whole when it is stacked from chunks (lean mode).
-        same = compared.lazy().filter(pl.col("id_level") == level).collect()
+        same = compared.lazy().filter(pl.col("id_level") == card_level).collect()
         pairs_with_card = records * (records - 1) / 2
         if same.height >= MIN_ANCHOR_PAIRS and pairs_with_card > same.height:
             break
@@ -598,32 +602,35 @@ def decide_bands(scored: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
     # strong "no" that a steward may still overrule, so those pairs can reach review but never auto-link (a same
     # CCCD/CMND outweighs a differing sex or given name: the card is the identity, the register's field was
     # mistyped). A null id level (no comparable card) must not switch the rules off.
-    same_card = pl.col("id_level").is_in([0, 1]).fill_null(False)
+    same_card = pl.col("id_level").is_in(levels("id", "same_cccd", "same_cmnd")).fill_null(False)
     # The same given name and a compatible birth date (the same day, swapped, one slip, or the same year where
     # one side only has the year) with a different sex is a mistyped sex field, not a twin (twins differ in the
     # given name): on the synthetic province such pairs were all one person.
-    same_name_and_day = ((pl.col("given_level") <= 2) & (pl.col("dob_level") <= 3)).fill_null(False)
+    same_name_and_day = (
+        (pl.col("given_level") <= level("given", "same_letters_other_marks"))
+        & (pl.col("dob_level") <= level("dob", "same_year_imprecise"))
+    ).fill_null(False)
     # Missing evidence is not evidence of identity: a parent and a child whose only disagreement left is the
     # birth date (the child's name missing, the parent's card malformed) must not link on the household's
     # phone and address.
     different_generation = (
-        (pl.col("dob_level") == 4) & (pl.col("years_apart") >= thresholds.generation_years)
+        (pl.col("dob_level") == level("dob", "different")) & (pl.col("years_apart") >= thresholds.generation_years)
     ).fill_null(False)
     # A given name one or two letters off is a typo only when something personal confirms the person: in
     # Vietnamese, names one letter apart are often different names (Hương/Thương, Hà/Hoa, Linh/Lình), and
     # sisters share the household's phone, address, family and middle name. With the birth dates different or
     # not comparable and no card in common (the same card or one slip of it), nothing personal is left.
     near_given_name_only = (
-        (pl.col("given_level") == 3)
-        & (pl.col("dob_level").is_null() | (pl.col("dob_level") == 4))
-        & ~pl.col("id_level").is_in([0, 1, 2]).fill_null(False)
+        (pl.col("given_level") == level("given", "fuzzy"))
+        & (pl.col("dob_level").is_null() | (pl.col("dob_level") == level("dob", "different")))
+        & ~pl.col("id_level").is_in(levels("id", "same_cccd", "same_cmnd", "typing_slip")).fill_null(False)
     ).fill_null(False)
     hard_rule = (
-        pl.when(pl.col("id_level") == 4)
+        pl.when(pl.col("id_level") == level("id", "different_cccd"))
         .then(pl.lit("different CCCD"))
-        .when((pl.col("sex_level") == 1) & ~same_card & ~same_name_and_day)
+        .when((pl.col("sex_level") == level("sex", "different")) & ~same_card & ~same_name_and_day)
         .then(pl.lit("different sex"))
-        .when((pl.col("given_level") == 4) & ~same_card)
+        .when((pl.col("given_level") == level("given", "different")) & ~same_card)
         .then(pl.lit("different given name"))
         .when(different_generation & ~same_card)
         .then(pl.lit("different generation"))
@@ -633,12 +640,14 @@ def decide_bands(scored: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
     probability = 1.0 / (1.0 + pl.lit(2.0).pow(-pl.col("match_weight").clip(-60, 60)))
     out = out.with_columns(
         hard_rule.alias("hard_rule"),
-        pl.when(pl.col("id_level") == 4).then(0.0).otherwise(probability).alias("probability"),
+        pl.when(pl.col("id_level") == level("id", "different_cccd")).then(0.0).otherwise(probability).alias("probability"),
     )
     # The same card (12-digit CCCD or 9-digit CMND, both issued to one person) and the same full birth date are
     # one person whatever the name field says (a typo, a missing name, family and given name written in swapped
     # fields): the strongest evidence there is, never left to the name weights.
-    same_card_and_day = (pl.col("id_level").is_in([0, 1]) & (pl.col("dob_level") == 0)).fill_null(False)
+    same_card_and_day = (
+        pl.col("id_level").is_in(levels("id", "same_cccd", "same_cmnd")) & (pl.col("dob_level") == level("dob", "exact"))
+    ).fill_null(False)
     review_bar = pl.col("hard_rule").replace_strict(
         [rule for rule, _ in thresholds.review_hard],
         [bar for _, bar in thresholds.review_hard],
