@@ -5,7 +5,8 @@ are derived from those files and from the generator's ground truth (DIR/truth/*.
 
     night 1  the demo exports, byte for byte
     night 2  rows re-ordered inside most files; ~1% new records (copy-and-perturb rows as NEW persons, a
-             few new records of existing persons in other exports); ~0.5% of records edited (phone
+             few new records of existing persons in other exports, one exact duplicate row in an export
+             without ids); ~0.5% of records edited (phone
              changed, house number corrected, name diacritics fixed); some records deleted; one export
              removed; one export added whose name sorts first (000_...); one export re-exported with
              another column order and without its id column
@@ -353,6 +354,18 @@ def build(out: Path, persons: int, seed: int, province: str | None = None) -> No
         work[g].insert(rng.randrange(len(work[g]) + 1), copy_to(f, work[f][i], g))
         newrec += 1
 
+    # -- one exact duplicate row in an export without ids (the same person entered twice: a content-key collision)
+    dup = 0
+    for f, i in pool:
+        if "record_id" in metas[f]["columns"] or f in special or i >= len(work[f]) or work[f][i][2] != "unchanged":
+            continue
+        if not clean(tr[work[f][i][1]]):
+            continue
+        vals, org, st, pid = work[f][i]
+        work[f].insert(rng.randrange(len(work[f]) + 1), (list(vals), None, "duplicate_row", pid))
+        dup += 1
+        break
+
     # -- one new export whose name sorts first: a supplementary list in the dialect of an existing csv
     model = rng.choice([f for f in files if f not in special and metas[f]["format"] == "csv-utf8"
                         and "record_id" in metas[f]["columns"] and metas[f]["rows"] >= 6])
@@ -417,6 +430,7 @@ def build(out: Path, persons: int, seed: int, province: str | None = None) -> No
             "reexported_without_id": reexported, "added_first_export": first,
             "edits": done, "deleted": len(deleted), "new_person_records": made + sum(1 for r in rows0 if r[2] == "new_person"),
             "new_records_of_existing_persons": newrec + sum(1 for r in rows0 if r[2] == "new_record"),
+            "exact_duplicate_rows_in_export_without_ids": dup,
             "removed_export_rows": len(tables[removed].rows),
             "files": {n: len(list((out / f"night{n}" / "exports").iterdir())) for n in (1, 2, 3)}}
     (out / "nights.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))
