@@ -22,10 +22,10 @@ from typing import Any
 import polars as pl
 import yaml
 
+from sachsong.asof import parse_as_of
 from sachsong.rules import python_checks
 from sachsong.rules.contract import ContractError, contain_breaches, get_dataset, validate_standardized
 from sachsong.rules.expr import RuleExpressionError, compile_expression
-from sachsong.asof import parse_as_of
 from sachsong.safeyaml import MAX_PACK_DEPTH
 from sachsong.safeyaml import BoundedSafeLoader as _PackLoader
 from sachsong.schema import CRITERIA, CRITERIA_VI, FINDING_SCHEMA, SEVERITIES
