@@ -204,6 +204,19 @@ def feed(led: pl.DataFrame, gone: pl.DataFrame, a: Snap, b: Snap, night: int, re
         return out
     now = locate(ch, b)
     then = locate(ch, a)
+    # an exact duplicate row and the row it copies cannot be told apart: a feed row on either is the addition
+    if "copy_of" in lb.columns:
+        dups = (
+            lb.filter((pl.col("status") == "duplicate_row") & pl.col("copy_of").is_not_null()))
+        for f, r, c in dups.select("source_file", "source_row", "copy_of").rows():
+            cf, cr = c.rsplit("#", 1)
+            twin = lb.filter((pl.col("n1_file") == cf) & (pl.col("n1_row") == int(cr)))
+            if twin.height:
+                tf, tr_ = twin.row(0)[1], twin.row(0)[2]
+                now = now.with_columns(
+                    pl.when((pl.col("source_file") == tf) & (pl.col("source_row") == tr_)
+                            & pl.col(kind_col).str.contains(r"(?i)add"))
+                    .then(pl.lit(r)).otherwise(pl.col("source_row")).alias("source_row"))
     res = {}
     added = lb.filter(pl.col("n1_file").is_null() | (pl.col("status") == "restored"))
     if night == 3:  # against night 2: the restored rows are the additions, the rest were added on night 2

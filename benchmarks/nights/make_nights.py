@@ -13,7 +13,8 @@ are derived from those files and from the generator's ground truth (DIR/truth/*.
     night 3  night 2 with the removed export restored (its night-1 bytes)
 
 Ledger (OUT/ledger.parquet): one row per (night, file, row) of nights 1-3 with the night-1 (file, row) it
-descends from (null for new records), its status and the truth person id; OUT/gone.parquet: the night-1 rows
+descends from (null for new records), its status, the truth person id and, for an exact duplicate row, the
+night-1 row it copies (`copy_of`, "file#row": the two are indistinguishable); OUT/gone.parquet: the night-1 rows
 absent from a night and why. Rows are 1-based data rows (the header is not counted), as in the truth files.
 
     python benchmarks/nights/make_nights.py --out /work/heldout/nights/p1500 --persons 1500 --seed 7
@@ -356,6 +357,7 @@ def build(out: Path, persons: int, seed: int, province: str | None = None) -> No
 
     # -- one exact duplicate row in an export without ids (the same person entered twice: a content-key collision)
     dup = 0
+    twins: dict = {}  # night-1 (file, row) copied exactly
     for f, i in pool:
         if "record_id" in metas[f]["columns"] or f in special or i >= len(work[f]) or work[f][i][2] != "unchanged":
             continue
@@ -363,6 +365,7 @@ def build(out: Path, persons: int, seed: int, province: str | None = None) -> No
             continue
         vals, org, st, pid = work[f][i]
         work[f].insert(rng.randrange(len(work[f]) + 1), (list(vals), None, "duplicate_row", pid))
+        twins[org] = True
         dup += 1
         break
 
@@ -402,7 +405,7 @@ def build(out: Path, persons: int, seed: int, province: str | None = None) -> No
     # -- write night 2 and night 3
     ledger = []
     for f, i in sorted(tr):  # night 1 ledger: identity
-        ledger.append((1, f, i, f, i, "unchanged", tr[(f, i)]["person_id"]))
+        ledger.append((1, f, i, f, i, "unchanged", tr[(f, i)]["person_id"], None))
     gone2 = list(gone) + [(removed, i + 1, tr[(removed, i + 1)]["person_id"], "export_removed")
                           for i in range(len(tables[removed].rows))]
     for night in (2, 3):
@@ -413,14 +416,17 @@ def build(out: Path, persons: int, seed: int, province: str | None = None) -> No
                 if night == 3:
                     shutil.copy2(exports / f, d / f)
                     for i in range(len(tables[f].rows)):
-                        ledger.append((3, f, i + 1, f, i + 1, "restored", tr[(f, i + 1)]["person_id"]))
+                        ledger.append((3, f, i + 1, f, i + 1, "restored", tr[(f, i + 1)]["person_id"], None))
                 continue
             t = tables[f]
             write_table(Table(t.meta, t.header, [w[0] for w in work[f]], t.extra), d / f)
             for i, (vals, org, st, pid) in enumerate(work[f]):
-                ledger.append((night, f, i + 1, org[0] if org else None, org[1] if org else None, st, pid))
+                twin = None
+                if st == "duplicate_row":  # the unchanged row it copies, by content
+                    twin = next(f"{o[0]}#{o[1]}" for v, o, _, _ in work[f] if o in twins and v == vals)
+                ledger.append((night, f, i + 1, org[0] if org else None, org[1] if org else None, st, pid, twin))
     schema = {"night": pl.Int64, "source_file": pl.String, "source_row": pl.Int64, "n1_file": pl.String,
-              "n1_row": pl.Int64, "status": pl.String, "truth_person": pl.String}
+              "n1_row": pl.Int64, "status": pl.String, "truth_person": pl.String, "copy_of": pl.String}
     pl.DataFrame(ledger, schema=schema, orient="row").write_parquet(out / "ledger.parquet")
     gone_rows = sorted([(2, *g) for g in gone2] + [(3, *g) for g in gone])
     pl.DataFrame(gone_rows, schema={"night": pl.Int64, "n1_file": pl.String, "n1_row": pl.Int64,
