@@ -293,6 +293,19 @@ def feed(led: pl.DataFrame, gone: pl.DataFrame, a: Snap, b: Snap, night: int, re
         res["missing export named"] = (int(named), 1)
         if not named:
             failures.append(f"night 2: the removed export {removed_export} is not named in the changes table")
+    # person events against the truth: created = new truth persons; retired = persons whose records were all
+    # deleted; dormant = persons whose records were all in the missing export
+    if night == 2:
+        alive = set(lb["truth_person"].to_list())
+        g = gone.filter(pl.col("night") == 2)
+        expect = {"person_created": lb.filter(pl.col("status") == "new_person")["truth_person"].n_unique(),
+                  "person_retired": len(set(g.filter(pl.col("reason") == "deleted")["truth_person"]) - alive),
+                  "person_dormant": len(set(g.filter(pl.col("reason") == "export_removed")["truth_person"]) - alive)}
+        kinds = dict(ch[kind_col].value_counts().rows())
+        for k, v in expect.items():
+            res[f"{k} (feed rows / truth persons)"] = (kinds.get(k, 0), v)
+            if kinds.get(k, 0) != v:
+                failures.append(f"night 2: {kinds.get(k, 0)} {k} rows in the feed, {v} expected from the truth")
     out["recall"] = res
     return out
 

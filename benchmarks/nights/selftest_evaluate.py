@@ -42,7 +42,15 @@ def fake(d: Path, work: Path, perfect: bool) -> None:
         recs.write_parquet(s / "residents_records.parquet")
         recs.group_by("person_id").len().write_parquet(s / "residents_golden.parquet")
         live = set(recs["person_id"].to_list())
-        history += [(r, None, run_id, "records_gone") for r in sorted(prev_live - live)]
+        g = gone.filter(pl.col("night") == n)
+        alive = set(L["truth_person"].to_list())
+        dormant = {"ID-" + t for t in set(g.filter(pl.col("reason") == "export_removed")["truth_person"]) - alive}
+        retiring = {"ID-" + t for t in set(g.filter(pl.col("reason") == "deleted")["truth_person"]) - alive}
+        if not perfect:
+            dormant, retiring = set(), prev_live - live
+        history += [(r, None, run_id, "removed") for r in sorted(retiring - {h[0] for h in history})]
+        pl.DataFrame({"entity_id": sorted(dormant), "held": [True] * len(dormant)},
+                     schema={"entity_id": pl.String, "held": pl.Boolean}).write_parquet(s / "entity_index.parquet")
         pl.DataFrame(history, schema={"retired_id": pl.String, "survivor_id": pl.String, "run_id": pl.String,
                                       "reason": pl.String}, orient="row").write_parquet(s / "person_id_history.parquet")
         prev_live = live
@@ -60,6 +68,10 @@ def fake(d: Path, work: Path, perfect: bool) -> None:
                 for f, r in gone.filter(pl.col("night") == 2).select("n1_file", "n1_row").rows():
                     ch.append((run_id, "record_removed", f, r))
                 removed = gone.filter(pl.col("reason") == "export_removed")["n1_file"][0]
+                ch += [(run_id, "person_created", None, None)] * L.filter(
+                    pl.col("status") == "new_person")["truth_person"].n_unique()
+                ch += [(run_id, "person_retired", None, None)] * len(retiring)
+                ch += [(run_id, "person_dormant", None, None)] * len(dormant)
                 ch.append((run_id, "export_missing", removed, None))
         pl.DataFrame(ch, schema={"run_id": pl.String, "change": pl.String, "source_file": pl.String,
                                  "source_row": pl.Int64}, orient="row").write_parquet(s / "changes.parquet")
