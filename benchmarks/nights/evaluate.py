@@ -398,7 +398,7 @@ def main(argv=None) -> int:
     if 2 in snaps:
         kept = snaps[2].records.filter(pl.col("source_file") == info["removed_export"]).height
         print(f"night 2 publishes {kept} records of the removed export "
-              f"({'kept from the last snapshot' if kept else 'retired'})")
+              f"({'kept from the last snapshot' if kept else 'not published: held dormant or retired'})")
     if (a.work / "timings.json").exists():
         print("run seconds:", json.loads((a.work / "timings.json").read_text()))
     rows = []
