@@ -139,7 +139,7 @@ def test_tax_code_readings(spec, written, std, kind, status):
     [
         ("47119", "47119", "ok"),
         ("47110", "47110", "ok"),  # VSIC 2025
-        ("4711", None, "ok"),  # a level-4 line
+        ("4711", None, "incomplete"),  # a level-4 group: a warning (vsic_code_incomplete)
         ("56101 - Nhà hàng, quán ăn", "56101", "ok"),
         ("47230; 56302", "47230", "ok"),
         ("1110", "01110", "ok"),  # leading zero dropped
