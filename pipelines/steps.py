@@ -678,6 +678,54 @@ def _previous_table(snapshot: Path | None, table: str, columns: Sequence[str] | 
     return pl.read_parquet(path, columns=list(columns) if columns is not None else None)
 
 
+def pair_key_changes(
+    changes: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame, content: Sequence[str], entity_id: str
+) -> pl.DataFrame:
+    """A record whose key changed but not its content (an export re-sent with, or without, its own id column) is
+    one `record_changed` (fields: record_key; detail: its old key), not a removal and an addition. Only a pair
+    that is the one removal and the one addition with that content in that export is joined."""
+    from sachsong.standardize.record_keys import content_hash
+    from sachsong.store.changes import CHANGES, MISSING_EXPORT_DETAIL
+
+    def hashed(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select("record_key", "source_file", entity_id).with_columns(
+            content_hash(frame, list(content), normalize=True)
+        )
+
+    removed = changes.filter(
+        (pl.col("change") == "record_removed") & pl.col("detail").ne_missing(MISSING_EXPORT_DETAIL)
+    ).select("record_key").join(hashed(before), on="record_key")
+    added = changes.filter(pl.col("change") == "record_added").select("record_key").join(hashed(after), on="record_key")
+    if not removed.height or not added.height:
+        return changes
+    one = [pl.len().over("source_file", "content_hash") == 1]
+    pairs = removed.filter(*one).join(
+        added.filter(*one), on=["source_file", "content_hash"], suffix="_new"
+    ).filter(pl.col(entity_id).eq_missing(pl.col(f"{entity_id}_new")))
+    if not pairs.height:
+        return changes
+    gone = pl.concat([pairs.get_column("record_key"), pairs.get_column("record_key_new")])
+    rows = pairs.select(
+        pl.col("record_key_new").alias("record_key"),
+        pl.lit("record_changed").alias("change"),
+        pl.col(f"{entity_id}_new").alias("entity_id"),
+        "source_file",
+        pl.lit(["record_key"], dtype=pl.List(pl.String)).alias("fields"),
+        pl.format("record key changed (was {}): the export's own id column came or went", "record_key").alias(
+            "detail"
+        ),
+        pl.lit(changes.get_column("run_id")[0] if changes.height else None, dtype=pl.String).alias("run_id"),
+    )
+    kept = changes.filter(
+        ~(pl.col("change").is_in(["record_removed", "record_added"]) & pl.col("record_key").is_in(gone.implode()))
+    )
+    rank = {change: i for i, change in enumerate(CHANGES)}
+    return pl.concat([kept, rows.select(changes.columns).cast(changes.schema)]).sort(
+        [pl.col("change").replace_strict(rank, return_dtype=pl.Int8), "entity_id", "record_key", "source_file"],
+        nulls_last=True,
+    )
+
+
 def identity_step(
     dataset: str,
     store_dir: str,
@@ -728,10 +776,11 @@ def identity_step(
         earlier = _previous_table(snapshot, history_table(spec))
         history = pl.concat([earlier.cast(HISTORY_SCHEMA), retired]) if earlier is not None else retired
 
-        passed = checks.read("passed_uids").get_column("row_uid").cast(pl.Int64)
+        # The feed is about every record the store holds, published or quarantined (a quarantined record still
+        # names its entity), compared by record key with last night's.
         tonight = (
-            standardized.filter(pl.col("row_uid").is_in(passed.implode()))
-            .join(ids, on="row_uid", how="left")
+            standardized.join(checks.read("record_keys", ["row_uid", "record_key"]), on="row_uid", how="left")
+            .join(ids.drop("record_key"), on="row_uid", how="left")
             .rename({"entity_id": spec.entity_id})
         )
         golden = match.read("golden")
@@ -740,8 +789,17 @@ def identity_step(
             on="cluster_id",
             how="left",
         ).rename({"entity_id": spec.entity_id})
-        previous_records = _previous_table(
-            snapshot, spec.records_table, ["record_key", spec.entity_id, "source_file", *content]
+        record_columns = ["record_key", spec.entity_id, "source_file", *content]
+        held_last_night = [
+            table
+            for name in (spec.records_table, "quarantine")
+            if (table := _previous_table(snapshot, name, record_columns)) is not None
+            and set(record_columns) <= set(table.columns)
+        ]
+        previous_records = (
+            pl.concat(held_last_night, how="vertical_relaxed").unique("record_key", keep="first")
+            if held_last_night
+            else None
         )
         if previous_records is None or spec.entity_id not in previous_records.columns:
             # The first night, or a snapshot from before persistent ids: every record is new.
@@ -752,9 +810,10 @@ def identity_step(
         if previous_golden is not None and spec.entity_id not in previous_golden.columns:
             previous_golden = None
         sources_before = _previous_table(snapshot, "source_files", ["source_file", "status"])
+        tonight = tonight.select(record_columns)
         changes = change_feed(
             previous_records,
-            tonight.select("record_key", spec.entity_id, "source_file", *content),
+            tonight,
             previous_golden,
             golden.drop([c for c in golden.columns if golden.schema[c] == pl.Null]),
             assignment.events,
@@ -768,6 +827,7 @@ def identity_step(
             current_sources=file_counts.filter(pl.col("status") != "failed").select("source_file"),
             content_columns=content,
         )
+        changes = pair_key_changes(changes, previous_records, tonight, content, spec.entity_id)
         index = assignment.next_previous()
         tables = {
             "ids": ids.select("row_uid", "entity_id"),
