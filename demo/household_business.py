@@ -46,6 +46,8 @@ from sachsong.demo.residents import (
     _stage,
     _typo,
     _write_export,
+    export_encoding,
+    line_terminator,
     load_province_communes,
 )
 
@@ -375,16 +377,9 @@ def _plan_files(rng: np.random.Generator, communes: pl.DataFrame) -> pl.DataFram
                 "source_id": source_id,
                 "source_file": f"{source_id}.{ext}",
                 "format": fmt,
-                "encoding": {
-                    "csv-utf8-bom": "utf-8-sig",
-                    "csv-cp1258": "cp1258",
-                    "csv-tcvn3": "tcvn3",
-                    "csv-vni": "vni",
-                }.get(fmt, "utf-8"),
+                "encoding": export_encoding(fmt),
                 "delimiter": (";" if fmt == "csv-utf8-semicolon" else ",") if ext == "csv" else None,
-                "line_terminator": "\r\n"
-                if fmt in ("csv-cp1258", "csv-utf8-bom", "csv-tcvn3", "csv-vni")
-                else "\n",
+                "line_terminator": line_terminator(fmt),
                 "columns": order,
                 "headers": [headers[f] for f in order],
                 "id_format": int(rng.integers(0, 3)),

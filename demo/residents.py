@@ -651,6 +651,22 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", folded.lower()).strip("_")
 
 
+
+# A Windows office's exports: the legacy encodings and BOM-marked UTF-8 end their lines with CRLF.
+WINDOWS_FORMATS = ("csv-cp1258", "csv-utf8-bom", "csv-tcvn3", "csv-vni")
+
+
+def export_encoding(fmt: str) -> str:
+    """The encoding an export format is written in."""
+    return {"csv-utf8-bom": "utf-8-sig", "csv-cp1258": "cp1258", "csv-tcvn3": "tcvn3", "csv-vni": "vni"}.get(
+        fmt, "utf-8"
+    )
+
+
+def line_terminator(fmt: str) -> str:
+    return "\r\n" if fmt in WINDOWS_FORMATS else "\n"
+
+
 def _plan_files(rng: np.random.Generator, communes: pl.DataFrame) -> pl.DataFrame:
     """One export per old commune with records: its file name and dialect."""
     formats = _balanced_choice(rng, _available_formats(), communes.height)
@@ -684,16 +700,9 @@ def _plan_files(rng: np.random.Generator, communes: pl.DataFrame) -> pl.DataFram
                 "source_id": source_id,
                 "source_file": f"{source_id}.{ext}",
                 "format": fmt,
-                "encoding": {
-                    "csv-utf8-bom": "utf-8-sig",
-                    "csv-cp1258": "cp1258",
-                    "csv-tcvn3": "tcvn3",
-                    "csv-vni": "vni",
-                }.get(fmt, "utf-8"),
+                "encoding": export_encoding(fmt),
                 "delimiter": delimiter if ext == "csv" else None,
-                "line_terminator": "\r\n"
-                if fmt in ("csv-cp1258", "csv-utf8-bom", "csv-tcvn3", "csv-vni")
-                else "\n",
+                "line_terminator": line_terminator(fmt),
                 "columns": order,
                 "headers": [headers[f] for f in order],
                 "id_format": int(rng.integers(0, len(_ID_FORMATS))) if has_id else None,

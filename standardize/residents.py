@@ -16,7 +16,7 @@ from sachsong.standardize.dates import dob_columns, timestamp_columns
 from sachsong.standardize.identity import identity_columns, sex_code
 from sachsong.standardize.names import HONORIFIC_SEX, name_columns
 from sachsong.standardize.phones import commune_code_columns, phone_columns
-from sachsong.standardize.text import empty_to_null, over_unique, token_list, tokens, with_expressions
+from sachsong.standardize.text import collect_tokens, over_unique, tokens, with_expressions
 
 ADDRESS_COLUMNS: tuple[str, ...] = ("ward_code", "province_code", "address_status", "ward_candidates")
 
@@ -73,19 +73,6 @@ def _updated_in_file_order(frame: pl.DataFrame) -> pl.DataFrame:
     ).drop("updated_ts_month_first")
 
 
-def _collect_tokens(frame: pl.DataFrame) -> pl.DataFrame:
-    """Gather the rooms' `_repairs_<field>` / `_flags_<field>` lists into `repairs` and `flags`."""
-    repairs = [c for c in frame.columns if c.startswith("_repairs_")]
-    flags = [c for c in frame.columns if c.startswith("_flags_")]
-
-    def gathered(columns: list[str]) -> pl.Expr:
-        if not columns:
-            return pl.lit([], dtype=pl.List(pl.String))
-        return token_list(empty_to_null(pl.concat_str(columns, separator=",", ignore_nulls=True)))
-
-    return frame.with_columns(repairs=gathered(repairs), flags=gathered(flags)).drop(*repairs, *flags)
-
-
 def standardize_residents(
     raw: pl.DataFrame, *, address_resolver: AddressResolver | None = None
 ) -> pl.DataFrame:
@@ -137,7 +124,7 @@ def standardize_residents(
     frame = over_unique(frame, "commune_code", commune_code_columns)
     # Citizen IDs are nearly unique per person, and a lost leading zero is judged against the row's dob and sex.
     frame = identity_columns(frame, "citizen_id", dob_column="dob", sex_column="sex_code")
-    frame = _collect_tokens(frame)
+    frame = collect_tokens(frame)
 
     addresses = _resolve_address_columns(frame, resolver)
     frame = frame.join(addresses, on="row_uid", how="left", maintain_order="left")

@@ -327,6 +327,20 @@ def token_list(expr: pl.Expr) -> pl.Expr:
     return expr.str.split(",").fill_null(pl.lit([], dtype=pl.List(pl.String)))
 
 
+def collect_tokens(frame: pl.DataFrame) -> pl.DataFrame:
+    """Gather the `_repairs_<field>` / `_flags_<field>` token columns a standardizer made into its `repairs` and
+    `flags` List columns (and drop them)."""
+    repairs = [c for c in frame.columns if c.startswith("_repairs_")]
+    flags = [c for c in frame.columns if c.startswith("_flags_")]
+
+    def gathered(columns: list[str]) -> pl.Expr:
+        if not columns:
+            return pl.lit([], dtype=pl.List(pl.String))
+        return token_list(empty_to_null(pl.concat_str(columns, separator=",", ignore_nulls=True)))
+
+    return frame.with_columns(repairs=gathered(repairs), flags=gathered(flags)).drop(*repairs, *flags)
+
+
 def with_folded_keys(frame: pl.DataFrame, column: str, key: str) -> pl.DataFrame:
     """`frame` plus `key`: `fold_ascii` of `column` for values containing a letter, else null.
 

@@ -30,13 +30,13 @@ from sachsong.standardize.names import name_columns
 from sachsong.standardize.phones import commune_code_columns, phone_columns
 from sachsong.standardize.text import (
     clean_text,
+    collect_tokens,
     empty_to_null,
     number_cell_columns,
     over_unique,
     place_tone_marks,
     text_key,
     title_case,
-    token_list,
     tokens,
 )
 
@@ -489,18 +489,6 @@ def _status_columns(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     )
 
 
-def _collect_tokens(frame: pl.DataFrame) -> pl.DataFrame:
-    repairs = [c for c in frame.columns if c.startswith("_repairs_")]
-    flags = [c for c in frame.columns if c.startswith("_flags_")]
-
-    def gathered(columns: list[str]) -> pl.Expr:
-        if not columns:
-            return pl.lit([], dtype=pl.List(pl.String))
-        return token_list(empty_to_null(pl.concat_str(columns, separator=",", ignore_nulls=True)))
-
-    return frame.with_columns(repairs=gathered(repairs), flags=gathered(flags)).drop(*repairs, *flags)
-
-
 def _ensure_raw(raw: pl.DataFrame) -> pl.DataFrame:
     """Every canonical raw column as String (missing ones null), then whatever else the input carried."""
     present = [
@@ -557,7 +545,7 @@ def standardize_household_business(
             "owner_cmnd",
         ),
     )
-    frame = _collect_tokens(frame)
+    frame = collect_tokens(frame)
 
     if address_resolver is None:
         from sachsong.standardize.address import resolve_addresses
