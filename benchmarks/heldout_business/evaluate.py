@@ -93,7 +93,8 @@ def rule_map(exe: str, overrides: str | None) -> dict[str, set[str]]:
 
 # ------------------------------------------------------------------ truth ------------------------------------------
 def load_truth(data: Path):
-    truth = list(csv.DictReader(open(data / "truth" / "records.csv", encoding="utf-8")))
+    with open(data / "truth" / "records.csv", encoding="utf-8") as handle:
+        truth = list(csv.DictReader(handle))
     for t in truth:
         t["key"] = f"{t['file']}:{t['row']}"
         t["errs"] = set(filter(None, t["errors"].split(";")))
@@ -187,7 +188,7 @@ def pair_set(groups: dict[str, list[str]]) -> set[tuple[str, str]]:
 
 
 def score_clusters(clusters, rid_to_key: dict[str, str], truth, cluster_col: str = "cluster_id"):
-    key_to_bid = {t["key"]: t["business_id"] for t in truth}
+    {t["key"]: t["business_id"] for t in truth}
     pred = defaultdict(list)
     seen = set()
     for rid, cid in clusters.select(["record_id", cluster_col]).iter_rows():

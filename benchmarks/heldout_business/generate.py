@@ -106,7 +106,7 @@ WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
 
 def mst_check(first9: str) -> int | None:
     """The MST check digit (None when the nine digits admit none)."""
-    check = 10 - sum(w * int(d) for w, d in zip(WEIGHTS, first9)) % 11
+    check = 10 - sum(w * int(d) for w, d in zip(WEIGHTS, first9, strict=False)) % 11
     return None if check == 10 else check
 
 
@@ -339,7 +339,7 @@ def generate(out: Path, n_businesses: int, seed: int, as_of: dt.date) -> dict:
     used_mst: set[str] = set()
     used_cccd: set[str] = set()
     businesses: list[dict] = []
-    stems = [c[0] for c in COMMUNES]
+    [c[0] for c in COMMUNES]
 
     def add_business(owner: dict, home: int, address: dict, mst: str, relation: str = "") -> dict:
         shop, code, desc, _ = rng.choices(LINES, [w for *_, w in LINES])[0]
@@ -400,7 +400,7 @@ def generate(out: Path, n_businesses: int, seed: int, as_of: dt.date) -> dict:
         stem, ccode = commune[0], commune[1]
         d = DIALECTS[stem]
         records = []
-        for k, b in enumerate(listings[ci]):
+        for _k, b in enumerate(listings[ci]):
             errors: list[str] = []
             damage: list[str] = []
             text_style = d["text"]
@@ -456,7 +456,7 @@ def generate(out: Path, n_businesses: int, seed: int, as_of: dt.date) -> dict:
                             "status": rng.choice(STATUS_WORDS[b["status"]]), "ccode": ccode,
                             "cccd": "" if rng.random() < 0.04 else b["cccd"]})
         written = WRITERS[d["fmt"]](rng, exports, stem, d, records)
-        for rec, (row, data_index, as_written, extra_damage) in zip(records, written):
+        for rec, (row, data_index, as_written, extra_damage) in zip(records, written, strict=False):
             truth_rows.append({
                 "file": as_written["__file"], "row": row, "data_index": data_index,
                 "business_id": rec["b"]["business_id"], "errors": ";".join(rec["errors"]),
@@ -542,14 +542,14 @@ def write_csv_cp1258(rng, exports, stem, d, records):
     text, written = _csv_text(rng, d, records)
     name = f"{stem}.csv"
     (exports / name).write_bytes(to_cp1258(text))
-    return [(r, i, {**v, "__file": name}, x + ["file_cp1258"]) for r, i, v, x in written]
+    return [(r, i, {**v, "__file": name}, [*x, "file_cp1258"]) for r, i, v, x in written]
 
 
 def write_csv_mojibake(rng, exports, stem, d, records):
     text, written = _csv_text(rng, d, records)
     name = f"{stem}.csv"
     (exports / name).write_bytes(double_encoded(text).encode("utf-8"))
-    return [(r, i, {**v, "__file": name}, x + ["file_double_encoded"]) for r, i, v, x in written]
+    return [(r, i, {**v, "__file": name}, [*x, "file_double_encoded"]) for r, i, v, x in written]
 
 
 def write_xlsx_template(rng, exports, stem, d, records):
@@ -601,7 +601,7 @@ def write_xlsx_template(rng, exports, stem, d, records):
                 c.number_format = "dd/mm/yyyy"
         written.append((row, i, {**v, "__file": f"{stem}.xlsx",
                                  "tax_code": str(cells["tax_code"]), "business_line": str(cells["business_line"]),
-                                 "registered_on": rec["reg"].strftime("%d/%m/%Y")}, extra + ["xlsx_numbers"]))
+                                 "registered_on": rec["reg"].strftime("%d/%m/%Y")}, [*extra, "xlsx_numbers"]))
         row += 1
     row += 1
     ws.cell(row, 2, "Tổng cộng:")
@@ -653,14 +653,16 @@ WRITERS = {"csv_utf8": write_csv_utf8, "csv_bom_semicolon": write_csv_bom_semico
 
 def self_check(out: Path, as_of: dt.date) -> None:
     """The truth agrees with itself and, for MSTs, with python-stdnum (if installed)."""
-    rows = list(csv.DictReader(open(out / "truth" / "canonical.csv", encoding="utf-8")))
-    truth = list(csv.DictReader(open(out / "truth" / "records.csv", encoding="utf-8")))
+    with open(out / "truth" / "canonical.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    with open(out / "truth" / "records.csv", encoding="utf-8") as handle:
+        truth = list(csv.DictReader(handle))
     try:
         from stdnum.vn import mst as stdmst
     except ImportError:
         stdmst = None
     disagree = 0
-    for c, t in zip(rows, truth):
+    for c, t in zip(rows, truth, strict=False):
         errs = set(filter(None, t["errors"].split(";")))
         tc = c["tax_code"]
         if tc and (len(tc.replace("-", "")) in (10, 13)):

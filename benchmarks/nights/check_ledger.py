@@ -61,12 +61,14 @@ def main(d: Path) -> int:
         empty = {c: int((new[c].is_null() | (new[c].str.strip_chars() == "")).sum())
                  for c in ("full_name", "date_of_birth", "sex", "citizen_id", "phone", "address")}
         if any(empty.values()):
-            print(f"night {n}: new rows with empty fields {empty}"); bad += 1
+            print(f"night {n}: new rows with empty fields {empty}")
+            bad += 1
         # a new person must not carry an existing CCCD
         old_ids = set(ing[1]["citizen_id"].drop_nulls().to_list())
         clash = new.filter(pl.col("status") == "new_person")["citizen_id"].is_in(list(old_ids)).sum()
         if clash:
-            print(f"night {n}: {clash} new persons reuse an existing citizen id"); bad += 1
+            print(f"night {n}: {clash} new persons reuse an existing citizen id")
+            bad += 1
     print("LEDGER OK" if not bad else f"LEDGER: {bad} problems")
     return 1 if bad else 0
 

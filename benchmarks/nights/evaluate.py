@@ -208,7 +208,7 @@ def feed(led: pl.DataFrame, gone: pl.DataFrame, a: Snap, b: Snap, night: int, re
     if "copy_of" in lb.columns:
         dups = (
             lb.filter((pl.col("status") == "duplicate_row") & pl.col("copy_of").is_not_null()))
-        for f, r, c in dups.select("source_file", "source_row", "copy_of").rows():
+        for _f, r, c in dups.select("source_file", "source_row", "copy_of").rows():
             cf, cr = c.rsplit("#", 1)
             twin = lb.filter((pl.col("n1_file") == cf) & (pl.col("n1_row") == int(cr)))
             if twin.height:

@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import sys
 import unicodedata
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -79,7 +79,7 @@ def read_table(path: Path, meta: dict) -> Table:
 def write_table(t: Table, path: Path) -> None:
     fmt = t.meta["format"]
     if fmt == "json":
-        path.write_text(json.dumps([dict(zip(t.header, r)) for r in t.rows], ensure_ascii=False,
+        path.write_text(json.dumps([dict(zip(t.header, r, strict=False)) for r in t.rows], ensure_ascii=False,
                                    separators=(",", ":")), "utf-8")
         return
     if fmt == "xlsx":
@@ -280,7 +280,7 @@ def build(out: Path, persons: int, seed: int, province: str | None = None) -> No
         if dob is None or not r["full_name_clean"]:
             return None
         fam = r["full_name_clean"].split()[0]
-        sex, mid_, giv = rng.choice([g for g in given_pool if g[0] == r["sex_clean"]] or given_pool)
+        _sex, mid_, giv = rng.choice([g for g in given_pool if g[0] == r["sex_clean"]] or given_pool)
         name = " ".join(x for x in (fam, mid_, giv) if x)
         if name == r["full_name_clean"]:
             return None
@@ -377,7 +377,7 @@ def build(out: Path, persons: int, seed: int, province: str | None = None) -> No
     tables[first] = Table(m0, list(tables[model].header), [], dict(tables[model].extra))
     metas[first] = m0
     rows0 = []
-    for j, w in enumerate([w for w in work[model] if w[2] == "unchanged"]):
+    for _j, w in enumerate([w for w in work[model] if w[2] == "unchanged"]):
         if len([x for x in rows0 if x[2] == "new_person"]) < 4:
             seq += 1
             nr = new_person_from(model, w, f"NEW{seq:05d}")

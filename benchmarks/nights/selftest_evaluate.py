@@ -36,8 +36,8 @@ def fake(d: Path, work: Path, perfect: bool) -> None:
             pid = "ID-" + L["truth_person"]
         else:
             people = L["truth_person"].unique().sort().to_list()
-            deal = dict(zip(people, rng.sample(range(10**6), len(people))))
-            pid = L["truth_person"].map_elements(lambda t: f"ID-{deal[t]}", return_dtype=pl.String)
+            deal = dict(zip(people, rng.sample(range(10**6), len(people)), strict=False))
+            pid = "ID-" + L["truth_person"].replace_strict({k: str(v) for k, v in deal.items()})
         recs = L.select("source_file", "source_row").with_columns(pid.alias("person_id"))
         recs.write_parquet(s / "residents_records.parquet")
         recs.group_by("person_id").len().write_parquet(s / "residents_golden.parquet")
