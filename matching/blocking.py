@@ -38,8 +38,9 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("cccd", ("cccd",)),
     BlockingRule("cmnd", ("cmnd",)),
     BlockingRule("phone", ("phone_e164",), refine="birth_year"),
-    # Robust to any date error or missing date. Its own limit of 30: in a city ward of tens of thousands, a common full name is a crowd (at 10M records in
-    # Hồ Chí Minh City this key alone made 69M of 136M candidate pairs); a crowd is split by birth year.
+    # Robust to any date error or missing date. Its own limit of 30: in a city ward of tens of thousands a common
+    # full name is a crowd (this key alone made half of a big city's candidate pairs); a crowd is split by birth
+    # year.
     BlockingRule("name_ward", ("name_key", "ward_code"), refine="birth_year", max_block_size=30),
     # Robust to a dropped middle name, swapped day/month and a year-only date.
     BlockingRule("family_given_year_ward", ("fam_key", "giv_key", "birth_year", "ward_code")),
@@ -189,7 +190,7 @@ def generate_candidate_pairs(
     # Which rules found a pair, as a bit mask (cheap to aggregate over millions of pairs); `blocked_by` names
     # the first rule in order that found it.
     # Streamed out in batches: DuckDB's grouping spills past its memory limit, but collecting the whole result
-    # inside DuckDB (`.pl()`) does not, and at 10M records the candidate pairs alone outgrew the limit.
+    # inside DuckDB (`.pl()`) does not, and a big city's candidate pairs alone outgrow the limit.
     reader = con.sql(
         f"SELECT left_uid, right_uid, min(rule) AS first_rule, bit_or(1 << rule) AS blocking_rules "
         f"FROM ({union}) GROUP BY left_uid, right_uid"
@@ -197,7 +198,8 @@ def generate_candidate_pairs(
     names = [rule.name for rule in rules]
     blocked_by = pl.Enum([*names, STEWARD])
     # Each batch is cut to its final types as it arrives, then the batches are stacked and sorted a column at a
-    # time: at 10M records the pairs are ~100M rows, and whole-frame copies of them set the matching peak.
+    # time: a big city's pairs are the largest table of the night, and whole-frame copies of them set the
+    # matching peak.
     pieces = [
         pl.DataFrame(pl.from_arrow(batch)).select(
             pl.col("left_uid", "right_uid").cast(pl.Int64),

@@ -139,7 +139,8 @@ class _Clusters:
         return True
 
 
-# Cannot-link pairs looked up per slice of this many: at 10M records nearly every candidate pair is one (59M).
+# Cannot-link pairs looked up per slice of this many: in a big city nearly every candidate pair is one, and
+# looking them all up at once would hold them all.
 CANNOT_LINK_SLICE = 4_000_000
 
 

@@ -234,7 +234,7 @@ def dedupe_standardized(
     lap("features")
     pairs, blocking = generate_candidate_pairs(encoded.frame, config.rules, config.max_block_size)
     # Steward decisions may name pairs blocking did not bring together; score them too. (Not joined when there
-    # are none: the join hashes every candidate pair, +7.9 GB at 10M records.)
+    # are none: the join hashes every candidate pair.)
     extra = (
         resolved.select("left_uid", "right_uid").join(pairs, on=["left_uid", "right_uid"], how="anti")
         if resolved.height

@@ -542,9 +542,9 @@ class Thresholds:
     # Birth years this far apart (and the dates not near each other) are two generations of one household, who
     # share its family name, phone and address: never auto-linked without the same card.
     generation_years: int = 15
-    # A hard-ruled pair reaches the stewards only from this probability up (else it is distinct): measured on
-    # the synthetic province, below 0.99 such pairs are 99.5% different people (a different given name) or
-    # 100% (different generations), so listing them only buries the real questions.
+    # A hard-ruled pair reaches the stewards only from this probability up (else it is distinct): below it such
+    # pairs are nearly all different people (a different given name, different generations), so listing them
+    # only buries the real questions (docs/matching.md).
     review_hard: tuple[tuple[str, float], ...] = (
         ("different given name", 0.99),
         ("different generation", 0.99),

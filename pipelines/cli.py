@@ -16,9 +16,8 @@ from sachsong.asof import as_of_argument
 from sachsong.provinces import province_code  # imports no polars: the allocator setting below still holds
 
 # polars' allocator (jemalloc) keeps freed pages for up to ten seconds by default, so one step's garbage is still
-# resident while the next step allocates. Returning them at once lowered the peak of the room calls on a 284k-record
-# province from 1.22 to 1.05 GB (docs/run-nightly.md, Memory). Set before polars is first imported; a value the
-# caller already exported wins.
+# resident while the next step allocates. Returning them at once lowers the peak (docs/run-nightly.md, Memory).
+# Set before polars is first imported; a value the caller already exported wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
 DEFAULT_PROVINCE = "44"  # the new Quảng Trị (merged from Quảng Bình and Quảng Trị)

@@ -1013,7 +1013,7 @@ def snapshot_tables(
     return tables
 
 
-# DuckDB's share while publishing: sorting and joining ten million records failed inside a fixed 2 GB.
+# DuckDB's share while publishing, sized to the machine: a big city's records do not fit a small fixed limit.
 PUBLISH_MEMORY = duckdb_memory_limit()
 
 
