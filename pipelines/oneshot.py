@@ -86,7 +86,8 @@ def prepare_input(path: str | Path, spec: DatasetSpec | str) -> Prepared:
 
 
 def check_input(path: str | Path, spec: DatasetSpec | str, as_of: date, **options: Any) -> Any:
-    """`sachsong check`: the register's rule pack over the input, plus matching's duplicate findings."""
+    """`sachsong check`: the register's rule pack over the input (rules on clusters, such as duplicate_record,
+    need matching: `sachsong dedupe`, or the night)."""
     from sachsong.rules.engine import check_standardized
 
     spec = get_dataset(spec)
