@@ -92,16 +92,28 @@ def check_input(path: str | Path, spec: DatasetSpec | str, as_of: date, **option
 
     spec = get_dataset(spec)
     prepared = prepare_input(path, spec)
-    return check_standardized(prepared.standardized, as_of, spec.rules or spec.name, **options)
+    return check_standardized(prepared.standardized, as_of, spec.pack, **options)
 
 
-def match_standardized(standardized: pl.DataFrame, spec: DatasetSpec | str, decisions: Any = None) -> Any:
-    """The register's matching engine: the persons engine for residents, the settings-driven one otherwise."""
+def match_standardized(
+    standardized: pl.DataFrame,
+    spec: DatasetSpec | str,
+    decisions: Any = None,
+    *,
+    publishable: str | None = None,
+    lean: bool = False,
+) -> Any:
+    """The register's matching engine: the persons engine for residents, the settings-driven one otherwise.
+
+    `decisions`: stewards' decisions by record key (or the persons engine's other forms); `publishable`: the
+    Boolean column of the records golden records are built from; `lean`: the persons engine keeps no per-pair
+    table (the night's mode: same clusters, golden records and review queue, less memory)."""
     spec = get_dataset(spec)
     if spec.matching_engine == "persons":
-        from sachsong.matching.dedupe import dedupe_standardized
+        from sachsong.matching.dedupe import DedupeConfig, dedupe_standardized
 
-        return dedupe_standardized(standardized, decisions=decisions)
+        config = DedupeConfig(keep_pairs=not lean, publishable=publishable)
+        return dedupe_standardized(standardized, decisions=decisions, config=config)
     from sachsong.matching.generic import match_records
 
     if decisions is not None and {"left_record_key", "right_record_key"} <= set(decisions.columns):
@@ -112,7 +124,7 @@ def match_standardized(standardized: pl.DataFrame, spec: DatasetSpec | str, deci
             pl.col("decision").is_in(["same", "different"])
         )
         decisions = decisions_to_uids(decided, standardized.select("row_uid", "record_key"))
-    return match_records(standardized, spec.matching_settings, decisions=decisions)
+    return match_records(standardized, spec.matching_settings, publishable=publishable, decisions=decisions)
 
 
 def write_review_file(review: pl.DataFrame, path: str | Path, spec: DatasetSpec | str, run_id: str) -> Path:

@@ -477,8 +477,7 @@ def check_step(
     spec = get_dataset(dataset)
 
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
-        from sachsong.rules.engine import check_standardized
-        from sachsong.rules.python_checks import get_check
+        from sachsong.rules.engine import check_standardized, cluster_rules
         from sachsong.standardize.record_keys import add_record_keys
 
         # Record keys province-wide: a source's rows may sit in several batches, and its repeated keys are
@@ -490,7 +489,7 @@ def check_step(
         result = check_standardized(
             standardized,
             as_of,
-            spec.rules or spec.name,
+            spec.pack,
             province_code=province_code,
             keep_rows=False,
             references=loaded,
@@ -512,11 +511,7 @@ def check_step(
             "by_criterion": {f"{c}/{s}": n for c, s, n in by_criterion},
             "keys": keyed.describe(),
             # Rules on clusters run in the matching step; the others were skipped for a missing input.
-            "skipped_rules": [
-                rule_id
-                for rule_id in result.skipped_rules
-                if "clusters" not in getattr(get_check(_python_of(spec, rule_id)), "needs", ())
-            ],
+            "skipped_rules": sorted(set(result.skipped_rules) - {rule.id for rule in cluster_rules(spec.pack)}),
         }
         return tables, counts
 
@@ -536,13 +531,6 @@ def check_step(
         logger.warning("checks: rule %s skipped: the input it needs (clusters or another register's store) "
                        "is not there", rule_id)
     return output
-
-
-def _python_of(spec: Any, rule_id: str) -> str:
-    from sachsong.rules.engine import load_pack
-
-    rule = load_pack(spec.rules or spec.name).rule(rule_id)
-    return str(rule.python or "")
 
 
 # ------------------------------------------------------------------------------------ steward decisions
@@ -594,33 +582,22 @@ def match_step(
     decided = pl.read_parquet(decisions) if decisions else None
 
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+        from sachsong.pipelines.oneshot import match_standardized
         from sachsong.rules.engine import cluster_findings
 
-        if spec.matching_engine == "persons":
-            from sachsong.matching.dedupe import DedupeConfig, dedupe_standardized
-
-            # Matching has the highest peak of the flow: hold only the rows it links, and only the columns it
-            # reads. Lean: candidate pairs are compared and scored in chunks and only what clustering and review
-            # read is kept; same clusters, golden records and review queue.
-            records = load_matchable(checks, batches, MATCH_COLUMNS)
-            result = dedupe_standardized(
-                records,
-                decisions=decided if decided is not None and decided.height else None,
-                config=DedupeConfig(keep_pairs=False, publishable=PUBLISHABLE),
-            )
-        else:
-            from sachsong.matching.generic import match_records
-            from sachsong.store.decisions import decisions_to_uids
-
-            records = load_matchable(checks, batches)
-            pairs = (
-                decisions_to_uids(decided, records.select("row_uid", "record_key"))
-                if decided is not None and decided.height
-                else None
-            )
-            result = match_records(records, spec.matching_settings, publishable=PUBLISHABLE, decisions=pairs)
+        # Matching has the highest peak of the flow: hold only the rows it links, and for the persons engine only
+        # the columns it reads; lean, it compares and scores candidate pairs in chunks.
+        columns = MATCH_COLUMNS if spec.matching_engine == "persons" else None
+        records = load_matchable(checks, batches, columns)
+        result = match_standardized(
+            records,
+            spec,
+            decided if decided is not None and decided.height else None,
+            publishable=PUBLISHABLE,
+            lean=True,
+        )
         clusters = result.clusters
-        findings = cluster_findings(clusters, as_of, spec.rules or spec.name)
+        findings = cluster_findings(clusters, as_of, spec.pack)
         if not findings.height and getattr(result, "findings", None) is not None:
             findings = result.findings  # a pack without a cluster rule: the engine's own duplicate findings
         merged = clusters.filter(pl.col("cluster_size") > 1).height if "cluster_size" in clusters.columns else 0
@@ -676,54 +653,6 @@ def _previous_table(snapshot: Path | None, table: str, columns: Sequence[str] | 
         present = pl.read_parquet_schema(path)
         columns = [c for c in columns if c in present]
     return pl.read_parquet(path, columns=list(columns) if columns is not None else None)
-
-
-def pair_key_changes(
-    changes: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame, content: Sequence[str], entity_id: str
-) -> pl.DataFrame:
-    """A record whose key changed but not its content (an export re-sent with, or without, its own id column) is
-    one `record_changed` (fields: record_key; detail: its old key), not a removal and an addition. Only a pair
-    that is the one removal and the one addition with that content in that export is joined."""
-    from sachsong.standardize.record_keys import content_hash
-    from sachsong.store.changes import CHANGES, MISSING_EXPORT_DETAIL
-
-    def hashed(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.select("record_key", "source_file", entity_id).with_columns(
-            content_hash(frame, list(content), normalize=True)
-        )
-
-    removed = changes.filter(
-        (pl.col("change") == "record_removed") & pl.col("detail").ne_missing(MISSING_EXPORT_DETAIL)
-    ).select("record_key").join(hashed(before), on="record_key")
-    added = changes.filter(pl.col("change") == "record_added").select("record_key").join(hashed(after), on="record_key")
-    if not removed.height or not added.height:
-        return changes
-    one = [pl.len().over("source_file", "content_hash") == 1]
-    pairs = removed.filter(*one).join(
-        added.filter(*one), on=["source_file", "content_hash"], suffix="_new"
-    ).filter(pl.col(entity_id).eq_missing(pl.col(f"{entity_id}_new")))
-    if not pairs.height:
-        return changes
-    gone = pl.concat([pairs.get_column("record_key"), pairs.get_column("record_key_new")])
-    rows = pairs.select(
-        pl.col("record_key_new").alias("record_key"),
-        pl.lit("record_changed").alias("change"),
-        pl.col(f"{entity_id}_new").alias("entity_id"),
-        "source_file",
-        pl.lit(["record_key"], dtype=pl.List(pl.String)).alias("fields"),
-        pl.format("record key changed (was {}): the export's own id column came or went", "record_key").alias(
-            "detail"
-        ),
-        pl.lit(changes.get_column("run_id")[0] if changes.height else None, dtype=pl.String).alias("run_id"),
-    )
-    kept = changes.filter(
-        ~(pl.col("change").is_in(["record_removed", "record_added"]) & pl.col("record_key").is_in(gone.implode()))
-    )
-    rank = {change: i for i, change in enumerate(CHANGES)}
-    return pl.concat([kept, rows.select(changes.columns).cast(changes.schema)]).sort(
-        [pl.col("change").replace_strict(rank, return_dtype=pl.Int8), "entity_id", "record_key", "source_file"],
-        nulls_last=True,
-    )
 
 
 def identity_step(
@@ -827,7 +756,6 @@ def identity_step(
             current_sources=file_counts.filter(pl.col("status") != "failed").select("source_file"),
             content_columns=content,
         )
-        changes = pair_key_changes(changes, previous_records, tonight, content, spec.entity_id)
         index = assignment.next_previous()
         tables = {
             "ids": ids.select("row_uid", "entity_id"),
@@ -886,7 +814,7 @@ def score_step(
     if "ward_code" not in records.columns:
         records = records.with_columns(pl.lit(None, pl.String).alias("ward_code"))
     findings = pl.concat([pl.read_parquet(path) for path in all_findings(checks, match)], how="vertical_relaxed")
-    scores = compute_scores(records, findings, run_id, as_of, province_code, rules=spec.rules or spec.name)
+    scores = compute_scores(records, findings, run_id, as_of, province_code, rules=spec.pack)
     step_logger().info("scores: %d score rows for %d records", scores.height, records.height)
     return scores
 

@@ -541,14 +541,10 @@ def check_standardized(
     )
 
 
-def cluster_findings(
-    clusters: pl.DataFrame, as_of: date | str, pack: str | Path | Pack = "residents"
-) -> pl.DataFrame:
-    """The findings of the pack's rules that judge matching clusters (e.g. `duplicate_record`), from the cluster
-    table alone (`row_uid, record_id, source_id, cluster_id, cluster_size`): matching's own findings, without a
-    second pass of every rule over the province."""
+def cluster_rules(pack: str | Path | Pack = "residents") -> list[Rule]:
+    """The pack's row rules that judge matching clusters (they need `clusters`): matching gives their findings."""
     loaded = pack if isinstance(pack, Pack) else load_pack(pack)
-    rules = [
+    return [
         rule
         for rule in loaded.rules
         if rule.python is not None
@@ -556,6 +552,15 @@ def cluster_findings(
         and "clusters" in check.needs
         and check.scope == "row"
     ]
+
+
+def cluster_findings(
+    clusters: pl.DataFrame, as_of: date | str, pack: str | Path | Pack = "residents"
+) -> pl.DataFrame:
+    """The findings of the pack's rules that judge matching clusters (e.g. `duplicate_record`), from the cluster
+    table alone (`row_uid, record_id, source_id, cluster_id, cluster_size`): matching's own findings, without a
+    second pass of every rule over the province."""
+    rules = cluster_rules(pack)
     if not rules or not clusters.height:
         return _empty_findings()
     ids = clusters.select(

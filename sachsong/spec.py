@@ -126,6 +126,11 @@ class DatasetSpec:
         return self.name
 
     @property
+    def pack(self) -> Path | str:
+        """The rule pack: the folder's `rules.yaml`, or the pack named like the register."""
+        return self.rules or self.name
+
+    @property
     def matching_settings(self) -> dict[str, Any]:
         """The engine's settings: the `matching:` block without what the pipeline itself reads (`anchors`: the
         columns that carry an entity's id over when none of its records is shared with last night)."""

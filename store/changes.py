@@ -204,20 +204,22 @@ def change_feed(
     gone = before.join(after, on="record_key", how="anti").with_columns(
         pl.col("source_file").is_in(missing_exports["source_file"].implode()).fill_null(False).alias("_held")
     )
-    # An edited record of an export without ids gets a new content key: one content-keyed record gone and one
-    # new in the same export under the same person (the id kept by its anchor) is that edit, not a removal
-    # and an addition.
+    # A record whose key changed without its person or export changing is one change, not a removal and an
+    # addition: an edited record of an export without ids (a new content key, the id kept by its anchor), or an
+    # export re-sent with or without its own id column (a content key for an own-id key, or back). One record
+    # gone and one new in the same export under the same person, at least one of them content-keyed (two own
+    # ids are two records).
     one_each = pl.len().over("entity_id", "source_file") == 1
     content_keyed = pl.col("record_key").str.starts_with(CONTENT_KEY_PREFIX)
     rekeyed = (
-        new.filter(content_keyed)
-        .filter(one_each)
+        new.filter(one_each)
         .join(
-            gone.filter(~pl.col("_held") & content_keyed).filter(one_each).drop("_held"),
+            gone.filter(~pl.col("_held")).filter(one_each).drop("_held"),
             on=["entity_id", "source_file"],
             how="inner",
             suffix="_prev",
         )
+        .filter(content_keyed | pl.col("record_key_prev").str.starts_with(CONTENT_KEY_PREFIX))
     )
     new = new.join(rekeyed.select("record_key"), on="record_key", how="anti")
     gone = gone.join(
@@ -246,10 +248,16 @@ def change_feed(
         .drop("entity_id_prev", "source_file_prev")
         .with_columns(pl.lit(None, dtype=pl.String).alias("_detail"))
     )
+    # A key of another kind (own id ↔ content) is itself the change a consumer holding the old key must learn.
+    key_kind_changed = pl.col("record_key").str.slice(0, 2) != pl.col("record_key_prev").str.slice(0, 2)
     rekeyed = rekeyed.with_columns(
-        (pl.lit("edited in an export without ids: key was ") + pl.col("record_key_prev")).alias("_detail")
+        pl.when(key_kind_changed)
+        .then(pl.format("record key changed (was {}): the export's own id column came or went", "record_key_prev"))
+        .otherwise(pl.lit("edited in an export without ids: key was ") + pl.col("record_key_prev"))
+        .alias("_detail"),
+        key_kind_changed.alias("_rekind"),
     )
-    both = pl.concat([both, rekeyed.select(both.columns)])
+    both = pl.concat([both.with_columns(pl.lit(False).alias("_rekind")), rekeyed.select(*both.columns, "_rekind")])
     if use_hash:
         both = both.filter(pl.col("content_hash").ne_missing(pl.col("content_hash_prev"))).with_columns(
             pl.lit([], dtype=pl.List(pl.String)).alias("_fields")
@@ -258,6 +266,12 @@ def change_feed(
         both = both.with_columns(_differing(content_columns, "_prev").alias("_fields")).filter(
             (pl.col("_fields").list.len() > 0) | pl.col("_detail").is_not_null()
         )
+    both = both.with_columns(
+        pl.when(pl.col("_rekind"))
+        .then(pl.concat_list(pl.lit(["record_key"], dtype=pl.List(pl.String)), "_fields"))
+        .otherwise(pl.col("_fields"))
+        .alias("_fields")
+    )
     changed = _rows(
         both,
         "record_changed",
