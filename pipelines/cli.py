@@ -175,18 +175,21 @@ def cmd_changes(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
+    import polars as pl
+
     from sachsong.store.decisions import record_decision
-    from sachsong.store.reader import read_current_table
+    from sachsong.store.reader import current_snapshot, snapshot_table_path
 
     spec = _dataset(args)
-    try:
-        known = read_current_table(Path(args.store), spec.records_table).get_column("record_key")
+    try:  # the keys of every record the live snapshot holds, published or quarantined (that column only)
+        snapshot = current_snapshot(Path(args.store))
+        known = pl.concat(
+            pl.read_parquet(snapshot_table_path(snapshot, table), columns=["record_key"])
+            for table in (spec.records_table, "quarantine")
+        ).get_column("record_key")
     except Exception as error:  # no snapshot, or one from before record keys
         print(f"decide: cannot read the live snapshot's record keys ({type(error).__name__})", file=sys.stderr)
         return 2
-    quarantined = read_current_table(Path(args.store), "quarantine")
-    if "record_key" in quarantined.columns:
-        known = known.append(quarantined.get_column("record_key"))
     try:
         record_decision(Path(args.store), args.left, args.right, args.decision, args.note, known_keys=known)
     except ValueError as error:

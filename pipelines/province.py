@@ -292,7 +292,7 @@ class DirectRunner:
 def references_for(spec: DatasetSpec, stores: Mapping[str, Path] | None) -> dict[str, tuple[str, list[str]]]:
     """Other registers' published tables this register's cross-register rules read, from their live snapshots:
     `published_residents` (the persons' identity numbers) when a residents store is given and published."""
-    from sachsong.store.reader import current_snapshot
+    from sachsong.store.reader import current_snapshot, snapshot_table_path
 
     references: dict[str, tuple[str, list[str]]] = {}
     for name, store in (stores or {}).items():
@@ -305,7 +305,7 @@ def references_for(spec: DatasetSpec, stores: Mapping[str, Path] | None) -> dict
         if snapshot is None:
             continue
         other = get_dataset(name)
-        path = snapshot / "parquet" / f"{other.records_table}.parquet"
+        path = snapshot_table_path(snapshot, other.records_table)
         if path.is_file():
             columns = [c for c in ("cccd", "citizen_id_digits") if c in pl.read_parquet_schema(path)]
             references[f"published_{name}"] = (str(path), columns)

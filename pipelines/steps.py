@@ -646,7 +646,9 @@ def history_table(spec: Any) -> str:
 def _previous_table(snapshot: Path | None, table: str, columns: Sequence[str] | None = None) -> pl.DataFrame | None:
     if snapshot is None:
         return None
-    path = snapshot / "parquet" / f"{table}.parquet"
+    from sachsong.store.reader import snapshot_table_path
+
+    path = snapshot_table_path(snapshot, table)
     if not path.is_file():
         return None
     if columns is not None:

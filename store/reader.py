@@ -78,10 +78,15 @@ def current_manifest(store_dir: str | Path) -> dict[str, Any] | None:
     return None if directory is None else read_manifest(directory)
 
 
+def snapshot_table_path(directory: str | Path, table: str) -> Path:
+    """Where a snapshot folder keeps the Parquet copy of `table` (it may not exist)."""
+    return Path(directory) / SNAPSHOT_PARQUET_DIR / f"{check_table_name(table)}.parquet"
+
+
 def read_current_table(store_dir: str | Path, table: str) -> pl.DataFrame:
     """One table of the live snapshot, read from its Parquet export."""
     directory = _require_current(store_dir)
-    path = directory / SNAPSHOT_PARQUET_DIR / f"{check_table_name(table)}.parquet"
+    path = snapshot_table_path(directory, table)
     if not path.is_file():
         available = sorted(p.stem for p in (directory / SNAPSHOT_PARQUET_DIR).glob("*.parquet"))
         raise StoreError(f"{directory}: no table '{table}' (tables: {', '.join(available)})")
