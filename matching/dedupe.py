@@ -28,6 +28,7 @@ from sachsong.matching.compare import COMPARISONS, SCORED, compare_pairs
 from sachsong.matching.exclusive import share_among_namesakes
 from sachsong.matching.golden import build_golden
 from sachsong.matching.keys import EncodedFeatures, build_features, check_columns, encode_features
+from sachsong.matching.pair_cache import CacheReport, ComparisonCache, record_fingerprints
 from sachsong.matching.review import build_review, read_decision_file, resolve_decisions, write_review
 from sachsong.matching.scoring import (
     MatchModel,
@@ -67,6 +68,11 @@ class DedupeConfig:
     # field) are still matched, so their person can be found, but golden records are built from the publishable
     # members only; a cluster with none has no golden record.
     publishable: str | None = None
+    # Incremental nights (see pair_cache.py): last night's comparison cache, whose levels are reused for the pairs
+    # of records whose features are unchanged (exactly what comparing them again gives), and where to write
+    # tonight's. A missing, unreadable or other-version cache is ignored with a warning.
+    comparison_cache_in: Path | str | None = None
+    comparison_cache_out: Path | str | None = None
 
     def __post_init__(self) -> None:
         if self.pair_chunk < 1:
@@ -132,6 +138,8 @@ class DedupeResult:
     decisions_applied: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     pairs_scored: int = 0  # candidate pairs scored (`.pairs` holds them only with keep_pairs=True)
+    pairs_reused: int = 0  # of those, pairs whose comparison levels came from last night's cache
+    comparison_cache: CacheReport | None = None  # with a comparison cache configured
 
     def write_review(self, path: str | Path) -> Path:
         return write_review(self.review, path)
@@ -158,6 +166,13 @@ class DedupeResult:
             lines.append(
                 f"EM: {self.model.iterations} iterations, converged={self.model.converged}, "
                 f"match share among candidates {self.model.prior:.3f}"
+            )
+        if self.comparison_cache is not None:
+            cache = self.comparison_cache
+            lines.append(
+                f"comparison cache: {self.pairs_reused} of {self.pairs_scored} pairs reused"
+                + (f" (last night's cache ignored: {cache.ignored})" if cache.ignored else "")
+                + f"; read {cache.read_seconds:.2f}s, write {cache.write_seconds:.2f}s (part of compare)"
             )
         if self.timings:
             lines.append("time: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()))
@@ -226,6 +241,11 @@ def dedupe_standardized(
         return _empty_result(std, config.publishable)
     features = build_features(std)
     encoded = encode_features(features)
+    cache = None
+    if config.comparison_cache_in is not None or config.comparison_cache_out is not None:
+        cache = ComparisonCache(
+            record_fingerprints(features), config.comparison_cache_in, config.comparison_cache_out
+        )
     # Only the cards are read as strings from here on; the other string columns (names, address details) are
     # released before the pairs are built (hundreds of MB at a million records).
     cards = features.select("row_uid", "cccd", "cmnd")
@@ -250,12 +270,20 @@ def dedupe_standardized(
     if pairs.height == 0:
         result = _empty_result(std, config.publishable)
         result.blocking = blocking
+        if cache is not None:
+            # Tonight's cache (empty) replaces last night's.
+            cache.compare_chunks(pairs.select("left_uid", "right_uid"), encoded, config.pair_chunk)
+            result.comparison_cache = cache.report
         return result
     pairs_scored = pairs.height
     u_random = estimate_u_random(encoded, config.random_pairs_for_u, config.seed)
     lean = not config.keep_pairs
     if not lean:
-        compared = compare_pairs(pairs, encoded)
+        compared = (
+            compare_pairs(pairs, encoded)
+            if cache is None
+            else pl.concat(cache.compare_chunks(pairs, encoded, config.pair_chunk), rechunk=True)
+        )
         del pairs
         lap("compare")
         model = _fit_model(compared, u_random, cards, config)
@@ -267,7 +295,7 @@ def dedupe_standardized(
         empty_pairs = compare_pairs(pairs.clear(), encoded)
         uids = pairs.select("left_uid", "right_uid")
         del pairs
-        scored, model = _score_in_chunks(uids, encoded, u_random, cards, config, lap)
+        scored, model = _score_in_chunks(uids, encoded, u_random, cards, config, lap, cache)
         del uids
         empty_pairs = score_compared(empty_pairs, model, encoded, config.thresholds)
         empty_pairs = _share_among_namesakes(empty_pairs, encoded, config)
@@ -313,6 +341,8 @@ def dedupe_standardized(
         decisions_applied=resolved.height,
         timings=timings,
         pairs_scored=pairs_scored,
+        pairs_reused=cache.report.pairs_reused if cache is not None else 0,
+        comparison_cache=cache.report if cache is not None else None,
     )
 
 
@@ -369,6 +399,7 @@ def _score_in_chunks(
     cards: pl.DataFrame,
     config: DedupeConfig,
     lap: Callable[[str], None],
+    cache: ComparisonCache | None = None,
 ) -> tuple[pl.DataFrame, MatchModel]:
     """Lean mode (keep_pairs=False): compare and score `config.pair_chunk` candidate pairs at a time.
 
@@ -378,10 +409,13 @@ def _score_in_chunks(
     LEAN_COLUMNS; the per-field explanation is scored again later for the few pairs the review queue lists
     (`_listed_with_details`). Returns the lean scored pairs (after the namesake step) and the model.
     """
-    compared = [
-        compare_pairs(pairs.slice(start, config.pair_chunk), encoded)
-        for start in range(0, pairs.height, config.pair_chunk)
-    ]
+    if cache is None:
+        compared = [
+            compare_pairs(pairs.slice(start, config.pair_chunk), encoded)
+            for start in range(0, pairs.height, config.pair_chunk)
+        ]
+    else:
+        compared = cache.compare_chunks(pairs, encoded, config.pair_chunk)
     lap("compare")
     model = _fit_model(pl.concat(compared, rechunk=False), u_random, cards, config)
     _, has_day = encoded.array("dob_day")
