@@ -14,7 +14,7 @@ sides between nights is still found.
 The file is one Parquet: `lo, hi` (UInt64 fingerprints, lo <= hi), `bucket` and one column per compared
 column, levels as their integer codes with -1 for null. Its schema metadata names the cache format, the polars
 and rapidfuzz versions (polars' row hashes are stable within a version only), a hash of the comparison code
-(compare.py and keys.py) and the feature schema; a file that differs in any of these, or that cannot be read, is
+(compare.py, keys.py and this file) and the feature schema; a file that differs in any of these, or that cannot be read, is
 ignored with a warning and every pair is compared. Rows are grouped by bucket (a hash of the key; one row group
 per bucket per chunk written), so the lookup reads the file once, a bucket at a time, against tonight's pairs
 of that bucket: memory grows by a bucket's rows, not by the whole cache, and time stays linear in the pairs.
@@ -52,10 +52,11 @@ _KEY_COLUMNS = ("lo", "hi")
 
 
 def _code_hash() -> str:
-    """A hash of the code that makes a pair's comparison levels: a change there invalidates every cached level."""
+    """A hash of the code that makes a pair's comparison levels and of this file's layout: a change there
+    invalidates every cached level."""
     digest = hashlib.sha256()
-    for module in (compare, keys):
-        digest.update(Path(module.__file__).read_bytes())
+    for source in (compare.__file__, keys.__file__, __file__):
+        digest.update(Path(source).read_bytes())
     return digest.hexdigest()
 
 
@@ -137,6 +138,13 @@ def _arrow_schema(columns: dict[str, pl.DataType], metadata: dict) -> pa.Schema:
     return pa.schema(fields, metadata={METADATA_KEY: json.dumps(metadata).encode()})
 
 
+def _mixed(lo: np.ndarray | pl.Series, hi: np.ndarray | pl.Series) -> np.ndarray:
+    """One 64-bit value per pair key (wrapping multiply-xor), the join key of the lookup."""
+    lo = lo.to_numpy() if isinstance(lo, pl.Series) else lo
+    hi = hi.to_numpy() if isinstance(hi, pl.Series) else hi
+    return (lo * np.uint64(0x9E3779B97F4A7C15)) ^ hi
+
+
 def _bucket(lo: np.ndarray, hi: np.ndarray, buckets: int) -> np.ndarray:
     # lo is the smaller of two uniform hashes (skewed low); their xor is uniform.
     return ((lo ^ hi) % np.uint64(buckets)).astype(np.uint32)
@@ -194,8 +202,7 @@ class _Previous:
 
     def read_bucket(self, bucket: int, columns: list[str]) -> pl.DataFrame:
         table = self.file.read_row_groups(self.groups[bucket], columns=[*_KEY_COLUMNS, *columns])
-        # A key written twice (two pairs of records with identical features) has one set of levels.
-        return pl.from_arrow(table).unique(subset=list(_KEY_COLUMNS), keep="first", maintain_order=True)
+        return pl.from_arrow(table)
 
 
 class ComparisonCache:
@@ -294,12 +301,23 @@ class ComparisonCache:
                 if not len(rows):
                     continue
                 cached = previous.read_bucket(bucket, names)
+                cached = cached.with_columns(pl.Series("key", _mixed(cached["lo"], cached["hi"])))
                 lo, hi = self._keys(left[rows], right[rows])
-                tonight = pl.DataFrame({"row": rows, "lo": lo, "hi": hi})
+                tonight = pl.DataFrame({"row": rows, "key": _mixed(lo, hi), "lo": lo, "hi": hi})
                 del lo, hi
-                hits = tonight.join(cached, on=list(_KEY_COLUMNS), how="inner", maintain_order="left")
+                # Joined on one 64-bit mix of the two fingerprints (a join on two key columns is several times
+                # slower), then both fingerprints compared: a collision of the mix never passes for a hit.
+                hits = tonight.join(
+                    cached, on="key", how="inner", maintain_order="left", suffix="_cached"
+                ).filter((pl.col("lo") == pl.col("lo_cached")) & (pl.col("hi") == pl.col("hi_cached")))
                 del tonight, cached
                 found = hits["row"].to_numpy()
+                # A key written twice (pairs of records with identical features: the same levels) matches twice;
+                # the join keeps tonight's order, so the repeats are neighbours.
+                first = np.ones(len(found), dtype=bool)
+                first[1:] = found[1:] != found[:-1]
+                if not first.all():
+                    hits, found = hits.filter(pl.Series(first)), found[first]
                 # `found` is increasing (rows are, and the join keeps their order): cut it at the chunk bounds.
                 cuts = np.searchsorted(found, bounds)
                 for index in range(len(starts)):
@@ -358,7 +376,17 @@ class ComparisonCache:
         temporary = self.cache_out.with_name(f".{self.cache_out.name}.{os.getpid()}.tmp")
         try:
             self.cache_out.parent.mkdir(parents=True, exist_ok=True)
-            handle = pq.ParquetWriter(temporary, schema, compression="zstd", write_page_checksum=True)
+            # Fingerprints are random (no dictionary, no compression gains): lz4 and no dictionary write and read
+            # fastest; statistics only where the reader needs them (the bucket of each row group); checksums so a
+            # damaged page is noticed instead of read.
+            handle = pq.ParquetWriter(
+                temporary,
+                schema,
+                compression="lz4",
+                use_dictionary=False,
+                write_statistics=["bucket"],
+                write_page_checksum=True,
+            )
         except OSError as error:
             self._not_written(error)
             return None
@@ -382,16 +410,17 @@ class ComparisonCache:
         bucket = _bucket(lo, hi, writer.buckets)
         order = np.argsort(bucket, kind="stable")
         edges = np.searchsorted(bucket[order], np.arange(writer.buckets + 1))
-        arrays = [lo[order], hi[order], bucket[order], *(codes[name][order] for name in names)]
+        # Through polars: pyarrow's own numpy conversion imports pandas (a second of import and its memory).
+        frame = pl.DataFrame(
+            {"lo": lo[order], "hi": hi[order], "bucket": bucket[order], **{n: codes[n][order] for n in names}}
+        )
         del lo, hi, bucket, order
         try:
             for index in range(writer.buckets):
-                a, b = edges[index], edges[index + 1]
+                a, b = int(edges[index]), int(edges[index + 1])
                 if a < b:
-                    table = pa.Table.from_arrays(
-                        [pa.array(values[a:b]) for values in arrays], schema=writer.schema
-                    )
-                    writer.handle.write_table(table, row_group_size=int(b - a))
+                    table = frame.slice(a, b - a).to_arrow().replace_schema_metadata(writer.schema.metadata)
+                    writer.handle.write_table(table, row_group_size=b - a)
         except (OSError, pa.ArrowException) as error:
             self._not_written(error)
             writer.discard()
