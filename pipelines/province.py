@@ -46,6 +46,7 @@ from sachsong.pipelines.steps import (
     load_standardized,
     match_step,
     plan_batches,
+    prepare_file_key,
     prepare_step,
     prune_work,
     publish_step,
@@ -103,6 +104,14 @@ class SourceInputs:
 
     files: dict[str, tuple[int, str]]  # source_file → (bytes, SHA-256)
     registry: str  # hash of the source registry YAML at the folder's top (column mappings), "" without one
+    source_ids: dict[str, str] = field(default_factory=dict)  # source_file → its default source id (readable ones)
+
+    def file_keys(self, code: str) -> dict[str, str]:
+        """Each file's `prepare_file_key`: an export whose key held last night is not read again tonight."""
+        return {
+            name: prepare_file_key(code, self.registry, name, digest, self.source_ids.get(name, ""))
+            for name, (_, digest) in self.files.items()
+        }
 
     def fingerprint(self, code: str) -> str:
         return combine_fingerprints(
@@ -112,7 +121,7 @@ class SourceInputs:
 
 def source_inputs(root: Path) -> SourceInputs:
     """Fingerprint every file ingest accounts for under `root` (hidden files and the demo's `truth/` are not)."""
-    from sachsong.sources.ingest import REGISTRY_FILE_NAMES, source_file_paths
+    from sachsong.sources.ingest import REGISTRY_FILE_NAMES, default_source_ids, source_file_paths
 
     files: dict[str, tuple[int, str]] = {}
     for name, path in source_file_paths(root).items():
@@ -125,7 +134,7 @@ def source_inputs(root: Path) -> SourceInputs:
     # A linked registry is refused by ingest unread; it is not read here either.
     registries = [root / n for n in REGISTRY_FILE_NAMES if (root / n).is_file() and not (root / n).is_symlink()]
     registry = file_fingerprint(registries[0]) if registries else ""
-    return SourceInputs(files, registry)
+    return SourceInputs(files, registry, default_source_ids(root))
 
 
 def make_run_id(province: str, as_of: date, started: datetime) -> str:
@@ -383,19 +392,15 @@ def run_province(
         )
 
         ctx.begin("ingest+standardize")
-        # A batch's rows depend on its files' bytes, the registry, the code, and — through default source ids,
-        # which tell apart files sharing a name — the names of all files.
-        names_key = combine_fingerprints(*inputs.files)
-        batch_keys = [
-            combine_fingerprints(code, inputs.registry, names_key, *(f"{n}:{inputs.files[n][1]}" for n in files))
-            for files in batches
-        ]
+        # A batch's rows are its files' rows, and each file's depend only on its key's parts.
+        file_keys = inputs.file_keys(code)
+        batch_keys = [combine_fingerprints("batch", *(file_keys[name] for name in files)) for files in batches]
         labels = [f"{i + 1}/{len(batches)} ({files[0]} … {len(files)} files)" for i, files in enumerate(batches)]
         prepared: list[StepOutput] = runner.map(
             prepare_step,
             [
                 {"dataset": dataset, "sources": str(ctx.sources), "files": files, "work_dir": str(work),
-                 "key": key, "label": label}
+                 "key": key, "label": label, "file_keys": {name: file_keys[name] for name in files}}
                 for files, key, label in zip(batches, batch_keys, labels, strict=True)
             ],
         )
@@ -527,6 +532,8 @@ def run_province(
         "counts_per_source": counts,
         "batches": len(prepared),
         "reused_steps": reused,
+        # Exports not read again tonight: unchanged since a night whose work is still in the store.
+        "files_reused": sum(b.counts["files"] if b.reused else b.counts.get("files_reused", 0) for b in prepared),
         "step_seconds": dict(ctx.step_seconds),
         "step_peak_rss_mb": dict(ctx.step_peak_rss_mb),
         "step_held_rss_mb": dict(ctx.step_held_rss_mb),

@@ -116,13 +116,28 @@ ROOM_MODULES = (
 )
 
 
+# The publish gate's library: seconds to import, a fixed cost of every run that a small night would wait for.
+BACKGROUND_MODULES = ("great_expectations",)
+
+
 def import_rooms() -> None:
     """Import the rooms in the calling thread before tasks run on threads: parallel first imports of the same
-    C extensions race (a batch failed with "numpy._core.multiarray failed to import" in a fresh process)."""
+    C extensions race (a batch failed with "numpy._core.multiarray failed to import" in a fresh process). The
+    gate's library is imported on a thread of its own meanwhile, while the exports are read."""
     import importlib
+    import threading
 
     for name in ROOM_MODULES:
         importlib.import_module(name)
+
+    def background() -> None:
+        for name in BACKGROUND_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the gate imports it again and reports the error where it matters
+                return
+
+    threading.Thread(target=background, name="import-gate", daemon=True).start()
 
 
 def is_io_error(task: Any, task_run: Any, state: Any) -> bool:
@@ -197,15 +212,22 @@ def run_step(
 
     The folder is built under a temporary name and renamed into place, so it exists only when complete.
     """
-    directory = step_directory(work_dir, step, key)
-    manifest = directory / STEP_MANIFEST
-    if manifest.is_file():
-        recorded = json.loads(manifest.read_text(encoding="utf-8"))
-        os.utime(manifest)  # last use, for pruning
-        return StepOutput(step, key, str(directory), recorded["counts"], recorded["seconds"], reused=True)
+    reused = reuse_step_output(work_dir, step, key)
+    if reused is not None:
+        return reused
     clock = time.perf_counter()
     tables, counts = compute()
     seconds = round(time.perf_counter() - clock, 3)
+    return store_step_output(work_dir, step, key, tables, counts, seconds)
+
+
+def store_step_output(
+    work_dir: Path, step: str, key: str, tables: Mapping[str, pl.DataFrame], counts: dict[str, Any], seconds: float
+) -> StepOutput:
+    """Write a step's tables and manifest to `<work>/<step>/<key>/`, built under a temporary name and renamed
+    into place (a concurrent run that finished the same step first wins; its output is the same)."""
+    directory = step_directory(work_dir, step, key)
+    manifest = directory / STEP_MANIFEST
     building = directory.with_name(f"{directory.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     building.mkdir(parents=True)
     try:
@@ -225,6 +247,17 @@ def run_step(
         shutil.rmtree(building, ignore_errors=True)
         raise
     return StepOutput(step, key, str(directory), counts, seconds, reused=False)
+
+
+def reuse_step_output(work_dir: Path, step: str, key: str) -> StepOutput | None:
+    """The finished output of `<work>/<step>/<key>/` (its last use recorded, for pruning), or None."""
+    directory = step_directory(work_dir, step, key)
+    manifest = directory / STEP_MANIFEST
+    if not manifest.is_file():
+        return None
+    recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    os.utime(manifest)
+    return StepOutput(step, key, str(directory), recorded["counts"], recorded["seconds"], reused=True)
 
 
 def prune_work(work_dir: Path, max_age: timedelta = CACHE_EXPIRATION) -> int:
@@ -355,38 +388,126 @@ def _sum(frame: pl.DataFrame, column: str) -> int:
 
 
 # ------------------------------------------------------------------------------- ingest + standardize (batch)
-def prepare_step(dataset: str, sources: str, files: list[str], work_dir: str, key: str, label: str) -> StepOutput:
-    """Ingest a batch of export files and standardize their rows; refuse an unbalanced ingest."""
+FILE_STEP = "prepare-file"  # one export file's share of a batch, reused on a later night while its key holds
+
+
+def prepare_file_key(code: str, registry: str, name: str, digest: str, source_id: str) -> str:
+    """What one export's standardized rows, rejects and counts depend on: the code and rule packs, the source
+    registry, the file's name and bytes, and the source id it gets (which other files' names can change)."""
+    return combine_fingerprints(code, registry, "file", name, digest, source_id)
+
+
+def _ingest_and_standardize(
+    spec: Any, sources: str, files: list[str], label: str
+) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+    """Ingest `files` and standardize their rows; refuse an unbalanced ingest. → tables, isolation facts."""
+    from sachsong.sources.ingest import ingest_files
+    from sachsong.standardize.isolate import run_isolating
+
+    clock = time.perf_counter()
+    ingested = ingest_files(Path(sources), files, dataset=spec)
+    if not ingested.balanced():
+        raise ValueError(
+            f"ingest of {label} under {sources} is not balanced (rows in != rows out + rejected):\n"
+            f"{ingested.describe()}"
+        )
+    ingest_seconds = time.perf_counter() - clock
+    clock = time.perf_counter()
+    # A value that makes the standardizer raise costs its own row (a reject naming file and row), not the
+    # batch and with it the night.
+    isolated = run_isolating(ingested.table, spec.standardize)
+    standardized = isolated.table
+    expected = ingested.table.height - isolated.rejects.height
+    if standardized.height != expected:
+        raise ValueError(
+            f"standardize {label}: {expected} rows in but {standardized.height} out; "
+            "standardization must keep every row"
+        )
+    rejects, file_counts = ingested.rejects, ingested.counts
+    if isolated.rejects.height:
+        rejects = pl.concat([rejects, isolated.rejects], how="vertical_relaxed")
+        file_counts = move_to_rejected(file_counts, isolated.rejects)
+    file_counts = with_date_order(file_counts, standardized)
+    isolated_per_file = dict(isolated.rejects.group_by("source_file").len().rows()) if isolated.rejects.height else {}
+    facts = {
+        "isolated": {str(name): int(n) for name, n in isolated_per_file.items()},
+        "isolation_errors": list(isolated.error_types),
+        "ingest_seconds": round(ingest_seconds, 3),
+        "standardize_seconds": round(time.perf_counter() - clock, 3),
+    }
+    return {"standardized": standardized, "rejects": rejects, "counts": file_counts}, facts
+
+
+def _file_shares(tables: Mapping[str, pl.DataFrame], names: Sequence[str]) -> dict[str, dict[str, pl.DataFrame]]:
+    """Each file's rows of every table (empty tables for a file without rows in one)."""
+    parts = {
+        table: frame.partition_by("source_file", as_dict=True, maintain_order=True)
+        for table, frame in tables.items()
+    }
+    return {
+        name: {table: parts[table].get((name,), frame.clear()) for table, frame in tables.items()}
+        for name in names
+    }
+
+
+def _stack_files(shares: Sequence[Mapping[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """The files' tables stacked in order, `row_uid` renumbered as one batch's standardizer numbers it."""
+    stacked = {
+        table: pl.concat([share[table] for share in shares], how="diagonal_relaxed")
+        for table in ("standardized", "rejects", "counts")
+    }
+    if "row_uid" in stacked["standardized"].columns:
+        stacked["standardized"] = stacked["standardized"].with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("row_uid")
+        )
+    return stacked
+
+
+def prepare_step(
+    dataset: str,
+    sources: str,
+    files: list[str],
+    work_dir: str,
+    key: str,
+    label: str,
+    file_keys: Mapping[str, str] | None = None,
+) -> StepOutput:
+    """Ingest a batch of export files and standardize their rows; refuse an unbalanced ingest.
+
+    With `file_keys` (file → `prepare_file_key`), each file's share is kept under the work folder too, and a
+    file whose key is there from an earlier night is not read again: an export unchanged since then costs a
+    Parquet read. A file's rows depend only on its key's parts, so the batch is what reading it whole gives."""
     spec = get_dataset(dataset)
+    work = Path(work_dir)
 
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
-        from sachsong.sources.ingest import ingest_files
-        from sachsong.standardize.isolate import run_isolating
-
-        clock = time.perf_counter()
-        ingested = ingest_files(Path(sources), files, dataset=spec)
-        if not ingested.balanced():
-            raise ValueError(
-                f"ingest of {label} under {sources} is not balanced (rows in != rows out + rejected):\n"
-                f"{ingested.describe()}"
-            )
-        ingest_seconds = time.perf_counter() - clock
-        clock = time.perf_counter()
-        # A value that makes the standardizer raise costs its own row (a reject naming file and row), not the
-        # batch and with it the night.
-        isolated = run_isolating(ingested.table, spec.standardize)
-        standardized = isolated.table
-        expected = ingested.table.height - isolated.rejects.height
-        if standardized.height != expected:
-            raise ValueError(
-                f"standardize {label}: {expected} rows in but {standardized.height} out; "
-                "standardization must keep every row"
-            )
-        rejects, file_counts = ingested.rejects, ingested.counts
-        if isolated.rejects.height:
-            rejects = pl.concat([rejects, isolated.rejects], how="vertical_relaxed")
-            file_counts = move_to_rejected(file_counts, isolated.rejects)
-        file_counts = with_date_order(file_counts, standardized)
+        reused = {
+            name: output
+            for name in files
+            if file_keys and (output := reuse_step_output(work, FILE_STEP, file_keys[name])) is not None
+        }
+        missing = [name for name in files if name not in reused]
+        facts: dict[str, Any] = {"isolated": {}, "isolation_errors": [], "ingest_seconds": 0.0,
+                                 "standardize_seconds": 0.0}
+        fresh: dict[str, pl.DataFrame] = {}
+        if missing:
+            fresh, facts = _ingest_and_standardize(spec, sources, missing, label)
+        if file_keys:
+            shares: dict[str, Mapping[str, pl.DataFrame]] = dict(_file_shares(fresh, missing)) if missing else {}
+            for name in missing:
+                isolated = facts["isolated"].get(name, 0)
+                store_step_output(work, FILE_STEP, file_keys[name], shares[name], {
+                    "rows_isolated": isolated, "isolation_errors": facts["isolation_errors"] if isolated else [],
+                }, 0.0)
+            for name, output in reused.items():
+                shares[name] = {table: output.read(table) for table in ("standardized", "rejects", "counts")}
+                facts["isolated"][name] = output.counts.get("rows_isolated", 0)
+                facts["isolation_errors"] = sorted({*facts["isolation_errors"], *output.counts.get(
+                    "isolation_errors", [])})
+            tables = _stack_files([shares[name] for name in files])
+        else:
+            tables = fresh
+        standardized, file_counts = tables["standardized"], tables["counts"]
         statuses = (
             dict(standardized.get_column("address_status").value_counts().sort("address_status").rows())
             if "address_status" in standardized.columns
@@ -406,23 +527,27 @@ def prepare_step(dataset: str, sources: str, files: list[str], work_dir: str, ke
         )
         counts = {
             "files": file_counts.height,
+            "files_reused": len(reused),
             "rows_in": _sum(file_counts, "rows_in"),
             "rows_read": standardized.height,
             "rows_rejected": _sum(file_counts, "rows_rejected"),
-            "rows_isolated": isolated.rejects.height,
+            "rows_isolated": sum(facts["isolated"].values()),
             "date_orders": {
                 order: sorted(file_counts.filter(pl.col("dob_order") == order)["source_file"].to_list())
                 for order in ("month_first", "mixed")
             },
-            "isolation_errors": list(isolated.error_types),
-            "files_failed": ingested.counts.filter(pl.col("status") == "failed").height,
-            "file_errors": list(ingested.file_errors()),
+            "isolation_errors": list(facts["isolation_errors"]),
+            "files_failed": file_counts.filter(pl.col("status") == "failed").height,
+            "file_errors": [
+                f"{name}: {error}"
+                for name, error in file_counts.filter(pl.col("status") == "failed")
+                .select("source_file", "error").rows()
+            ],
             "addresses": {str(k): int(v) for k, v in statuses.items()},
             "provinces": {str(k): int(v) for k, v in provinces.items()},
-            "ingest_seconds": round(ingest_seconds, 3),
-            "standardize_seconds": round(time.perf_counter() - clock, 3),
+            "ingest_seconds": facts["ingest_seconds"],
+            "standardize_seconds": facts["standardize_seconds"],
         }
-        tables = {"standardized": standardized, "rejects": rejects, "counts": file_counts}
         return tables, counts
 
     output = run_step(Path(work_dir), "prepare", key, compute)
@@ -438,7 +563,8 @@ def prepare_step(dataset: str, sources: str, files: list[str], work_dir: str, ke
         ", ".join(f"{status}={n}" for status, n in counts["addresses"].items()) or "n/a",
         "reused from a previous run"
         if output.reused
-        else f"ingest {counts['ingest_seconds']:.1f} s, standardize {counts['standardize_seconds']:.1f} s",
+        else f"{counts.get('files_reused', 0)} unchanged files reused, ingest {counts['ingest_seconds']:.1f} s, "
+        f"standardize {counts['standardize_seconds']:.1f} s",
     )
     for error in counts["file_errors"]:
         logger.warning("ingest: file rejected whole: %s", error)

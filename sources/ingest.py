@@ -782,6 +782,20 @@ def source_file_paths(root: Path) -> dict[str, Path]:
     return {entry.relative: entry.path for entry in _walk(_scan_root(root))}
 
 
+def _readable_source_ids(entries: list[_Entry]) -> dict[str, str]:
+    readable = [e.relative for e in entries if e.refused is None and _is_not_data(e.path) is None]
+    return _default_source_ids(readable)
+
+
+def default_source_ids(root: Path) -> dict[str, str]:
+    """The source id each readable file under `root` gets before a registry renames it (its stem, qualified
+    with its folders when stems repeat): besides its own bytes and the registry, all a file's rows depend on."""
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root}: not a directory")
+    return _readable_source_ids(list(_walk(_scan_root(root))))
+
+
 def list_source_files(root: Path) -> list[str]:
     """Every file `ingest_directory(root)` accounts for (one `.counts` row each), as its `source_file` names
     them: relative to `root/exports` when it exists, sorted as ingest walks them. Refused and skipped files are
@@ -838,8 +852,7 @@ def _ingest(root: Path, files: list[str] | None, registry: Path | None, limits: 
     scan_root = _scan_root(root)
 
     entries = list(_walk(scan_root))
-    readable = [e.relative for e in entries if e.refused is None and _is_not_data(e.path) is None]
-    default_ids = _default_source_ids(readable)
+    default_ids = _readable_source_ids(entries)
     if files is not None:
         known = {e.relative for e in entries}
         missing = [name for name in files if name not in known]

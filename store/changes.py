@@ -123,6 +123,14 @@ def _differing(columns: Sequence[str], suffix: str) -> pl.Expr:
     ).list.drop_nulls()
 
 
+def _any_differs(columns: Sequence[str], suffix: str) -> pl.Expr:
+    """Whether any column differs from its `suffix` twin: most rows do not, and are dropped before their
+    `_differing` lists are built."""
+    if not columns:
+        return pl.lit(False)
+    return pl.any_horizontal([pl.col(c).ne_missing(pl.col(c + suffix)) for c in columns])
+
+
 def _person_rows(events: pl.DataFrame) -> list[pl.DataFrame]:
     related = pl.col("related_ids").list.join(", ")
     has_related = pl.col("related_ids").list.len() > 0
@@ -263,8 +271,8 @@ def change_feed(
             pl.lit([], dtype=pl.List(pl.String)).alias("_fields")
         )
     else:
-        both = both.with_columns(_differing(content_columns, "_prev").alias("_fields")).filter(
-            (pl.col("_fields").list.len() > 0) | pl.col("_detail").is_not_null()
+        both = both.filter(_any_differs(content_columns, "_prev") | pl.col("_detail").is_not_null()).with_columns(
+            _differing(content_columns, "_prev").alias("_fields")
         )
     both = both.with_columns(
         pl.when(pl.col("_rekind"))
@@ -334,7 +342,5 @@ def _updated(
         how="inner",
         suffix="_prev",
     )
-    both = both.with_columns(_differing(columns, "_prev").alias("_fields")).filter(
-        pl.col("_fields").list.len() > 0
-    )
+    both = both.filter(_any_differs(columns, "_prev")).with_columns(_differing(columns, "_prev").alias("_fields"))
     return _rows(both, "person_updated", entity_id=pl.col("entity_id"), fields=pl.col("_fields"))

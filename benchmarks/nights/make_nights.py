@@ -189,6 +189,8 @@ def build(out: Path, persons: int, seed: int, province: str | None = None) -> No
     gone = []  # (n1 file, n1 row, person, reason)
     files = sorted(tables)
     mid = [f for f in files if 8 <= metas[f]["rows"] <= 16]
+    if len(mid) < 20:  # a big province has no small exports: take its smallest ones
+        mid = sorted(files, key=lambda f: (metas[f]["rows"], f))[:40]
 
     # one export removed (night 2 only)
     removed = rng.choice([f for f in mid if metas[f]["format"] != "xlsx"])

@@ -381,6 +381,7 @@ class Night:
     issued: set[str]
     review: pl.DataFrame
     code: str  # the rooms' code fingerprint the night ran with (the step cache is keyed by it)
+    snapshot: Path  # the published snapshot's Parquet folder
 
     @property
     def run_id(self) -> str:
@@ -437,6 +438,7 @@ def run_night(world: World, number: int, store: Path, **kwargs: Any) -> Night:
         set(table("issued_ids").get_column("entity_id")),
         table("review_queue"),
         code,
+        parquet,
     )
 
 
@@ -467,7 +469,8 @@ class Nights:
     store: Path
     runs: dict[int, Night] = field(default_factory=dict)
     refused_rows: dict[tuple[str, str], int] = field(default_factory=dict)
-    rebuild: Night | None = None
+    rebuild: Night | None = None  # night 5 rebuilt from scratch
+    rebuild4: Night | None = None  # night 4 rebuilt from scratch
 
 
 @pytest.fixture(scope="module")
@@ -504,9 +507,21 @@ def night3(nights: Nights, night2: Night) -> Night:
     return nights.runs[3]
 
 
+def rebuild_copy(nights: Nights, name: str) -> Path:
+    """A copy of the store as it is now, its step cache deleted: what a full rebuild starts from."""
+    copy = nights.store.parent / name
+    shutil.copytree(nights.store, copy, symlinks=True)
+    shutil.rmtree(copy / ".work")
+    return copy
+
+
 @pytest.fixture(scope="module")
 def night4(nights: Nights, night3: Night) -> Night:
+    """Night 4 into the store (every export but the missing one unchanged since night 3: read from the step
+    cache), and the same night as a full rebuild of a copy of the store as night 3 left it."""
+    copy = rebuild_copy(nights, "store-rebuild-4")
     nights.runs[4] = run_night(nights.world, 4, nights.store)
+    nights.rebuild4 = run_night(nights.world, 4, copy, full=True)
     return nights.runs[4]
 
 
@@ -514,9 +529,7 @@ def night4(nights: Nights, night3: Night) -> Night:
 def night5(nights: Nights, night4: Night) -> Night:
     """Night 5 into the store; a copy of the store as night 4 left it, step cache deleted, gets the same night
     as a full rebuild (`sachsong run --full`, a run of its own)."""
-    copy = nights.store.parent / "store-rebuild"
-    shutil.copytree(nights.store, copy, symlinks=True)
-    shutil.rmtree(copy / ".work")
+    copy = rebuild_copy(nights, "store-rebuild")
     nights.runs[5] = run_night(nights.world, 5, nights.store)
     nights.rebuild = run_night(nights.world, 5, copy, full=True)
     return nights.runs[5]
@@ -568,6 +581,44 @@ def change_rows(night: Night, change: str) -> pl.DataFrame:
 
 def print_measure(label: str, kept: int, total: int) -> None:
     print(f"{label}: {kept}/{total} = {kept / max(total, 1):.2%}")
+
+
+def publication(night: Night, same_id: dict[str, str], run_id: str) -> dict[str, list[str]]:
+    """Every table of the night's snapshot as sorted JSON rows, its run id and the ids it minted tonight written
+    as `run_id` and `same_id` name them: two runs that publish the same thing give equal dictionaries."""
+    def renamed(value: Any) -> Any:
+        if isinstance(value, str):
+            return run_id if value == night.run_id else same_id.get(value, value)
+        if isinstance(value, list):
+            return [renamed(v) for v in value]
+        if isinstance(value, dict):
+            return {k: renamed(v) for k, v in value.items()}
+        return value
+
+    tables = {}
+    for path in sorted(night.snapshot.glob("*.parquet")):
+        rows = pl.read_parquet(path).to_dicts()
+        tables[path.stem] = sorted(json.dumps(renamed(row), sort_keys=True, default=str) for row in rows)
+    return tables
+
+
+def assert_same_publication(incremental: Night, rebuild: Night, issued_before: set[str]) -> None:
+    """The two runs published the same tables, row for row, but for their run ids and the names of the ids each
+    minted tonight (derived from its run id); every id issued before tonight is the same in both."""
+    pairs = incremental.everyone.select("record_key", "person_id").join(
+        rebuild.everyone.select("record_key", pl.col("person_id").alias("rebuilt")), on="record_key", how="full"
+    )
+    assert pairs.height == incremental.everyone.height == rebuild.everyone.height
+    old = pairs.filter(pl.col("person_id").is_in(list(issued_before)))
+    assert old.filter(pl.col("person_id") != pl.col("rebuilt")).height == 0
+    minted = pairs.join(old, on="record_key", how="anti").select("rebuilt", "person_id").unique()
+    assert minted.get_column("person_id").is_unique().all() and minted.get_column("rebuilt").is_unique().all()
+    same_id = dict(minted.rows())
+    mine = publication(incremental, {}, incremental.run_id)
+    theirs = publication(rebuild, same_id, incremental.run_id)
+    assert mine.keys() == theirs.keys()
+    different = {table: (len(mine[table]), len(theirs[table])) for table in mine if mine[table] != theirs[table]}
+    assert not different, f"tables that differ (incremental rows, rebuilt rows): {different}"
 
 
 # ------------------------------------------------------------------------------------------------- tests
@@ -775,3 +826,16 @@ def test_full_rebuild_gives_every_record_the_same_id(nights: Nights, night5: Nig
     kept, total, lost = kept_share(night1, rebuild, persons)
     print_measure("night 5 (full rebuild) vs night 1, unchanged persons", kept, total)
     assert kept / total >= 0.999, lost[:5]
+    assert_same_publication(night5, rebuild, issued_before)
+
+
+def test_incremental_night_publishes_what_a_full_rebuild_publishes(nights: Nights, night4: Night):
+    """Night 4 reads from the step cache every export unchanged since night 3 (every one but the missing export);
+    the full rebuild reads them all again. Same snapshot, table for table, row for row."""
+    rebuild = nights.rebuild4
+    assert rebuild is not None
+    unchanged = len(nights.world.nights[4])
+    if nights.runs[3].code == night4.code:
+        assert night4.summary["files_reused"] == unchanged, "the exports unchanged since night 3 were read again"
+    assert rebuild.summary["files_reused"] == 0 and not rebuild.summary["reused_steps"]
+    assert_same_publication(night4, rebuild, nights.runs[3].issued)
