@@ -14,10 +14,12 @@ sides between nights is still found.
 The file is one Parquet: `lo, hi` (UInt64 fingerprints, lo <= hi), `bucket` and one column per compared
 column, levels as their integer codes with -1 for null. Its schema metadata names the cache format, the polars
 and rapidfuzz versions (polars' row hashes are stable within a version only), a hash of the comparison code
-(compare.py, keys.py and this file) and the feature schema; a file that differs in any of these, or that cannot be read, is
-ignored with a warning and every pair is compared. Rows are grouped by bucket (a hash of the key; one row group
+(compare.py, keys.py and this file) and the feature schema; a file that differs in any of these, or that cannot
+be read (pages carry checksums), is ignored with a warning and every pair is compared. Rows are grouped by bucket (a hash of the key; one row group
 per bucket per chunk written), so the lookup reads the file once, a bucket at a time, against tonight's pairs
 of that bucket: memory grows by a bucket's rows, not by the whole cache, and time stays linear in the pairs.
+Tonight's levels are filled into per-chunk arrays (what the compared chunks hold anyway) and the pairs not
+found are compared; each chunk's frame is built as compare_pairs builds it, so everything after is unchanged.
 """
 
 from __future__ import annotations
@@ -408,7 +410,8 @@ class ComparisonCache:
         clock = time.perf_counter()
         lo, hi = self._keys(left, right)
         bucket = _bucket(lo, hi, writer.buckets)
-        order = np.argsort(bucket, kind="stable")
+        # One bucket (up to BUCKET_PAIRS pairs a night): already in order.
+        order = np.argsort(bucket, kind="stable") if writer.buckets > 1 else slice(None)
         edges = np.searchsorted(bucket[order], np.arange(writer.buckets + 1))
         # Through polars: pyarrow's own numpy conversion imports pandas (a second of import and its memory).
         frame = pl.DataFrame(
