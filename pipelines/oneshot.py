@@ -102,17 +102,25 @@ def match_standardized(
     *,
     publishable: str | None = None,
     lean: bool = False,
+    comparison_cache: Path | None = None,
 ) -> Any:
     """The register's matching engine: the persons engine for residents, the settings-driven one otherwise.
 
     `decisions`: stewards' decisions by record key (or the persons engine's other forms); `publishable`: the
     Boolean column of the records golden records are built from; `lean`: the persons engine keeps no per-pair
-    table (the night's mode: same clusters, golden records and review queue, less memory)."""
+    table (the night's mode: same clusters, golden records and review queue, less memory); `comparison_cache`:
+    the persons engine reads last night's pairs' comparison levels from this file and writes tonight's there
+    (matching.pair_cache: exact, so the same result as without it)."""
     spec = get_dataset(spec)
     if spec.matching_engine == "persons":
         from sachsong.matching.dedupe import DedupeConfig, dedupe_standardized
 
-        config = DedupeConfig(keep_pairs=not lean, publishable=publishable)
+        config = DedupeConfig(
+            keep_pairs=not lean,
+            publishable=publishable,
+            comparison_cache_in=comparison_cache,
+            comparison_cache_out=comparison_cache,
+        )
         return dedupe_standardized(standardized, decisions=decisions, config=config)
     from sachsong.matching.generic import match_records
 

@@ -534,6 +534,8 @@ def run_province(
         "reused_steps": reused,
         # Exports not read again tonight: unchanged since a night whose work is still in the store.
         "files_reused": sum(b.counts["files"] if b.reused else b.counts.get("files_reused", 0) for b in prepared),
+        "pairs_compared": match.counts.get("pairs_compared", 0),
+        "pairs_reused": match.counts.get("pairs_reused", 0),
         "step_seconds": dict(ctx.step_seconds),
         "step_peak_rss_mb": dict(ctx.step_peak_rss_mb),
         "step_held_rss_mb": dict(ctx.step_held_rss_mb),

@@ -27,6 +27,7 @@ import math
 import os
 import shutil
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -116,28 +117,51 @@ ROOM_MODULES = (
 )
 
 
-# The publish gate's library: seconds to import, a fixed cost of every run that a small night would wait for.
+# Fixed costs of every run that a small night would wait for, paid on threads of their own while the exports are
+# read: the publish gate's library (seconds to import), and the tables the address standardizer builds on its
+# first lookup (which each batch's thread would otherwise build at once, twice the work).
 BACKGROUND_MODULES = ("great_expectations",)
+WARM_UPS = ("sachsong.standardize.address:warm_up",)
+_warmed = threading.Event()
+_warmed.set()
+WARM_UP_WAIT_SECONDS = 120.0
 
 
 def import_rooms() -> None:
     """Import the rooms in the calling thread before tasks run on threads: parallel first imports of the same
     C extensions race (a batch failed with "numpy._core.multiarray failed to import" in a fresh process). The
-    gate's library is imported on a thread of its own meanwhile, while the exports are read."""
+    warm-ups and the gate's library run on threads of their own meanwhile (`wait_for_warm_up`)."""
     import importlib
-    import threading
 
     for name in ROOM_MODULES:
         importlib.import_module(name)
 
-    def background() -> None:
+    def imports() -> None:
         for name in BACKGROUND_MODULES:
             try:
                 importlib.import_module(name)
             except Exception:  # the gate imports it again and reports the error where it matters
                 return
 
-    threading.Thread(target=background, name="import-gate", daemon=True).start()
+    def warm_ups() -> None:
+        try:
+            for target in WARM_UPS:
+                module, function = target.split(":")
+                getattr(importlib.import_module(module), function)()
+        except Exception as error:  # the batches build what they need themselves, and report any error
+            logging.getLogger("sachsong.pipeline").warning("warm-up failed: %s", type(error).__name__)
+        finally:
+            _warmed.set()
+
+    if _warmed.is_set():
+        _warmed.clear()
+        threading.Thread(target=warm_ups, name="warm-up", daemon=True).start()
+    threading.Thread(target=imports, name="import-gate", daemon=True).start()
+
+
+def wait_for_warm_up() -> None:
+    """Before a batch's first standardization: let the warm-up finish instead of building the same tables."""
+    _warmed.wait(WARM_UP_WAIT_SECONDS)
 
 
 def is_io_error(task: Any, task_run: Any, state: Any) -> bool:
@@ -412,6 +436,7 @@ def _ingest_and_standardize(
             f"{ingested.describe()}"
         )
     ingest_seconds = time.perf_counter() - clock
+    wait_for_warm_up()
     clock = time.perf_counter()
     # A value that makes the standardizer raise costs its own row (a reject naming file and row), not the
     # batch and with it the night.
@@ -685,6 +710,9 @@ def decisions_step(store_dir: str, checks: StepOutput, run_id: str, work_dir: st
 
 
 # --------------------------------------------------------------------------------------------- matching
+# `<work>/comparisons-<dataset>.parquet`: the last matched night's candidate pairs' comparison levels, read and
+# replaced by the next (a full rebuild empties the work folder and starts it again).
+COMPARISONS = "comparisons"
 # What the persons engine reads: its keys and comparisons, the golden record's survivors, the review's fields.
 MATCH_COLUMNS = (
     *REQUIRED_COLUMNS,
@@ -721,6 +749,7 @@ def match_step(
             decided if decided is not None and decided.height else None,
             publishable=PUBLISHABLE,
             lean=True,
+            comparison_cache=Path(work_dir) / f"{COMPARISONS}-{spec.name}.parquet",
         )
         clusters = result.clusters
         findings = cluster_findings(clusters, as_of, spec.pack)
@@ -735,6 +764,8 @@ def match_step(
             "in_multi_record_clusters": merged,
             "review": result.review.height,
             "duplicate_findings": findings.height,
+            "pairs_compared": int(getattr(result, "pairs_scored", 0)),
+            "pairs_reused": int(getattr(result, "pairs_reused", 0)),
         }
         return tables, counts
 
@@ -742,12 +773,14 @@ def match_step(
     counts = output.counts
     step_logger().info(
         "matching: %d records (%d of them quarantined) → %d golden records (%d records in multi-record "
-        "clusters), %d pairs to review; %s",
+        "clusters), %d pairs to review; %d candidate pairs, %d of them compared last night; %s",
         counts["records"],
         counts.get("quarantined_matched", 0),
         counts["golden"],
         counts["in_multi_record_clusters"],
         counts["review"],
+        counts.get("pairs_compared", 0),
+        counts.get("pairs_reused", 0),
         "reused from a previous run" if output.reused else f"{output.seconds:.1f} s",
     )
     return output

@@ -1862,3 +1862,19 @@ def resolve_addresses(
         maintain_order="left",
     )
     return base.with_columns(keyed.select(OUTPUT_COLUMNS))
+
+
+def warm_up() -> None:
+    """Build the reference and lexicon tables every address lookup reads (once per process, a few seconds), e.g.
+    on a thread of its own while the exports are read, instead of in each batch's first lookup."""
+    samples = pl.DataFrame(
+        {
+            "address": [
+                "Số 12 đường Lê Lợi, phường Bến Thành, quận 1, TP Hồ Chí Minh",
+                "Thon 3, xa Hai Le, thi xa Quang Tri, tinh Quang Tri",
+                "Tổ 5, Phường Đông Hà, Quảng Trị",
+            ],
+            "hint": ["26734", None, "19330"],
+        }
+    )
+    resolve_addresses(samples, hint_column="hint")
