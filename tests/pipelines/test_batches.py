@@ -169,3 +169,48 @@ def test_passed_records_are_filtered_batch_by_batch_with_their_table_wide_row_ui
     ]
     assert loaded.n_chunks("all") == [1, 1]
     assert loaded.equals(load_standardized(batches, ["full_name"]).filter(pl.col("row_uid").is_in([0, 2, 3])))
+
+
+def _prepare(root: Path, work: Path, files: list[str], key: str) -> StepOutput:
+    from sachsong.pipelines.steps import code_fingerprint, combine_fingerprints, prepare_step
+
+    inputs = source_inputs(root)
+    code = combine_fingerprints(code_fingerprint(), "test")
+    keys = inputs.file_keys(code)
+    return prepare_step("residents", str(root), files, str(work), key, "test", {n: keys[n] for n in files})
+
+
+def test_a_file_read_on_an_earlier_night_is_reused_only_while_its_source_id_holds(tmp_path: Path) -> None:
+    """North's export is unchanged from night to night; the batch that holds it must be what reading the folder
+    gives each night. When an export with the same stem appears elsewhere, north's source id becomes
+    `north__a` and its rows must be read again, not served from the night it was `a`."""
+    root, work = tmp_path / "sources", tmp_path / "work"
+    _write_exports(root)
+    (root / "exports" / "south" / "a.csv").unlink()
+    first = _prepare(root, work, list_source_files(root), "1" * 64)
+    assert first.counts["files_reused"] == 0
+    assert set(first.read("standardized")["source_id"]) == {"a"}
+
+    # Night 2: south/b.csv changes, the rest is the same bytes: north (and the hidden file ingest skips, whose
+    # accounting is kept too) are reused, b read again.
+    (root / "exports" / "south" / "b.csv").write_text(
+        "ho_ten,ngay_sinh,gioi_tinh,so_cccd,dia_chi\nPhạm Thị Dung,05/06/1970,Nữ,,Phường 2\n", encoding="utf-8"
+    )
+    second = _prepare(root, work, list_source_files(root), "2" * 64)
+    assert second.counts["files_reused"] == 2
+    fresh = _prepare(root, tmp_path / "fresh-work", list_source_files(root), "2" * 64)
+    for table in ("standardized", "rejects", "counts"):
+        assert second.read(table).equals(fresh.read(table)), table
+
+    # Night 3: south/a.csv appears; north/a.csv has the same bytes but another source id.
+    (root / "exports" / "south" / "a.csv").write_text(
+        "ho_ten,ngay_sinh,gioi_tinh,so_cccd,dia_chi\nLê Văn Cường,03/04/2001,Nam,,Phường 1\n", encoding="utf-8"
+    )
+    third = _prepare(root, work, list_source_files(root), "3" * 64)
+    assert third.counts["files_reused"] == 2  # south/b.csv, unchanged since night 2, and the hidden file
+    standardized = third.read("standardized")
+    assert set(standardized["source_id"]) == {"north__a", "south__a", "b"}
+    assert standardized["row_uid"].to_list() == list(range(standardized.height))
+    fresh = _prepare(root, tmp_path / "fresh-work-3", list_source_files(root), "3" * 64)
+    for table in ("standardized", "rejects", "counts"):
+        assert third.read(table).equals(fresh.read(table)), table
