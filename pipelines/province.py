@@ -400,7 +400,8 @@ def run_province(
             prepare_step,
             [
                 {"dataset": dataset, "sources": str(ctx.sources), "files": files, "work_dir": str(work),
-                 "key": key, "label": label, "file_keys": {name: file_keys[name] for name in files}}
+                 "key": key, "label": label, "file_keys": {name: file_keys[name] for name in files},
+                 "file_digests": {name: inputs.files[name][1] for name in files}}
                 for files, key, label in zip(batches, batch_keys, labels, strict=True)
             ],
         )

@@ -463,6 +463,32 @@ def _ingest_and_standardize(
     return {"standardized": standardized, "rejects": rejects, "counts": file_counts}, facts
 
 
+def _still_as_fingerprinted(sources: str, names: Sequence[str], digests: Mapping[str, str]) -> set[str]:
+    """The files among `names` whose bytes are still those their key was made from (after ingest read them);
+    all of them when the caller gave no digests to check."""
+    if not names or not digests:
+        return set(names)
+    from sachsong.sources.ingest import source_file_paths
+
+    paths = source_file_paths(Path(sources))
+    same = set()
+    for name in names:
+        try:
+            if name in paths and digests.get(name) == file_fingerprint(paths[name]):
+                same.add(name)
+        except OSError:
+            continue
+    changed = sorted(set(names) - same)
+    if changed:
+        step_logger().warning(
+            "ingest+standardize: %d file(s) changed while being read or are not regular files: used as read "
+            "tonight, not kept for a later night: %s",
+            len(changed),
+            ", ".join(changed[:10]) + (" …" if len(changed) > 10 else ""),
+        )
+    return same
+
+
 def _file_shares(tables: Mapping[str, pl.DataFrame], names: Sequence[str]) -> dict[str, dict[str, pl.DataFrame]]:
     """Each file's rows of every table (empty tables for a file without rows in one)."""
     parts = {
@@ -496,12 +522,15 @@ def prepare_step(
     key: str,
     label: str,
     file_keys: Mapping[str, str] | None = None,
+    file_digests: Mapping[str, str] | None = None,
 ) -> StepOutput:
     """Ingest a batch of export files and standardize their rows; refuse an unbalanced ingest.
 
     With `file_keys` (file → `prepare_file_key`), each file's share is kept under the work folder too, and a
     file whose key is there from an earlier night is not read again: an export unchanged since then costs a
-    Parquet read. A file's rows depend only on its key's parts, so the batch is what reading it whole gives."""
+    Parquet read. A file's rows depend only on its key's parts, so the batch is what reading it whole gives.
+    `file_digests` (file → the SHA-256 its key holds): a file whose bytes changed while it was being read is
+    used tonight as read, but not kept for a later night under a key that does not describe it."""
     spec = get_dataset(dataset)
     work = Path(work_dir)
 
@@ -519,7 +548,11 @@ def prepare_step(
             fresh, facts = _ingest_and_standardize(spec, sources, missing, label)
         if file_keys:
             shares: dict[str, Mapping[str, pl.DataFrame]] = dict(_file_shares(fresh, missing)) if missing else {}
+            unchanged = _still_as_fingerprinted(sources, missing, file_digests or {})
+            changed_while_read = sorted(set(missing) - unchanged) if file_digests else []
             for name in missing:
+                if name not in unchanged:
+                    continue
                 isolated = facts["isolated"].get(name, 0)
                 store_step_output(work, FILE_STEP, file_keys[name], shares[name], {
                     "rows_isolated": isolated, "isolation_errors": facts["isolation_errors"] if isolated else [],
@@ -531,7 +564,7 @@ def prepare_step(
                     "isolation_errors", [])})
             tables = _stack_files([shares[name] for name in files])
         else:
-            tables = fresh
+            tables, changed_while_read = fresh, []
         standardized, file_counts = tables["standardized"], tables["counts"]
         statuses = (
             dict(standardized.get_column("address_status").value_counts().sort("address_status").rows())
@@ -572,10 +605,18 @@ def prepare_step(
             "provinces": {str(k): int(v) for k, v in provinces.items()},
             "ingest_seconds": facts["ingest_seconds"],
             "standardize_seconds": facts["standardize_seconds"],
+            "changed_while_read": changed_while_read,
         }
         return tables, counts
 
-    output = run_step(Path(work_dir), "prepare", key, compute)
+    output = reuse_step_output(work, "prepare", key)
+    if output is None:
+        clock = time.perf_counter()
+        tables, counts = compute()
+        # Rows read from bytes that changed under the reader are tonight's, never a later night's under this key.
+        stored_key = combine_fingerprints(key, "changed-while-read", uuid.uuid4().hex) if counts[
+            "changed_while_read"] else key
+        output = store_step_output(work, "prepare", stored_key, tables, counts, round(time.perf_counter() - clock, 3))
     counts = output.counts
     logger = step_logger()
     logger.info(

@@ -6,6 +6,7 @@ import os
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -177,7 +178,10 @@ def _prepare(root: Path, work: Path, files: list[str], key: str) -> StepOutput:
     inputs = source_inputs(root)
     code = combine_fingerprints(code_fingerprint(), "test")
     keys = inputs.file_keys(code)
-    return prepare_step("residents", str(root), files, str(work), key, "test", {n: keys[n] for n in files})
+    return prepare_step(
+        "residents", str(root), files, str(work), key, "test", {n: keys[n] for n in files},
+        {n: inputs.files[n][1] for n in files},
+    )
 
 
 def test_a_file_read_on_an_earlier_night_is_reused_only_while_its_source_id_holds(tmp_path: Path) -> None:
@@ -214,3 +218,46 @@ def test_a_file_read_on_an_earlier_night_is_reused_only_while_its_source_id_hold
     fresh = _prepare(root, tmp_path / "fresh-work-3", list_source_files(root), "3" * 64)
     for table in ("standardized", "rejects", "counts"):
         assert third.read(table).equals(fresh.read(table)), table
+
+
+def test_an_export_changed_while_it_is_read_is_used_tonight_but_never_kept_for_a_later_night(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The night fingerprints north/a.csv, then a commune office overwrites it before ingest reads it: tonight
+    uses the rows ingest read, but neither the file's share nor the batch is kept under the old bytes' key, so a
+    later night sending the old bytes again reads them instead of being served the other rows."""
+    import sachsong.sources.ingest as ingest
+
+    root, work = tmp_path / "sources", tmp_path / "work"
+    _write_exports(root)
+    target = root / "exports" / "north" / "a.csv"
+    original = target.read_bytes()
+    read = ingest.ingest_files
+
+    def overwritten_before_reading(*args, **kwargs):
+        target.write_text("ho_ten,ngay_sinh,gioi_tinh,so_cccd,dia_chi\nHồ Văn Em,07/08/1999,Nam,,Xã Lộc Hà\n",
+                          encoding="utf-8")
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "ingest_files", overwritten_before_reading)
+    tonight = _prepare_from(root, work, "1" * 64, fingerprinted_before=source_inputs(root))
+    assert tonight.counts["changed_while_read"] == ["north/a.csv"]
+    assert tonight.read("standardized").filter(pl.col("source_file") == "north/a.csv").height == 1
+    monkeypatch.setattr(ingest, "ingest_files", read)
+
+    target.write_bytes(original)  # the next night sends the bytes fingerprinted last night
+    later = _prepare(root, work, list_source_files(root), "1" * 64)
+    assert not later.reused and later.counts["files_reused"] == 3  # the other files, not north/a.csv
+    assert later.read("standardized").filter(pl.col("source_file") == "north/a.csv").height == 2
+
+
+def _prepare_from(root: Path, work: Path, key: str, fingerprinted_before: Any) -> StepOutput:
+    from sachsong.pipelines.steps import code_fingerprint, combine_fingerprints, prepare_step
+
+    code = combine_fingerprints(code_fingerprint(), "test")
+    keys = fingerprinted_before.file_keys(code)
+    files = list(fingerprinted_before.files)
+    return prepare_step(
+        "residents", str(root), files, str(work), key, "test", keys,
+        {n: fingerprinted_before.files[n][1] for n in files},
+    )
