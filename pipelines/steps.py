@@ -463,6 +463,28 @@ def _ingest_and_standardize(
     return {"standardized": standardized, "rejects": rejects, "counts": file_counts}, facts
 
 
+PREPARED_TABLES = ("standardized", "rejects", "counts")
+
+
+def _read_file_share(
+    work: Path, name: str, key: str
+) -> tuple[dict[str, pl.DataFrame], dict[str, Any]] | None:
+    """A file's share kept by an earlier night (its tables and counts), or None: none kept, or a damaged one
+    (deleted, and the file read again: a broken cache costs a re-read, never the night)."""
+    directory = step_directory(work, FILE_STEP, key)
+    try:
+        output = reuse_step_output(work, FILE_STEP, key)
+        if output is None:
+            return None
+        return {table: output.read(table) for table in PREPARED_TABLES}, output.counts
+    except Exception as error:  # polars/arrow raise their own types for a truncated or garbled Parquet file
+        step_logger().warning(
+            "ingest+standardize: the kept share of %s is damaged (%s): read again", name, type(error).__name__
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+        return None
+
+
 def _still_as_fingerprinted(sources: str, names: Sequence[str], digests: Mapping[str, str]) -> set[str]:
     """The files among `names` whose bytes are still those their key was made from (after ingest read them);
     all of them when the caller gave no digests to check."""
@@ -505,7 +527,7 @@ def _stack_files(shares: Sequence[Mapping[str, pl.DataFrame]]) -> dict[str, pl.D
     """The files' tables stacked in order, `row_uid` renumbered as one batch's standardizer numbers it."""
     stacked = {
         table: pl.concat([share[table] for share in shares], how="diagonal_relaxed")
-        for table in ("standardized", "rejects", "counts")
+        for table in PREPARED_TABLES
     }
     if "row_uid" in stacked["standardized"].columns:
         stacked["standardized"] = stacked["standardized"].with_columns(
@@ -536,9 +558,9 @@ def prepare_step(
 
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
         reused = {
-            name: output
+            name: share
             for name in files
-            if file_keys and (output := reuse_step_output(work, FILE_STEP, file_keys[name])) is not None
+            if file_keys and (share := _read_file_share(work, name, file_keys[name])) is not None
         }
         missing = [name for name in files if name not in reused]
         facts: dict[str, Any] = {"isolated": {}, "isolation_errors": [], "ingest_seconds": 0.0,
@@ -557,10 +579,10 @@ def prepare_step(
                 store_step_output(work, FILE_STEP, file_keys[name], shares[name], {
                     "rows_isolated": isolated, "isolation_errors": facts["isolation_errors"] if isolated else [],
                 }, 0.0)
-            for name, output in reused.items():
-                shares[name] = {table: output.read(table) for table in ("standardized", "rejects", "counts")}
-                facts["isolated"][name] = output.counts.get("rows_isolated", 0)
-                facts["isolation_errors"] = sorted({*facts["isolation_errors"], *output.counts.get(
+            for name, (tables_read, recorded) in reused.items():
+                shares[name] = tables_read
+                facts["isolated"][name] = recorded.get("rows_isolated", 0)
+                facts["isolation_errors"] = sorted({*facts["isolation_errors"], *recorded.get(
                     "isolation_errors", [])})
             tables = _stack_files([shares[name] for name in files])
         else:

@@ -261,3 +261,30 @@ def _prepare_from(root: Path, work: Path, key: str, fingerprinted_before: Any) -
         "residents", str(root), files, str(work), key, "test", keys,
         {n: fingerprinted_before.files[n][1] for n in files},
     )
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "manifest"])
+def test_a_damaged_kept_share_is_read_again_not_the_end_of_the_night(tmp_path: Path, damage: str) -> None:
+    """A kept share damaged on disk (a truncated or overwritten Parquet file, a garbled manifest) costs a re-read
+    of that export; the batch is what a fresh read gives."""
+    from sachsong.pipelines.steps import FILE_STEP
+
+    root, work = tmp_path / "sources", tmp_path / "work"
+    _write_exports(root)
+    _prepare(root, work, list_source_files(root), "1" * 64)
+    kept = sorted((work / FILE_STEP).iterdir())
+    assert kept
+    for directory in kept:
+        if damage == "manifest":
+            (directory / "step.json").write_text("{not json", encoding="utf-8")
+            continue
+        target = directory / "standardized.parquet"
+        data = target.read_bytes()
+        target.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"PAR1" + b"\x00" * 64 + b"PAR1")
+    again = _prepare(root, work, list_source_files(root), "2" * 64)
+    fresh = _prepare(root, tmp_path / "fresh", list_source_files(root), "2" * 64)
+    for table in ("standardized", "rejects", "counts"):
+        assert again.read(table).equals(fresh.read(table)), table
+    assert again.counts["files_reused"] == 0  # every share was damaged: every export read again
+    rebuilt = {p.name for p in (work / FILE_STEP).iterdir()}
+    assert rebuilt == {p.name for p in kept}  # and kept again, whole
