@@ -200,7 +200,9 @@ def build(base: Path, out: Path, seed: int, share_files: float, new_share: float
     exports = base / "exports"
     files = sorted(metas)
     total = truth.height
-    tr = {(r["source_file"], r["source_row"]): r for r in truth.iter_rows(named=True)}
+    need = ["source_file", "source_row", "person_id", "defects", "injected_defect", "noise", "full_name_clean",
+            "id_shown", "cccd_clean", "sex_clean"]  # only what the perturbations read (1M rows at 700k persons)
+    tr = {(r["source_file"], r["source_row"]): r for r in truth.select(need).iter_rows(named=True)}
 
     def clean(r: dict) -> bool:  # a row the generator left without defects and with readable fields
         return not r["defects"] and r["injected_defect"] is None
@@ -286,6 +288,9 @@ def build(base: Path, out: Path, seed: int, share_files: float, new_share: float
 
     # -- new records (~1%): new persons (copy-and-perturb) and existing persons' records copied from elsewhere
     given_pool = people.select("sex", "middle_name", "given_name").drop_nulls().rows()
+    pool_by_sex: dict = {}
+    for g in given_pool:
+        pool_by_sex.setdefault(g[0], []).append(g)
     seq = 0
 
     def new_person_from(t: Table, row: tuple, pid_new: str) -> tuple | None:
@@ -303,7 +308,7 @@ def build(base: Path, out: Path, seed: int, share_files: float, new_share: float
         if dob is None or not r["full_name_clean"]:
             return None
         fam = r["full_name_clean"].split()[0]
-        _sex, mid_, giv = rng.choice([g for g in given_pool if g[0] == r["sex_clean"]] or given_pool)
+        _sex, mid_, giv = rng.choice(pool_by_sex.get(r["sex_clean"]) or given_pool)
         name = " ".join(x for x in (fam, mid_, giv) if x)
         if name == r["full_name_clean"]:
             return None

@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -40,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SACHSONG = ROOT / ".venv" / "bin" / "sachsong"
 AS_OF = {1: "2026-11-01", 2: "2026-11-02"}
 RUN = "<RUN>"
+ROOMS = ("datasets", "demo", "matching", "national", "pipelines", "reports", "rules", "sources", "standardize",
+         "store")  # the packages the editable install maps under sachsong.<room> (pyproject)
 # Columns left out of the comparison, with why (the README repeats them). Empty: no published column holds a
 # timestamp of the run itself (run ids, which embed the run's time, are replaced by a placeholder instead).
 EXCLUDED: dict[str, str] = {}
@@ -55,15 +58,45 @@ EXAMPLES = 5
 
 
 # ---------------------------------------------------------------- running
-def run_measured(args: list[str], log: Path) -> dict:
+CLI_FROM_PATH = "import sys; from sachsong.pipelines.cli import main; sys.argv[0] = 'sachsong'; sys.exit(main())"
+
+
+def freeze(root: Path) -> Path:
+    """HEAD's code copied to ROOT/<commit>/pkg/sachsong in the installed layout (rooms as subpackages), so that
+    other people's commits during a measurement cannot change the code between its three runs."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    dest = root / commit
+    if (dest / "COMMIT").exists():
+        return dest
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "pkg").mkdir(parents=True)
+    arch = subprocess.run(["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=arch, check=True)
+    shutil.copytree(dest / "sachsong", dest / "pkg" / "sachsong")
+    for room in ROOMS:
+        shutil.copytree(dest / room, dest / "pkg" / "sachsong" / room)
+    (dest / "COMMIT").write_text(commit + "\n")
+    return dest
+
+
+def run_measured(args: list[str], log: Path, code: Path | None = None) -> dict:
     """Run one `sachsong run` in a child process; wall time, peak RSS of its tree, per-step seconds."""
     tfile = log.with_suffix(".time")
-    cmd = ["/usr/bin/time", "-v", "-o", str(tfile), str(SACHSONG), "run", *args]
+    env = None
+    if code is None:
+        cli = [str(SACHSONG)]
+    else:  # the frozen copy first on the path: it shadows the editable install of the working tree
+        cli = [str(ROOT / ".venv" / "bin" / "python"), "-c", CLI_FROM_PATH]
+        env = {**os.environ, "PYTHONPATH": str(code / "pkg")}
+    cmd = ["/usr/bin/time", "-v", "-o", str(tfile), *cli, "run", *args]
     peak = {"tree": 0, "procs": 0}
     stop = threading.Event()
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     with log.open("w") as out:
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
 
         def sample() -> None:
             try:
@@ -95,6 +128,7 @@ def run_measured(args: list[str], log: Path) -> dict:
         raise SystemExit(f"run failed (rc {rc}): {' '.join(cmd)}\n{tail}")
     tv = tfile.read_text(errors="replace") if tfile.exists() else ""
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tv)
+    cpu = [float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", tv)]
     steps: dict[str, float] = {}
     line = None
     for ln in text.splitlines():
@@ -110,6 +144,8 @@ def run_measured(args: list[str], log: Path) -> dict:
     reused = [int(x) for x in re.findall(r"(\d+) unchanged files reused", text)]
     pub = re.search(r"published: (\d+) records, (\d+) persons, (\d+) quarantined, (\d+) rejects", text)
     return {"cmd": "sachsong run " + " ".join(args), "wall_s": round(wall, 2),
+            "cpu_s (user+sys, the tree)": round(sum(cpu), 1) if cpu else None,
+            "load_avg_1min_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)],
             "peak_rss_tree_mb": round(peak["tree"] / 2**20, 1),
             "max_rss_single_process_mb": round(int(m.group(1)) / 1024, 1) if m else None,
             "processes_seen": peak["procs"], "steps_s": steps, "steps_line": line,
@@ -320,17 +356,18 @@ def compare(inc_store: Path, full_store: Path, n1_issued: set[str], n1_run: str)
 # ---------------------------------------------------------------- the report
 def text_report(r: dict) -> str:
     L = [f"delta-night benchmark {r['label']}  ({r['date']}, commit {r['commit']}{' + uncommitted changes in ' + ', '.join(r['dirty']) if r['dirty'] else ''})",
-         f"night 1: {r['night1']}", f"night 2: {r['night2']}"]
+         f"code: {r.get('code')}", f"night 1: {r['night1']}", f"night 2: {r['night2']}"]
     for k in ("night1", "incremental", "full"):
         x = r["runs"].get(k)
         if not x:
             continue
-        L.append(f"  {k:<12} wall {x['wall_s']:>8.1f} s   peak RSS tree {x['peak_rss_tree_mb']:>8.1f} MB   "
+        L.append(f"  {k:<12} wall {x['wall_s']:>8.1f} s   cpu {x.get('cpu_s (user+sys, the tree)')} s   "
+                 f"load {x.get('load_avg_1min_start_end')}   peak RSS tree {x['peak_rss_tree_mb']:>8.1f} MB   "
                  f"max single {x['max_rss_single_process_mb']} MB   published {x['published']}   "
                  f"files reused {x['unchanged_files_reused (ingest log)']}")
         L.append(f"  {'':<12} steps: {x['steps_line']}")
     q = r["ratios"]
-    L.append(f"ratio incremental/full: time {q['time']:.3f}   peak RSS tree {q['peak_rss_tree']:.3f}   "
+    L.append(f"ratio incremental/full: time {q['time']:.3f}   cpu {q.get('cpu_time', float('nan')):.3f}   peak RSS tree {q['peak_rss_tree']:.3f}   "
              f"max single-process RSS {q['max_rss_single_process']:.3f}   (targets: time <= 0.15, memory <= 1.0)")
     L.append(f"sum of the logged steps: incremental {sum(v or 0 for v in r['runs']['incremental']['steps_s'].values()):.1f}"
              f" s, full {sum(v or 0 for v in r['runs']['full']['steps_s'].values()):.1f} s, ratio "
@@ -366,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="a store exactly as a night-1 run left it (copied instead of running night 1 again)")
     ap.add_argument("--save-night1-store", type=Path,
                     help="keep a copy of the store as night 1 left it here (for --night1-store next time)")
+    ap.add_argument("--freeze", type=Path, metavar="ROOT",
+                    help="run HEAD's code frozen under ROOT/<commit> instead of the working tree (recommended while "
+                         "others commit: the step cache is keyed on the code)")
+    ap.add_argument("--code", type=Path, help="an existing frozen copy (ROOT/<commit> made by --freeze)")
     ap.add_argument("--full-first", action="store_true", help="run the --full night before the incremental one")
     a = ap.parse_args(argv)
 
@@ -373,19 +414,23 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(a.work)
     a.work.mkdir(parents=True)
     store, store_full = a.work / "store", a.work / "store_full"
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    # the CLI runs the working tree (editable install): name the files that differ from HEAD
-    dirty = [ln[3:] for ln in subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
-                                              "--untracked-files=no"], capture_output=True,
-                                             text=True).stdout.splitlines() if ln.strip()]
+    code = a.code or (freeze(a.freeze) if a.freeze else None)
+    if code:
+        commit, dirty = (code / "COMMIT").read_text().strip(), []
+    else:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+        # the CLI runs the working tree (editable install): name the files that differ from HEAD
+        dirty = [ln[3:] for ln in subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
+                                                  "--untracked-files=no"], capture_output=True,
+                                                 text=True).stdout.splitlines() if ln.strip()]
     base = ["--province", a.province]
     runs: dict = {}
     if a.night1_store:
         shutil.copytree(a.night1_store, store, symlinks=True)
     else:
         runs["night1"] = run_measured(["--sources", str(a.night1), "--store", str(store), "--as-of", AS_OF[1],
-                                       *base], a.work / "night1.log")
+                                       *base], a.work / "night1.log", code)
     n1_run, n1_dir = current(store)
     if a.save_night1_store and not a.night1_store:
         if a.save_night1_store.exists():
@@ -398,12 +443,14 @@ def main(argv: list[str] | None = None) -> int:
     order = ["full", "incremental"] if a.full_first else ["incremental", "full"]
     for k in order:
         if k == "incremental":
-            runs[k] = run_measured([*n2[:2], "--store", str(store), *n2[2:]], a.work / "night2.log")
+            runs[k] = run_measured([*n2[:2], "--store", str(store), *n2[2:]], a.work / "night2.log", code)
         else:
             runs[k] = run_measured([*n2[:2], "--store", str(store_full), *n2[2:], "--full"],
-                                   a.work / "night2_full.log")
+                                   a.work / "night2_full.log", code)
     inc, full = runs["incremental"], runs["full"]
+    cpu_key = "cpu_s (user+sys, the tree)"
     ratios = {"time": inc["wall_s"] / full["wall_s"],
+              "cpu_time": (inc[cpu_key] or 0) / (full[cpu_key] or 1),
               "logged_steps_sum": sum(v or 0 for v in inc["steps_s"].values()) /
               max(sum(v or 0 for v in full["steps_s"].values()), 1e-9),
               "peak_rss_tree": inc["peak_rss_tree_mb"] / full["peak_rss_tree_mb"],
@@ -412,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     comparison = compare(store, store_full, n1_issued, n1_run)
     report = {"label": a.label, "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-              "commit": commit, "dirty": dirty, "night1": str(a.night1), "night2": str(a.night2),
+              "commit": commit, "dirty": dirty, "code": str(code) if code else "working tree",
+              "night1": str(a.night1), "night2": str(a.night2),
               "order": order, "runs": runs, "ratios": {k: round(v, 4) for k, v in ratios.items()},
               "comparison": comparison, "compare_s": round(time.perf_counter() - t0, 1)}
     (a.work / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str))
