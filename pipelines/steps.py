@@ -573,7 +573,8 @@ def prepare_step(
             unchanged = _still_as_fingerprinted(sources, missing, file_digests or {})
             changed_while_read = sorted(set(missing) - unchanged) if file_digests else []
             for name in missing:
-                if name not in unchanged:
+                # A file refused whole may have hit a time limit on a busy night: read it again next time.
+                if name not in unchanged or (shares[name]["counts"]["status"] == "failed").any():
                     continue
                 isolated = facts["isolated"].get(name, 0)
                 store_step_output(work, FILE_STEP, file_keys[name], shares[name], {
@@ -635,9 +636,10 @@ def prepare_step(
     if output is None:
         clock = time.perf_counter()
         tables, counts = compute()
-        # Rows read from bytes that changed under the reader are tonight's, never a later night's under this key.
-        stored_key = combine_fingerprints(key, "changed-while-read", uuid.uuid4().hex) if counts[
-            "changed_while_read"] else key
+        # Rows read from bytes that changed under the reader are tonight's, never a later night's under this key;
+        # nor is a file refused whole (a read limit may be a busy night's). A rerun tonight reads them again.
+        stored_key = combine_fingerprints(key, "not-kept", uuid.uuid4().hex) if (
+            counts["changed_while_read"] or counts["files_failed"]) else key
         output = store_step_output(work, "prepare", stored_key, tables, counts, round(time.perf_counter() - clock, 3))
     counts = output.counts
     logger = step_logger()

@@ -247,7 +247,8 @@ def test_an_export_changed_while_it_is_read_is_used_tonight_but_never_kept_for_a
 
     target.write_bytes(original)  # the next night sends the bytes fingerprinted last night
     later = _prepare(root, work, list_source_files(root), "1" * 64)
-    assert not later.reused and later.counts["files_reused"] == 3  # the other files, not north/a.csv
+    # Reused: the hidden file and south/a.csv; read again: north/a.csv, and south/b.csv (refused whole).
+    assert not later.reused and later.counts["files_reused"] == 2
     assert later.read("standardized").filter(pl.col("source_file") == "north/a.csv").height == 2
 
 
@@ -288,3 +289,18 @@ def test_a_damaged_kept_share_is_read_again_not_the_end_of_the_night(tmp_path: P
     assert again.counts["files_reused"] == 0  # every share was damaged: every export read again
     rebuilt = {p.name for p in (work / FILE_STEP).iterdir()}
     assert rebuilt == {p.name for p in kept}  # and kept again, whole
+
+
+def test_an_export_refused_whole_is_read_again_the_next_night(tmp_path: Path) -> None:
+    """south/b.csv is refused whole (its bytes cannot be decoded with confidence). A refusal may come from a
+    read limit on a busy night, so it is never served from the cache: the next night reads the file again,
+    while the exports read fine are reused; nor is tonight's batch kept for a later night."""
+    root, work = tmp_path / "sources", tmp_path / "work"
+    _write_exports(root)
+    first = _prepare(root, work, list_source_files(root), "1" * 64)
+    refused = first.read("counts").filter(pl.col("status") == "failed")["source_file"].to_list()
+    assert refused == ["south/b.csv"]
+    again = _prepare(root, work, list_source_files(root), "1" * 64)
+    assert not again.reused
+    assert again.counts["files_reused"] == len(list_source_files(root)) - 1
+    assert again.read("counts").equals(first.read("counts"))
