@@ -319,3 +319,41 @@ def test_a_work_folder_that_is_a_file_publishes_or_names_it(base, rebuilt_night2
         return
     night = Published(str(summary["run_id"]), Path(summary["snapshot"]) / "parquet", summary)
     assert_same_publication(night, rebuild, base.issued_before)
+
+
+@pytest.fixture(scope="module")
+def rebuilt_rerun(base: Base, tmp_path_factory: pytest.TempPathFactory) -> Published:
+    """Night 1 sent again, same bytes and date, as a full rebuild: what a re-run of the night must publish."""
+    from sachsong.pipelines.province import run_province
+
+    store = store_copy(base, tmp_path_factory.mktemp("rebuilt-rerun") / "store", with_work=False)
+    summary = run_province("residents", base.night1, store, NIGHT1, province=PROVINCE, full=True)
+    return Published(str(summary["run_id"]), Path(summary["snapshot"]) / "parquet", summary)
+
+
+@pytest.mark.parametrize("damage", ["checks: step.json deleted", "matching: parquet files truncated"])
+def test_a_damaged_whole_step_cache_on_a_rerun_costs_a_recompute(
+    base, rebuilt_rerun, tmp_path: Path, damage: str
+):
+    """A re-run of night 1 (same exports, same date) serves the checks and matching steps whole from
+    `.work/<step>/<key>/`. When written: checks' step.json deleted failed the night at checks with `OSError:
+    [Errno 39] Directory not empty`; matching's Parquet files truncated failed it at `identity ∥ gate` with
+    `ComputeError: parquet: File out of specification`."""
+    from sachsong.pipelines.province import run_province
+
+    step, what = damage.split(": ")
+    store = store_copy(base, tmp_path / "store", with_work=True)
+    entry = _first_entry(store / ".work", step)
+    if what == "step.json deleted":
+        (entry / "step.json").unlink()
+    else:
+        for path in entry.glob("*.parquet"):
+            _truncate(path)
+    try:
+        summary = run_province("residents", base.night1, store, NIGHT1, province=PROVINCE)
+    except Exception as exc:  # any failure here is the finding; say which
+        pytest.fail(
+            f"the re-run failed on a damaged step cache instead of recomputing: {type(exc).__name__}: {exc}"
+        )
+    night = Published(str(summary["run_id"]), Path(summary["snapshot"]) / "parquet", summary)
+    assert_same_publication(night, rebuilt_rerun, base.issued_before)
