@@ -303,6 +303,7 @@ class ComparisonCache:
                 if not len(rows):
                     continue
                 cached = previous.read_bucket(bucket, names)
+                _check_ranges(cached, names)
                 cached = cached.with_columns(pl.Series("key", _mixed(cached["lo"], cached["hi"])))
                 lo, hi = self._keys(left[rows], right[rows])
                 tonight = pl.DataFrame({"row": rows, "key": _mixed(lo, hi), "lo": lo, "hi": hi})
@@ -459,6 +460,20 @@ class _Writer:
 
 
 _NUMPY = {pl.Int8: np.int8, pl.Int16: np.int16}
+MAX_YEARS_APART = 250  # a birth-year gap no two records can have; anything beyond is a damaged cache
+
+
+def _check_ranges(cached: pl.DataFrame, names: list[str]) -> None:
+    """Raise ValueError when a cached code is outside its comparison's levels: a damaged or forged file is
+    ignored whole (every pair compared) instead of indexing past a level table."""
+    from sachsong.matching.compare import LEVELS, SCORED_LEVELS
+
+    labels = {**LEVELS, **SCORED_LEVELS}
+    for name in names:
+        top = MAX_YEARS_APART if name == "years_apart" else len(labels[name.removesuffix("_level")]) - 1
+        column = cached[name]
+        if column.len() and (column.min() < NULL_CODE or column.max() > top):
+            raise ValueError(f"cached {name} outside its levels")
 
 
 def _frame_columns(codes: dict[str, np.ndarray], columns: dict[str, pl.DataType]) -> list[pl.Series]:

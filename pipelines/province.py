@@ -376,6 +376,10 @@ def run_province(
         work = ctx.store / WORK_DIR
         if full:
             shutil.rmtree(work, ignore_errors=True)
+        if work.is_symlink() or (work.exists() and not work.is_dir()):
+            # The work folder holds only what the run can compute again: something else in its place goes.
+            logger.warning("%s is not a folder: removed, every step computes again", work)
+            work.unlink()
         work.mkdir(mode=0o700, parents=True, exist_ok=True)
         prune_work(work)
         shutil.rmtree(ctx.store / LEGACY_RESULTS_DIR, ignore_errors=True)

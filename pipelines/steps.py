@@ -258,7 +258,10 @@ def store_step_output(
         for name, frame in tables.items():
             frame.write_parquet(building / f"{name}.parquet", compression=WORK_COMPRESSION, statistics=False)
         (building / STEP_MANIFEST).write_text(
-            json.dumps({"step": step, "key": key, "counts": counts, "seconds": seconds}, default=str),
+            json.dumps(
+                {"step": step, "key": key, "counts": counts, "seconds": seconds, "tables": list(tables)},
+                default=str,
+            ),
             encoding="utf-8",
         )
         try:
@@ -274,14 +277,32 @@ def store_step_output(
 
 
 def reuse_step_output(work_dir: Path, step: str, key: str) -> StepOutput | None:
-    """The finished output of `<work>/<step>/<key>/` (its last use recorded, for pruning), or None."""
+    """The finished output of `<work>/<step>/<key>/` (its last use recorded, for pruning), or None: none kept,
+    or a damaged one (a manifest that does not parse, a table it lists missing or without a readable Parquet
+    footer), which is deleted so the step runs again: a broken cache costs a recompute, never the night."""
     directory = step_directory(work_dir, step, key)
     manifest = directory / STEP_MANIFEST
     if not manifest.is_file():
+        if directory.exists():  # a folder without its manifest: damaged, in the way of the new one
+            _discard_damaged(directory, "its manifest is missing")
         return None
-    recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        counts, seconds = recorded["counts"], recorded["seconds"]
+        for table in recorded.get("tables", [path.stem for path in directory.glob("*.parquet")]):
+            pl.read_parquet_schema(directory / f"{table}.parquet")  # the footer: a truncated file has none
+    except Exception as error:  # JSON, key, OS and Parquet errors alike: the folder cannot be trusted
+        _discard_damaged(directory, type(error).__name__)
+        return None
     os.utime(manifest)
-    return StepOutput(step, key, str(directory), recorded["counts"], recorded["seconds"], reused=True)
+    return StepOutput(step, key, str(directory), counts, seconds, reused=True)
+
+
+def _discard_damaged(directory: Path, why: str) -> None:
+    logging.getLogger("sachsong.pipeline").warning(
+        "work folder %s/%s is damaged (%s): computed again", directory.parent.name, directory.name[:12], why
+    )
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def prune_work(work_dir: Path, max_age: timedelta = CACHE_EXPIRATION) -> int:
@@ -476,7 +497,13 @@ def _read_file_share(
         output = reuse_step_output(work, FILE_STEP, key)
         if output is None:
             return None
-        return {table: output.read(table) for table in PREPARED_TABLES}, output.counts
+        tables = {table: output.read(table) for table in PREPARED_TABLES}
+        # A share is this export's and no other's (folders swapped or copied over are not trusted).
+        if tables["counts"]["source_file"].to_list() != [name] or any(
+            (frame["source_file"] != name).any() for frame in (tables["standardized"], tables["rejects"])
+        ):
+            raise ValueError("it holds another export's rows")
+        return tables, output.counts
     except Exception as error:  # polars/arrow raise their own types for a truncated or garbled Parquet file
         step_logger().warning(
             "ingest+standardize: the kept share of %s is damaged (%s): read again", name, type(error).__name__
