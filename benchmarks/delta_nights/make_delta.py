@@ -24,7 +24,6 @@ Deterministic for a given --seed and input.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import io
 import json
@@ -46,38 +45,10 @@ FIXED_XLSX_TIME = dt.datetime(2026, 11, 1, 17, 0, 0)  # xlsx document properties
 
 
 # ---------------------------------------------------------------- files: read and write every format as strings
-# (the reading and writing follow benchmarks/nights/make_nights.py, copied here so this tool stands alone)
-class Table:
-    def __init__(self, meta: dict, header: list[str], rows: list[list], extra: dict):
-        self.meta, self.header, self.rows, self.extra = meta, header, rows, extra
-
-    def col(self, field: str) -> int | None:
-        cols = self.meta["columns"]
-        name = cols.get(field)
-        if name is None:
-            return None
-        if name in self.header:
-            return self.header.index(name)
-        # legacy-font csv (read as latin-1): the generator writes the columns in the meta's order
-        return list(cols).index(field) if len(self.header) == len(cols) else None
-
-
-def read_table(path: Path, meta: dict) -> Table:
-    fmt = meta["format"]
-    if fmt == "json":
-        data = json.loads(path.read_text("utf-8"))
-        header = list(data[0].keys()) if data else list(meta["columns"].values())
-        return Table(meta, header, [[r.get(h) for h in header] for r in data], {})
-    if fmt == "xlsx":
-        wb = openpyxl.load_workbook(path)
-        ws = wb.worksheets[0]
-        rows = [[c.value for c in r] for r in ws.iter_rows()]
-        return Table(meta, [str(h) for h in rows[0]], rows[1:], {"title": ws.title})
-    raw = path.read_bytes()
-    bom = raw.startswith(b"\xef\xbb\xbf")
-    enc = "utf-8" if meta["encoding"].startswith("utf") else "latin-1"  # latin-1 keeps legacy bytes as they are
-    rows = list(csv.reader(io.StringIO(raw[3 if bom else 0:].decode(enc), newline=""), delimiter=meta["delimiter"]))
-    return Table(meta, rows[0], rows[1:], {"bom": bom, "enc": enc})
+# Reading is benchmarks/nights/make_nights.py's (the other independent tool); writing fixes xlsx times so the same
+# seed gives the same bytes.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nights"))
+from make_nights import Table, read_table  # noqa: E402
 
 
 def write_table(t: Table, path: Path) -> None:
