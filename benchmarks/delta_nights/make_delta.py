@@ -31,7 +31,6 @@ import random
 import re
 import shutil
 import sys
-import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -48,7 +47,14 @@ FIXED_XLSX_TIME = dt.datetime(2026, 11, 1, 17, 0, 0)  # xlsx document properties
 # Reading is benchmarks/nights/make_nights.py's (the other independent tool); writing fixes xlsx times so the same
 # seed gives the same bytes.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nights"))
-from make_nights import Table, read_table  # noqa: E402
+from make_nights import (  # noqa: E402
+    Table,
+    bump_digits,
+    change_first_number,
+    next_record_id,
+    read_table,
+    strip_accents,
+)
 
 
 def write_table(t: Table, path: Path) -> None:
@@ -85,30 +91,6 @@ def write_table(t: Table, path: Path) -> None:
 
 
 # ---------------------------------------------------------------- small perturbations
-def strip_accents(s: str) -> str:
-    s = s.replace("đ", "d").replace("Đ", "D")
-    return unicodedata.normalize("NFC", "".join(c for c in unicodedata.normalize("NFD", s)
-                                                if unicodedata.category(c) != "Mn"))
-
-
-def bump_digits(s: str, rng: random.Random, last: int) -> str:
-    """Change the last `last` digits of s (format kept)."""
-    pos = [i for i, c in enumerate(s) if c.isdigit()][-last:]
-    chars = list(s)
-    while True:
-        for i in pos:
-            chars[i] = str(rng.randrange(10))
-        if "".join(chars) != s:
-            return "".join(chars)
-
-
-def change_first_number(s: str, rng: random.Random) -> str | None:
-    m = re.search(r"\d+", s)
-    if not m:
-        return None
-    old = int(m.group())
-    new = old + rng.choice([1, 2, 3, 5, 10, 11]) if old < 900 else old - 7
-    return s[:m.start()] + str(new) + s[m.end():]
 
 
 def format_date(d: dt.date, fmt: str) -> str:
@@ -125,21 +107,6 @@ def parse_date(s: str, fmt: str) -> dt.date | None:
         return dt.datetime.strptime(s, DATE_FMT[fmt]).date()
     except (ValueError, TypeError):
         return None
-
-
-def next_record_id(t: Table, rng: random.Random, used: set) -> str | None:
-    c = t.col("record_id")
-    if c is None:
-        return None
-    fmt = t.meta["record_id_format"] or "{n}"
-    nums = [int(m.group()) for r in t.rows if r[c] for m in [re.search(r"(\d+)$", str(r[c]))] if m]
-    n = max(nums, default=1000) + rng.randrange(50, 500)
-    while True:
-        rid = fmt.format(n=n, legacy_ward_code=t.meta["legacy_ward_code"])
-        if rid not in used:
-            used.add(rid)
-            return rid
-        n += 1
 
 
 def touched_updated_at(t: Table, vals: list, rng: random.Random) -> None:
