@@ -127,12 +127,11 @@ def run_nightly_cli(
         f"{rows.get('rejects', 0)} rejects",
         flush=True,
     )
-    files = sum(entry.get("rows_in") is not None for entry in summary.get("counts_per_source", {}).values())
-    if summary.get("files_reused") or summary.get("pairs_reused"):
+    if summary["files_reused"] or summary["pairs_reused"]:
         print(
-            f"reused from earlier nights: {summary.get('files_reused', 0)} of {files} exports (unchanged, not read "
-            f"again), {summary.get('pairs_reused', 0)} of {summary.get('pairs_compared', 0)} candidate pairs' "
-            "comparisons",
+            f"reused from earlier nights: {summary['files_reused']} of {len(summary['counts_per_source'])} exports "
+            f"(unchanged, not read again), {summary['pairs_reused']} of {summary['pairs_compared']} candidate "
+            "pairs' comparisons",
             flush=True,
         )
     print(f"store:      {Path(summary['store']).resolve()}  (snapshot {summary['snapshot']})")

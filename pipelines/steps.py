@@ -492,7 +492,6 @@ def _read_file_share(
 ) -> tuple[dict[str, pl.DataFrame], dict[str, Any]] | None:
     """A file's share kept by an earlier night (its tables and counts), or None: none kept, or a damaged one
     (deleted, and the file read again: a broken cache costs a re-read, never the night)."""
-    directory = step_directory(work, FILE_STEP, key)
     try:
         output = reuse_step_output(work, FILE_STEP, key)
         if output is None:
@@ -504,11 +503,8 @@ def _read_file_share(
         ):
             raise ValueError("it holds another export's rows")
         return tables, output.counts
-    except Exception as error:  # polars/arrow raise their own types for a truncated or garbled Parquet file
-        step_logger().warning(
-            "ingest+standardize: the kept share of %s is damaged (%s): read again", name, type(error).__name__
-        )
-        shutil.rmtree(directory, ignore_errors=True)
+    except Exception as error:  # polars/arrow raise their own types for a garbled Parquet page
+        _discard_damaged(step_directory(work, FILE_STEP, key), f"the share of {name}: {type(error).__name__}")
         return None
 
 
@@ -615,6 +611,8 @@ def prepare_step(
             tables = _stack_files([shares[name] for name in files])
         else:
             tables, changed_while_read = fresh, []
+        from sachsong.sources.ingest import failed_files
+
         standardized, file_counts = tables["standardized"], tables["counts"]
         statuses = (
             dict(standardized.get_column("address_status").value_counts().sort("address_status").rows())
@@ -646,11 +644,7 @@ def prepare_step(
             },
             "isolation_errors": list(facts["isolation_errors"]),
             "files_failed": file_counts.filter(pl.col("status") == "failed").height,
-            "file_errors": [
-                f"{name}: {error}"
-                for name, error in file_counts.filter(pl.col("status") == "failed")
-                .select("source_file", "error").rows()
-            ],
+            "file_errors": failed_files(file_counts),
             "addresses": {str(k): int(v) for k, v in statuses.items()},
             "provinces": {str(k): int(v) for k, v in provinces.items()},
             "ingest_seconds": facts["ingest_seconds"],

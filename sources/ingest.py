@@ -158,8 +158,7 @@ class IngestResult:
 
     def file_errors(self) -> Iterator[str]:
         """'file: reason' for every file that could not be ingested."""
-        for row in self.counts.filter(pl.col("status") == "failed").iter_rows(named=True):
-            yield f"{row['source_file']}: {row['error']}"
+        yield from failed_files(self.counts)
 
     def describe(self) -> str:
         """A one-screen summary."""
@@ -780,6 +779,12 @@ def source_file_paths(root: Path) -> dict[str, Path]:
     if not root.is_dir():
         raise NotADirectoryError(f"{root}: not a directory")
     return {entry.relative: entry.path for entry in _walk(_scan_root(root))}
+
+
+def failed_files(counts: pl.DataFrame) -> list[str]:
+    """'file: reason' for every file of ingest's per-file `counts` that could not be ingested."""
+    failed = counts.filter(pl.col("status") == "failed").select("source_file", "error")
+    return [f"{name}: {error}" for name, error in failed.rows()]
 
 
 def _readable_source_ids(entries: list[_Entry]) -> dict[str, str]:
