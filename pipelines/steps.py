@@ -843,6 +843,9 @@ def match_step(
             findings = result.findings  # a pack without a cluster rule: the engine's own duplicate findings
         merged = clusters.filter(pl.col("cluster_size") > 1).height if "cluster_size" in clusters.columns else 0
         tables = {"clusters": clusters, "golden": result.golden, "review": result.review, "findings": findings}
+        timings = getattr(result, "timings", None) or {}
+        if timings:
+            step_logger().info("matching, seconds per stage: %s", ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
         counts = {
             "records": records.height,
             "quarantined_matched": records.height - int(records.get_column(PUBLISHABLE).sum()),
