@@ -143,6 +143,8 @@ class PublishResult:
     gate: GateResult | None
     previous_run_id: str | None
     pruned: list[str]
+    # Where the publish spent its time: per table (load, Parquet copy, hash), then "sync" and "gate".
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def published(self) -> bool:
@@ -153,7 +155,10 @@ class PublishResult:
             reason = self.gate.message if self.gate else "gate failed"
             return f"run {self.run_id}: NOT published ({reason}); still serving {self.previous_run_id}"
         tables = ", ".join(f"{name} {count}" for name, count in self.row_counts.items())
-        return f"run {self.run_id}: published {self.snapshot_dir} ({tables})"
+        timed = ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.seconds.items())
+        return f"run {self.run_id}: published {self.snapshot_dir} ({tables})" + (
+            f"; seconds: {timed}" if timed else ""
+        )
 
 
 def _content_summary(connection: duckdb.DuckDBPyConnection, table: str) -> tuple[int, str]:
@@ -327,7 +332,7 @@ def materialize(table: Table, columns: Sequence[str] | None = None) -> pl.DataFr
 
 
 def _write_tables(
-    building: Path, tables: Mapping[str, Table], memory_limit: str
+    building: Path, tables: Mapping[str, Table], memory_limit: str, seconds: dict[str, float] | None = None
 ) -> tuple[dict[str, int], dict[str, str]]:
     parquet_dir = building / SNAPSHOT_PARQUET_DIR
     parquet_dir.mkdir(parents=True)
@@ -353,6 +358,7 @@ def _write_tables(
         )
         try:
             for name, table in tables.items():
+                clock = time.perf_counter()
                 if isinstance(table, ParquetQuery):
                     _create_from_query(connection, name, table)
                     target = _sql_string(str(parquet_dir / f"{name}.parquet"))
@@ -362,7 +368,12 @@ def _write_tables(
                     connection.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming_frame')
                     connection.unregister("incoming_frame")
                 row_counts[name], hashes[name] = _content_summary(connection, name)
+                if seconds is not None:
+                    seconds[name] = round(time.perf_counter() - clock, 2)
+            clock = time.perf_counter()
             connection.execute("CHECKPOINT")
+            if seconds is not None:
+                seconds["checkpoint"] = round(time.perf_counter() - clock, 2)
         finally:
             connection.close()
         for future in written:
@@ -601,7 +612,8 @@ def publish_snapshot(
         building = final.with_name(final.name + BUILDING_SUFFIX)
         building.mkdir()
         try:
-            row_counts, hashes = _write_tables(building, tables, memory_limit)
+            seconds: dict[str, float] = {}
+            row_counts, hashes = _write_tables(building, tables, memory_limit, seconds)
             if existing is not None:
                 shutil.rmtree(building)
                 if existing.get("table_hashes") != hashes:
@@ -637,7 +649,9 @@ def publish_snapshot(
             (building / SNAPSHOT_MANIFEST).write_text(
                 json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
             )
+            clock = time.perf_counter()
             fsync_tree(building)
+            seconds["sync"] = round(time.perf_counter() - clock, 2)
             os.rename(building, final)
             fsync_dir(final.parent)
         except BaseException:
@@ -660,4 +674,6 @@ def publish_snapshot(
             raise
         _mark_live(store_dir, run_id)
         pruned = prune_snapshots(store_dir, keep=keep)
-    return PublishResult(run_id, "published", final, row_counts, hashes, gate_result, previous_id, pruned)
+    return PublishResult(
+        run_id, "published", final, row_counts, hashes, gate_result, previous_id, pruned, seconds
+    )
