@@ -6,8 +6,10 @@ demo province is generated once into `./var/demo/` and the store defaults to `./
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +24,29 @@ def _quiet_environment() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _start_prefect_server() -> threading.Thread | None:
+    """Start Prefect's temporary server (a process of its own, seconds to come up) on a thread, so that it boots
+    while this process imports the rooms instead of after; join the thread before the flow runs (a flow that
+    found it half-started would talk to it too early). None when the run uses a configured server, or when the
+    thread could not be started: the flow then starts the server itself and reports any error."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return None
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+
+    def start() -> None:
+        # A failed start leaves the server not running: the flow's own start tries again and raises a clear error.
+        with contextlib.suppress(Exception):
+            server.start()
+
+    thread = threading.Thread(target=start, name="prefect-server", daemon=True)
+    thread.start()
+    return thread
 
 
 def ensure_demo(demo_dir: Path, province: str, persons: int, dataset: str = "residents") -> Path:
@@ -75,8 +100,12 @@ def run_nightly_cli(
 ) -> int:
     """Run the nightly flow once; 0 when a snapshot was published, 1 otherwise."""
     _quiet_environment()
+    server = None if dask_address else _start_prefect_server()
     from sachsong.pipelines.flows import RunFailed, province_nightly
+    from sachsong.pipelines.steps import import_rooms
     from sachsong.spec import get_dataset
+
+    import_rooms()
 
     spec = get_dataset(dataset or "residents")
     name = spec.reference
@@ -101,6 +130,8 @@ def run_nightly_cli(
         f"as of {as_of or 'today'}",
         flush=True,
     )
+    if server is not None:
+        server.join()
     try:
         summary = province_nightly(
             province=province,
