@@ -588,9 +588,12 @@ def score_compared(
     )
     weight_cols = [f"{name}_weight" for name in COMPARISONS] + [term[0] for term in TF_TERMS]
     weight_cols += ["name_dependence_weight", "household_dependence_weight"]
-    out = out.with_columns(
-        (pl.lit(model.prior_weight()) + pl.sum_horizontal(weight_cols)).alias("match_weight"),
-    )
+    # Summed left to right in a fixed order: pl.sum_horizontal adds the columns in parallel in an order that varies
+    # between runs, and its last-bit noise flipped pairs tied at a threshold (the same input, other clusters).
+    match_weight = pl.lit(model.prior_weight())
+    for column in weight_cols:
+        match_weight = match_weight + pl.col(column).fill_null(0.0)  # as sum_horizontal: a null adds nothing
+    out = out.with_columns(match_weight.alias("match_weight"))
     return decide_bands(out, thresholds)
 
 

@@ -28,9 +28,9 @@ BUCKET = 400  # several buckets in the cache file
 
 
 def _config(**cache) -> DedupeConfig:
-    # The nightly flow's settings (lean mode), small chunks. (Not fewer random pairs for u: with 40,000 one record
-    # of night 2 ties between two namesakes, and which one it joins varies between identical runs without any
-    # cache: last-bit noise of multi-threaded sums.)
+    # The nightly flow's settings (lean mode), small chunks. (With 40,000 random pairs for u one record of night 2
+    # ties between two namesakes; which one it joined varied between identical runs until the match weight became
+    # a fixed-order sum: test_dedupe.py::test_the_same_input_scores_bit_for_bit_the_same.)
     return DedupeConfig(keep_pairs=False, pair_chunk=CHUNK, **cache)
 
 
