@@ -221,6 +221,14 @@ class EncodedFeatures:
     def __post_init__(self) -> None:
         self.uids = self.frame["row_uid"].to_numpy()
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # row_uids are positions in the night's table (dense): a table indexed by uid turns each lookup of the
+        # millions of pair ends into one gather instead of a binary search. Sparse uids keep the search.
+        self._base = int(self.uids[0]) if len(self.uids) else 0
+        span = int(self.uids[-1]) - self._base + 1 if len(self.uids) else 0
+        self._index: np.ndarray | None = None
+        if 0 < span <= 4 * len(self.uids) + (1 << 20):
+            self._index = np.full(span, -1, dtype=np.int64)
+            self._index[self.uids - self._base] = np.arange(len(self.uids), dtype=np.int64)
 
     @property
     def height(self) -> int:
@@ -229,6 +237,14 @@ class EncodedFeatures:
     def positions(self, uids: pl.Series | np.ndarray) -> np.ndarray:
         """Row positions of `uids` (each must be a known row_uid)."""
         values = uids.to_numpy() if isinstance(uids, pl.Series) else np.asarray(uids)
+        if self._index is not None and values.dtype.kind in "iu":
+            offset = values.astype(np.int64, copy=False) - self._base
+            inside = (offset >= 0) & (offset < len(self._index))
+            pos = self._index[np.where(inside, offset, 0)]
+            found = inside & (pos >= 0)
+            if not found.all():
+                raise ValueError(f"pairs name row_uid(s) absent from the records, e.g. {int(values[~found][0])}")
+            return pos
         pos = np.searchsorted(self.uids, values)
         pos = np.minimum(pos, max(len(self.uids) - 1, 0))
         if len(values) and (len(self.uids) == 0 or not np.array_equal(self.uids[pos], values)):

@@ -7,6 +7,7 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+import pytest
 from matching_cases import frame, load_synth, record
 
 from sachsong.matching.cluster import connected_components
@@ -33,6 +34,19 @@ def test_encoded_features_keep_strings_recoverable_and_positions_checked():
         assert "11" in str(error)
     else:
         raise AssertionError("an unknown row_uid must be refused")
+
+
+def test_positions_are_the_same_through_the_uid_table_and_the_binary_search():
+    # Dense uids (a night's positions) are looked up in a table, sparse ones by binary search: same answers, and
+    # an unknown uid below, inside or above the range is refused either way.
+    dense = encode_features(build_features(frame([record(u, "Lê Văn Tám") for u in (40, 7, 12, 8)])))
+    sparse = encode_features(build_features(frame([record(u, "Lê Văn Tám") for u in (40, 7, 10**8, 8)])))
+    assert dense.positions(np.array([7, 40, 12, 8, 7])).tolist() == [0, 3, 2, 1, 0]
+    assert sparse.positions(pl.Series([7, 10**8, 8])).tolist() == [0, 3, 1]
+    for encoded in (dense, sparse):
+        for unknown in (6, 9, 41):
+            with pytest.raises(ValueError, match=str(unknown)):
+                encoded.positions(np.array([7, unknown]))
 
 
 def _score(left: dict, right: dict) -> dict:
