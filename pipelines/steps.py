@@ -923,15 +923,21 @@ def identity_step(
     snapshot = current_snapshot(store_dir)
 
     def compute() -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
-        from sachsong.store.changes import change_feed
+        from sachsong.store.changes import GOLDEN_BOOKKEEPING, change_feed
         from sachsong.store.identity import HISTORY_SCHEMA, assign_entity_ids
 
         anchors = tuple(str(a) for a in spec.matching.get("anchors", ()))
         content = [c for c in spec.content_columns if c in spec.raw_columns]
-        keys = checks.read("record_keys").select("row_uid", "record_key")
+        keys = checks.read("record_keys", ["row_uid", "record_key"])
         clusters = match.read("clusters", ["row_uid", "cluster_id"]).with_columns(pl.col("row_uid").cast(pl.Int64))
         standardized = load_standardized(batches, list(dict.fromkeys(["source_file", *anchors, *content])))
-        current = clusters.join(keys, on="row_uid").join(standardized, on="row_uid", how="left")
+        # The check step keeps the standardized rows' order, and matching does when it clusters every record: when
+        # the row_uids line up (unique: load_standardized numbers the rows), the tables go side by side, unjoined.
+        keys_aligned = keys["row_uid"].equals(standardized["row_uid"])
+        if keys_aligned and clusters["row_uid"].equals(standardized["row_uid"]):
+            current = pl.concat([clusters, keys.drop("row_uid"), standardized.drop("row_uid")], how="horizontal")
+        else:
+            current = clusters.join(keys, on="row_uid").join(standardized, on="row_uid", how="left")
         file_counts = pl.concat([batch.read("counts") for batch in batches], how="diagonal_relaxed")
         # An export read tonight (even empty) speaks for its records; one missing or refused whole does not:
         # its records are held dormant, not retired.
@@ -948,26 +954,28 @@ def identity_step(
             issued=issued.get_column("entity_id") if issued is not None else None,
             anchors=anchors,
         )
-        ids = current.select("row_uid", "record_key").join(
-            assignment.records.select("record_key", "entity_id"), on="record_key", how="left"
-        )
+        # The assignment's records are `current`'s rows in their order: its ids line up without a join.
+        ids = current.select("row_uid", "record_key").with_columns(assignment.records.get_column("entity_id"))
         retired = assignment.history.cast(HISTORY_SCHEMA)  # type: ignore[arg-type]
         earlier = _previous_table(snapshot, history_table(spec))
         history = pl.concat([earlier.cast(HISTORY_SCHEMA), retired]) if earlier is not None else retired
 
         # The feed is about every record the store holds, published or quarantined (a quarantined record still
         # names its entity), compared by record key with last night's.
+        if keys_aligned:
+            tonight = standardized.with_columns(keys.get_column("record_key"))
+            aligned_ids = ids.get_column("row_uid").equals(standardized.get_column("row_uid"))
+        else:
+            tonight, aligned_ids = standardized.join(keys, on="row_uid", how="left"), False
         tonight = (
-            standardized.join(checks.read("record_keys", ["row_uid", "record_key"]), on="row_uid", how="left")
-            .join(ids.drop("record_key"), on="row_uid", how="left")
-            .rename({"entity_id": spec.entity_id})
-        )
-        golden = match.read("golden")
-        golden = golden.join(
-            ids.join(clusters, on="row_uid").select("cluster_id", "entity_id").unique("cluster_id"),
-            on="cluster_id",
-            how="left",
+            tonight.with_columns(ids.get_column("entity_id"))
+            if aligned_ids
+            else tonight.join(ids.drop("record_key"), on="row_uid", how="left")
         ).rename({"entity_id": spec.entity_id})
+        # Golden tables are compared on their values only: bookkeeping columns (member lists…) are not read.
+        golden_values = [c for c in pl.read_parquet_schema(match.path("golden")) if c not in GOLDEN_BOOKKEEPING]
+        golden = match.read("golden", ["cluster_id", *golden_values])
+        golden = golden.join(assignment.clusters, on="cluster_id", how="left").rename({"entity_id": spec.entity_id})
         record_columns = ["record_key", spec.entity_id, "source_file", *content]
         held_last_night = [
             table
@@ -975,17 +983,17 @@ def identity_step(
             if (table := _previous_table(snapshot, name, record_columns)) is not None
             and set(record_columns) <= set(table.columns)
         ]
-        previous_records = (
-            pl.concat(held_last_night, how="vertical_relaxed").unique("record_key", keep="first")
-            if held_last_night
-            else None
-        )
+        previous_records = pl.concat(held_last_night, how="vertical_relaxed") if held_last_night else None
+        if previous_records is not None and previous_records["record_key"].n_unique() != previous_records.height:
+            previous_records = previous_records.unique("record_key", keep="first")
         if previous_records is None or spec.entity_id not in previous_records.columns:
             # The first night, or a snapshot from before persistent ids: every record is new.
             previous_records = pl.DataFrame(
                 schema=dict.fromkeys(["record_key", spec.entity_id, "source_file", *content], pl.String())
             )
-        previous_golden = _previous_table(snapshot, spec.golden_table)
+        previous_golden = _previous_table(
+            snapshot, spec.golden_table, [spec.entity_id, *(c for c in golden.columns if c != spec.entity_id)]
+        )
         if previous_golden is not None and spec.entity_id not in previous_golden.columns:
             previous_golden = None
         sources_before = _previous_table(snapshot, "source_files", ["source_file", "status"])

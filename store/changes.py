@@ -131,6 +131,49 @@ def _any_differs(columns: Sequence[str], suffix: str) -> pl.Expr:
     return pl.any_horizontal([pl.col(c).ne_missing(pl.col(c + suffix)) for c in columns])
 
 
+def _pairs(left: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFrame:
+    """Row positions (`_left`, `_right`) of the rows of `left` and `right` sharing an `on` value (an inner join).
+
+    The join carries the key alone: the other columns are gathered by position for the rows that need them
+    instead of being carried through the join for every row.
+    """
+    return (
+        left.select(on)
+        .with_row_index("_left")
+        .join(right.select(on).with_row_index("_right"), on=on, how="inner")
+        .select("_left", "_right")
+    )
+
+
+def _paired(
+    left: pl.DataFrame, right: pl.DataFrame, pairs: pl.DataFrame, columns: Sequence[str], suffix: str
+) -> pl.DataFrame:
+    """The paired rows side by side: `left`'s columns, then `columns` of `right` renamed with `suffix`."""
+    return pl.concat(
+        [
+            left.select(pl.all().gather(pairs["_left"])),
+            right.select(pl.col(c).gather(pairs["_right"]).alias(c + suffix) for c in columns),
+        ],
+        how="horizontal",
+    )
+
+
+def _differing_pairs(
+    left: pl.DataFrame, right: pl.DataFrame, pairs: pl.DataFrame, columns: Sequence[str], suffix: str
+) -> pl.DataFrame:
+    """The `pairs` whose rows differ in any of `columns` (null vs null is equal)."""
+    if not columns or pairs.is_empty():
+        return pairs.clear()
+    compared = _paired(left.select(columns), right, pairs, columns, suffix)
+    return pairs.filter(compared.select(_any_differs(columns, suffix)).to_series())
+
+
+def _unpaired(frame: pl.DataFrame, positions: pl.Series) -> pl.DataFrame:
+    """The rows of `frame` whose position is not in `positions` (those without a partner: an anti join)."""
+    paired = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).scatter(positions, True)
+    return frame.filter(~paired)
+
+
 def _person_rows(events: pl.DataFrame) -> list[pl.DataFrame]:
     related = pl.col("related_ids").list.join(", ")
     has_related = pl.col("related_ids").list.len() > 0
@@ -208,8 +251,10 @@ def change_feed(
     missing_exports = before_sources.join(after_sources, on="source_file", how="anti")
     added_exports = after_sources.join(before_sources, on="source_file", how="anti")
 
-    new = after.join(before, on="record_key", how="anti")
-    gone = before.join(after, on="record_key", how="anti").with_columns(
+    # One join on the key alone: who is new, who is gone and which rows to compare all follow from its pairs.
+    pairs = _pairs(after, before, "record_key")
+    new = _unpaired(after, pairs["_left"])
+    gone = _unpaired(before, pairs["_right"]).with_columns(
         pl.col("source_file").is_in(missing_exports["source_file"].implode()).fill_null(False).alias("_held")
     )
     # A record whose key changed without its person or export changing is one change, not a removal and an
@@ -251,10 +296,10 @@ def change_feed(
         .then(pl.lit(MISSING_EXPORT_DETAIL))
         .otherwise(pl.lit("removed from its export")),
     )
-    both = (
-        after.join(before, on="record_key", how="inner", suffix="_prev")
-        .drop("entity_id_prev", "source_file_prev")
-        .with_columns(pl.lit(None, dtype=pl.String).alias("_detail"))
+    # Only the kept records whose compared values differ are gathered whole (most records did not change).
+    differing = _differing_pairs(after, before, pairs, compared, "_prev")
+    both = _paired(after, before, differing, compared, "_prev").with_columns(
+        pl.lit(None, dtype=pl.String).alias("_detail")
     )
     # A key of another kind (own id ↔ content) is itself the change a consumer holding the old key must learn.
     key_kind_changed = pl.col("record_key").str.slice(0, 2) != pl.col("record_key_prev").str.slice(0, 2)
@@ -290,8 +335,17 @@ def change_feed(
         detail=pl.col("_detail"),
     )
 
-    counts_before = before.group_by("source_file").agg(pl.len().alias("n"))
-    counts_after = after.group_by("source_file").agg(pl.len().alias("n"))
+    # Record counts of the exports that came or went only (a handful), not of every export.
+    counts_before = (
+        before.filter(pl.col("source_file").is_in(missing_exports["source_file"].implode()))
+        .group_by("source_file")
+        .agg(pl.len().alias("n"))
+    )
+    counts_after = (
+        after.filter(pl.col("source_file").is_in(added_exports["source_file"].implode()))
+        .group_by("source_file")
+        .agg(pl.len().alias("n"))
+    )
     export_missing = _rows(
         missing_exports.join(counts_before, on="source_file", how="left"),
         "export_missing",
@@ -336,11 +390,10 @@ def _updated(
     columns = list(golden_columns)
     if entity_id not in previous.columns or entity_id not in current.columns:
         return _rows(pl.DataFrame(schema={"entity_id": pl.String()}), "person_updated")
-    both = current.select(pl.col(entity_id).cast(pl.String).alias("entity_id"), *columns).join(
-        previous.select(pl.col(entity_id).cast(pl.String).alias("entity_id"), *columns),
-        on="entity_id",
-        how="inner",
-        suffix="_prev",
+    after = current.select(pl.col(entity_id).cast(pl.String).alias("entity_id"), *columns)
+    before = previous.select(pl.col(entity_id).cast(pl.String).alias("entity_id"), *columns)
+    differing = _differing_pairs(after, before, _pairs(after, before, "entity_id"), columns, "_prev")
+    both = _paired(after, before, differing, columns, "_prev").with_columns(
+        _differing(columns, "_prev").alias("_fields")
     )
-    both = both.filter(_any_differs(columns, "_prev")).with_columns(_differing(columns, "_prev").alias("_fields"))
     return _rows(both, "person_updated", entity_id=pl.col("entity_id"), fields=pl.col("_fields"))

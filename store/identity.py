@@ -71,13 +71,14 @@ ID_HEX = 16
 
 @dataclass
 class IdAssignment:
-    records: pl.DataFrame  # current's columns + `entity_id` (String)
+    records: pl.DataFrame  # current's columns + `entity_id` (String), in current's row order
     history: pl.DataFrame  # HISTORY_SCHEMA: the ids retired tonight
     events: pl.DataFrame  # EVENT_SCHEMA
     dormant: pl.Series  # ids held dormant tonight (not published, not retired, not reusable)
     held: pl.DataFrame  # previous records held for missing exports: previous' columns, entity_id resolved
     minted: pl.Series  # ids issued tonight, sorted
     issued: pl.Series  # `issued` + previous ids it lacked + `minted`: every id issued so far, in issue order
+    clusters: pl.DataFrame  # `cluster_id` (String) → `entity_id`: one row per tonight cluster
 
     def next_previous(self) -> pl.DataFrame:
         """Tomorrow's `previous`: tonight's records (`held` false) and the held ones (`held` true).
@@ -122,9 +123,11 @@ def _mint(members: pl.DataFrame, run_id: str, prefix: str, taken: pl.Series) -> 
     # A clash (an id issued before, or one minted twice tonight: the cluster with the smallest key keeps it) is
     # hashed again with a counter. Clashes are rare, so the loop runs once in practice.
     while True:
+        # The taken ids among tonight's candidates: a lookup in the few candidates, not in every issued id.
+        taken_here = taken.filter(taken.is_in(ids["entity_id"].implode()))
         clash = ids.select(
             (
-                pl.col("entity_id").is_in(taken.implode())
+                pl.col("entity_id").is_in(taken_here.implode())
                 | (pl.col("_first") != pl.col("_first").min().over("entity_id"))
             ).alias("clash")
         )["clash"]
@@ -167,31 +170,52 @@ def assign_entity_ids(
         .alias("dormant"),
         (pl.col("held") if "held" in previous.columns else pl.lit(False)).fill_null(False).alias("held"),
     )
-    order = pl.DataFrame({"entity_id": issued}).with_row_index("_issue").unique("entity_id", keep="first")
+    # Each previous id once: what the later rules ask of last night's records, in one pass over them.
+    previous_ids = prev.group_by("entity_id").agg(
+        (~pl.col("held")).sum().alias("before"), pl.col("held").all().alias("was_held")
+    )
 
     # 1. Shared records of each (previous id, tonight cluster), and each previous id's home cluster.
-    overlap = (
-        cur.join(prev.select("record_key", "entity_id"), on="record_key", how="inner")
-        .group_by("entity_id", "cluster_id")
-        .agg(pl.len().alias("n"), pl.col("record_key").min().alias("min_key"))
+    # Tonight's records with last night's id (null: new tonight), read once for the clusters' sizes, the clusters
+    # made only of new records, and the records each (previous id, cluster) pair shares.
+    linked = cur.join(prev.select("record_key", "entity_id"), on="record_key", how="left")
+    sizes = linked.group_by("cluster_id").agg(
+        pl.len().alias("size"), pl.col("entity_id").null_count().alias("fresh")
     )
-    # Most ids overlap one cluster and most clusters are the home of one id: only the contested rows are sorted.
-    contested = pl.len().over("entity_id") > 1
+    shared = linked.filter(pl.col("entity_id").is_not_null())
+    overlap = shared.group_by("entity_id", "cluster_id").agg(pl.len().alias("n"))
+    # Most ids overlap one cluster and most clusters are the home of one id: only the contested rows are sorted,
+    # and only they need their smallest shared key (the tie-break).
+    contested = overlap.select(pl.len().over("entity_id") > 1).to_series()
+    spread = overlap.filter(contested)
+    min_keys = (
+        shared.filter(pl.col("entity_id").is_in(spread["entity_id"].implode()))
+        .group_by("entity_id", "cluster_id")
+        .agg(pl.col("record_key").min().alias("min_key"))
+    )
     homes = pl.concat(
         [
             overlap.filter(~contested),
-            overlap.filter(contested)
+            spread.join(min_keys, on=["entity_id", "cluster_id"], how="left")
             .sort(["entity_id", "n", "min_key"], descending=[False, True, False])
-            .unique("entity_id", keep="first"),
+            .unique("entity_id", keep="first")
+            .drop("min_key"),
         ]
     )
     # 2–3. Each cluster keeps the previous id whose home it is; several → the survivor, the others merged.
-    contested = pl.len().over("cluster_id") > 1
+    contested = homes.select(pl.len().over("cluster_id") > 1).to_series()
+    rivals = homes.filter(contested)
+    # Issue positions of the rival ids only (the first one when `issued` repeats an id).
+    order = (
+        pl.DataFrame({"entity_id": issued})
+        .with_row_index("_issue")
+        .filter(pl.col("entity_id").is_in(rivals["entity_id"].implode()))
+        .unique("entity_id", keep="first")
+    )
     ranked = pl.concat(
         [
             homes.filter(~contested).with_columns(pl.col("entity_id").alias("survivor")),
-            homes.filter(contested)
-            .join(order, on="entity_id", how="left")
+            rivals.join(order, on="entity_id", how="left")
             .sort(
                 ["cluster_id", "n", "_issue", "entity_id"],
                 descending=[False, True, False, False],
@@ -201,28 +225,39 @@ def assign_entity_ids(
             .drop("_issue"),
         ]
     )
-    kept = ranked.filter(pl.col("entity_id") == pl.col("survivor")).select("cluster_id", "entity_id")
+    kept_shared = ranked.filter(pl.col("entity_id") == pl.col("survivor")).select("cluster_id", "entity_id", "n")
+    kept = kept_shared.drop("n")
     merged = ranked.filter(pl.col("entity_id") != pl.col("survivor")).select(
         pl.col("entity_id").alias("retired_id"), pl.col("survivor").alias("survivor_id")
     )
 
     # 5. Clusters sharing nothing with a previous id try the anchors against ids without a home tonight.
-    clusters = cur.select("cluster_id").unique()
-    homeless_ids = prev.select("entity_id").unique().join(homes, on="entity_id", how="anti")
-    open_clusters = clusters.join(overlap.select("cluster_id").unique(), on="cluster_id", how="anti")
+    clusters = sizes.select("cluster_id")
+    homeless_ids = previous_ids.select("entity_id").join(homes, on="entity_id", how="anti")
+    open_clusters = sizes.filter(pl.col("fresh") == pl.col("size")).select("cluster_id")
+    usable = [anchor for anchor in anchors if anchor in previous.columns]
+    # The records of the clusters still open, taken once: the anchors below look only at them.
+    open_records = (
+        current.select(
+            pl.col("cluster_id").cast(pl.String), *(pl.col(anchor).cast(pl.String) for anchor in usable)
+        ).join(open_clusters, on="cluster_id", how="semi")
+        if usable and not open_clusters.is_empty() and not homeless_ids.is_empty()
+        else None
+    )
     anchored_parts: list[pl.DataFrame] = []
-    for anchor in anchors:
-        if anchor not in previous.columns or open_clusters.is_empty() or homeless_ids.is_empty():
+    for anchor in usable:
+        if open_records is None or open_clusters.is_empty() or homeless_ids.is_empty():
             continue
         tonight = (
-            current.select(pl.col("cluster_id").cast(pl.String), pl.col(anchor).cast(pl.String).alias("_v"))
+            open_records.select("cluster_id", pl.col(anchor).alias("_v"))
             .join(open_clusters, on="cluster_id", how="semi")
             .drop_nulls()
             .unique()
         )
+        # Only previous values some open cluster holds can pair (a cluster's count is over all previous ids).
         before = previous.select(
             pl.col("entity_id").cast(pl.String), pl.col(anchor).cast(pl.String).alias("_v")
-        )
+        ).filter(pl.col("_v").is_in(tonight["_v"].implode()))
         before = before.drop_nulls().unique()
         pairs = tonight.join(before, on="_v", how="inner").select("cluster_id", "entity_id").unique()
         # Exactly one previous id per cluster (among all previous ids), that id homeless, one cluster per id.
@@ -242,7 +277,7 @@ def assign_entity_ids(
     # 4. Clusters still without an id (split parts and new persons) get a new one.
     claimed = pl.concat([kept, anchored])
     needing = clusters.join(claimed, on="cluster_id", how="anti")
-    taken = pl.concat([issued, prev["entity_id"]]).unique()
+    taken = pl.concat([issued, previous_ids["entity_id"]])
     minted = _mint(cur.join(needing, on="cluster_id", how="semi"), run_id, prefix, taken)
     assigned = pl.concat([claimed, minted])
 
@@ -254,10 +289,13 @@ def assign_entity_ids(
 
     # 6. Held records of missing exports; their id resolved through tonight's merges.
     to_survivor = merged.rename({"retired_id": "entity_id"})
+    dormant_records = previous.filter(prev["dormant"]).with_columns(
+        pl.col("record_key").cast(pl.String), pl.col("entity_id").cast(pl.String)
+    )
+    # Tonight's keys among the few dormant ones: a probe of tonight's records, not a table of them.
+    back = cur.filter(pl.col("record_key").is_in(dormant_records["record_key"].implode())).select("record_key")
     held = (
-        previous.with_columns(pl.col("record_key").cast(pl.String), pl.col("entity_id").cast(pl.String))
-        .join(prev.filter(pl.col("dormant")).select("record_key"), on="record_key", how="semi")
-        .join(cur.select("record_key"), on="record_key", how="anti")
+        dormant_records.join(back, on="record_key", how="anti")
         .join(to_survivor, on="entity_id", how="left")
         .with_columns(pl.coalesce("survivor_id", "entity_id").alias("entity_id"))
         .drop("survivor_id")
@@ -283,11 +321,11 @@ def assign_entity_ids(
     )
 
     events = _events(
-        prev=prev,
-        cur=cur,
+        previous_ids=previous_ids,
+        sizes=sizes.select("cluster_id", "size"),
         overlap=overlap,
-        homes=homes,
-        kept=kept,
+        spread_ids=spread["entity_id"],
+        kept_shared=kept_shared,
         anchored=anchored,
         minted=minted,
         merged=merged,
@@ -299,8 +337,7 @@ def assign_entity_ids(
 
     new_ids = minted["entity_id"].sort()
     missing_from_issued = (
-        prev.select("entity_id")
-        .unique()
+        previous_ids.select("entity_id")
         .join(pl.DataFrame({"entity_id": issued}), on="entity_id", how="anti")["entity_id"]
         .sort()
     )
@@ -313,16 +350,17 @@ def assign_entity_ids(
         held=held,
         minted=new_ids,
         issued=all_issued,
+        clusters=assigned,
     )
 
 
 def _events(
     *,
-    prev: pl.DataFrame,
-    cur: pl.DataFrame,
+    previous_ids: pl.DataFrame,
+    sizes: pl.DataFrame,
     overlap: pl.DataFrame,
-    homes: pl.DataFrame,
-    kept: pl.DataFrame,
+    spread_ids: pl.Series,
+    kept_shared: pl.DataFrame,
     anchored: pl.DataFrame,
     minted: pl.DataFrame,
     merged: pl.DataFrame,
@@ -332,9 +370,18 @@ def _events(
     run_id: str,
 ) -> pl.DataFrame:
     empty_list = pl.lit([], dtype=pl.List(pl.String))
+    kept = kept_shared.drop("n")
     assigned = pl.concat([kept, anchored, minted])
-    # Final id of the cluster each previous id's records went to.
-    flows = overlap.join(assigned.rename({"entity_id": "to_id"}), on="cluster_id", how="left")
+    # Final id of the cluster each previous id's records went to, for the flows an event names: into a new id
+    # (created), or out of a kept id's home (split: only an id whose records went to several clusters has any).
+    flows = overlap.filter(
+        pl.col("entity_id").is_in(spread_ids.implode()) | pl.col("cluster_id").is_in(minted["cluster_id"].implode())
+    )
+    flows = flows.join(
+        assigned.filter(pl.col("cluster_id").is_in(flows["cluster_id"].implode())).rename({"entity_id": "to_id"}),
+        on="cluster_id",
+        how="left",
+    )
 
     created = (
         minted.join(
@@ -370,12 +417,9 @@ def _events(
     )
 
     # Kept with a changed record set: tonight's cluster size, shared records, last night's published records.
-    sizes = cur.group_by("cluster_id").agg(pl.len().alias("size"))
-    before = prev.filter(~pl.col("held")).group_by("entity_id").agg(pl.len().alias("before"))
     carried = (
-        kept.join(homes.select("entity_id", "n"), on="entity_id", how="left")
-        .join(sizes, on="cluster_id", how="left")
-        .join(before, on="entity_id", how="left")
+        kept_shared.join(sizes, on="cluster_id", how="left")
+        .join(previous_ids.select("entity_id", "before"), on="entity_id", how="left")
         .join(merged_events.select("entity_id"), on="entity_id", how="anti")
         .join(split.select("entity_id"), on="entity_id", how="anti")
         .filter((pl.col("n") != pl.col("size")) | (pl.col("n") != pl.col("before").fill_null(0)))
@@ -388,8 +432,7 @@ def _events(
     )
 
     # Held last night: every previous record of the id was held.
-    was_held = prev.group_by("entity_id").agg(pl.col("held").all().alias("was_held"))
-    held_before = was_held.filter(pl.col("was_held")).select("entity_id")
+    held_before = previous_ids.filter(pl.col("was_held")).select("entity_id")
     dormant = dormant_ids.join(held_before, on="entity_id", how="anti").with_columns(
         empty_list.alias("related_ids"), pl.lit("dormant").alias("event")
     )
