@@ -58,6 +58,9 @@ CODE_ROOMS = (
     "sachsong.matching",
     "sachsong.datasets",
 )
+# Modules outside those rooms whose own code computes what a kept step output holds (the prepare step's shares,
+# the matching step's selection of records): a change there is a change of the outputs too.
+CODE_MODULES = ("sachsong.pipelines.steps",)
 # Work files are read back once or twice within hours: LZ4 writes and reads several times faster than zstd.
 WORK_COMPRESSION = "lz4"
 # About 250k canonical rows per batch: ~250 bytes per record in the demo's CSV/XLSX/JSON exports.
@@ -79,7 +82,8 @@ def file_fingerprint(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def code_fingerprint() -> str:
-    """SHA-256 over the rooms' Python files and rule/registry YAML: a code change invalidates cached results."""
+    """SHA-256 over the rooms' Python files and rule/registry YAML, and the step code (CODE_MODULES): a code change
+    invalidates cached results."""
     import importlib
 
     digest = hashlib.sha256()
@@ -90,6 +94,9 @@ def code_fingerprint() -> str:
             if path.suffix in (".py", ".yaml", ".yml", ".json") and "__pycache__" not in path.parts:
                 digest.update(f"{module_name}/{path.relative_to(root).as_posix()}\0".encode())
                 digest.update(path.read_bytes())
+    for module_name in CODE_MODULES:
+        digest.update(f"{module_name}\0".encode())
+        digest.update(Path(importlib.import_module(module_name).__file__).read_bytes())
     return digest.hexdigest()
 
 
