@@ -28,7 +28,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -65,7 +65,8 @@ HASH_ALGORITHM = f"sum-of-row-hash/duckdb-{duckdb.__version__}"
 DEFAULT_MEMORY_LIMIT = "2GB"
 # Spill files live inside the building snapshot (same disk, removed with it), deleted before fsync and rename.
 SPILL_DIR = "duckdb_spill"
-PARQUET_COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd"
+# zstd level 1: the night's copies come out no bigger than at the default level 3, for less CPU.
+PARQUET_COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
 
 # How long a publisher waits for another one of the same store before giving up (seconds).
 DEFAULT_LOCK_TIMEOUT = 600.0
@@ -143,7 +144,8 @@ class PublishResult:
     gate: GateResult | None
     previous_run_id: str | None
     pruned: list[str]
-    # Where the publish spent its time: per table (load, Parquet copy, hash), then "sync" and "gate".
+    # Where the publish spent its time: per table its load and, as "<table> copy", its Parquet copy and hash
+    # (beside the next table's load), then "checkpoint" and "sync".
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -155,7 +157,8 @@ class PublishResult:
             reason = self.gate.message if self.gate else "gate failed"
             return f"run {self.run_id}: NOT published ({reason}); still serving {self.previous_run_id}"
         tables = ", ".join(f"{name} {count}" for name, count in self.row_counts.items())
-        timed = ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.seconds.items())
+        # Small tables take hundredths of a second: only what takes 0.05 s or more is named.
+        timed = ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.seconds.items() if seconds >= 0.05)
         return f"run {self.run_id}: published {self.snapshot_dir} ({tables})" + (
             f"; seconds: {timed}" if timed else ""
         )
@@ -331,54 +334,91 @@ def materialize(table: Table, columns: Sequence[str] | None = None) -> pl.DataFr
         connection.close()
 
 
+def _snapshot_connection(building: Path, memory_limit: str, spill_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A connection that builds the snapshot's database file."""
+    connection = duckdb.connect(
+        str(building / SNAPSHOT_DATABASE),
+        config={
+            "memory_limit": memory_limit,
+            "temp_directory": str(spill_dir),
+            "preserve_insertion_order": False,
+        },
+    )
+    # A parallel load leaves partly filled row groups; a checkpoint's vacuum would merge them by rewriting the
+    # whole table (seconds on a million records, its old blocks left free in the file). A snapshot is written
+    # once and read as is, so it keeps them (a DuckDB without the setting is left as it is).
+    vacuum = "SELECT count(*) FROM duckdb_settings() WHERE name = 'max_vacuum_tasks'"
+    if connection.execute(vacuum).fetchall()[0][0]:
+        connection.execute("SET max_vacuum_tasks = 0")
+    return connection
+
+
+def _copy_and_summarize(
+    cursor: duckdb.DuckDBPyConnection, name: str, target: Path
+) -> tuple[int, str, float]:
+    """Write a stored table's Parquet copy and hash it, on its own cursor: (row count, content hash, seconds)."""
+    clock = time.perf_counter()
+    try:
+        cursor.execute(f'COPY "{name}" TO {_sql_string(str(target))} ({PARQUET_COPY_OPTIONS})')
+        rows, digest = _content_summary(cursor, name)
+    finally:
+        cursor.close()
+    return rows, digest, time.perf_counter() - clock
+
+
 def _write_tables(
     building: Path, tables: Mapping[str, Table], memory_limit: str, seconds: dict[str, float] | None = None
 ) -> tuple[dict[str, int], dict[str, str]]:
     parquet_dir = building / SNAPSHOT_PARQUET_DIR
     parquet_dir.mkdir(parents=True)
     spill_dir = building / SPILL_DIR
-    row_counts: dict[str, int] = {}
-    hashes: dict[str, str] = {}
+    summaries: dict[str, tuple[int, str]] = {}
+    load_seconds: dict[str, float] = {}
     frames = {name: _storable(t) for name, t in tables.items() if isinstance(t, pl.DataFrame)}
-    # DataFrames' Parquet copies are written by polars in a second thread while DuckDB loads and hashes the
-    # tables: both release the GIL, and on big tables each takes seconds. A ParquetQuery's copy is written by
-    # DuckDB from the stored table (its rows are never in Python memory).
+    # A second thread writes the Parquet copies while DuckDB loads the next table: polars writes a DataFrame's,
+    # and a ParquetQuery's is copied by DuckDB from the stored table (its rows never in Python memory) and
+    # hashed there, on a second cursor. Each of these takes seconds on big tables and releases the GIL.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as writer:
         written = [
             writer.submit(frame.write_parquet, parquet_dir / f"{name}.parquet")
             for name, frame in frames.items()
         ]
-        connection = duckdb.connect(
-            str(building / SNAPSHOT_DATABASE),
-            config={
-                "memory_limit": memory_limit,
-                "temp_directory": str(spill_dir),
-                "preserve_insertion_order": False,
-            },
-        )
+        copies: dict[str, Future[tuple[int, str, float]]] = {}
+        connection = _snapshot_connection(building, memory_limit, spill_dir)
         try:
             for name, table in tables.items():
                 clock = time.perf_counter()
                 if isinstance(table, ParquetQuery):
                     _create_from_query(connection, name, table)
-                    target = _sql_string(str(parquet_dir / f"{name}.parquet"))
-                    connection.execute(f'COPY "{name}" TO {target} ({PARQUET_COPY_OPTIONS})')
+                    target = parquet_dir / f"{name}.parquet"
+                    copies[name] = writer.submit(_copy_and_summarize, connection.cursor(), name, target)
                 else:
                     connection.register("incoming_frame", frames[name])
                     connection.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming_frame')
                     connection.unregister("incoming_frame")
-                row_counts[name], hashes[name] = _content_summary(connection, name)
-                if seconds is not None:
-                    seconds[name] = round(time.perf_counter() - clock, 2)
+                    summaries[name] = _content_summary(connection, name)
+                load_seconds[name] = time.perf_counter() - clock
+            copy_seconds: dict[str, float] = {}
+            for name, copy in copies.items():
+                rows, digest, copy_seconds[name] = copy.result()  # a failed copy fails the publish
+                summaries[name] = (rows, digest)
             clock = time.perf_counter()
             connection.execute("CHECKPOINT")
+            checkpoint_seconds = time.perf_counter() - clock
             if seconds is not None:
-                seconds["checkpoint"] = round(time.perf_counter() - clock, 2)
+                for name in tables:
+                    seconds[name] = round(load_seconds[name], 2)
+                    if name in copy_seconds:
+                        seconds[f"{name} copy"] = round(copy_seconds[name], 2)
+                seconds["checkpoint"] = round(checkpoint_seconds, 2)
         finally:
+            wait(copies.values())  # a cursor must not outlive its connection
             connection.close()
         for future in written:
             future.result()  # a failed Parquet write fails the publish
     shutil.rmtree(spill_dir, ignore_errors=True)
+    row_counts = {name: summaries[name][0] for name in tables}
+    hashes = {name: summaries[name][1] for name in tables}
     return row_counts, hashes
 
 
