@@ -909,7 +909,9 @@ def _previous_table(snapshot: Path | None, table: str, columns: Sequence[str] | 
     if columns is not None:
         present = pl.read_parquet_schema(path)
         columns = [c for c in columns if c in present]
-    return pl.read_parquet(path, columns=list(columns) if columns is not None else None)
+    # One chunk per column: the identity step gathers rows of these tables by position, and a gather across the
+    # Parquet file's row groups costs several times one over a contiguous column.
+    return pl.read_parquet(path, columns=list(columns) if columns is not None else None).rechunk()
 
 
 def identity_step(
@@ -935,8 +937,10 @@ def identity_step(
 
         anchors = tuple(str(a) for a in spec.matching.get("anchors", ()))
         content = [c for c in spec.content_columns if c in spec.raw_columns]
-        keys = checks.read("record_keys", ["row_uid", "record_key"])
-        clusters = match.read("clusters", ["row_uid", "cluster_id"]).with_columns(pl.col("row_uid").cast(pl.Int64))
+        keys = checks.read("record_keys", ["row_uid", "record_key"]).rechunk()
+        clusters = (
+            match.read("clusters", ["row_uid", "cluster_id"]).with_columns(pl.col("row_uid").cast(pl.Int64)).rechunk()
+        )
         standardized = load_standardized(batches, list(dict.fromkeys(["source_file", *anchors, *content])))
         # The check step keeps the standardized rows' order, and matching does when it clusters every record: when
         # the row_uids line up (unique: load_standardized numbers the rows), the tables go side by side, unjoined.
@@ -981,7 +985,7 @@ def identity_step(
         ).rename({"entity_id": spec.entity_id})
         # Golden tables are compared on their values only: bookkeeping columns (member lists…) are not read.
         golden_values = [c for c in pl.read_parquet_schema(match.path("golden")) if c not in GOLDEN_BOOKKEEPING]
-        golden = match.read("golden", ["cluster_id", *golden_values])
+        golden = match.read("golden", ["cluster_id", *golden_values]).rechunk()
         golden = golden.join(assignment.clusters, on="cluster_id", how="left").rename({"entity_id": spec.entity_id})
         record_columns = ["record_key", spec.entity_id, "source_file", *content]
         held_last_night = [
@@ -990,7 +994,7 @@ def identity_step(
             if (table := _previous_table(snapshot, name, record_columns)) is not None
             and set(record_columns) <= set(table.columns)
         ]
-        previous_records = pl.concat(held_last_night, how="vertical_relaxed") if held_last_night else None
+        previous_records = pl.concat(held_last_night, how="vertical_relaxed", rechunk=True) if held_last_night else None
         if previous_records is not None and previous_records["record_key"].n_unique() != previous_records.height:
             previous_records = previous_records.unique("record_key", keep="first")
         if previous_records is None or spec.entity_id not in previous_records.columns:
