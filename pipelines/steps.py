@@ -898,7 +898,9 @@ def history_table(spec: Any) -> str:
     return f"{spec.entity_id}_history"
 
 
-def _previous_table(snapshot: Path | None, table: str, columns: Sequence[str] | None = None) -> pl.DataFrame | None:
+def _previous_table(
+    snapshot: Path | None, table: str, columns: Sequence[str] | None = None, *, rechunk: bool = True
+) -> pl.DataFrame | None:
     if snapshot is None:
         return None
     from sachsong.store.reader import snapshot_table_path
@@ -909,9 +911,10 @@ def _previous_table(snapshot: Path | None, table: str, columns: Sequence[str] | 
     if columns is not None:
         present = pl.read_parquet_schema(path)
         columns = [c for c in columns if c in present]
-    # One chunk per column: the identity step gathers rows of these tables by position, and a gather across the
-    # Parquet file's row groups costs several times one over a contiguous column.
-    return pl.read_parquet(path, columns=list(columns) if columns is not None else None).rechunk()
+    # One chunk per column (unless the caller stacks tables and rechunks once): the identity step gathers rows of
+    # these tables by position, and a gather across the Parquet file's row groups costs several times more.
+    frame = pl.read_parquet(path, columns=list(columns) if columns is not None else None)
+    return frame.rechunk() if rechunk else frame
 
 
 def identity_step(
@@ -991,7 +994,7 @@ def identity_step(
         held_last_night = [
             table
             for name in (spec.records_table, "quarantine")
-            if (table := _previous_table(snapshot, name, record_columns)) is not None
+            if (table := _previous_table(snapshot, name, record_columns, rechunk=False)) is not None
             and set(record_columns) <= set(table.columns)
         ]
         previous_records = pl.concat(held_last_night, how="vertical_relaxed", rechunk=True) if held_last_night else None
