@@ -88,7 +88,9 @@ def run_measured(args: list[str], log: Path, code: Path | None = None) -> dict:
     if code is None:
         cli = [str(SACHSONG)]
     else:  # the frozen copy first on the path: it shadows the editable install of the working tree
-        cli = [str(ROOT / ".venv" / "bin" / "python"), "-c", CLI_FROM_PATH]
+        # -P: `python -c` would put the current directory first on sys.path, and run from the repository that is
+        # the working tree's `sachsong/` package, whose rooms then resolve to the working tree too.
+        cli = [str(ROOT / ".venv" / "bin" / "python"), "-P", "-c", CLI_FROM_PATH]
         env = {**os.environ, "PYTHONPATH": str(code / "pkg")}
     cmd = ["/usr/bin/time", "-v", "-o", str(tfile), *cli, "run", *args]
     peak = {"tree": 0, "procs": 0}
