@@ -204,6 +204,38 @@ HASHED_COLUMNS: tuple[str, ...] = (
 )
 
 
+class UidIndex:
+    """Positions of row_uids in a sorted array of unique uids. The night's row_uids are positions (dense): a table
+    indexed by uid turns each lookup of millions of pair ends into one gather; sparse uids keep a binary search."""
+
+    def __init__(self, uids: np.ndarray):
+        self.uids = uids
+        self._base = int(uids[0]) if len(uids) else 0
+        span = int(uids[-1]) - self._base + 1 if len(uids) else 0
+        self._table: np.ndarray | None = None
+        if 0 < span <= 4 * len(uids) + (1 << 20):
+            self._table = np.full(span, -1, dtype=np.int64)
+            self._table[uids - self._base] = np.arange(len(uids), dtype=np.int64)
+
+    def positions(self, uids: pl.Series | np.ndarray) -> np.ndarray:
+        """Positions of `uids`; a uid not in the array raises ValueError naming one."""
+        values = uids.to_numpy() if isinstance(uids, pl.Series) else np.asarray(uids)
+        if self._table is not None and values.dtype.kind in "iu":
+            offset = values.astype(np.int64, copy=False) - self._base
+            inside = (offset >= 0) & (offset < len(self._table))
+            pos = self._table[np.where(inside, offset, 0)]
+            found = inside & (pos >= 0)
+            if not found.all():
+                raise ValueError(f"pairs name row_uid(s) absent from the records, e.g. {int(values[~found][0])}")
+            return pos
+        pos = np.searchsorted(self.uids, values)
+        pos = np.minimum(pos, max(len(self.uids) - 1, 0))
+        if len(values) and (len(self.uids) == 0 or not np.array_equal(self.uids[pos], values)):
+            unknown = values[self.uids[pos] != values] if len(self.uids) else values
+            raise ValueError(f"pairs name row_uid(s) absent from the records, e.g. {int(unknown[0])}")
+        return pos
+
+
 @dataclass
 class EncodedFeatures:
     """The features as numbers, one row per record sorted by row_uid: what blocking and comparisons read.
@@ -221,14 +253,7 @@ class EncodedFeatures:
     def __post_init__(self) -> None:
         self.uids = self.frame["row_uid"].to_numpy()
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        # row_uids are positions in the night's table (dense): a table indexed by uid turns each lookup of the
-        # millions of pair ends into one gather instead of a binary search. Sparse uids keep the search.
-        self._base = int(self.uids[0]) if len(self.uids) else 0
-        span = int(self.uids[-1]) - self._base + 1 if len(self.uids) else 0
-        self._index: np.ndarray | None = None
-        if 0 < span <= 4 * len(self.uids) + (1 << 20):
-            self._index = np.full(span, -1, dtype=np.int64)
-            self._index[self.uids - self._base] = np.arange(len(self.uids), dtype=np.int64)
+        self._index = UidIndex(self.uids)
 
     @property
     def height(self) -> int:
@@ -236,21 +261,7 @@ class EncodedFeatures:
 
     def positions(self, uids: pl.Series | np.ndarray) -> np.ndarray:
         """Row positions of `uids` (each must be a known row_uid)."""
-        values = uids.to_numpy() if isinstance(uids, pl.Series) else np.asarray(uids)
-        if self._index is not None and values.dtype.kind in "iu":
-            offset = values.astype(np.int64, copy=False) - self._base
-            inside = (offset >= 0) & (offset < len(self._index))
-            pos = self._index[np.where(inside, offset, 0)]
-            found = inside & (pos >= 0)
-            if not found.all():
-                raise ValueError(f"pairs name row_uid(s) absent from the records, e.g. {int(values[~found][0])}")
-            return pos
-        pos = np.searchsorted(self.uids, values)
-        pos = np.minimum(pos, max(len(self.uids) - 1, 0))
-        if len(values) and (len(self.uids) == 0 or not np.array_equal(self.uids[pos], values)):
-            unknown = values[self.uids[pos] != values] if len(self.uids) else values
-            raise ValueError(f"pairs name row_uid(s) absent from the records, e.g. {int(unknown[0])}")
-        return pos
+        return self._index.positions(uids)
 
     def array(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """(values with nulls filled by 0, present mask) of one coded column, cached."""

@@ -41,7 +41,7 @@ import rapidfuzz
 
 from sachsong.matching import compare, keys
 from sachsong.matching.compare import _level_columns, compare_pairs, compare_positions, years_apart
-from sachsong.matching.keys import EncodedFeatures
+from sachsong.matching.keys import EncodedFeatures, UidIndex
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +71,11 @@ class Fingerprints:
     schema: str  # the feature columns and types the hash covers
 
     def __post_init__(self) -> None:
-        # A table indexed by row_uid is a random gather instead of a binary search per pair (row_uids are
-        # positions: dense); sparse uids keep the search.
-        self._base = int(self.uids[0]) if len(self.uids) else 0
-        span = int(self.uids[-1]) - self._base + 1 if len(self.uids) else 0
-        self._dense: np.ndarray | None = None
-        if span <= 4 * len(self.uids) + (1 << 20):
-            self._dense = np.zeros(span, dtype=np.uint64)
-            self._dense[self.uids - self._base] = self.values
+        self._index = UidIndex(self.uids)
 
     def of(self, uids: np.ndarray) -> np.ndarray:
         """The fingerprints of `uids` (each a known row_uid)."""
-        if self._dense is not None:
-            return self._dense[np.asarray(uids) - self._base]
-        return self.values[np.searchsorted(self.uids, uids)]
+        return self.values[self._index.positions(uids)]
 
 
 def record_fingerprints(features: pl.DataFrame) -> Fingerprints:
