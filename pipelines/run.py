@@ -1,15 +1,20 @@
 """`sachsong run`: the nightly flow from the command line, with no Prefect server to set up.
 
-Without a server (`PREFECT_API_URL` unset) Prefect starts a temporary local one for the run. With no sources the
+Without a server (`PREFECT_API_URL` unset) the run starts a temporary local one the moment it begins
+(`TemporaryServer`), stopped when the process exits. With no sources the
 demo province is generated once into `./var/demo/` and the store defaults to `./var/store`.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import socket
+import subprocess
 import sys
-import threading
+import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -26,27 +31,136 @@ def _quiet_environment() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-def _start_prefect_server() -> threading.Thread | None:
-    """Start Prefect's temporary server (a process of its own, seconds to come up) on a thread, so that it boots
-    while this process imports the rooms instead of after; join the thread before the flow runs (a flow that
-    found it half-started would talk to it too early). None when the run uses a configured server, or when the
-    thread could not be started: the flow then starts the server itself and reports any error."""
+class TemporaryServer:
+    """Prefect's temporary API server for runs with no configured server, started by this process the moment the
+    run begins.
+
+    Left to Prefect, the temporary server starts only after this process has imported Prefect's whole server
+    stack (seconds it never uses: the server runs in a process of its own) and then takes seconds more to come
+    up. Started here, the server process boots while this one imports the rooms. It is the command and
+    environment Prefect's `SubprocessASGIServer` uses; if it does not answer, the run falls back to Prefect's own
+    start (which reports any error). One server per process, stopped at exit.
+    """
+
+    _instance: TemporaryServer | None = None
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        }
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn",
+                "--app-dir", str(_prefect_parent()),
+                "--factory", "prefect.server.api.server:create_app",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--log-level", "error", "--lifespan", "on",
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        atexit.register(self.stop)
+        self._healthy: bool | None = None
+
+    @classmethod
+    def shared(cls) -> TemporaryServer:
+        if cls._instance is None or cls._instance.process is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def wait(self, timeout: float) -> str | None:
+        """The server's API URL once it answers, or None (the server is stopped) when it exits or stays silent."""
+        if self._healthy is None:
+            self._healthy = self._wait_healthy(timeout)
+            if not self._healthy:
+                self.stop()
+        return self.url if self._healthy else None
+
+    def _wait_healthy(self, timeout: float) -> bool:
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return True
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.1)
+        return False
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _prefect_parent() -> Path:
+    """The folder that holds the `prefect` package, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("prefect")
+    return Path(spec.origin).parent.parent
+
+
+def _start_temporary_server() -> TemporaryServer | None:
+    """Start the temporary server unless the environment names a server; None when it names one or the server
+    could not be started (the flow then starts Prefect's own)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    try:
+        return TemporaryServer.shared()
+    except (OSError, ModuleNotFoundError):
+        return None
+
+
+def _server_for_the_flow(server: TemporaryServer | None) -> str | None:
+    """The API URL the flow should use: our temporary server's, unless Prefect's settings (a profile) name a
+    server or forbid a temporary one: then our server is stopped and Prefect decides, as without it."""
+    if server is None:
+        return None
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        server.stop()
         return None
-    from prefect.server.api.server import SubprocessASGIServer
+    timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90"))
+    return server.wait(timeout)
 
-    server = SubprocessASGIServer()
 
-    def start() -> None:
-        # A failed start leaves the server not running: the flow's own start tries again and raises a clear error.
-        with contextlib.suppress(Exception):
-            server.start()
+@contextlib.contextmanager
+def _api(url: str | None) -> Iterator[None]:
+    """The flow talks to `url` (our temporary server), or to what Prefect's settings say when None."""
+    if url is None:
+        yield
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    thread = threading.Thread(target=start, name="prefect-server", daemon=True)
-    thread.start()
-    return thread
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield
 
 
 def ensure_demo(demo_dir: Path, province: str, persons: int, dataset: str = "residents") -> Path:
@@ -100,7 +214,7 @@ def run_nightly_cli(
 ) -> int:
     """Run the nightly flow once; 0 when a snapshot was published, 1 otherwise."""
     _quiet_environment()
-    server = None if dask_address else _start_prefect_server()
+    server = None if dask_address else _start_temporary_server()
     from sachsong.pipelines.flows import RunFailed, province_nightly
     from sachsong.pipelines.steps import import_rooms
     from sachsong.spec import get_dataset
@@ -130,20 +244,20 @@ def run_nightly_cli(
         f"as of {as_of or 'today'}",
         flush=True,
     )
-    if server is not None:
-        server.join()
+    api_url = _server_for_the_flow(server)
     try:
-        summary = province_nightly(
-            province=province,
-            sources=str(sources),
-            store=str(store),
-            as_of=as_of.isoformat() if as_of else None,
-            dask_address=dask_address,
-            replace_newer=replace_newer,
-            dataset=name,
-            reference_stores=references,
-            full=full,
-        )
+        with _api(api_url):
+            summary = province_nightly(
+                province=province,
+                sources=str(sources),
+                store=str(store),
+                as_of=as_of.isoformat() if as_of else None,
+                dask_address=dask_address,
+                replace_newer=replace_newer,
+                dataset=name,
+                reference_stores=references,
+                full=full,
+            )
     except RunFailed as error:
         print(f"\nrun FAILED: {error}", file=sys.stderr)
         print(
