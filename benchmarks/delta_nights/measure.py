@@ -58,7 +58,11 @@ EXAMPLES = 5
 
 
 # ---------------------------------------------------------------- running
-CLI_FROM_PATH = "import sys; from sachsong.pipelines.cli import main; sys.argv[0] = 'sachsong'; sys.exit(main())"
+# What the `sachsong` script runs: `console` where the code has it (it ends the process itself), else `main`.
+CLI_FROM_PATH = (
+    "import sys; import sachsong.pipelines.cli as cli; sys.argv[0] = 'sachsong'; "
+    "sys.exit(cli.console() if hasattr(cli, 'console') else cli.main())"
+)
 
 
 def freeze(root: Path) -> Path:
