@@ -63,6 +63,7 @@ class TemporaryServer:
             ],
             env=env,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         atexit.register(self.stop)
         self._healthy: bool | None = None
@@ -108,6 +109,17 @@ class TemporaryServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the server's process before it starts (Linux): the kernel sends it SIGTERM when the run's process dies,
+    so a run killed without running its exit handlers (SIGKILL, a scheduler's SIGTERM) leaves no server behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(Exception):
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG = 1
 
 
 def _free_port() -> int:

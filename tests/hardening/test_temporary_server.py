@@ -6,7 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from sachsong.pipelines.run import TemporaryServer
 from sachsong.store.reader import current_run_id
@@ -47,6 +51,46 @@ def test_a_run_without_a_configured_server_publishes_and_leaves_no_server_runnin
     # The run's own server answered: Prefect did not start a second one.
     assert "Starting temporary server" not in output
     assert not stray, "a process of the run (the temporary server?) outlived it"
+
+
+def _group_members(group: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # after the name: state, ppid, pgrp
+            members.append(int(stat.parent.name))
+    return members
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the server's parent-death signal is Linux's")
+def test_a_run_killed_outright_leaves_no_server_behind(demo: Demo, tmp_path: Path) -> None:
+    env = child_env(tmp_path / "home", None)
+    env.pop("PREFECT_API_URL", None)
+    child = subprocess.Popen(
+        run_command(demo.sources, tmp_path / "store"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not [pid for pid in _group_members(child.pid) if pid != child.pid]:
+            assert child.poll() is None and time.monotonic() < deadline, "the run started no server"
+            time.sleep(0.05)
+        # No exit handler runs on SIGKILL: only the kernel can tell the server its run is gone.
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        deadline = time.monotonic() + 20
+        while _group_alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _group_alive(child.pid), "the temporary server outlived the run that started it"
+    finally:
+        if _group_alive(child.pid):
+            os.killpg(child.pid, signal.SIGKILL)
 
 
 def test_a_server_that_dies_before_answering_is_not_used(monkeypatch) -> None:
