@@ -12,6 +12,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sachsong.asof import as_of_argument
 from sachsong.provinces import province_code  # imports no polars: the allocator setting below still holds
@@ -414,10 +415,50 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.handler(args) or 0)
 
 
+class _ReaderMayLeave:
+    """A standard stream whose reader may go away (`sachsong run | head -1`): once the pipe breaks, what is written
+    is dropped instead of raising, so the command still finishes its work (a run still publishes) and exits with
+    its own code."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._reader_gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        self._gone = True
+        # What is still buffered in the stream would raise again when it is flushed: its descriptor now writes
+        # to /dev/null.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def console() -> None:
     """The `sachsong` script: `main`, then a quick exit. The exit handlers run (Prefect's log and event workers
     drain, the temporary server stops, logging flushes), but the interpreter's tear-down of every imported module
-    is skipped: it took seconds after a run (the data libraries' modules), on every command."""
+    is skipped: it took seconds after a run (the data libraries' modules), on every command. A reader that leaves
+    early (a closed pipe) costs the output, never the work."""
+    sys.stdout = _ReaderMayLeave(sys.stdout)
+    sys.stderr = _ReaderMayLeave(sys.stderr)
     try:
         code = main()
     except SystemExit as stop:  # argparse's errors and --help, a handler's SystemExit("message")

@@ -63,6 +63,9 @@ class TemporaryServer:
             ],
             env=env,
             stdin=subprocess.DEVNULL,
+            # Its own process group: the terminal's Ctrl-C reaches the run alone, which then stops the server in
+            # order (a server stopped first left the interrupted run retrying it for minutes).
+            process_group=0,
             preexec_fn=_die_with_parent,
         )
         atexit.register(self.stop)
@@ -139,28 +142,69 @@ def _prefect_parent() -> Path:
 
 
 def _start_temporary_server() -> TemporaryServer | None:
-    """Start the temporary server unless the environment names a server; None when it names one or the server
-    could not be started (the flow then starts Prefect's own)."""
-    if os.environ.get("PREFECT_API_URL"):
+    """Start the temporary server at once unless a server may be configured (the environment, or a settings file
+    that could name one: then Prefect's settings decide first, in `_server_for_the_flow`); None when it was not
+    started here or could not be."""
+    if os.environ.get("PREFECT_API_URL") or _settings_files_may_name_a_server():
         return None
+    if "prefect.settings" in sys.modules:  # already imported (a caller in this process): asking costs nothing
+        from prefect.settings import PREFECT_API_URL
+
+        if PREFECT_API_URL.value():
+            return None
     try:
         return TemporaryServer.shared()
     except (OSError, ModuleNotFoundError):
         return None
 
 
+def _settings_files_may_name_a_server() -> bool:
+    """Whether a file Prefect reads its settings from (the profiles, `.env`, `prefect.toml`, `pyproject.toml`'s
+    `[tool.prefect]`) may name a server or turn temporary servers off. Read as text, without importing Prefect;
+    in doubt, yes (the run then asks Prefect's settings before starting a server)."""
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
+    markers = {
+        profiles: ("PREFECT_API_URL", "PREFECT_SERVER_EPHEMERAL"),
+        Path(".env"): ("PREFECT_API_URL", "PREFECT_SERVER_EPHEMERAL"),
+        Path("prefect.toml"): ("",),
+        Path("pyproject.toml"): ("tool.prefect",),
+    }
+    for path, words in markers.items():
+        try:
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return True
+        if any(word in text for word in words):
+            return True
+    return False
+
+
 def _server_for_the_flow(server: TemporaryServer | None) -> str | None:
-    """The API URL the flow should use: our temporary server's, unless Prefect's settings (a profile) name a
-    server or forbid a temporary one: then our server is stopped and Prefect decides, as without it."""
-    if server is None:
+    """The API URL the flow should use: our temporary server's, unless Prefect's settings name a server or forbid
+    a temporary one (then Prefect decides, as without us). A server that does not come up is started once more;
+    if that one fails too, Prefect starts its own and reports what went wrong."""
+    if server is None and os.environ.get("PREFECT_API_URL"):
         return None
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
-        server.stop()
+        if server is not None:
+            server.stop()
         return None
     timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90"))
-    return server.wait(timeout)
+    for attempt in range(2):
+        if server is None or attempt:
+            try:
+                server = TemporaryServer.shared()
+            except (OSError, ModuleNotFoundError):
+                return None
+        url = server.wait(timeout)
+        if url is not None:
+            return url
+    return None
 
 
 @contextlib.contextmanager

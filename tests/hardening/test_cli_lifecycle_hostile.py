@@ -1,9 +1,10 @@
 """The `sachsong` script from outside, as an operator or a scheduler runs it: exit codes, output that arrives whole
 (also through a slow pipe or one closed early), files complete after the quick exit (exit handlers + os._exit), and
 the run's temporary Prefect server: not started when a server is configured (environment or profile), and never left
-behind, also when the run falls back to Prefect's own temporary server and is then killed.
+behind, also when the run's first server dies, the run starts another, and the run is then killed.
 
-Every child runs in its own session, so its whole process group can be checked and killed afterwards."""
+Every child runs in its own session, so its processes (its process group, and its server's, in the same session)
+can be checked and killed afterwards."""
 
 from __future__ import annotations
 
@@ -36,12 +37,14 @@ def _server_free_env(home: Path, api_url: str | None = None) -> dict[str, str]:
 
 
 def _group_members(group: int) -> dict[int, str]:
-    """pid → command line of every live process whose process group is `group`."""
+    """pid → command line of every live process in process group or session `group`."""
     members = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != group:  # after the name: state, ppid, pgrp
+            # After the name: state, ppid, pgrp, session. The run's server has a process group of its own (the
+            # terminal's Ctrl-C must reach the run alone) in the run's session.
+            if group not in (int(fields[2]), int(fields[3])):
                 continue
             if fields[0] == "Z":  # a zombie is dead: it only waits for its parent to read its status
                 continue
@@ -65,8 +68,10 @@ def _wait_group_empty(group: int, seconds: float) -> dict[int, str]:
 
 
 def _kill_group(group: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGKILL)
+    """Kill every process of the run: its process group and, in its session, its server's."""
+    for pid in _group_members(group):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _dead_port() -> int:
@@ -164,13 +169,6 @@ def test_ingest_and_check_files_hold_what_the_commands_printed(demo: Demo, tmp_p
     assert pl.read_parquet(quarantine).height == int(checked.group(3))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a reader gone before the first line (`sachsong rules list | true`, or `| head -1` when the reader wins "
-    "the race): BrokenPipeError escapes main and console with a traceback on stderr (rc 1); the same before the "
-    "quick exit (entry point cli:main)",
-)
 def test_a_reader_that_closes_early_gets_no_broken_pipe_traceback(tmp_path: Path) -> None:
     child = subprocess.Popen(
         [str(SACHSONG), "rules", "list"],
@@ -202,15 +200,7 @@ def _write_profile(home: Path, api_url: str) -> None:
     "where",
     [
         "environment",
-        pytest.param(
-            "profile",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="with a profile naming a server the run still spawns its own uvicorn at start-up "
-                "(~7 s, killed just before the run contacts the profile's server)",
-            ),
-        ),
+        "profile",
     ],
 )
 def test_a_configured_server_is_used_and_no_temporary_one_starts(
@@ -253,12 +243,6 @@ def test_a_configured_server_is_used_and_no_temporary_one_starts(
 
 
 @pytest.mark.skipif(not LINUX, reason="closes the reading end of the run's stdout and checks exit status")
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="`sachsong run ... | head -1` publishes, then its final summary print raises BrokenPipeError: "
-    "rc 1 and a traceback although a snapshot was published",
-)
 def test_a_run_whose_reader_stops_after_one_line_still_exits_0_when_it_publishes(
     demo: Demo, tmp_path: Path
 ) -> None:
@@ -290,13 +274,6 @@ def test_a_run_whose_reader_stops_after_one_line_still_exits_0_when_it_publishes
 
 
 @pytest.mark.skipif(not LINUX, reason="watches the run's processes through /proc")
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Ctrl-C (SIGINT to the run's process group) also reaches the run's temporary server, which stops at "
-    "once; the interrupted run then retries the dead API (events, crash state, logs) for 70-150 s before it "
-    "exits rc 1 with httpx ConnectError tracebacks. SIGINT to the main process alone ends it in ~1 s, rc 130",
-)
 def test_ctrl_c_mid_flow_ends_the_run_promptly_and_leaves_nothing(demo: Demo, tmp_path: Path) -> None:
     """The terminal's Ctrl-C signals the whole foreground process group. This is a liveness bound, not a speed
     measurement: the same signal sent to the main process alone ends the run in about a second."""
@@ -332,13 +309,9 @@ def test_ctrl_c_mid_flow_ends_the_run_promptly_and_leaves_nothing(demo: Demo, tm
 
 
 @pytest.mark.skipif(not LINUX, reason="the parent-death signal and /proc are Linux's")
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="after falling back to Prefect's own temporary server, a run killed outright (SIGKILL; SIGTERM too) "
-    "leaves that server running for good: only the run's own server carries the parent-death signal",
-)
 def test_the_fallback_server_dies_with_a_run_killed_outright(demo: Demo, tmp_path: Path) -> None:
+    """The run's first server is killed before it answers: the server the run falls back to must die with the run
+    too (Prefect's own temporary server, the earlier fallback, outlived a run killed outright)."""
     child = subprocess.Popen(
         run_command(demo.sources, tmp_path / "store"),
         env=_server_free_env(tmp_path / "home"),

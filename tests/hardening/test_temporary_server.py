@@ -3,6 +3,7 @@ and leaves no server process behind; a server that dies before answering makes w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,11 +20,14 @@ from .conftest import Demo, assert_store_intact, child_env, run_command
 
 
 def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether a live process is in process group or session `group` (the run's server has a group of its own)."""
+    return bool(_group_members(group))
+
+
+def _kill_all(group: int) -> None:
+    for pid in _group_members(group):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_run_without_a_configured_server_publishes_and_leaves_no_server_running(demo: Demo, tmp_path: Path) -> None:
@@ -42,7 +46,7 @@ def test_a_run_without_a_configured_server_publishes_and_leaves_no_server_runnin
         finally:
             stray = _group_alive(child.pid)
             if stray:
-                os.killpg(child.pid, signal.SIGKILL)
+                _kill_all(child.pid)
     output = log.read_text(encoding="utf-8")
     assert child.returncode == 0, output[-3000:]
     assert "published" in output
@@ -60,7 +64,8 @@ def _group_members(group: int) -> list[int]:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == group:  # after the name: state, ppid, pgrp
+        # After the name: state, ppid, pgrp, session; a zombie only waits for its parent to read its status.
+        if group in (int(fields[2]), int(fields[3])) and fields[0] != "Z":
             members.append(int(stat.parent.name))
     return members
 
@@ -87,10 +92,9 @@ def test_a_run_killed_outright_leaves_no_server_behind(demo: Demo, tmp_path: Pat
         deadline = time.monotonic() + 20
         while _group_alive(child.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _group_alive(child.pid), "the temporary server outlived the run that started it"
+        assert not _group_alive(child.pid), f"the temporary server outlived the run that started it: {_group_members(child.pid)}"
     finally:
-        if _group_alive(child.pid):
-            os.killpg(child.pid, signal.SIGKILL)
+        _kill_all(child.pid)
 
 
 def test_a_server_that_dies_before_answering_is_not_used(monkeypatch) -> None:
