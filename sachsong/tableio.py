@@ -39,7 +39,12 @@ def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
         frame.write_parquet(path)
     else:
         nested = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
-        flat = frame.with_columns(pl.col(c).list.join("|") for c in nested) if nested else frame
+        # Lists of numbers (a golden record's member row ids) as well as of strings: each element as text first.
+        flat = (
+            frame.with_columns(pl.col(c).list.eval(pl.element().cast(pl.String)).list.join("|") for c in nested)
+            if nested
+            else frame
+        )
         flat.write_csv(path)
     return path
 

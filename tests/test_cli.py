@@ -210,6 +210,17 @@ def test_dedupe_writes_review_and_golden(raw_parquet: Path, tmp_path: Path) -> N
     assert read_table(golden).height == clusters["cluster_id"].n_unique()
 
 
+def test_dedupe_writes_golden_records_as_csv_with_their_member_lists_joined(raw_parquet: Path, tmp_path: Path) -> None:
+    golden = tmp_path / "golden.csv"
+    argv = ["dedupe", str(raw_parquet), "--output", str(tmp_path / "c.parquet"), "--golden", str(golden)]
+    assert main(argv) == 0
+    written = pl.read_csv(golden, infer_schema_length=0)
+    merged = written.filter(pl.col("member_row_uids").str.contains("|", literal=True))
+    assert merged.height > 0  # the demo has duplicates: their row ids are listed, '|' between them
+    sizes = merged["member_row_uids"].str.split("|").list.len().cast(pl.Int64)
+    assert (sizes == merged["cluster_size"].cast(pl.Int64)).all()
+
+
 def test_reference_diff_writes_the_disagreements(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     output = tmp_path / "diff.csv"
     assert main(["reference", "diff", "--output", str(output)]) == 0
