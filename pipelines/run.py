@@ -70,6 +70,7 @@ class TemporaryServer:
         )
         atexit.register(self.stop)
         self._healthy: bool | None = None
+        self.exited = False  # it ended before it answered (rather than staying silent)
 
     @classmethod
     def shared(cls) -> TemporaryServer:
@@ -92,6 +93,7 @@ class TemporaryServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
+                self.exited = True
                 return False
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
@@ -184,8 +186,8 @@ def _settings_files_may_name_a_server() -> bool:
 
 def _server_for_the_flow(server: TemporaryServer | None) -> str | None:
     """The API URL the flow should use: our temporary server's, unless Prefect's settings name a server or forbid
-    a temporary one (then Prefect decides, as without us). A server that does not come up is started once more;
-    if that one fails too, Prefect starts its own and reports what went wrong."""
+    a temporary one (then Prefect decides, as without us). A server that ends before it answers is started once
+    more; if that one fails too, or a server stays silent, Prefect starts its own and reports what went wrong."""
     if server is None and os.environ.get("PREFECT_API_URL"):
         return None
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
@@ -202,7 +204,7 @@ def _server_for_the_flow(server: TemporaryServer | None) -> str | None:
             except (OSError, ModuleNotFoundError):
                 return None
         url = server.wait(timeout)
-        if url is not None:
+        if url is not None or not server.exited:  # a silent server is not waited for twice
             return url
     return None
 
