@@ -8,11 +8,14 @@ quarantined, rejected) occurs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,3 +217,36 @@ def copy_store(store: Path, target: Path, with_cache: bool = False) -> Path:
     ignore = None if with_cache else shutil.ignore_patterns(".*")
     shutil.copytree(store, target, ignore=ignore)
     return target
+
+
+def run_processes(session: int) -> dict[int, str]:
+    """pid → command line of every live process of a run started with `start_new_session=True` (`session` is its
+    pid): its process group, and its temporary server's (a group of its own, so the terminal's Ctrl-C reaches the
+    run alone, in the run's session). Linux (/proc)."""
+    members = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            # After the name: state, ppid, pgrp, session; a zombie only waits for its parent to read its status.
+            if session not in (int(fields[2]), int(fields[3])) or fields[0] == "Z":
+                continue
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        members[int(stat.parent.name)] = command
+    return members
+
+
+def wait_run_gone(session: int, seconds: float) -> dict[int, str]:
+    """What of the run is still alive after up to `seconds` (a killed run's server needs ~2 s to notice)."""
+    deadline = time.monotonic() + seconds
+    while (left := run_processes(session)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def kill_run(session: int) -> None:
+    """SIGKILL every process of the run (its group and its server's)."""
+    for pid in run_processes(session):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

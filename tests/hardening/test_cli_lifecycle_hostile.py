@@ -8,7 +8,6 @@ can be checked and killed afterwards."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -22,7 +21,7 @@ import pytest
 
 from sachsong.store.reader import current_run_id
 
-from .conftest import SACHSONG, Demo, child_env, run_command
+from .conftest import SACHSONG, Demo, child_env, kill_run, run_command, run_processes, wait_run_gone
 
 LINUX = os.path.isdir("/proc/self")
 
@@ -36,42 +35,8 @@ def _server_free_env(home: Path, api_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def _group_members(group: int) -> dict[int, str]:
-    """pid → command line of every live process in process group or session `group`."""
-    members = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            # After the name: state, ppid, pgrp, session. The run's server has a process group of its own (the
-            # terminal's Ctrl-C must reach the run alone) in the run's session.
-            if group not in (int(fields[2]), int(fields[3])):
-                continue
-            if fields[0] == "Z":  # a zombie is dead: it only waits for its parent to read its status
-                continue
-            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        members[int(stat.parent.name)] = command
-    return members
-
-
 def _servers(group: int) -> dict[int, str]:
-    return {pid: command for pid, command in _group_members(group).items() if "uvicorn" in command}
-
-
-def _wait_group_empty(group: int, seconds: float) -> dict[int, str]:
-    """What is still alive in the group after up to `seconds` (a killed run's server needs ~2 s to notice)."""
-    deadline = time.monotonic() + seconds
-    while (left := _group_members(group)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
-
-
-def _kill_group(group: int) -> None:
-    """Kill every process of the run: its process group and, in its session, its server's."""
-    for pid in _group_members(group):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    return {pid: command for pid, command in run_processes(group).items() if "uvicorn" in command}
 
 
 def _dead_port() -> int:
@@ -93,9 +58,9 @@ def test_a_usage_error_exits_2_with_its_whole_message_and_leaves_nothing(tmp_pat
     )
     try:
         out, err = child.communicate(timeout=120)
-        left = _wait_group_empty(child.pid, 20)
+        left = wait_run_gone(child.pid, 20)
     finally:
-        _kill_group(child.pid)
+        kill_run(child.pid)
     assert child.returncode == 2, err
     assert out == ""
     assert err.startswith("usage: sachsong run"), err
@@ -121,7 +86,7 @@ def _slow_pipe(command: list[str], env: dict[str, str]) -> tuple[int, str, str]:
         err = child.stderr.read().decode("utf-8")
         child.wait(timeout=300)
     finally:
-        _kill_group(child.pid)
+        kill_run(child.pid)
     return child.returncode, out, err
 
 
@@ -181,9 +146,9 @@ def test_a_reader_that_closes_early_gets_no_broken_pipe_traceback(tmp_path: Path
         child.stdout.close()  # no reader left: the first line written meets a broken pipe
         err = child.stderr.read().decode("utf-8")
         child.wait(timeout=120)
-        left = _wait_group_empty(child.pid, 20)
+        left = wait_run_gone(child.pid, 20)
     finally:
-        _kill_group(child.pid)
+        kill_run(child.pid)
     assert not left, f"processes outlived the command: {left}"
     assert "Traceback" not in err, err[-800:]
 
@@ -231,9 +196,9 @@ def test_a_configured_server_is_used_and_no_temporary_one_starts(
                     pytest.fail("a run whose configured server is down did not end within 5 minutes")
                 spawned.update(_servers(child.pid))
                 time.sleep(0.02)
-            left = _wait_group_empty(child.pid, 20)
+            left = wait_run_gone(child.pid, 20)
         finally:
-            _kill_group(child.pid)
+            kill_run(child.pid)
     output = log.read_text(encoding="utf-8")
     if child.returncode != 1 or f"Failed to reach API at {url}" not in output:
         pytest.fail(f"the run did not try the configured server (rc {child.returncode}): {output[-2000:]}")
@@ -261,9 +226,9 @@ def test_a_run_whose_reader_stops_after_one_line_still_exits_0_when_it_publishes
             first = child.stdout.readline()  # like `| head -1`: one line, then the reader is gone
             child.stdout.close()
             child.wait(timeout=300)
-            left = _wait_group_empty(child.pid, 20)
+            left = wait_run_gone(child.pid, 20)
         finally:
-            _kill_group(child.pid)
+            kill_run(child.pid)
     errors = err_log.read_text(encoding="utf-8")
     assert first.startswith("nightly run:"), first
     if current_run_id(store) is None:
@@ -300,9 +265,9 @@ def test_ctrl_c_mid_flow_ends_the_run_promptly_and_leaves_nothing(demo: Demo, tm
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 raise AssertionError("Ctrl-C mid-flow: the run was still running 15 s later") from None
-            left = _wait_group_empty(child.pid, 20)
+            left = wait_run_gone(child.pid, 20)
         finally:
-            _kill_group(child.pid)
+            kill_run(child.pid)
     assert child.returncode != 0
     assert current_run_id(store) is None
     assert not left, f"processes outlived the interrupted run: {left}"
@@ -339,7 +304,7 @@ def test_the_fallback_server_dies_with_a_run_killed_outright(demo: Demo, tmp_pat
             pytest.fail(f"the run ended before it could be killed (rc {child.returncode})")
         os.kill(child.pid, signal.SIGKILL)  # a scheduler's hard timeout: no exit handler runs
         child.wait(timeout=60)
-        left = _wait_group_empty(child.pid, 10)  # the run's own server is gone ~2 s after such a kill
+        left = wait_run_gone(child.pid, 10)  # the run's own server is gone ~2 s after such a kill
     finally:
-        _kill_group(child.pid)
+        kill_run(child.pid)
     assert not left, f"Prefect's temporary server outlived the killed run: {left}"

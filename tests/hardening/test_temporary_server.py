@@ -3,7 +3,6 @@ and leaves no server process behind; a server that dies before answering makes w
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -16,18 +15,15 @@ import pytest
 from sachsong.pipelines.run import TemporaryServer
 from sachsong.store.reader import current_run_id
 
-from .conftest import Demo, assert_store_intact, child_env, run_command
-
-
-def _group_alive(group: int) -> bool:
-    """Whether a live process is in process group or session `group` (the run's server has a group of its own)."""
-    return bool(_group_members(group))
-
-
-def _kill_all(group: int) -> None:
-    for pid in _group_members(group):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+from .conftest import (
+    Demo,
+    assert_store_intact,
+    child_env,
+    kill_run,
+    run_command,
+    run_processes,
+    wait_run_gone,
+)
 
 
 def test_a_run_without_a_configured_server_publishes_and_leaves_no_server_running(demo: Demo, tmp_path: Path) -> None:
@@ -44,9 +40,9 @@ def test_a_run_without_a_configured_server_publishes_and_leaves_no_server_runnin
         try:
             child.wait(timeout=300)
         finally:
-            stray = _group_alive(child.pid)
+            stray = bool(run_processes(child.pid))
             if stray:
-                _kill_all(child.pid)
+                kill_run(child.pid)
     output = log.read_text(encoding="utf-8")
     assert child.returncode == 0, output[-3000:]
     assert "published" in output
@@ -55,19 +51,6 @@ def test_a_run_without_a_configured_server_publishes_and_leaves_no_server_runnin
     # The run's own server answered: Prefect did not start a second one.
     assert "Starting temporary server" not in output
     assert not stray, "a process of the run (the temporary server?) outlived it"
-
-
-def _group_members(group: int) -> list[int]:
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # After the name: state, ppid, pgrp, session; a zombie only waits for its parent to read its status.
-        if group in (int(fields[2]), int(fields[3])) and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the server's parent-death signal is Linux's")
@@ -83,18 +66,16 @@ def test_a_run_killed_outright_leaves_no_server_behind(demo: Demo, tmp_path: Pat
     )
     try:
         deadline = time.monotonic() + 120
-        while not [pid for pid in _group_members(child.pid) if pid != child.pid]:
+        while not [pid for pid in run_processes(child.pid) if pid != child.pid]:
             assert child.poll() is None and time.monotonic() < deadline, "the run started no server"
             time.sleep(0.05)
         # No exit handler runs on SIGKILL: only the kernel can tell the server its run is gone.
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
-        deadline = time.monotonic() + 20
-        while _group_alive(child.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _group_alive(child.pid), f"the temporary server outlived the run that started it: {_group_members(child.pid)}"
+        left = wait_run_gone(child.pid, 20)
+        assert not left, f"the temporary server outlived the run that started it: {left}"
     finally:
-        _kill_all(child.pid)
+        kill_run(child.pid)
 
 
 def test_a_server_that_dies_before_answering_is_not_used(monkeypatch) -> None:
