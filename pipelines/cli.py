@@ -475,7 +475,6 @@ def console() -> None:
 def quick_exit(code: int) -> None:
     """Run the exit handlers, flush the standard streams and end the process without the module tear-down."""
     import atexit
-    import os
 
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

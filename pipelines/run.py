@@ -38,8 +38,9 @@ class TemporaryServer:
     Left to Prefect, the temporary server starts only after this process has imported Prefect's whole server
     stack (seconds it never uses: the server runs in a process of its own) and then takes seconds more to come
     up. Started here, the server process boots while this one imports the rooms. It is the command and
-    environment Prefect's `SubprocessASGIServer` uses; if it does not answer, the run falls back to Prefect's own
-    start (which reports any error). One server per process, stopped at exit.
+    environment Prefect's `SubprocessASGIServer` uses; if it does not answer, the run starts it once more or falls
+    back to Prefect's own start (which reports any error; see `_server_for_the_flow`). One server per process,
+    stopped at exit.
     """
 
     _instance: TemporaryServer | None = None
@@ -154,6 +155,11 @@ def _start_temporary_server() -> TemporaryServer | None:
 
         if PREFECT_API_URL.value():
             return None
+    return _shared_server()
+
+
+def _shared_server() -> TemporaryServer | None:
+    """The process's temporary server, started when it has none running; None when it cannot be started."""
     try:
         return TemporaryServer.shared()
     except (OSError, ModuleNotFoundError):
@@ -166,16 +172,19 @@ def _settings_files_may_name_a_server() -> bool:
     in doubt, yes (the run then asks Prefect's settings before starting a server)."""
     home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
     profiles = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
-    markers = {
+    # A file → the words that make it count; None: the file counts whatever it holds (all of it is Prefect's).
+    markers: dict[Path, tuple[str, ...] | None] = {
         profiles: ("PREFECT_API_URL", "PREFECT_SERVER_EPHEMERAL"),
         Path(".env"): ("PREFECT_API_URL", "PREFECT_SERVER_EPHEMERAL"),
-        Path("prefect.toml"): ("",),
+        Path("prefect.toml"): None,
         Path("pyproject.toml"): ("tool.prefect",),
     }
     for path, words in markers.items():
         try:
             if not path.is_file():
                 continue
+            if words is None:
+                return True
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return True
@@ -197,16 +206,14 @@ def _server_for_the_flow(server: TemporaryServer | None) -> str | None:
             server.stop()
         return None
     timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90"))
-    for attempt in range(2):
-        if server is None or attempt:
-            try:
-                server = TemporaryServer.shared()
-            except (OSError, ModuleNotFoundError):
-                return None
-        url = server.wait(timeout)
-        if url is not None or not server.exited:  # a silent server is not waited for twice
-            return url
-    return None
+    server = server or _shared_server()
+    if server is None:
+        return None
+    url = server.wait(timeout)
+    if url is None and server.exited:  # one that ended is started once more; a silent one is not waited for twice
+        again = _shared_server()
+        url = again.wait(timeout) if again is not None else None
+    return url
 
 
 @contextlib.contextmanager
@@ -302,7 +309,8 @@ def run_nightly_cli(
         f"as of {as_of or 'today'}",
         flush=True,
     )
-    api_url = _server_for_the_flow(server)
+    # A Dask run leaves the server to Prefect, as it always did.
+    api_url = None if dask_address else _server_for_the_flow(server)
     try:
         with _api(api_url):
             summary = province_nightly(
